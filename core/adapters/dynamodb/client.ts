@@ -1,0 +1,94 @@
+import {
+  DynamoDBClient,
+  type DynamoDBClientConfig,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  QueryCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+
+/**
+ * The one way this project builds its DynamoDB client. The endpoint comes from the SDK's own
+ * configuration (`AWS_ENDPOINT_URL_DYNAMODB` locally), so no handler knows whether it is local.
+ */
+export function createDocumentClient(config: DynamoDBClientConfig = {}): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient(config), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+}
+
+/** Cancellation reason codes of a failed TransactWriteItems, one per action (`None` where it was fine). */
+export function cancellationCodes(error: unknown): string[] | undefined {
+  if (!(error instanceof TransactionCanceledException)) return undefined;
+  return (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs a transaction, retrying only when it lost a race with another transaction on the same items
+ * (`TransactionConflict`), which DynamoDB asks callers to retry; condition failures are the caller's.
+ */
+export async function withConflictRetry<T>(write: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await write();
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      const conflicted = codes?.includes('TransactionConflict') && !codes.includes('ConditionalCheckFailed');
+      if (!conflicted || n >= attempts) throw error;
+      await sleep(Math.random() * 20 * 2 ** n);
+    }
+  }
+}
+
+/** Splits a list into chunks of at most `size` (BatchGetItem takes 100 keys). */
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+type Item = Record<string, unknown>;
+
+/** Reads items by key with BatchGetItem (100 keys a call), retrying what DynamoDB leaves unprocessed. */
+export async function batchGet(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  keys: readonly Item[],
+  consistentRead = false,
+): Promise<Item[]> {
+  const found: Item[] = [];
+  for (const part of chunk(keys, 100)) {
+    let pending: Item[] = part;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
+      const result = await client.send(
+        new BatchGetCommand({
+          RequestItems: { [tableName]: { Keys: pending, ConsistentRead: consistentRead } },
+        }),
+      );
+      found.push(...(result.Responses?.[tableName] ?? []));
+      pending = (result.UnprocessedKeys?.[tableName]?.Keys as Item[] | undefined) ?? [];
+    }
+  }
+  return found;
+}
+
+/** Runs a Query to its end, page by page (for small partitions: schedules, keys, active executions). */
+export async function queryAll(
+  client: DynamoDBDocumentClient,
+  input: Omit<QueryCommandInput, 'ExclusiveStartKey'>,
+): Promise<Item[]> {
+  const items: Item[] = [];
+  let start: Item | undefined;
+  do {
+    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}

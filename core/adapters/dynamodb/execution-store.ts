@@ -1,0 +1,322 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BadRequestError } from '../../errors.js';
+import { ExecutionStatus, isActiveExecutionStatus, isTerminalStepStatus, StepStatus } from '../../model.js';
+import type {
+  ExecutionPage,
+  ExecutionPageRequest,
+  ExecutionStepRecord,
+  ExecutionStore,
+} from '../../ports.js';
+import { StaleVersionError } from '../../ports.js';
+import type { Execution } from '../../schemas/execution.js';
+import { batchGet, cancellationCodes, queryAll, withConflictRetry } from './client.js';
+import { ExecutionIndex, ExecutionSortKey, type TableNames } from './tables.js';
+
+type Item = Record<string, unknown>;
+
+const ALL_PK = 'EXECUTION';
+const ACTIVE_PK = 'ACTIVE';
+/** Sorts after any ISO date: a time not reached yet orders last ascending, first descending (as SQL NULLs). */
+const NOT_YET = '~';
+
+/**
+ * The global execution count is spread over shards so that concurrent runs of different schedules do
+ * not contend for one counter item inside their transactions; reading it is one BatchGetItem.
+ */
+const COUNTER_SHARDS = 8;
+const globalCounterIds = Array.from({ length: COUNTER_SHARDS }, (_, shard) => `executions#${shard}`);
+const scheduleCounterId = (scheduleId: string) => `executions#schedule#${scheduleId}`;
+
+/** Keys of the sort indexes, recomputed on every write so they always agree with the fields. */
+function indexAttributes(e: Execution): Item {
+  const tail = `${e.queuedAt}#${e.id}`;
+  return {
+    allPk: ALL_PK,
+    kQueued: tail,
+    kStarted: `${e.startedAt ?? NOT_YET}#${tail}`,
+    kCompleted: `${e.completedAt ?? NOT_YET}#${tail}`,
+    kStatus: `${e.status}#${tail}`,
+    ...(isActiveExecutionStatus(e.status) ? { activePk: ACTIVE_PK } : {}),
+  };
+}
+
+const EXECUTION_FIELDS = [
+  'id',
+  'scheduleId',
+  'scheduleName',
+  'status',
+  'currentStepIndex',
+  'totalSteps',
+  'queuedAt',
+  'startedAt',
+  'completedAt',
+  'initiatedByType',
+  'initiatedById',
+  'initiatedByName',
+  'errorMessage',
+  'cancelledById',
+  'cancelledByName',
+] as const satisfies readonly (keyof Execution)[];
+
+function toExecution(item: Item): Execution {
+  const execution: Record<string, unknown> = {};
+  for (const field of EXECUTION_FIELDS) execution[field] = item[field] ?? null;
+  return execution as unknown as Execution;
+}
+
+export class DynamoExecutionStore implements ExecutionStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tables: Pick<TableNames, 'executions' | 'executionSteps' | 'counters' | 'schedules'>,
+  ) {}
+
+  async get(id: string): Promise<Execution | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tables.executions, Key: { id }, ConsistentRead: true }),
+    );
+    return Item ? toExecution(Item) : undefined;
+  }
+
+  async getMany(ids: readonly string[]): Promise<Map<string, Execution>> {
+    const unique = [...new Set(ids)];
+    const items = await batchGet(
+      this.client,
+      this.tables.executions,
+      unique.map((id) => ({ id })),
+    );
+    return new Map(items.map((item) => [item.id as string, toExecution(item)]));
+  }
+
+  async getSteps(executionId: string): Promise<ExecutionStepRecord[]> {
+    const items = await queryAll(this.client, {
+      TableName: this.tables.executionSteps,
+      KeyConditionExpression: 'executionId = :id',
+      ExpressionAttributeValues: { ':id': executionId },
+      ConsistentRead: true,
+    });
+    return items.map(({ executionId: _executionId, ...step }) => step as unknown as ExecutionStepRecord);
+  }
+
+  async countFor(scheduleId?: string): Promise<number> {
+    const ids = scheduleId ? [scheduleCounterId(scheduleId)] : globalCounterIds;
+    const items = await batchGet(
+      this.client,
+      this.tables.counters,
+      ids.map((id) => ({ id })),
+      true,
+    );
+    return items.reduce((sum, item) => sum + Number(item.count ?? 0), 0);
+  }
+
+  /**
+   * One page of an index in the requested order. Only keys are read up to the page (KEYS_ONLY
+   * indexes, ~100 bytes a key), then the page's items come from one BatchGetItem: page 1 costs the
+   * same however many executions exist, and an offset costs its keys, bounded by MAX_PAGE_OFFSET.
+   */
+  async page(request: ExecutionPageRequest): Promise<ExecutionPage> {
+    const totalCount = await this.countFor(request.scheduleId);
+    if (!request.cursor && request.offset >= totalCount) return { items: [], totalCount };
+
+    const indexName = request.scheduleId
+      ? PER_SCHEDULE_INDEX[request.sortBy]
+      : ALL_EXECUTIONS_INDEX[request.sortBy];
+    const partition = request.scheduleId
+      ? { name: 'scheduleId', value: request.scheduleId }
+      : { name: 'allPk', value: ALL_PK };
+    const sortKey = ExecutionSortKey[request.sortBy];
+    const wanted = request.offset + request.pageSize;
+
+    const keys: Item[] = [];
+    let start = request.cursor ? checkCursor(request.cursor, partition, sortKey) : undefined;
+    do {
+      const result = await this.client.send(
+        new QueryCommand({
+          TableName: this.tables.executions,
+          IndexName: indexName,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': partition.name },
+          ExpressionAttributeValues: { ':pk': partition.value },
+          ScanIndexForward: !request.descending,
+          Limit: wanted - keys.length,
+          ExclusiveStartKey: start,
+        }),
+      );
+      keys.push(...(result.Items ?? []));
+      start = result.LastEvaluatedKey;
+    } while (start && keys.length < wanted);
+
+    const pageKeys = keys.slice(request.offset, wanted);
+    const found = await this.getMany(pageKeys.map((key) => key.id as string));
+    const items = pageKeys.flatMap((key) => found.get(key.id as string) ?? []);
+    const last = pageKeys.at(-1);
+    const full = pageKeys.length === request.pageSize;
+    return {
+      items,
+      totalCount,
+      cursor:
+        full && last
+          ? { id: last.id, [partition.name]: partition.value, [sortKey]: last[sortKey] }
+          : undefined,
+    };
+  }
+
+  async listActive(scheduleId?: string): Promise<Execution[]> {
+    const keys = await queryAll(this.client, {
+      TableName: this.tables.executions,
+      IndexName: ExecutionIndex.active,
+      KeyConditionExpression: 'activePk = :pk',
+      ExpressionAttributeValues: { ':pk': ACTIVE_PK },
+    });
+    const found = await this.getMany(keys.map((key) => key.id as string));
+    // The index lags the table a little: re-check what the items themselves say.
+    return keys
+      .flatMap((key) => found.get(key.id as string) ?? [])
+      .filter((e) => isActiveExecutionStatus(e.status) && (!scheduleId || e.scheduleId === scheduleId));
+  }
+
+  async create(execution: Execution, steps: ExecutionStepRecord[], scheduleVersion: number): Promise<void> {
+    const shard = globalCounterIds[Math.floor(Math.random() * COUNTER_SHARDS)] as string;
+    const increment = (id: string) => ({
+      Update: {
+        TableName: this.tables.counters,
+        Key: { id },
+        UpdateExpression: 'ADD #count :one',
+        ExpressionAttributeNames: { '#count': 'count' },
+        ExpressionAttributeValues: { ':one': 1 },
+      },
+    });
+    try {
+      await withConflictRetry(() =>
+        this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                // Bumping the version serialises runs of one schedule: two racing runs cannot both
+                // pass the overlap policy on the same view of the schedule.
+                Update: {
+                  TableName: this.tables.schedules,
+                  Key: { id: execution.scheduleId },
+                  UpdateExpression: 'SET lastExecutionId = :id, #version = :next',
+                  ConditionExpression: '#version = :version',
+                  ExpressionAttributeNames: { '#version': 'version' },
+                  ExpressionAttributeValues: {
+                    ':id': execution.id,
+                    ':version': scheduleVersion,
+                    ':next': scheduleVersion + 1,
+                  },
+                },
+              },
+              {
+                Put: {
+                  TableName: this.tables.executions,
+                  Item: { ...execution, ...indexAttributes(execution) },
+                  ConditionExpression: 'attribute_not_exists(id)',
+                },
+              },
+              ...steps.map((step) => ({
+                Put: { TableName: this.tables.executionSteps, Item: { ...step, executionId: execution.id } },
+              })),
+              increment(shard),
+              increment(scheduleCounterId(execution.scheduleId)),
+            ],
+          }),
+        ),
+      );
+    } catch (error) {
+      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') {
+        throw new StaleVersionError('The schedule changed since it was read.', { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async cancel(
+    execution: Execution,
+    from: ExecutionStatus,
+    change: { completedAt: string; cancelledById: string; cancelledByName: string },
+  ): Promise<Execution | undefined> {
+    const cancelled: Execution = { ...execution, ...change, status: ExecutionStatus.Cancelled };
+    const steps = await this.getSteps(execution.id);
+    const unfinished = steps.filter((step) => !isTerminalStepStatus(step.status));
+    const index = indexAttributes(cancelled);
+    try {
+      await withConflictRetry(() =>
+        this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.tables.executions,
+                  Key: { id: execution.id },
+                  UpdateExpression:
+                    'SET #status = :status, completedAt = :completedAt, cancelledById = :byId, ' +
+                    'cancelledByName = :byName, kStatus = :kStatus, kCompleted = :kCompleted REMOVE activePk',
+                  ConditionExpression: '#status = :from',
+                  ExpressionAttributeNames: { '#status': 'status' },
+                  ExpressionAttributeValues: {
+                    ':status': ExecutionStatus.Cancelled,
+                    ':from': from,
+                    ':completedAt': change.completedAt,
+                    ':byId': change.cancelledById,
+                    ':byName': change.cancelledByName,
+                    ':kStatus': index.kStatus,
+                    ':kCompleted': index.kCompleted,
+                  },
+                },
+              },
+              ...unfinished.map((step) => ({
+                Update: {
+                  TableName: this.tables.executionSteps,
+                  Key: { executionId: execution.id, ordinal: step.ordinal },
+                  UpdateExpression: 'SET #status = :cancelled, completedAt = :completedAt',
+                  ConditionExpression: '#status = :current',
+                  ExpressionAttributeNames: { '#status': 'status' },
+                  ExpressionAttributeValues: {
+                    ':cancelled': StepStatus.Cancelled,
+                    ':current': step.status,
+                    ':completedAt': change.completedAt,
+                  },
+                },
+              })),
+            ],
+          }),
+        ),
+      );
+      return cancelled;
+    } catch (error) {
+      if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) return undefined;
+      throw error;
+    }
+  }
+}
+
+const ALL_EXECUTIONS_INDEX = {
+  queuedAt: ExecutionIndex.allByQueuedAt,
+  startedAt: ExecutionIndex.allByStartedAt,
+  completedAt: ExecutionIndex.allByCompletedAt,
+  status: ExecutionIndex.allByStatus,
+} as const;
+
+const PER_SCHEDULE_INDEX = {
+  queuedAt: ExecutionIndex.scheduleByQueuedAt,
+  startedAt: ExecutionIndex.scheduleByStartedAt,
+  completedAt: ExecutionIndex.scheduleByCompletedAt,
+  status: ExecutionIndex.scheduleByStatus,
+} as const;
+
+/** A cursor comes back from the client: accept exactly the key shape this query would have issued. */
+function checkCursor(
+  cursor: Record<string, unknown>,
+  partition: { name: string; value: string },
+  sortKey: string,
+) {
+  const names = Object.keys(cursor).sort();
+  const expected = ['id', partition.name, sortKey].sort();
+  const valid =
+    names.length === expected.length &&
+    names.every((name, i) => name === expected[i] && typeof cursor[name] === 'string') &&
+    cursor[partition.name] === partition.value;
+  if (!valid) throw new BadRequestError('nextToken is not a token this API issued.');
+  return cursor;
+}

@@ -1,0 +1,123 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { ConflictError } from '../../errors.js';
+import type { ScheduleRecord, ScheduleStore } from '../../ports.js';
+import { StaleVersionError } from '../../ports.js';
+import { cancellationCodes, queryAll, withConflictRetry } from './client.js';
+
+const LIST_PK = 'SCHEDULE';
+
+/** Names are unique regardless of case and surrounding spaces: "Daily Sync" and "daily sync " clash. */
+const nameKey = (name: string) => `name#${name.trim().toLowerCase()}`;
+
+/**
+ * Schedules, one item each with their steps inline (a schedule is read and written whole). Name
+ * uniqueness is a reservation item `name#<lowercased name>` in the same table, written in the same
+ * transaction as the schedule.
+ */
+export class DynamoScheduleStore implements ScheduleStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async get(id: string): Promise<ScheduleRecord | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { id }, ConsistentRead: true }),
+    );
+    return Item && Item.listPk === LIST_PK ? toRecord(Item) : undefined;
+  }
+
+  async create(schedule: ScheduleRecord): Promise<void> {
+    await this.write(schedule.name, [
+      this.reserveName(schedule),
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...schedule, listPk: LIST_PK },
+          ConditionExpression: 'attribute_not_exists(id)',
+        },
+      },
+    ]);
+  }
+
+  async replace(schedule: ScheduleRecord, previous: ScheduleRecord): Promise<void> {
+    const renamed = nameKey(schedule.name) !== nameKey(previous.name);
+    await this.write(schedule.name, [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...schedule, listPk: LIST_PK },
+          ConditionExpression: '#version = :version',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':version': previous.version },
+        },
+      },
+      ...(renamed ? [this.reserveName(schedule), this.releaseName(previous)] : []),
+    ]);
+  }
+
+  async delete(previous: ScheduleRecord): Promise<void> {
+    await this.write(previous.name, [
+      {
+        Delete: {
+          TableName: this.tableName,
+          Key: { id: previous.id },
+          ConditionExpression: '#version = :version',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':version': previous.version },
+        },
+      },
+      this.releaseName(previous),
+    ]);
+  }
+
+  async listAll(): Promise<ScheduleRecord[]> {
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      IndexName: 'all-created',
+      KeyConditionExpression: 'listPk = :pk',
+      ExpressionAttributeValues: { ':pk': LIST_PK },
+    });
+    return items.map(toRecord);
+  }
+
+  private reserveName(schedule: ScheduleRecord) {
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: { id: nameKey(schedule.name), scheduleId: schedule.id },
+        ConditionExpression: 'attribute_not_exists(id)',
+      },
+    };
+  }
+
+  private releaseName(schedule: ScheduleRecord) {
+    return { Delete: { TableName: this.tableName, Key: { id: nameKey(schedule.name) } } };
+  }
+
+  /** Runs the transaction and turns condition failures into the domain's errors. */
+  private async write(
+    name: string,
+    items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>,
+  ): Promise<void> {
+    try {
+      await withConflictRetry(() => this.client.send(new TransactWriteCommand({ TransactItems: items })));
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (!codes) throw error;
+      const failed = codes.flatMap((code, i) => (code === 'ConditionalCheckFailed' ? [items[i]] : []));
+      if (failed.some((item) => item?.Put?.Item?.id === nameKey(name))) {
+        throw new ConflictError(`A schedule named '${name}' already exists.`, { name }, { cause: error });
+      }
+      if (failed.length > 0)
+        throw new StaleVersionError('The schedule changed since it was read.', { cause: error });
+      throw error;
+    }
+  }
+}
+
+function toRecord(item: Record<string, unknown>): ScheduleRecord {
+  const { listPk: _listPk, ...record } = item;
+  return record as unknown as ScheduleRecord;
+}

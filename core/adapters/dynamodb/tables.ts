@@ -1,0 +1,156 @@
+/**
+ * The DynamoDB tables, described once as data: the CDK data construct and the local runtime's
+ * table bootstrap both build from this, so a key or index cannot differ between cloud and laptop.
+ */
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: 'S' | 'N';
+}
+
+export interface IndexDefinition {
+  readonly indexName: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  /** KEYS_ONLY indexes are read for ordering only; the items come from a BatchGetItem. */
+  readonly projection: 'ALL' | 'KEYS_ONLY';
+}
+
+export interface TableDefinition {
+  /** Logical name: stable construct id in CDK, suffix of the physical name locally. */
+  readonly id: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  readonly indexes: readonly IndexDefinition[];
+  /** Attribute holding the expiry epoch seconds, where items expire. */
+  readonly timeToLiveAttribute?: string;
+}
+
+const S = (name: string): KeyAttribute => ({ name, type: 'S' });
+const N = (name: string): KeyAttribute => ({ name, type: 'N' });
+
+/** Index names of the executions table. Each sort order has an all-executions and a per-schedule index. */
+export const ExecutionIndex = {
+  allByQueuedAt: 'all-queuedAt',
+  allByStartedAt: 'all-startedAt',
+  allByCompletedAt: 'all-completedAt',
+  allByStatus: 'all-status',
+  scheduleByQueuedAt: 'schedule-queuedAt',
+  scheduleByStartedAt: 'schedule-startedAt',
+  scheduleByCompletedAt: 'schedule-completedAt',
+  scheduleByStatus: 'schedule-status',
+  active: 'active',
+} as const;
+
+/** Sort-key attributes of the executions indexes, one per `sortBy`. */
+export const ExecutionSortKey = {
+  queuedAt: 'kQueued',
+  startedAt: 'kStarted',
+  completedAt: 'kCompleted',
+  status: 'kStatus',
+} as const;
+
+export const TABLES = {
+  schedules: {
+    id: 'Schedules',
+    partitionKey: S('id'),
+    // Sparse: only schedule items carry `listPk` (name-reservation items do not).
+    indexes: [
+      { indexName: 'all-created', partitionKey: S('listPk'), sortKey: S('created'), projection: 'ALL' },
+    ],
+  },
+  executions: {
+    id: 'Executions',
+    partitionKey: S('id'),
+    indexes: [
+      {
+        indexName: ExecutionIndex.allByQueuedAt,
+        partitionKey: S('allPk'),
+        sortKey: S('kQueued'),
+        projection: 'KEYS_ONLY',
+      },
+      {
+        indexName: ExecutionIndex.allByStartedAt,
+        partitionKey: S('allPk'),
+        sortKey: S('kStarted'),
+        projection: 'KEYS_ONLY',
+      },
+      {
+        indexName: ExecutionIndex.allByCompletedAt,
+        partitionKey: S('allPk'),
+        sortKey: S('kCompleted'),
+        projection: 'KEYS_ONLY',
+      },
+      {
+        indexName: ExecutionIndex.allByStatus,
+        partitionKey: S('allPk'),
+        sortKey: S('kStatus'),
+        projection: 'KEYS_ONLY',
+      },
+      {
+        indexName: ExecutionIndex.scheduleByQueuedAt,
+        partitionKey: S('scheduleId'),
+        sortKey: S('kQueued'),
+        projection: 'KEYS_ONLY',
+      },
+      {
+        indexName: ExecutionIndex.scheduleByStartedAt,
+        partitionKey: S('scheduleId'),
+        sortKey: S('kStarted'),
+        projection: 'KEYS_ONLY',
+      },
+      {
+        indexName: ExecutionIndex.scheduleByCompletedAt,
+        partitionKey: S('scheduleId'),
+        sortKey: S('kCompleted'),
+        projection: 'KEYS_ONLY',
+      },
+      {
+        indexName: ExecutionIndex.scheduleByStatus,
+        partitionKey: S('scheduleId'),
+        sortKey: S('kStatus'),
+        projection: 'KEYS_ONLY',
+      },
+      // Sparse: `activePk` is present only while the execution is Queued, InProgress or Paused.
+      {
+        indexName: ExecutionIndex.active,
+        partitionKey: S('activePk'),
+        sortKey: S('kQueued'),
+        projection: 'KEYS_ONLY',
+      },
+    ],
+  },
+  executionSteps: {
+    id: 'ExecutionSteps',
+    partitionKey: S('executionId'),
+    sortKey: N('ordinal'),
+    indexes: [],
+  },
+  counters: {
+    id: 'Counters',
+    partitionKey: S('id'),
+    indexes: [],
+  },
+  apiKeys: {
+    id: 'ApiKeys',
+    partitionKey: S('keyHash'),
+    indexes: [
+      { indexName: 'by-id', partitionKey: S('id'), projection: 'KEYS_ONLY' },
+      { indexName: 'all-created', partitionKey: S('listPk'), sortKey: S('created'), projection: 'ALL' },
+    ],
+  },
+} as const satisfies Record<string, TableDefinition>;
+
+export type TableKey = keyof typeof TABLES;
+
+/** Physical table names, as the handlers receive them (environment variables in Lambda). */
+export type TableNames = Record<TableKey, string>;
+
+/** Environment variable carrying each table's name into the handlers. */
+export const TABLE_ENV: Record<TableKey, string> = {
+  schedules: 'SCHEDULES_TABLE',
+  executions: 'EXECUTIONS_TABLE',
+  executionSteps: 'EXECUTION_STEPS_TABLE',
+  counters: 'COUNTERS_TABLE',
+  apiKeys: 'API_KEYS_TABLE',
+};

@@ -1,0 +1,244 @@
+import { z } from 'zod';
+import { Role } from '../model.js';
+import { CreateApiKeyInput, CreatedApiKey, ListApiKeysQuery, PagedApiKeys } from '../schemas/api-key.js';
+import { IdParams } from '../schemas/common.js';
+import {
+  ActiveExecutions,
+  Execution,
+  ExecutionDetail,
+  ListExecutionsQuery,
+  PagedExecutions,
+} from '../schemas/execution.js';
+import {
+  ListSchedulesQuery,
+  PagedSchedules,
+  RunScheduleResult,
+  Schedule,
+  ScheduleInput,
+} from '../schemas/schedule.js';
+
+/**
+ * The API, route by route: method, path, which Lambda serves it, who may call it and the schemas of
+ * its input and output. CDK builds API Gateway from this table, the local gateway routes by it,
+ * the handlers validate with its schemas and the OpenAPI document is generated from it.
+ */
+
+export const API_BASE_PATH = '/api/v1';
+
+/** Each group is one Lambda function. */
+export const HandlerGroup = {
+  schedules: 'schedules',
+  executions: 'executions',
+  apiKeys: 'api-keys',
+  meta: 'meta',
+} as const;
+export type HandlerGroup = (typeof HandlerGroup)[keyof typeof HandlerGroup];
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface RouteDefinition {
+  readonly operationId: string;
+  readonly method: HttpMethod;
+  /** Path below {@link API_BASE_PATH}, with `{name}` path parameters as API Gateway writes them. */
+  readonly path: string;
+  readonly group: HandlerGroup;
+  /** The role a caller needs; absent for public routes (no authorizer). */
+  readonly role?: Role;
+  readonly summary: string;
+  readonly params?: z.ZodType;
+  readonly query?: z.ZodType;
+  readonly body?: z.ZodType;
+  readonly status: number;
+  readonly response?: z.ZodType;
+}
+
+const admin = Role.Administrator;
+
+export const ROUTES = [
+  {
+    operationId: 'listSchedules',
+    method: 'GET',
+    path: '/schedules',
+    group: HandlerGroup.schedules,
+    role: admin,
+    summary: 'List schedules (paginated, searchable, sortable)',
+    query: ListSchedulesQuery,
+    status: 200,
+    response: PagedSchedules,
+  },
+  {
+    operationId: 'createSchedule',
+    method: 'POST',
+    path: '/schedules',
+    group: HandlerGroup.schedules,
+    role: admin,
+    summary: 'Create a schedule',
+    body: ScheduleInput,
+    status: 201,
+    response: Schedule,
+  },
+  {
+    operationId: 'getSchedule',
+    method: 'GET',
+    path: '/schedules/{id}',
+    group: HandlerGroup.schedules,
+    role: admin,
+    summary: 'Get a schedule with its steps',
+    params: IdParams,
+    status: 200,
+    response: Schedule,
+  },
+  {
+    operationId: 'replaceSchedule',
+    method: 'PUT',
+    path: '/schedules/{id}',
+    group: HandlerGroup.schedules,
+    role: admin,
+    summary: 'Replace a schedule (all fields and steps)',
+    params: IdParams,
+    body: ScheduleInput,
+    status: 200,
+    response: Schedule,
+  },
+  {
+    operationId: 'deleteSchedule',
+    method: 'DELETE',
+    path: '/schedules/{id}',
+    group: HandlerGroup.schedules,
+    role: admin,
+    summary: 'Delete a schedule (409 while it has an active execution; its executions stay readable)',
+    params: IdParams,
+    status: 204,
+  },
+  {
+    operationId: 'enableSchedule',
+    method: 'POST',
+    path: '/schedules/{id}/enable',
+    group: HandlerGroup.schedules,
+    role: admin,
+    summary: 'Enable a schedule',
+    params: IdParams,
+    status: 200,
+    response: Schedule,
+  },
+  {
+    operationId: 'disableSchedule',
+    method: 'POST',
+    path: '/schedules/{id}/disable',
+    group: HandlerGroup.schedules,
+    role: admin,
+    summary: 'Disable a schedule',
+    params: IdParams,
+    status: 200,
+    response: Schedule,
+  },
+  {
+    operationId: 'runSchedule',
+    method: 'POST',
+    path: '/schedules/{id}/run',
+    group: HandlerGroup.schedules,
+    role: admin,
+    summary: 'Queue an execution of the schedule now (obeys the overlap policy)',
+    params: IdParams,
+    status: 202,
+    response: RunScheduleResult,
+  },
+  {
+    operationId: 'listExecutions',
+    method: 'GET',
+    path: '/schedule-executions',
+    group: HandlerGroup.executions,
+    role: admin,
+    summary: 'List executions (paginated; page number or nextToken)',
+    query: ListExecutionsQuery,
+    status: 200,
+    response: PagedExecutions,
+  },
+  {
+    operationId: 'listActiveExecutions',
+    method: 'GET',
+    path: '/schedule-executions/active',
+    group: HandlerGroup.executions,
+    role: admin,
+    summary: 'Queued, InProgress and Paused executions, oldest first (not paginated)',
+    status: 200,
+    response: ActiveExecutions,
+  },
+  {
+    operationId: 'getExecution',
+    method: 'GET',
+    path: '/schedule-executions/{id}',
+    group: HandlerGroup.executions,
+    role: admin,
+    summary: 'Get an execution with per-step progress',
+    params: IdParams,
+    status: 200,
+    response: ExecutionDetail,
+  },
+  {
+    operationId: 'cancelExecution',
+    method: 'POST',
+    path: '/schedule-executions/{id}/cancel',
+    group: HandlerGroup.executions,
+    role: admin,
+    summary: 'Cancel a queued or running execution (409 once finished)',
+    params: IdParams,
+    status: 200,
+    response: Execution,
+  },
+  {
+    operationId: 'createApiKey',
+    method: 'POST',
+    path: '/api-keys',
+    group: HandlerGroup.apiKeys,
+    role: admin,
+    summary: 'Create an API key (the key is shown once, in this response)',
+    body: CreateApiKeyInput,
+    status: 201,
+    response: CreatedApiKey,
+  },
+  {
+    operationId: 'listApiKeys',
+    method: 'GET',
+    path: '/api-keys',
+    group: HandlerGroup.apiKeys,
+    role: admin,
+    summary: 'List API keys (never their secrets)',
+    query: ListApiKeysQuery,
+    status: 200,
+    response: PagedApiKeys,
+  },
+  {
+    operationId: 'deleteApiKey',
+    method: 'DELETE',
+    path: '/api-keys/{id}',
+    group: HandlerGroup.apiKeys,
+    role: admin,
+    summary: 'Revoke an API key, at once',
+    params: IdParams,
+    status: 204,
+  },
+  {
+    operationId: 'health',
+    method: 'GET',
+    path: '/health',
+    group: HandlerGroup.meta,
+    summary: 'Liveness',
+    status: 200,
+    response: z.object({ status: z.literal('ok') }).meta({ id: 'Health' }),
+  },
+  {
+    operationId: 'openApi',
+    method: 'GET',
+    path: '/openapi.json',
+    group: HandlerGroup.meta,
+    summary: 'This API as an OpenAPI 3.1 document',
+    status: 200,
+  },
+] as const satisfies readonly RouteDefinition[];
+
+export type Route = (typeof ROUTES)[number];
+export type OperationId = Route['operationId'];
+
+export const findRoute = (method: string, path: string): Route | undefined =>
+  ROUTES.find((route) => route.method === method && route.path === path);

@@ -1,0 +1,106 @@
+/**
+ * The product's vocabulary: every enum of the contract, spelled once as an `as const` object with a
+ * derived union type. Handlers, stores, schemas and tests import these rather than string literals.
+ */
+
+export const ExecutionStatus = {
+  Queued: 'Queued',
+  InProgress: 'InProgress',
+  Paused: 'Paused',
+  Completed: 'Completed',
+  Failed: 'Failed',
+  Cancelled: 'Cancelled',
+} as const;
+export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
+
+/** Statuses in which an execution still holds its schedule (overlap policy, delete guard, `/active`). */
+export const ACTIVE_EXECUTION_STATUSES: readonly ExecutionStatus[] = [
+  ExecutionStatus.Queued,
+  ExecutionStatus.InProgress,
+  ExecutionStatus.Paused,
+];
+
+export const isActiveExecutionStatus = (status: ExecutionStatus): boolean =>
+  ACTIVE_EXECUTION_STATUSES.includes(status);
+
+export const StepStatus = {
+  Pending: 'Pending',
+  Queued: 'Queued',
+  Processing: 'Processing',
+  Waiting: 'Waiting',
+  Completed: 'Completed',
+  CompletedWithWarning: 'Completed with Warning',
+  CompletedWithError: 'Completed with Error',
+  Failed: 'Failed',
+  Cancelled: 'Cancelled',
+} as const;
+export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
+
+export const TERMINAL_STEP_STATUSES: readonly StepStatus[] = [
+  StepStatus.Completed,
+  StepStatus.CompletedWithWarning,
+  StepStatus.CompletedWithError,
+  StepStatus.Failed,
+  StepStatus.Cancelled,
+];
+
+export const isTerminalStepStatus = (status: StepStatus): boolean => TERMINAL_STEP_STATUSES.includes(status);
+
+export const ActivityStatus = {
+  InProgress: 'InProgress',
+  Complete: 'Complete',
+  CompleteWithWarning: 'CompleteWithWarning',
+  CompleteWithError: 'CompleteWithError',
+  FailedWithError: 'FailedWithError',
+  Cancelled: 'Cancelled',
+} as const;
+export type ActivityStatus = (typeof ActivityStatus)[keyof typeof ActivityStatus];
+
+export const StepType = {
+  RunProfile: 'RunProfile',
+  PowerShell: 'PowerShell',
+  Executable: 'Executable',
+  SqlScript: 'SqlScript',
+} as const;
+export type StepType = (typeof StepType)[keyof typeof StepType];
+
+export const ExecutionMode = {
+  Sequential: 'Sequential',
+  ParallelWithPrevious: 'ParallelWithPrevious',
+} as const;
+export type ExecutionMode = (typeof ExecutionMode)[keyof typeof ExecutionMode];
+
+export const TriggerType = {
+  Cron: 'Cron',
+  Manual: 'Manual',
+} as const;
+export type TriggerType = (typeof TriggerType)[keyof typeof TriggerType];
+
+export const OverlapPolicy = {
+  Skip: 'Skip',
+  BufferOne: 'BufferOne',
+  AllowAll: 'AllowAll',
+  CancelOther: 'CancelOther',
+} as const;
+export type OverlapPolicy = (typeof OverlapPolicy)[keyof typeof OverlapPolicy];
+
+export const InitiatedByType = {
+  User: 'User',
+  ApiKey: 'ApiKey',
+  NotSet: 'NotSet',
+} as const;
+export type InitiatedByType = (typeof InitiatedByType)[keyof typeof InitiatedByType];
+
+export const Role = {
+  Administrator: 'Administrator',
+  Worker: 'Worker',
+} as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+/** Who asked for something: the authenticated caller, as the authorizer established it. */
+export interface Principal {
+  readonly type: Exclude<InitiatedByType, 'NotSet'>;
+  readonly id: string;
+  readonly name: string;
+  readonly roles: readonly Role[];
+}

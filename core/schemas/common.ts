@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { ErrorCode } from '../errors.js';
+
+// A missing field reads "Required" rather than zod's "expected string, received undefined".
+z.config({
+  customError: (issue) =>
+    issue.code === 'invalid_type' && issue.input === undefined ? 'Required' : undefined,
+});
+
+/** Identifiers are GUIDs: 8-4-4-4-12 hex digits, any version (the seed page's examples are not RFC 4122). */
+export const Guid = z.guid({ error: 'Must be a GUID (8-4-4-4-12 hexadecimal digits)' });
+
+export const IsoDateTime = z.iso.datetime({ offset: true });
+
+/** Query-string integer: digits only, so "1.5", "abc" and "" are rejected rather than coerced. */
+export const queryInteger = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, { error: `Must be a whole number from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(z.number().min(min, `Must be at least ${min}`).max(max, `Must be at most ${max}`));
+
+export const queryBoolean = z
+  .enum(['true', 'false'], { error: 'Must be true or false' })
+  .transform((value) => value === 'true');
+
+/** Paging parameters every list shares. Out-of-range values are errors, never clamped. */
+export const PAGE_SIZE_MAX = 100;
+export const PageQuery = z.strictObject({
+  page: queryInteger(1, 1_000_000).optional(),
+  pageSize: queryInteger(1, PAGE_SIZE_MAX).default(20),
+  nextToken: z.string().min(1).max(4096).optional(),
+});
+
+export const paged = <T extends z.ZodType>(item: T) =>
+  z.object({
+    items: z.array(item),
+    totalCount: z.number().int(),
+    page: z.number().int(),
+    pageSize: z.number().int(),
+    totalPages: z.number().int(),
+    hasNextPage: z.boolean(),
+    hasPreviousPage: z.boolean(),
+    nextToken: z.string().optional(),
+  });
+
+export const ErrorBodySchema = z
+  .object({
+    code: z.enum(ErrorCode),
+    message: z.string(),
+    details: z.unknown().optional(),
+    validationErrors: z.record(z.string(), z.array(z.string())).optional(),
+    timestamp: z.string(),
+  })
+  .meta({ id: 'Error' });
+
+export const IdParams = z.strictObject({ id: Guid });

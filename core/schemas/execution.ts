@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import {
+  ActivityStatus,
+  ExecutionMode,
+  ExecutionStatus,
+  InitiatedByType,
+  StepStatus,
+  StepType,
+} from '../model.js';
+import { Guid, IsoDateTime, PageQuery, paged, queryBoolean } from './common.js';
+
+export const Execution = z
+  .object({
+    id: Guid,
+    scheduleId: Guid,
+    scheduleName: z.string(),
+    status: z.enum(ExecutionStatus),
+    currentStepIndex: z.number().int(),
+    totalSteps: z.number().int(),
+    queuedAt: IsoDateTime,
+    startedAt: IsoDateTime.nullable(),
+    completedAt: IsoDateTime.nullable(),
+    initiatedByType: z.enum(InitiatedByType),
+    initiatedById: z.string().nullable(),
+    initiatedByName: z.string().nullable(),
+    errorMessage: z.string().nullable(),
+    /** Additive: who cancelled the execution, when it was cancelled. */
+    cancelledById: z.string().nullable(),
+    cancelledByName: z.string().nullable(),
+  })
+  .meta({ id: 'Execution' });
+export type Execution = z.infer<typeof Execution>;
+
+export const ExecutionStep = z
+  .object({
+    stepIndex: z.number().int(),
+    name: z.string(),
+    stepType: z.enum(StepType),
+    executionMode: z.enum(ExecutionMode),
+    connectedSystemId: z.number().int().nullable(),
+    status: z.enum(StepStatus),
+    taskId: Guid.nullable(),
+    startedAt: IsoDateTime.nullable(),
+    completedAt: IsoDateTime.nullable(),
+    errorMessage: z.string().nullable(),
+    activityId: z.string().nullable(),
+    activityStatus: z.enum(ActivityStatus).nullable(),
+    /** Additive: the step's id in the schedule it was snapshotted from. */
+    stepId: Guid,
+    continueOnFailure: z.boolean(),
+    timeoutSeconds: z.number().int(),
+    workerPool: z.string(),
+  })
+  .meta({ id: 'ExecutionStep' });
+export type ExecutionStep = z.infer<typeof ExecutionStep>;
+
+export const ExecutionDetail = Execution.extend({ steps: z.array(ExecutionStep) }).meta({
+  id: 'ExecutionDetail',
+});
+export type ExecutionDetail = z.infer<typeof ExecutionDetail>;
+
+export const ExecutionSortBy = ['queuedAt', 'startedAt', 'completedAt', 'status'] as const;
+export type ExecutionSortBy = (typeof ExecutionSortBy)[number];
+
+export const ListExecutionsQuery = PageQuery.extend({
+  scheduleId: Guid.optional(),
+  sortBy: z.enum(ExecutionSortBy).default('queuedAt'),
+  sortDescending: queryBoolean.default(true),
+});
+export type ListExecutionsQuery = z.infer<typeof ListExecutionsQuery>;
+
+export const PagedExecutions = paged(Execution).meta({ id: 'PagedExecutions' });
+export const ActiveExecutions = z.array(Execution).meta({ id: 'ActiveExecutions' });

@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import { describeCronProblem, isValidTimeZone } from '../cron.js';
+import { ExecutionMode, ExecutionStatus, OverlapPolicy, StepType, TriggerType } from '../model.js';
+import { Guid, IsoDateTime, PageQuery, paged, queryBoolean } from './common.js';
+
+/** Upper bound on steps: an execution and all its step rows are written in one DynamoDB transaction (100 items). */
+export const MAX_STEPS = 90;
+
+const stepCommon = {
+  /** Optional on input: keeps a step's id stable across a PUT; a new id is assigned when absent. */
+  id: Guid.optional(),
+  name: z.string().trim().min(1).max(200),
+  executionMode: z.enum(ExecutionMode).default(ExecutionMode.Sequential),
+  continueOnFailure: z.boolean().default(false),
+  timeoutSeconds: z.number().int().min(1).max(86_400).default(3600),
+  workerPool: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'Must be 1-64 letters, digits, dots, dashes or underscores' })
+    .default('default'),
+};
+
+const argumentsField = z.string().max(2000).nullish();
+const path = z.string().trim().min(1).max(1024);
+
+export const RunProfileStepInput = z.strictObject({
+  ...stepCommon,
+  stepType: z.literal(StepType.RunProfile),
+  connectedSystemId: z.number().int().min(1),
+  runProfileName: z.string().trim().min(1).max(200),
+});
+export const PowerShellStepInput = z.strictObject({
+  ...stepCommon,
+  stepType: z.literal(StepType.PowerShell),
+  scriptPath: path,
+  arguments: argumentsField,
+});
+export const ExecutableStepInput = z.strictObject({
+  ...stepCommon,
+  stepType: z.literal(StepType.Executable),
+  executablePath: path,
+  arguments: argumentsField,
+  workingDirectory: path.nullish(),
+});
+export const SqlScriptStepInput = z.strictObject({
+  ...stepCommon,
+  stepType: z.literal(StepType.SqlScript),
+  /** The name of a connection configured on the worker; connection strings never reach the service. */
+  sqlConnection: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,128}$/, {
+      error: 'Must be a connection name (letters, digits, . _ -), not a connection string',
+    }),
+  sqlScriptPath: path,
+});
+
+export const StepInput = z.discriminatedUnion(
+  'stepType',
+  [RunProfileStepInput, PowerShellStepInput, ExecutableStepInput, SqlScriptStepInput],
+  { error: `Required: one of ${Object.values(StepType).join(', ')}` },
+);
+export type StepInput = z.infer<typeof StepInput>;
+
+export const ScheduleInput = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200),
+    description: z.string().max(1000).nullish(),
+    triggerType: z.enum(TriggerType),
+    cronExpression: z.string().trim().max(200).nullish(),
+    timeZone: z.string().min(1).max(64).default('UTC'),
+    isEnabled: z.boolean().default(false),
+    overlapPolicy: z.enum(OverlapPolicy).default(OverlapPolicy.Skip),
+    catchupWindowSeconds: z.number().int().min(0).max(604_800).default(300),
+    steps: z.array(StepInput).max(MAX_STEPS).default([]),
+  })
+  .superRefine((schedule, ctx) => {
+    if (!isValidTimeZone(schedule.timeZone)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['timeZone'],
+        message: 'Must be an IANA time zone such as Europe/London',
+      });
+    }
+    if (schedule.cronExpression) {
+      const problem = describeCronProblem(schedule.cronExpression);
+      if (problem)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cronExpression'],
+          message: `Invalid cron expression: ${problem}`,
+        });
+    } else if (schedule.triggerType === TriggerType.Cron) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cronExpression'],
+        message: 'Required when triggerType is Cron',
+      });
+    }
+  });
+export type ScheduleInput = z.infer<typeof ScheduleInput>;
+
+const stored = { id: Guid, stepIndex: z.number().int().min(0) };
+export const ScheduleStep = z
+  .discriminatedUnion('stepType', [
+    RunProfileStepInput.extend(stored),
+    PowerShellStepInput.extend(stored),
+    ExecutableStepInput.extend(stored),
+    SqlScriptStepInput.extend(stored),
+  ])
+  .meta({ id: 'ScheduleStep' });
+export type ScheduleStep = z.infer<typeof ScheduleStep>;
+
+export const ScheduleSummary = z
+  .object({
+    id: Guid,
+    name: z.string(),
+    description: z.string().nullable(),
+    triggerType: z.enum(TriggerType),
+    cronExpression: z.string().nullable(),
+    timeZone: z.string(),
+    isEnabled: z.boolean(),
+    overlapPolicy: z.enum(OverlapPolicy),
+    catchupWindowSeconds: z.number().int(),
+    nextRunTime: IsoDateTime.nullable(),
+    lastRunTime: IsoDateTime.nullable(),
+    stepCount: z.number().int(),
+    created: IsoDateTime,
+    lastUpdated: IsoDateTime,
+    lastExecutionId: Guid.nullable(),
+    lastExecutionStatus: z.enum(ExecutionStatus).nullable(),
+  })
+  .meta({ id: 'ScheduleSummary' });
+export type ScheduleSummary = z.infer<typeof ScheduleSummary>;
+
+export const Schedule = ScheduleSummary.extend({ steps: z.array(ScheduleStep) }).meta({ id: 'Schedule' });
+export type Schedule = z.infer<typeof Schedule>;
+
+export const ScheduleSortBy = ['name', 'enabled', 'lastRunTime', 'nextRunTime', 'created'] as const;
+export type ScheduleSortBy = (typeof ScheduleSortBy)[number];
+
+export const ListSchedulesQuery = PageQuery.extend({
+  search: z.string().trim().max(200).optional(),
+  sortBy: z.enum(ScheduleSortBy).default('created'),
+  sortDescending: queryBoolean.default(false),
+});
+export type ListSchedulesQuery = z.infer<typeof ListSchedulesQuery>;
+
+export const PagedSchedules = paged(ScheduleSummary).meta({ id: 'PagedSchedules' });
+
+export const RunScheduleResult = z
+  .object({ executionId: Guid, status: z.enum(ExecutionStatus), message: z.string() })
+  .meta({ id: 'RunScheduleResult' });
+export type RunScheduleResult = z.infer<typeof RunScheduleResult>;

@@ -1,0 +1,88 @@
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { isActiveExecutionStatus } from '../model.js';
+import type { PageEnvelope } from '../paging.js';
+import { decodePageToken, encodePageToken, envelope, MAX_PAGE_OFFSET } from '../paging.js';
+import type { Clock, ExecutionStore } from '../ports.js';
+import { systemClock } from '../ports.js';
+import type { Execution, ExecutionDetail, ListExecutionsQuery } from '../schemas/execution.js';
+import type { Initiator } from './schedules.js';
+
+export interface ExecutionServiceDeps {
+  executions: ExecutionStore;
+  clock?: Clock;
+}
+
+export class ExecutionService {
+  private readonly clock: Clock;
+
+  constructor(private readonly deps: ExecutionServiceDeps) {
+    this.clock = deps.clock ?? systemClock;
+  }
+
+  async list(query: ListExecutionsQuery): Promise<PageEnvelope<Execution>> {
+    const { scheduleId, sortBy, sortDescending, pageSize } = query;
+    const shape = { scheduleId: scheduleId ?? null, sortBy, sortDescending, pageSize };
+    let page: number;
+    let cursor: Record<string, unknown> | undefined;
+    if (query.nextToken !== undefined) {
+      if (query.page !== undefined) {
+        throw new ValidationError({ nextToken: ['Send either page or nextToken, not both'] });
+      }
+      ({ page, key: cursor } = decodePageToken(query.nextToken, shape));
+    } else {
+      page = query.page ?? 1;
+      if ((page - 1) * pageSize > MAX_PAGE_OFFSET) {
+        throw new ValidationError({
+          page: [`Pages beyond item ${MAX_PAGE_OFFSET} are reached with nextToken, not a page number`],
+        });
+      }
+    }
+    const result = await this.deps.executions.page({
+      scheduleId,
+      sortBy,
+      descending: sortDescending,
+      pageSize,
+      offset: cursor ? 0 : (page - 1) * pageSize,
+      cursor,
+    });
+    const nextToken = result.cursor ? encodePageToken(shape, page + 1, result.cursor) : undefined;
+    return envelope(result.items, result.totalCount, page, pageSize, nextToken);
+  }
+
+  async get(id: string): Promise<ExecutionDetail> {
+    const [execution, steps] = await Promise.all([
+      this.deps.executions.get(id),
+      this.deps.executions.getSteps(id),
+    ]);
+    if (!execution) throw new NotFoundError('Execution', id);
+    return {
+      ...execution,
+      steps: steps.map(({ ordinal: _ordinal, definition: _definition, ...step }) => step),
+    };
+  }
+
+  listActive(): Promise<Execution[]> {
+    return this.deps.executions.listActive();
+  }
+
+  /** Cancels an execution that is still active; 409 once it has finished. */
+  async cancelActive(id: string, by: Initiator): Promise<Execution> {
+    for (;;) {
+      const execution = await this.deps.executions.get(id);
+      if (!execution) throw new NotFoundError('Execution', id);
+      if (!isActiveExecutionStatus(execution.status)) {
+        throw new ConflictError(`Execution '${id}' has already finished (${execution.status}).`, {
+          status: execution.status,
+        });
+      }
+      const cancelled = await this.deps.executions.cancel(execution, execution.status, {
+        completedAt: this.clock.now().toISOString(),
+        cancelledById: by.id ?? '',
+        cancelledByName: by.name ?? '',
+      });
+      // Undefined: its status moved between the read and the write; look again. Statuses only move
+      // forward, so this ends within a few rounds: cancelled, or finished and refused above.
+      if (cancelled) return cancelled;
+    }
+  }
+}

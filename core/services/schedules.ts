@@ -1,0 +1,316 @@
+import { randomUUID } from 'node:crypto';
+import { nextFireTimes } from '../cron.js';
+import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
+import {
+  ExecutionStatus,
+  type InitiatedByType,
+  isActiveExecutionStatus,
+  OverlapPolicy,
+  StepStatus,
+  StepType,
+  TriggerType,
+} from '../model.js';
+import type { PageEnvelope } from '../paging.js';
+import { pageInMemory } from '../paging.js';
+import type { Clock, ExecutionStepRecord, ExecutionStore, ScheduleRecord, ScheduleStore } from '../ports.js';
+import { StaleVersionError, systemClock } from '../ports.js';
+import type { Execution } from '../schemas/execution.js';
+import type {
+  ListSchedulesQuery,
+  RunScheduleResult,
+  Schedule,
+  ScheduleInput,
+  ScheduleSortBy,
+  ScheduleStep,
+  ScheduleSummary,
+} from '../schemas/schedule.js';
+import { assignStageIndexes, countStages } from '../stages.js';
+import type { ExecutionService } from './executions.js';
+
+/** Who starts an execution. Cron runs (issue: cron) are `NotSet` with no id. */
+export interface Initiator {
+  type: InitiatedByType;
+  id: string | null;
+  name: string | null;
+}
+
+export interface ScheduleServiceDeps {
+  schedules: ScheduleStore;
+  executions: ExecutionStore;
+  executionService: ExecutionService;
+  clock?: Clock;
+  newId?: () => string;
+}
+
+/** Conditional writes lose to concurrent ones only briefly; a few re-reads settle any realistic race. */
+const MAX_ATTEMPTS = 5;
+
+export class ScheduleService {
+  private readonly clock: Clock;
+  private readonly newId: () => string;
+
+  constructor(private readonly deps: ScheduleServiceDeps) {
+    this.clock = deps.clock ?? systemClock;
+    this.newId = deps.newId ?? randomUUID;
+  }
+
+  async list(query: ListSchedulesQuery): Promise<PageEnvelope<ScheduleSummary>> {
+    const needle = query.search?.toLowerCase();
+    const matching = (await this.deps.schedules.listAll()).filter(
+      (s) =>
+        !needle ||
+        s.name.toLowerCase().includes(needle) ||
+        (s.description ?? '').toLowerCase().includes(needle),
+    );
+    const compare = SCHEDULE_ORDER[query.sortBy];
+    matching.sort((a, b) => (query.sortDescending ? -1 : 1) * compare(a, b) || a.id.localeCompare(b.id));
+    const page = pageInMemory(matching, query.page ?? 1, query.pageSize);
+    const items = await this.withLastExecutionStatus(page.items);
+    return { ...page, items: items.map(({ steps: _steps, ...summary }) => summary) };
+  }
+
+  async get(id: string): Promise<Schedule> {
+    const [schedule] = await this.withLastExecutionStatus([await this.require(id)]);
+    return schedule as Schedule;
+  }
+
+  async create(input: ScheduleInput): Promise<Schedule> {
+    const now = this.clock.now().toISOString();
+    const record: ScheduleRecord = {
+      ...this.fromInput(input),
+      id: this.newId(),
+      lastRunTime: null,
+      created: now,
+      lastUpdated: now,
+      lastExecutionId: null,
+      version: 1,
+    };
+    await this.deps.schedules.create(record);
+    return { ...record, lastExecutionStatus: null };
+  }
+
+  async replace(id: string, input: ScheduleInput): Promise<Schedule> {
+    return this.update(id, (current) => ({ ...current, ...this.fromInput(input, current.steps) }));
+  }
+
+  async setEnabled(id: string, isEnabled: boolean): Promise<Schedule> {
+    return this.update(id, (current) => ({
+      ...current,
+      isEnabled,
+      nextRunTime: this.nextRunTime({ ...current, isEnabled }),
+    }));
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.retrying(async () => {
+      const current = await this.require(id);
+      const active = await this.activeExecutions(current);
+      if (active.length > 0) {
+        throw new ConflictError(`Schedule '${current.name}' has an active execution; cancel it first.`, {
+          activeExecutionIds: active.map((e) => e.id),
+        });
+      }
+      await this.deps.schedules.delete(current);
+    });
+  }
+
+  /** Creates a Queued execution (steps Pending, name and steps snapshotted), obeying the overlap policy. */
+  async run(id: string, initiator: Initiator): Promise<RunScheduleResult> {
+    return this.retrying(async () => {
+      const schedule = await this.require(id);
+      if (schedule.steps.length === 0) {
+        throw new BadRequestError(`Schedule '${schedule.name}' has no steps to run.`);
+      }
+      const active = await this.activeExecutions(schedule);
+      const cancelled = await this.applyOverlapPolicy(schedule, active, initiator);
+      const execution = this.newExecution(schedule, initiator);
+      await this.deps.executions.create(execution, this.snapshotSteps(schedule.steps), schedule.version);
+      const message =
+        cancelled.length > 0
+          ? `Execution queued; cancelled the active execution(s) ${cancelled.join(', ')} (overlap policy CancelOther).`
+          : active.length > 0
+            ? `Execution queued behind ${active.length} active execution(s) (overlap policy ${schedule.overlapPolicy}).`
+            : 'Execution queued.';
+      return { executionId: execution.id, status: execution.status, message };
+    });
+  }
+
+  /** Returns the ids it cancelled; throws ConflictError when the policy refuses a new execution. */
+  private async applyOverlapPolicy(
+    schedule: ScheduleRecord,
+    active: Execution[],
+    initiator: Initiator,
+  ): Promise<string[]> {
+    if (active.length === 0) return [];
+    const conflict = () =>
+      new ConflictError(
+        `Schedule '${schedule.name}' already has an active execution (overlap policy ${schedule.overlapPolicy}).`,
+        { activeExecutionId: active[0]?.id, activeExecutionIds: active.map((e) => e.id) },
+      );
+    switch (schedule.overlapPolicy) {
+      case OverlapPolicy.Skip:
+        throw conflict();
+      case OverlapPolicy.BufferOne:
+        // One running plus one waiting: the buffer is full once two are active.
+        if (active.length >= 2) throw conflict();
+        return [];
+      case OverlapPolicy.AllowAll:
+        return [];
+      case OverlapPolicy.CancelOther:
+        for (const execution of active)
+          await this.deps.executionService.cancelActive(execution.id, initiator);
+        return active.map((e) => e.id);
+    }
+  }
+
+  /**
+   * Active executions of the schedule. The index behind `listActive` is eventually consistent, so the
+   * newest execution (named on the schedule, which every run rewrites) is also read consistently: two
+   * racing runs cannot both see "nothing active".
+   */
+  private async activeExecutions(schedule: ScheduleRecord): Promise<Execution[]> {
+    const [indexed, newest] = await Promise.all([
+      this.deps.executions.listActive(schedule.id),
+      schedule.lastExecutionId ? this.deps.executions.get(schedule.lastExecutionId) : undefined,
+    ]);
+    const byId = new Map(indexed.map((e) => [e.id, e]));
+    if (newest) byId.set(newest.id, newest);
+    return [...byId.values()].filter((e) => isActiveExecutionStatus(e.status));
+  }
+
+  private newExecution(schedule: ScheduleRecord, initiator: Initiator): Execution {
+    return {
+      id: this.newId(),
+      scheduleId: schedule.id,
+      scheduleName: schedule.name,
+      status: ExecutionStatus.Queued,
+      currentStepIndex: 0,
+      totalSteps: countStages(schedule.steps),
+      queuedAt: this.clock.now().toISOString(),
+      startedAt: null,
+      completedAt: null,
+      initiatedByType: initiator.type,
+      initiatedById: initiator.id,
+      initiatedByName: initiator.name,
+      errorMessage: null,
+      cancelledById: null,
+      cancelledByName: null,
+    };
+  }
+
+  private snapshotSteps(steps: ScheduleStep[]): ExecutionStepRecord[] {
+    return steps.map((step, ordinal) => ({
+      ordinal,
+      definition: step,
+      stepId: step.id,
+      stepIndex: step.stepIndex,
+      name: step.name,
+      stepType: step.stepType,
+      executionMode: step.executionMode,
+      connectedSystemId: step.stepType === StepType.RunProfile ? step.connectedSystemId : null,
+      continueOnFailure: step.continueOnFailure,
+      timeoutSeconds: step.timeoutSeconds,
+      workerPool: step.workerPool,
+      status: StepStatus.Pending,
+      taskId: null,
+      startedAt: null,
+      completedAt: null,
+      errorMessage: null,
+      activityId: null,
+      activityStatus: null,
+    }));
+  }
+
+  private fromInput(input: ScheduleInput, previousSteps: ScheduleStep[] = []) {
+    const knownIds = new Set(previousSteps.map((s) => s.id));
+    const steps = assignStageIndexes(input.steps).map((step) => ({
+      ...step,
+      // A step keeps its id only when it names one of this schedule's steps; anything else is new.
+      id: step.id && knownIds.has(step.id) ? step.id : this.newId(),
+    })) as ScheduleStep[];
+    const fields = {
+      name: input.name,
+      description: input.description ?? null,
+      triggerType: input.triggerType,
+      cronExpression: input.cronExpression ?? null,
+      timeZone: input.timeZone,
+      isEnabled: input.isEnabled,
+      overlapPolicy: input.overlapPolicy,
+      catchupWindowSeconds: input.catchupWindowSeconds,
+      stepCount: steps.length,
+      steps,
+    };
+    return { ...fields, nextRunTime: this.nextRunTime(fields) };
+  }
+
+  /** When the schedule fires next: only enabled Cron schedules fire. */
+  private nextRunTime(s: Pick<ScheduleRecord, 'isEnabled' | 'triggerType' | 'cronExpression' | 'timeZone'>) {
+    if (!s.isEnabled || s.triggerType !== TriggerType.Cron || !s.cronExpression) return null;
+    return nextFireTimes(s.cronExpression, s.timeZone, this.clock.now(), 1)[0]?.toISOString() ?? null;
+  }
+
+  private async update(id: string, change: (current: ScheduleRecord) => ScheduleRecord): Promise<Schedule> {
+    const saved = await this.retrying(async () => {
+      const current = await this.require(id);
+      const next = {
+        ...change(current),
+        id,
+        version: current.version + 1,
+        lastUpdated: this.clock.now().toISOString(),
+      };
+      await this.deps.schedules.replace(next, current);
+      return next;
+    });
+    const [schedule] = await this.withLastExecutionStatus([saved]);
+    return schedule as Schedule;
+  }
+
+  private async require(id: string): Promise<ScheduleRecord> {
+    const schedule = await this.deps.schedules.get(id);
+    if (!schedule) throw new NotFoundError('Schedule', id);
+    return schedule;
+  }
+
+  private async withLastExecutionStatus(records: ScheduleRecord[]): Promise<Schedule[]> {
+    const ids = records.flatMap((r) => (r.lastExecutionId ? [r.lastExecutionId] : []));
+    const executions =
+      ids.length > 0 ? await this.deps.executions.getMany(ids) : new Map<string, Execution>();
+    return records.map(({ version: _version, ...record }) => ({
+      ...record,
+      lastExecutionStatus: record.lastExecutionId
+        ? (executions.get(record.lastExecutionId)?.status ?? null)
+        : null,
+    }));
+  }
+
+  private async retrying<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!(error instanceof StaleVersionError)) throw error;
+        if (n >= MAX_ATTEMPTS) {
+          throw new ConflictError(
+            'The schedule kept changing while this request ran; try again.',
+            undefined,
+            {
+              cause: error,
+            },
+          );
+        }
+      }
+    }
+  }
+}
+
+const byNullableTime = (a: string | null, b: string | null) =>
+  a === b ? 0 : a === null ? 1 : b === null ? -1 : a.localeCompare(b);
+
+/** Sort orders of `GET /schedules`; ties fall back to id so pages never shuffle. */
+const SCHEDULE_ORDER: Record<ScheduleSortBy, (a: ScheduleRecord, b: ScheduleRecord) => number> = {
+  name: (a, b) => a.name.localeCompare(b.name, 'en', { sensitivity: 'base' }),
+  enabled: (a, b) => Number(a.isEnabled) - Number(b.isEnabled),
+  lastRunTime: (a, b) => byNullableTime(a.lastRunTime, b.lastRunTime),
+  nextRunTime: (a, b) => byNullableTime(a.nextRunTime, b.nextRunTime),
+  created: (a, b) => a.created.localeCompare(b.created),
+};

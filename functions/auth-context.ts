@@ -1,0 +1,45 @@
+import type { Principal, Role } from '../core/model.js';
+import { Role as Roles } from '../core/model.js';
+import type { Initiator } from '../core/services/schedules.js';
+
+/**
+ * How the authorizer hands the caller to the handlers. API Gateway only passes flat string, number
+ * and boolean values in the authorizer context, so roles travel as a comma-separated list.
+ */
+export interface AuthorizerContext {
+  [key: string]: string;
+  principalType: Principal['type'];
+  principalName: string;
+  roles: string;
+}
+
+export const toAuthorizerContext = (principal: Principal): AuthorizerContext => ({
+  principalType: principal.type,
+  principalName: principal.name,
+  roles: principal.roles.join(','),
+});
+
+const ROLE_VALUES = new Set<string>(Object.values(Roles));
+
+/** The principal API Gateway passed through, or undefined when the request carries none. */
+export function fromAuthorizerContext(
+  authorizer: Record<string, unknown> | null | undefined,
+): Principal | undefined {
+  if (!authorizer || typeof authorizer.principalId !== 'string') return undefined;
+  const roles = String(authorizer.roles ?? '')
+    .split(',')
+    .filter((role): role is Role => ROLE_VALUES.has(role));
+  return {
+    type: authorizer.principalType === 'User' ? 'User' : 'ApiKey',
+    id: authorizer.principalId,
+    name: String(authorizer.principalName ?? ''),
+    roles,
+  };
+}
+
+/** The caller as recorded on what it starts or cancels (`initiatedBy*`, `cancelledBy*`). */
+export const initiator = (principal: Principal): Initiator => ({
+  type: principal.type,
+  id: principal.id,
+  name: principal.name,
+});
