@@ -45,11 +45,9 @@ export const SqlScriptStepInput = z.strictObject({
   ...stepCommon,
   stepType: z.literal(StepType.SqlScript),
   /** The name of a connection configured on the worker; connection strings never reach the service. */
-  sqlConnection: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,128}$/, {
-      error: 'Must be a connection name (letters, digits, . _ -), not a connection string',
-    }),
+  sqlConnection: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, {
+    error: 'Must be a connection name (letters, digits, . _ -), not a connection string',
+  }),
   sqlScriptPath: path,
 });
 
@@ -65,36 +63,30 @@ export const ScheduleInput = z
     name: z.string().trim().min(1).max(200),
     description: z.string().max(1000).nullish(),
     triggerType: z.enum(TriggerType),
-    cronExpression: z.string().trim().max(200).nullish(),
-    timeZone: z.string().min(1).max(64).default('UTC'),
+    cronExpression: z
+      .string()
+      .trim()
+      .max(200)
+      .superRefine((expression, ctx) => {
+        const problem = describeCronProblem(expression);
+        if (problem) ctx.addIssue({ code: 'custom', message: `Invalid cron expression: ${problem}` });
+      })
+      .nullish(),
+    timeZone: z
+      .string()
+      .max(64)
+      .refine(isValidTimeZone, 'Must be an IANA time zone such as Europe/London or UTC')
+      .default('UTC'),
     isEnabled: z.boolean().default(false),
     overlapPolicy: z.enum(OverlapPolicy).default(OverlapPolicy.Skip),
     catchupWindowSeconds: z.number().int().min(0).max(604_800).default(300),
     steps: z.array(StepInput).max(MAX_STEPS).default([]),
   })
-  .superRefine((schedule, ctx) => {
-    if (!isValidTimeZone(schedule.timeZone)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['timeZone'],
-        message: 'Must be an IANA time zone such as Europe/London',
-      });
-    }
-    if (schedule.cronExpression) {
-      const problem = describeCronProblem(schedule.cronExpression);
-      if (problem)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['cronExpression'],
-          message: `Invalid cron expression: ${problem}`,
-        });
-    } else if (schedule.triggerType === TriggerType.Cron) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['cronExpression'],
-        message: 'Required when triggerType is Cron',
-      });
-    }
+  .refine((schedule) => schedule.triggerType !== TriggerType.Cron || !!schedule.cronExpression, {
+    path: ['cronExpression'],
+    message: 'Required when triggerType is Cron',
+    // Checked even when other fields are invalid, so every problem is reported at once.
+    when: (payload) => payload.issues.every((issue) => issue.path?.[0] !== 'cronExpression'),
   });
 export type ScheduleInput = z.infer<typeof ScheduleInput>;
 

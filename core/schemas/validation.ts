@@ -22,7 +22,8 @@ export function toValidationErrors(error: z.ZodError, root: string): ValidationE
   };
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) add(fieldName([...issue.path, key], root), 'Unknown field');
+      for (const key of issue.keys)
+        add(fieldName([...issue.path, key], root), root === 'query' ? 'Unknown parameter' : 'Unknown field');
     } else {
       add(fieldName(issue.path, root), issue.message);
     }

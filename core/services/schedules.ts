@@ -86,7 +86,7 @@ export class ScheduleService {
       version: 1,
     };
     await this.deps.schedules.create(record);
-    return { ...record, lastExecutionStatus: null };
+    return present(record, null);
   }
 
   async replace(id: string, input: ScheduleInput): Promise<Schedule> {
@@ -301,6 +301,31 @@ export class ScheduleService {
       }
     }
   }
+}
+
+/** The API's view of a stored schedule, fields in the contract's order (the version stays inside). */
+function present(record: ScheduleRecord, lastExecutionStatus: ExecutionStatus | null): Schedule {
+  return {
+    id: record.id,
+    name: record.name,
+    description: record.description,
+    triggerType: record.triggerType,
+    cronExpression: record.cronExpression,
+    timeZone: record.timeZone,
+    isEnabled: record.isEnabled,
+    overlapPolicy: record.overlapPolicy,
+    catchupWindowSeconds: record.catchupWindowSeconds,
+    nextRunTime: record.nextRunTime,
+    lastRunTime: record.lastRunTime,
+    stepCount: record.stepCount,
+    created: record.created,
+    lastUpdated: record.lastUpdated,
+    lastExecutionId: record.lastExecutionId,
+    lastExecutionStatus,
+    steps: record.steps.map(
+      ({ id, stepIndex, ...definition }) => ({ id, stepIndex, ...definition }) as ScheduleStep,
+    ),
+  };
 }
 
 const byNullableTime = (a: string | null, b: string | null) =>

@@ -1,0 +1,35 @@
+import { LocalRuntimeError } from '../local/dynamodb-local.js';
+import { startLocalStack } from '../local/stack.js';
+
+/** `npm start`: the whole service on this machine, no AWS account needed. */
+
+const port = Number(process.env.PORT ?? 3000);
+const dataDir = process.env.DATA_DIR ?? '.local-data';
+const inMemory = process.env.LOCAL_IN_MEMORY === 'true';
+
+try {
+  const stack = await startLocalStack({
+    port,
+    ...(inMemory ? {} : { dataDir }),
+    ...(process.env.LOCAL_ADMIN_API_KEY ? { adminApiKey: process.env.LOCAL_ADMIN_API_KEY } : {}),
+  });
+  console.log(`Schedule execution service: ${stack.apiUrl}`);
+  console.log(`  data: ${inMemory ? 'in memory (LOCAL_IN_MEMORY=true)' : dataDir}`);
+  console.log(`  Administrator API key (local-admin): ${stack.adminApiKey}`);
+  console.log(`  try: curl -H "X-Api-Key: ${stack.adminApiKey}" ${stack.apiUrl}/schedules`);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await stack.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+} catch (error) {
+  if (error instanceof LocalRuntimeError) {
+    console.error(`Cannot start: ${error.message}`);
+    process.exit(1);
+  }
+  throw error;
+}

@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  APIGatewayRequestAuthorizerEvent,
+  Context,
+} from 'aws-lambda';
+import {
+  type GatewayResponseDefinition,
+  type GatewayResponseType,
+  gatewayBodyTemplate,
+  gatewayResponse,
+  gatewayStatus,
+} from '../core/api/gateway-responses.js';
+import { API_BASE_PATH, type HandlerGroup, ROUTES, type Route } from '../core/api/routes.js';
+
+/**
+ * A local stand-in for API Gateway (REST API, Lambda proxy integration): it matches the same route
+ * table CDK deploys, runs the REQUEST authorizer as API Gateway would (no caching), builds v1 proxy
+ * events, invokes the real handlers in-process and answers with the same gateway responses.
+ */
+
+type LambdaHandler<E, R> = (event: E, context: Context) => Promise<R>;
+
+export interface LocalApiOptions {
+  handlers: Record<HandlerGroup, LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>>;
+  authorizer: LambdaHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>;
+  stage?: string;
+}
+
+/** API Gateway's payload limit. */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+const ACCOUNT = '000000000000';
+const API_ID = 'local';
+
+interface CompiledRoute {
+  route: Route;
+  pattern: RegExp;
+  names: string[];
+  /** Static segments win over `{param}` ones, as in API Gateway (`/active` before `/{id}`). */
+  parameterCount: number;
+}
+
+const COMPILED: CompiledRoute[] = ROUTES.map((route) => {
+  const names: string[] = [];
+  const source = route.path.replace(/[.]/g, '\\.').replace(/\{(\w+)\}/g, (_, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  return { route, pattern: new RegExp(`^${API_BASE_PATH}${source}$`), names, parameterCount: names.length };
+}).sort((a, b) => a.parameterCount - b.parameterCount);
+
+function match(method: string, path: string) {
+  for (const compiled of COMPILED) {
+    if (compiled.route.method !== method) continue;
+    const found = compiled.pattern.exec(path);
+    if (!found) continue;
+    const pathParameters = Object.fromEntries(
+      compiled.names.map((name, i) => [name, decodeURIComponent(found[i + 1] ?? '')]),
+    );
+    return { route: compiled.route, pathParameters };
+  }
+  return undefined;
+}
+
+/** `$context.requestTime`'s format: `29/Nov/2026:02:03:04 +0000`. */
+function clfTime(date: Date): string {
+  const month = date.toLocaleString('en-GB', { month: 'short', timeZone: 'UTC' });
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${pad(date.getUTCDate())}/${month}/${date.getUTCFullYear()}:${pad(date.getUTCHours())}:${pad(
+    date.getUTCMinutes(),
+  )}:${pad(date.getUTCSeconds())} +0000`;
+}
+
+function sendGatewayResponse(res: ServerResponse, type: GatewayResponseType, requestTime: Date): void {
+  const definition: GatewayResponseDefinition = gatewayResponse(type);
+  const body = gatewayBodyTemplate(definition).replace('$context.requestTime', clfTime(requestTime));
+  res.writeHead(gatewayStatus(definition), { 'Content-Type': 'application/json', ...definition.headers });
+  res.end(body);
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return 'too-large';
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function lambdaContext(functionName: string, requestId: string): Context {
+  const deadline = Date.now() + 30_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:${ACCOUNT}:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+function multiValue(entries: Iterable<[string, string]>) {
+  const multi: Record<string, string[]> = {};
+  const single: Record<string, string> = {};
+  for (const [key, value] of entries) {
+    const values = multi[key] ?? [];
+    values.push(value);
+    multi[key] = values;
+    single[key] = value;
+  }
+  return { multi, single };
+}
+
+export function createLocalApi(options: LocalApiOptions): Server {
+  const stage = options.stage ?? 'prod';
+
+  return createServer(async (req, res) => {
+    const requestTime = new Date();
+    const requestId = randomUUID();
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const method = req.method ?? 'GET';
+      const found = match(method, url.pathname);
+      if (!found) return sendGatewayResponse(res, 'MISSING_AUTHENTICATION_TOKEN', requestTime);
+      const raw = await readBody(req);
+      if (raw === 'too-large') return sendGatewayResponse(res, 'REQUEST_TOO_LARGE', requestTime);
+
+      const headers = multiValue(
+        Object.entries(req.headersDistinct).flatMap(([k, vs]) =>
+          (vs ?? []).map((v): [string, string] => [k, v]),
+        ),
+      );
+      const query = multiValue(url.searchParams.entries());
+      const hasQuery = url.searchParams.size > 0;
+      const resource = `${API_BASE_PATH}${found.route.path}`;
+      const { route, pathParameters } = found;
+      const identity = {
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: req.headers['user-agent'] ?? null,
+      };
+
+      let authorizer: Record<string, unknown> | null = null;
+      if ('role' in route) {
+        const event: APIGatewayRequestAuthorizerEvent = {
+          type: 'REQUEST',
+          methodArn: `arn:aws:execute-api:local:${ACCOUNT}:${API_ID}/${stage}/${method}${resource}`,
+          resource,
+          path: url.pathname,
+          httpMethod: method,
+          headers: headers.single,
+          multiValueHeaders: headers.multi,
+          pathParameters,
+          queryStringParameters: hasQuery ? query.single : null,
+          multiValueQueryStringParameters: hasQuery ? query.multi : null,
+          stageVariables: null,
+          requestContext: {} as APIGatewayRequestAuthorizerEvent['requestContext'],
+        };
+        let result: APIGatewayAuthorizerResult;
+        try {
+          result = await options.authorizer(event, lambdaContext('authorizer', randomUUID()));
+        } catch (error) {
+          const unauthorized = error instanceof Error && error.message === 'Unauthorized';
+          return sendGatewayResponse(res, unauthorized ? 'UNAUTHORIZED' : 'AUTHORIZER_FAILURE', requestTime);
+        }
+        const allowed = result.policyDocument.Statement.some((s) => 'Effect' in s && s.Effect === 'Allow');
+        if (!allowed) return sendGatewayResponse(res, 'ACCESS_DENIED', requestTime);
+        authorizer = { ...result.context, principalId: result.principalId, integrationLatency: 0 };
+      }
+
+      const event: APIGatewayProxyEvent = {
+        resource,
+        path: url.pathname,
+        httpMethod: method,
+        headers: headers.single,
+        multiValueHeaders: headers.multi,
+        queryStringParameters: hasQuery ? query.single : null,
+        multiValueQueryStringParameters: hasQuery ? query.multi : null,
+        pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : null,
+        stageVariables: null,
+        body: raw.length > 0 ? raw.toString('utf8') : null,
+        isBase64Encoded: false,
+        requestContext: {
+          accountId: ACCOUNT,
+          apiId: API_ID,
+          authorizer,
+          httpMethod: method,
+          identity: identity as APIGatewayProxyEvent['requestContext']['identity'],
+          path: `/${stage}${url.pathname}`,
+          protocol: `HTTP/${req.httpVersion}`,
+          requestId,
+          requestTimeEpoch: requestTime.getTime(),
+          resourceId: route.operationId,
+          resourcePath: resource,
+          stage,
+        },
+      };
+      let result: APIGatewayProxyResult;
+      try {
+        result = await options.handlers[route.group](event, lambdaContext(route.group, requestId));
+      } catch {
+        // A handler that throws is a failed integration: API Gateway answers 5xx without details.
+        return sendGatewayResponse(res, 'DEFAULT_5XX', requestTime);
+      }
+      const responseHeaders: Record<string, string | string[]> = {
+        ...(result.headers as Record<string, string>),
+      };
+      for (const [key, values] of Object.entries(result.multiValueHeaders ?? {})) {
+        responseHeaders[key] = values.map(String);
+      }
+      responseHeaders['x-amzn-RequestId'] = requestId;
+      res.writeHead(result.statusCode, responseHeaders);
+      res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+    } catch {
+      if (!res.headersSent) sendGatewayResponse(res, 'DEFAULT_5XX', requestTime);
+      else res.destroy();
+    }
+  });
+}

@@ -1,0 +1,19 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { inject } from 'vitest';
+import { createDocumentClient } from '../../core/adapters/dynamodb/client.js';
+import { ensureTables, localTableNames } from '../../local/tables.js';
+
+/** Fresh tables (unique prefix) in the suite's DynamoDB Local, and a document client for them. */
+export async function freshTables() {
+  const config = {
+    endpoint: inject('dynamoEndpoint'),
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  };
+  const tables = localTableNames(`t${randomUUID().slice(0, 8)}`);
+  const admin = new DynamoDBClient(config);
+  await ensureTables(admin, tables);
+  admin.destroy();
+  return { tables, client: createDocumentClient(config) };
+}

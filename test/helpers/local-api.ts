@@ -1,0 +1,67 @@
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.js';
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** A small HTTP client for the local stack: JSON in, JSON out, the key of your choice. */
+export function apiClient(stack: LocalStack, apiKey: string | null = stack.adminApiKey) {
+  const call = async <T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    raw?: string,
+  ): Promise<ApiResponse<T>> => {
+    const response = await fetch(`${stack.apiUrl}${path}`, {
+      method,
+      headers: {
+        ...(apiKey ? { 'X-Api-Key': apiKey } : {}),
+        ...(body !== undefined || raw !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
+      body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+  };
+  return {
+    get: <T = any>(path: string) => call<T>('GET', path),
+    post: <T = any>(path: string, body?: unknown) => call<T>('POST', path, body),
+    put: <T = any>(path: string, body?: unknown) => call<T>('PUT', path, body),
+    delete: <T = any>(path: string) => call<T>('DELETE', path),
+    raw: <T = any>(method: string, path: string, raw: string) => call<T>(method, path, undefined, raw),
+  };
+}
+
+export type ApiClient = ReturnType<typeof apiClient>;
+
+/** Starts an in-memory local stack on a free port. Stop it in afterAll. */
+export const startTestStack = (options: Partial<LocalStackOptions> = {}) =>
+  startLocalStack({ port: 0, tablePrefix: 'e2e', ...options });
+
+/** A schedule body with one step of each type, the first two in one stage. */
+export const sampleSchedule = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  description: 'Corporate LDAP delta cycle',
+  triggerType: 'Manual',
+  steps: [
+    {
+      name: 'Corporate LDAP - Delta Import',
+      stepType: 'RunProfile',
+      connectedSystemId: 1,
+      runProfileName: 'Delta Import',
+    },
+    {
+      name: 'HR - Delta Import',
+      stepType: 'RunProfile',
+      connectedSystemId: 2,
+      runProfileName: 'Delta Import',
+      executionMode: 'ParallelWithPrevious',
+    },
+    { name: 'Tidy up', stepType: 'PowerShell', scriptPath: '/opt/scripts/tidy.ps1', arguments: '-Days 7' },
+    { name: 'Report', stepType: 'Executable', executablePath: '/usr/bin/env', arguments: 'echo done' },
+    { name: 'Audit', stepType: 'SqlScript', sqlConnection: 'audit-db', sqlScriptPath: '/opt/sql/audit.sql' },
+  ],
+  ...extra,
+});
