@@ -78,9 +78,8 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   const port = options.port ?? (await freePort());
   if (options.port) await assertPortFree(port, 'DynamoDB Local');
   const dir = emulatorDir();
-  const storage = options.dataDir
-    ? (mkdirSync(options.dataDir, { recursive: true }), ['-dbPath', resolve(options.dataDir)])
-    : ['-inMemory'];
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  const storage = options.dataDir ? ['-dbPath', resolve(options.dataDir)] : ['-inMemory'];
   const child: ChildProcess = spawn(
     'java',
     [

@@ -1,0 +1,124 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../local/dynamodb-local.js';
+
+/** `npm start` as a user runs it: a child process, its output, its port, its data directory. */
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+}
+
+const running = new Set<ChildProcess>();
+const dataDir = mkdtempSync(join(tmpdir(), 'schedule-service-'));
+
+afterAll(() => {
+  for (const child of running) child.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function start(env: Record<string, string>): Started {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  return { child, output: () => output };
+}
+
+async function waitFor(started: Started, text: RegExp, ms = 45_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const found = started.output().match(text);
+    if (found) return found;
+    if (started.child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`Did not see ${text} in:\n${started.output()}`);
+}
+
+async function stop(started: Started): Promise<number | null> {
+  const exited = new Promise<number | null>((done) => started.child.once('exit', (code) => done(code)));
+  started.child.kill('SIGTERM');
+  return exited;
+}
+
+describe('npm start', () => {
+  it('serves the API with the chosen admin key and keeps data across restarts', async () => {
+    const port = await freePort();
+    const env = { PORT: String(port), DATA_DIR: dataDir, LOCAL_ADMIN_API_KEY: 'my-laptop-admin-key' };
+    const url = `http://localhost:${port}/api/v1`;
+    const headers = { 'X-Api-Key': 'my-laptop-admin-key', 'Content-Type': 'application/json' };
+
+    const first = start(env);
+    await waitFor(first, /Administrator API key \(local-admin\): my-laptop-admin-key/);
+    const created = await fetch(`${url}/schedules`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ name: 'Survives restarts', triggerType: 'Manual' }),
+    });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    expect(await stop(first)).toBe(0);
+
+    const second = start(env);
+    await waitFor(second, /Schedule execution service: /);
+    const fetched = await fetch(`${url}/schedules/${id}`, { headers });
+    expect(fetched.status).toBe(200);
+    expect(((await fetched.json()) as { name: string }).name).toBe('Survives restarts');
+    expect(await stop(second)).toBe(0);
+  });
+
+  it('prints a fresh key each start when none is chosen, and revokes the previous one', async () => {
+    const port = await freePort();
+    const env = { PORT: String(port), DATA_DIR: dataDir, LOCAL_ADMIN_API_KEY: '' };
+    const url = `http://localhost:${port}/api/v1/schedules`;
+
+    const first = start(env);
+    const [, firstKey] = await waitFor(first, /\(local-admin\): (sek_\S+)/);
+    expect((await fetch(url, { headers: { 'X-Api-Key': firstKey as string } })).status).toBe(200);
+    await stop(first);
+
+    const second = start(env);
+    const [, secondKey] = await waitFor(second, /\(local-admin\): (sek_\S+)/);
+    expect(secondKey).not.toBe(firstKey);
+    expect((await fetch(url, { headers: { 'X-Api-Key': secondKey as string } })).status).toBe(200);
+    expect((await fetch(url, { headers: { 'X-Api-Key': firstKey as string } })).status).toBe(401);
+    await stop(second);
+  });
+
+  it('exits with a one-line error when the port is busy', async () => {
+    const port = await freePort();
+    const blocker: Server = createServer();
+    await new Promise<void>((ok) => blocker.listen(port, '127.0.0.1', () => ok()));
+    try {
+      const started = start({ PORT: String(port), LOCAL_IN_MEMORY: 'true' });
+      const code = await new Promise<number | null>((done) => started.child.once('exit', (c) => done(c)));
+      expect(code).toBe(1);
+      expect(started.output().trim()).toBe(
+        `Cannot start: Port ${port} (the API) is already in use: stop what uses it or choose another port.`,
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('exits with a one-line error when Java is missing', async () => {
+    const started = start({ PORT: String(await freePort()), LOCAL_IN_MEMORY: 'true', PATH: '/nonexistent' });
+    const code = await new Promise<number | null>((done) => started.child.once('exit', (c) => done(c)));
+    expect(code).toBe(1);
+    expect(started.output().trim()).toMatch(/^Cannot start: Java was not found on PATH[^\n]*$/);
+  });
+});
