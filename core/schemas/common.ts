@@ -29,8 +29,10 @@ export const PAGE_SIZE_MAX = 100;
 export const PageQuery = z.strictObject({
   page: queryInteger(1, 1_000_000).optional(),
   pageSize: queryInteger(1, PAGE_SIZE_MAX).default(20),
-  nextToken: z.string().min(1).max(4096).optional(),
 });
+
+/** Lists deep enough to need a cursor (executions) also take `nextToken` instead of `page`. */
+export const CursorPageQuery = PageQuery.extend({ nextToken: z.string().min(1).max(4096).optional() });
 
 export const paged = <T extends z.ZodType>(item: T) =>
   z.object({

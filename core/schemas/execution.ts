@@ -7,7 +7,7 @@ import {
   StepStatus,
   StepType,
 } from '../model.js';
-import { Guid, IsoDateTime, PageQuery, paged, queryBoolean } from './common.js';
+import { CursorPageQuery, Guid, IsoDateTime, paged, queryBoolean } from './common.js';
 
 export const Execution = z
   .object({
@@ -62,7 +62,7 @@ export type ExecutionDetail = z.infer<typeof ExecutionDetail>;
 export const ExecutionSortBy = ['queuedAt', 'startedAt', 'completedAt', 'status'] as const;
 export type ExecutionSortBy = (typeof ExecutionSortBy)[number];
 
-export const ListExecutionsQuery = PageQuery.extend({
+export const ListExecutionsQuery = CursorPageQuery.extend({
   scheduleId: Guid.optional(),
   sortBy: z.enum(ExecutionSortBy).default('queuedAt'),
   sortDescending: queryBoolean.default(true),
