@@ -8,6 +8,8 @@ import {
   DynamoDBDocumentClient,
   QueryCommand,
   type QueryCommandInput,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 
 /**
@@ -43,6 +45,13 @@ export async function withConflictRetry<T>(write: () => Promise<T>, attempts = 6
       await sleep(Math.random() * 20 * 2 ** n);
     }
   }
+}
+
+export type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
+
+/** TransactWriteItems, retried when it only lost a race (see {@link withConflictRetry}). */
+export async function transactWrite(client: DynamoDBDocumentClient, items: TransactItems): Promise<void> {
+  await withConflictRetry(() => client.send(new TransactWriteCommand({ TransactItems: items })));
 }
 
 /** Splits a list into chunks of at most `size` (BatchGetItem takes 100 keys). */

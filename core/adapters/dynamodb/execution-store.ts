@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { BadRequestError } from '../../errors.js';
 import { ExecutionStatus, isActiveExecutionStatus, isTerminalStepStatus, StepStatus } from '../../model.js';
 import type {
@@ -10,7 +10,7 @@ import type {
 } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
 import type { Execution } from '../../schemas/execution.js';
-import { batchGet, cancellationCodes, queryAll, withConflictRetry } from './client.js';
+import { batchGet, cancellationCodes, queryAll, transactWrite } from './client.js';
 import { ExecutionIndex, ExecutionSortKey, type TableNames } from './tables.js';
 
 type Item = Record<string, unknown>;
@@ -187,42 +187,36 @@ export class DynamoExecutionStore implements ExecutionStore {
       },
     });
     try {
-      await withConflictRetry(() =>
-        this.client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                // Bumping the version serialises runs of one schedule: two racing runs cannot both
-                // pass the overlap policy on the same view of the schedule.
-                Update: {
-                  TableName: this.tables.schedules,
-                  Key: { id: execution.scheduleId },
-                  UpdateExpression: 'SET lastExecutionId = :id, #version = :next',
-                  ConditionExpression: '#version = :version',
-                  ExpressionAttributeNames: { '#version': 'version' },
-                  ExpressionAttributeValues: {
-                    ':id': execution.id,
-                    ':version': scheduleVersion,
-                    ':next': scheduleVersion + 1,
-                  },
-                },
-              },
-              {
-                Put: {
-                  TableName: this.tables.executions,
-                  Item: { ...execution, ...indexAttributes(execution) },
-                  ConditionExpression: 'attribute_not_exists(id)',
-                },
-              },
-              ...steps.map((step) => ({
-                Put: { TableName: this.tables.executionSteps, Item: { ...step, executionId: execution.id } },
-              })),
-              increment(shard),
-              increment(scheduleCounterId(execution.scheduleId)),
-            ],
-          }),
-        ),
-      );
+      await transactWrite(this.client, [
+        {
+          // Bumping the version serialises runs of one schedule: two racing runs cannot both
+          // pass the overlap policy on the same view of the schedule.
+          Update: {
+            TableName: this.tables.schedules,
+            Key: { id: execution.scheduleId },
+            UpdateExpression: 'SET lastExecutionId = :id, #version = :next',
+            ConditionExpression: '#version = :version',
+            ExpressionAttributeNames: { '#version': 'version' },
+            ExpressionAttributeValues: {
+              ':id': execution.id,
+              ':version': scheduleVersion,
+              ':next': scheduleVersion + 1,
+            },
+          },
+        },
+        {
+          Put: {
+            TableName: this.tables.executions,
+            Item: { ...execution, ...indexAttributes(execution) },
+            ConditionExpression: 'attribute_not_exists(id)',
+          },
+        },
+        ...steps.map((step) => ({
+          Put: { TableName: this.tables.executionSteps, Item: { ...step, executionId: execution.id } },
+        })),
+        increment(shard),
+        increment(scheduleCounterId(execution.scheduleId)),
+      ]);
     } catch (error) {
       if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') {
         throw new StaleVersionError('The schedule changed since it was read.', { cause: error });
@@ -241,48 +235,42 @@ export class DynamoExecutionStore implements ExecutionStore {
     const unfinished = steps.filter((step) => !isTerminalStepStatus(step.status));
     const index = indexAttributes(cancelled);
     try {
-      await withConflictRetry(() =>
-        this.client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Update: {
-                  TableName: this.tables.executions,
-                  Key: { id: execution.id },
-                  UpdateExpression:
-                    'SET #status = :status, completedAt = :completedAt, cancelledById = :byId, ' +
-                    'cancelledByName = :byName, kStatus = :kStatus, kCompleted = :kCompleted REMOVE activePk',
-                  ConditionExpression: '#status = :from',
-                  ExpressionAttributeNames: { '#status': 'status' },
-                  ExpressionAttributeValues: {
-                    ':status': ExecutionStatus.Cancelled,
-                    ':from': from,
-                    ':completedAt': change.completedAt,
-                    ':byId': change.cancelledById,
-                    ':byName': change.cancelledByName,
-                    ':kStatus': index.kStatus,
-                    ':kCompleted': index.kCompleted,
-                  },
-                },
-              },
-              ...unfinished.map((step) => ({
-                Update: {
-                  TableName: this.tables.executionSteps,
-                  Key: { executionId: execution.id, ordinal: step.ordinal },
-                  UpdateExpression: 'SET #status = :cancelled, completedAt = :completedAt',
-                  ConditionExpression: '#status = :current',
-                  ExpressionAttributeNames: { '#status': 'status' },
-                  ExpressionAttributeValues: {
-                    ':cancelled': StepStatus.Cancelled,
-                    ':current': step.status,
-                    ':completedAt': change.completedAt,
-                  },
-                },
-              })),
-            ],
-          }),
-        ),
-      );
+      await transactWrite(this.client, [
+        {
+          Update: {
+            TableName: this.tables.executions,
+            Key: { id: execution.id },
+            UpdateExpression:
+              'SET #status = :status, completedAt = :completedAt, cancelledById = :byId, ' +
+              'cancelledByName = :byName, kStatus = :kStatus, kCompleted = :kCompleted REMOVE activePk',
+            ConditionExpression: '#status = :from',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':status': ExecutionStatus.Cancelled,
+              ':from': from,
+              ':completedAt': change.completedAt,
+              ':byId': change.cancelledById,
+              ':byName': change.cancelledByName,
+              ':kStatus': index.kStatus,
+              ':kCompleted': index.kCompleted,
+            },
+          },
+        },
+        ...unfinished.map((step) => ({
+          Update: {
+            TableName: this.tables.executionSteps,
+            Key: { executionId: execution.id, ordinal: step.ordinal },
+            UpdateExpression: 'SET #status = :cancelled, completedAt = :completedAt',
+            ConditionExpression: '#status = :current',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':cancelled': StepStatus.Cancelled,
+              ':current': step.status,
+              ':completedAt': change.completedAt,
+            },
+          },
+        })),
+      ]);
       return cancelled;
     } catch (error) {
       if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) return undefined;

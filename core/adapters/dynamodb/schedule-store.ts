@@ -1,9 +1,9 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError } from '../../errors.js';
 import type { ScheduleRecord, ScheduleStore } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
-import { cancellationCodes, queryAll, withConflictRetry } from './client.js';
+import { cancellationCodes, queryAll, type TransactItems, transactWrite } from './client.js';
 
 const LIST_PK = 'SCHEDULE';
 
@@ -97,12 +97,9 @@ export class DynamoScheduleStore implements ScheduleStore {
   }
 
   /** Runs the transaction and turns condition failures into the domain's errors. */
-  private async write(
-    name: string,
-    items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>,
-  ): Promise<void> {
+  private async write(name: string, items: TransactItems): Promise<void> {
     try {
-      await withConflictRetry(() => this.client.send(new TransactWriteCommand({ TransactItems: items })));
+      await transactWrite(this.client, items);
     } catch (error) {
       const codes = cancellationCodes(error);
       if (!codes) throw error;
