@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
@@ -93,7 +94,8 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
       '-sharedDb',
       ...storage,
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its working directory receives a metadata file; keep that out of the project folder.
+    { stdio: ['ignore', 'ignore', 'pipe'], cwd: options.dataDir ? resolve(options.dataDir) : tmpdir() },
   );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
