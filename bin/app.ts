@@ -1,0 +1,10 @@
+import { App } from 'aws-cdk-lib';
+import { readConfig } from '../lib/config.js';
+import { ServiceStack } from '../lib/service-stack.js';
+
+/** The CDK app (`cdk synth`, `cdk deploy`): settings come from context, see `lib/config.ts`. */
+const app = new App();
+new ServiceStack(app, 'ScheduleExecutionService', {
+  config: readConfig(app.node),
+  description: 'Schedule execution service: schedules, executions and API keys behind a REST API',
+});

@@ -1,0 +1,97 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Node } from 'constructs';
+
+/**
+ * Deployment settings, read from CDK context (`cdk.json` or `cdk deploy -c key=value`), each with
+ * a default, so `cdk synth` works with no context at all. Parsed and checked once, here, so the
+ * constructs receive typed values and a typo fails the synth instead of the deployment.
+ */
+
+/** The name Powertools reports in every log line and metric. */
+export const SERVICE_NAME = 'schedule-execution-service';
+
+/** Context keys this app reads. */
+export const ContextKey = {
+  stageName: 'stageName',
+  logRetentionDays: 'logRetentionDays',
+  throttlingRateLimit: 'throttlingRateLimit',
+  throttlingBurstLimit: 'throttlingBurstLimit',
+} as const;
+
+/** API Gateway stage throttling, applied to every method of the stage. */
+export interface StageThrottling {
+  /** Steady-state requests per second. */
+  readonly rateLimit: number;
+  /** Requests allowed in a burst above the rate (the token bucket's size). */
+  readonly burstLimit: number;
+}
+
+export interface ServiceConfig {
+  /** API Gateway stage name; part of every URL. */
+  readonly stageName: string;
+  /** How long Lambda and API access logs are kept. */
+  readonly logRetention: RetentionDays;
+  /** Stage-wide throttling. */
+  readonly throttling: StageThrottling;
+}
+
+/**
+ * Defaults sized for a small team's scheduler: far above what the UI and a few workers send, low
+ * enough that a runaway client is answered 429 before it runs up the DynamoDB and Lambda bill.
+ */
+export const DEFAULT_CONFIG: ServiceConfig = {
+  stageName: 'prod',
+  logRetention: RetentionDays.ONE_MONTH,
+  throttling: { rateLimit: 50, burstLimit: 100 },
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const RETENTION_DAYS = new Set<number>(
+  Object.values(RetentionDays).filter((value): value is number => typeof value === 'number'),
+);
+
+// `-c key=value` arrives as a string, `cdk.json` may hold a number: accept both.
+function positiveNumber(key: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed <= 0) {
+    throw new ConfigError(`Context ${key} must be a positive number, got ${JSON.stringify(value)}.`);
+  }
+  return parsed;
+}
+
+/** Reads and checks the app's context; throws {@link ConfigError} on a bad value. */
+export function readConfig(node: Node): ServiceConfig {
+  const stageName = node.tryGetContext(ContextKey.stageName) ?? DEFAULT_CONFIG.stageName;
+  if (typeof stageName !== 'string' || !/^[A-Za-z0-9_-]+$/.test(stageName)) {
+    throw new ConfigError(`Context ${ContextKey.stageName} must be letters, digits, - or _.`);
+  }
+  const retention = positiveNumber(
+    ContextKey.logRetentionDays,
+    node.tryGetContext(ContextKey.logRetentionDays),
+    DEFAULT_CONFIG.logRetention,
+  );
+  // CloudWatch Logs accepts only its own list of retention periods (1, 3, 5, 7, 14, 30, ...).
+  if (!RETENTION_DAYS.has(retention)) {
+    throw new ConfigError(
+      `Context ${ContextKey.logRetentionDays} must be one of ${[...RETENTION_DAYS].join(', ')}.`,
+    );
+  }
+  const rateLimit = positiveNumber(
+    ContextKey.throttlingRateLimit,
+    node.tryGetContext(ContextKey.throttlingRateLimit),
+    DEFAULT_CONFIG.throttling.rateLimit,
+  );
+  const burstLimit = positiveNumber(
+    ContextKey.throttlingBurstLimit,
+    node.tryGetContext(ContextKey.throttlingBurstLimit),
+    DEFAULT_CONFIG.throttling.burstLimit,
+  );
+  if (!Number.isInteger(burstLimit)) {
+    throw new ConfigError(`Context ${ContextKey.throttlingBurstLimit} must be a whole number.`);
+  }
+  return { stageName, logRetention: retention as RetentionDays, throttling: { rateLimit, burstLimit } };
+}

@@ -1,0 +1,44 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { TABLES, type TableKey } from '../core/adapters/dynamodb/tables.js';
+import type { ServiceConfig } from './config.js';
+import { ServiceApi } from './constructs/api.js';
+import { DataTables } from './constructs/data.js';
+
+export interface ServiceStackProps extends StackProps {
+  /** Deployment settings, from {@link readConfig}. */
+  readonly config: ServiceConfig;
+}
+
+/**
+ * The whole service in one stack. It only composes constructs; each construct owns one concern.
+ * No `env`: the template is account- and region-agnostic, so synth needs no AWS credentials.
+ */
+export class ServiceStack extends Stack {
+  /** The DynamoDB tables. */
+  public readonly data: DataTables;
+  /** Functions, authorizer and REST API. */
+  public readonly api: ServiceApi;
+
+  constructor(scope: Construct, id: string, props: ServiceStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    this.data = new DataTables(this, 'Data');
+    this.api = new ServiceApi(this, 'Api', {
+      tables: this.data.tables,
+      stageName: config.stageName,
+      logRetention: config.logRetention,
+      throttling: config.throttling,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API' });
+    // Physical names are generated; operators and scripts (e.g. creating the first API key) need them.
+    for (const key of Object.keys(TABLES) as TableKey[]) {
+      new CfnOutput(this, `${TABLES[key].id}TableName`, {
+        value: this.data.tables[key].tableName,
+        description: `DynamoDB ${key} table`,
+      });
+    }
+  }
+}

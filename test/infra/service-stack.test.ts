@@ -1,0 +1,344 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { App, type CfnElement } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  TABLE_ENV,
+  TABLES,
+  type TableDefinition,
+  type TableKey,
+} from '../../core/adapters/dynamodb/tables.js';
+import {
+  GATEWAY_RESPONSES,
+  type GatewayResponseDefinition,
+  gatewayBodyTemplate,
+  gatewayStatus,
+} from '../../core/api/gateway-responses.js';
+import { API_BASE_PATH, type HandlerGroup, ROUTES, type RouteDefinition } from '../../core/api/routes.js';
+import { ConfigError, DEFAULT_CONFIG, readConfig } from '../../lib/config.js';
+import { ServiceStack } from '../../lib/service-stack.js';
+
+type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; [k: string]: any };
+type Statement = { Action: string | string[]; Effect: string; Resource: unknown };
+
+// Every App writes a cloud assembly; keep them all under one directory and remove it at the end.
+const outRoot = mkdtempSync(join(tmpdir(), 'infra-test-'));
+afterAll(() => rmSync(outRoot, { recursive: true, force: true }));
+// CDK's built-in CloudFormation schema validation costs ~1.5 s a synth: only the full synth runs it.
+const newApp = (context: Record<string, unknown>, validate = false) =>
+  new App({
+    context,
+    outdir: mkdtempSync(join(outRoot, 'cdk.out-')),
+    builtinCloudFormationValidation: validate,
+  });
+
+/**
+ * Synthesizes the stack. The quick kind skips bundling (esbuild takes seconds, the template does
+ * not) and schema validation; the full kind does both, as `cdk synth` does.
+ */
+function synth(context: Record<string, unknown> = {}, full = false) {
+  const app = full ? newApp(context, true) : newApp({ 'aws:cdk:bundling-stacks': [], ...context });
+  const stack = new ServiceStack(app, 'Test', { config: readConfig(app.node) });
+  const template = Template.fromStack(stack);
+  const resources = template.toJSON().Resources as Record<string, Resource>;
+  const logicalId = (construct: IConstruct) =>
+    stack.getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
+  return { app, stack, template, resources, logicalId };
+}
+
+const { stack, template, resources, logicalId } = synth();
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const actions = (statement: Statement) => [statement.Action].flat();
+const tableIds = Object.fromEntries(
+  (Object.keys(TABLES) as TableKey[]).map((key) => [key, logicalId(stack.data.tables[key])]),
+) as Record<TableKey, string>;
+
+/** The inline policy statements attached to a function's execution role. */
+function roleStatements(fn: { role?: IConstruct }): Statement[] {
+  const roleId = logicalId(fn.role as IConstruct);
+  return ofType('AWS::IAM::Policy')
+    .filter(([, policy]) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+    .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+/** The tables a statement's resources name (table ARN or its indexes). */
+const tablesIn = (statement: Statement): TableKey[] =>
+  (Object.keys(tableIds) as TableKey[]).filter((key) =>
+    JSON.stringify(statement.Resource).includes(`"${tableIds[key]}"`),
+  );
+
+describe('DataTables', () => {
+  const definitions = Object.entries(TABLES) as [TableKey, TableDefinition][];
+  const keySchema = (d: Pick<TableDefinition, 'partitionKey' | 'sortKey'>) => [
+    { AttributeName: d.partitionKey.name, KeyType: 'HASH' },
+    ...(d.sortKey ? [{ AttributeName: d.sortKey.name, KeyType: 'RANGE' }] : []),
+  ];
+
+  it.each(definitions)(
+    'builds the %s table on demand, with PITR, encryption, retention and its keys',
+    (key, d) => {
+      const table = resources[tableIds[key]] as Resource;
+      expect(table.DeletionPolicy).toBe('Retain');
+      expect(table.UpdateReplacePolicy).toBe('Retain');
+      expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(table.Properties.KeySchema).toEqual(keySchema(d));
+      expect(table.Properties.SSESpecification).toEqual({ SSEEnabled: true, SSEType: 'KMS' });
+      expect(table.Properties.Replicas).toEqual([
+        expect.objectContaining({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
+      ]);
+      expect(table.Properties.TimeToLiveSpecification).toEqual(
+        d.timeToLiveAttribute ? { AttributeName: d.timeToLiveAttribute, Enabled: true } : undefined,
+      );
+    },
+  );
+
+  it.each(definitions)('gives the %s table exactly the indexes of TABLES', (key, d) => {
+    const indexes = (resources[tableIds[key]] as Resource).Properties.GlobalSecondaryIndexes ?? [];
+    expect(indexes).toEqual(
+      d.indexes.map((index) => ({
+        IndexName: index.indexName,
+        KeySchema: keySchema(index),
+        Projection: { ProjectionType: index.projection },
+      })),
+    );
+  });
+});
+
+describe('ServiceApi functions', () => {
+  const fns = ofType('AWS::Lambda::Function');
+  const functionsWithData = [
+    ...(['schedules', 'executions', 'api-keys'] as const).map((g) => stack.api.functions[g]),
+    stack.api.authorizerFunction,
+  ];
+
+  it('runs every function on nodejs24.x, arm64, with source maps and a service name', () => {
+    expect(fns.length).toBeGreaterThan(0);
+    for (const [, fn] of fns) {
+      expect(fn.Properties.Runtime).toBe('nodejs24.x');
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'schedule-execution-service',
+      });
+    }
+  });
+
+  it('sends every function to its own log group with the configured retention', () => {
+    for (const [, fn] of fns) {
+      const groupId = fn.Properties.LoggingConfig.LogGroup.Ref as string;
+      expect(resources[groupId]?.Properties.RetentionInDays).toBe(DEFAULT_CONFIG.logRetention);
+    }
+  });
+
+  it.each(functionsWithData.map((fn) => [fn.node.id, fn] as const))(
+    'gives %s every table name under its TABLE_ENV variable',
+    (_id, fn) => {
+      const variables = (resources[logicalId(fn)] as Resource).Properties.Environment.Variables;
+      for (const key of Object.keys(TABLES) as TableKey[]) {
+        expect(variables[TABLE_ENV[key]]).toEqual({ Ref: tableIds[key] });
+      }
+    },
+  );
+});
+
+describe('IAM', () => {
+  it('lets the authorizer do nothing but GetItem on the API keys table', () => {
+    expect(roleStatements(stack.api.authorizerFunction)).toEqual([
+      { Action: 'dynamodb:GetItem', Effect: 'Allow', Resource: { 'Fn::GetAtt': [tableIds.apiKeys, 'Arn'] } },
+    ]);
+  });
+
+  it('has no wildcard action in any policy', () => {
+    const all = ofType('AWS::IAM::Policy').flatMap(
+      ([, p]) => p.Properties.PolicyDocument.Statement as Statement[],
+    );
+    expect(all.length).toBeGreaterThan(0);
+    for (const statement of all) {
+      for (const action of actions(statement)) expect(action).not.toContain('*');
+    }
+  });
+
+  // What each handler's domain code needs; a new table access must be added here on purpose.
+  const expected: Record<HandlerGroup, { write: TableKey[]; read: TableKey[] }> = {
+    schedules: { write: ['schedules', 'executions', 'executionSteps', 'counters'], read: [] },
+    executions: { write: ['executions', 'executionSteps'], read: ['counters'] },
+    'api-keys': { write: ['apiKeys'], read: [] },
+    meta: { write: [], read: [] },
+  };
+
+  it.each(Object.entries(expected) as [HandlerGroup, (typeof expected)[HandlerGroup]][])(
+    'grants the %s function exactly its tables',
+    (group, { write, read }) => {
+      const statements = roleStatements(stack.api.functions[group]);
+      const writable = new Set(
+        statements.filter((s) => actions(s).includes('dynamodb:PutItem')).flatMap(tablesIn),
+      );
+      const reachable = new Set(statements.flatMap(tablesIn));
+      expect([...writable].sort()).toEqual([...write].sort());
+      expect([...reachable].sort()).toEqual([...write, ...read].sort());
+    },
+  );
+
+  it('lets writers reach the indexes of their tables', () => {
+    const statements = roleStatements(stack.api.functions.schedules);
+    const indexArn = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableIds.executions, 'Arn'] }, '/index/*']] };
+    expect(
+      statements.some(
+        (s) =>
+          actions(s).includes('dynamodb:Query') &&
+          JSON.stringify(s.Resource).includes(JSON.stringify(indexArn)),
+      ),
+    ).toBe(true);
+  });
+});
+
+describe('REST API', () => {
+  // Full path of every API Gateway resource, walking PathPart up to the root.
+  const apiResources = Object.fromEntries(ofType('AWS::ApiGateway::Resource'));
+  const pathOf = (id: string): string => {
+    const resource = apiResources[id];
+    if (!resource) return '';
+    return `${pathOf(resource.Properties.ParentId.Ref)}/${resource.Properties.PathPart}`;
+  };
+  const methods = ofType('AWS::ApiGateway::Method').map(
+    ([, m]): Record<string, any> => ({ path: pathOf(m.Properties.ResourceId.Ref), ...m.Properties }),
+  );
+  const authorizerId = logicalId(stack.api.authorizer);
+
+  it.each((ROUTES as readonly RouteDefinition[]).map((r) => [r.method, r.path, r] as const))(
+    'serves %s %s with the right authorization and function',
+    (method, path, route) => {
+      const found = methods.filter((m) => m.HttpMethod === method && m.path === `${API_BASE_PATH}${path}`);
+      expect(found).toHaveLength(1);
+      const [m] = found;
+      expect(m?.OperationName).toBe(route.operationId);
+      if (route.role) {
+        expect(m?.AuthorizationType).toBe('CUSTOM');
+        expect(m?.AuthorizerId).toEqual({ Ref: authorizerId });
+      } else {
+        expect(m?.AuthorizationType).toBe('NONE');
+        expect(m?.AuthorizerId).toBeUndefined();
+      }
+      expect(m?.Integration.Type).toBe('AWS_PROXY');
+      expect(JSON.stringify(m?.Integration.Uri)).toContain(
+        `"${logicalId(stack.api.functions[route.group])}"`,
+      );
+    },
+  );
+
+  it('has no method that is not a route', () => {
+    expect(methods).toHaveLength(ROUTES.length);
+  });
+
+  it('authorizes every request afresh: REQUEST type, no cache, no identity source', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      Type: 'REQUEST',
+      AuthorizerResultTtlInSeconds: 0,
+      IdentitySource: Match.absent(),
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'apigateway.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [logicalId(stack.api.authorizerFunction), 'Arn'] },
+    });
+  });
+
+  it.each((GATEWAY_RESPONSES as readonly GatewayResponseDefinition[]).map((r) => [r.type, r] as const))(
+    'answers %s in the contract error format',
+    (type, response) => {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        StatusCode: String(gatewayStatus(response)),
+        ResponseTemplates: { 'application/json': gatewayBodyTemplate(response) },
+        ResponseParameters: response.headers
+          ? Object.fromEntries(
+              Object.entries(response.headers).map(([name, value]) => [
+                `gatewayresponse.header.${name}`,
+                `'${value}'`,
+              ]),
+            )
+          : Match.absent(),
+      });
+    },
+  );
+
+  it('throttles the stage and logs access', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'prod',
+      MethodSettings: Match.arrayWith([
+        Match.objectLike({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          ThrottlingRateLimit: DEFAULT_CONFIG.throttling.rateLimit,
+          ThrottlingBurstLimit: DEFAULT_CONFIG.throttling.burstLimit,
+        }),
+      ]),
+      AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
+  });
+
+  it('outputs the API URL and every table name', () => {
+    const outputs = template.toJSON().Outputs as Record<string, unknown>;
+    expect(JSON.stringify(outputs.ApiUrl)).toContain(API_BASE_PATH);
+    for (const d of Object.values(TABLES)) expect(outputs).toHaveProperty(`${d.id}TableName`);
+  });
+});
+
+describe('config', () => {
+  it('takes throttling and retention from context, as strings from -c or numbers from cdk.json', () => {
+    const { template: custom } = synth({
+      throttlingRateLimit: '10',
+      throttlingBurstLimit: 20,
+      logRetentionDays: '7',
+    });
+    custom.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([
+        Match.objectLike({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 }),
+      ]),
+    });
+    custom.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
+  });
+
+  it.each([
+    ['logRetentionDays', '8'],
+    ['throttlingRateLimit', 'fast'],
+    ['throttlingBurstLimit', '-1'],
+    ['stageName', 'a/b'],
+  ])('refuses %s=%s', (key, value) => {
+    expect(() => readConfig(newApp({ [key]: value }).node)).toThrow(ConfigError);
+  });
+});
+
+describe('full synth', () => {
+  it('bundles every handler into one self-contained ESM file and passes schema validation', () => {
+    // The one synth that really runs esbuild (seconds, not milliseconds), inside the test's timeout.
+    const bundled = synth({}, true);
+    const fns = Object.values(bundled.resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    expect(fns).toHaveLength(Object.keys(bundled.stack.api.functions).length + 1);
+    for (const fn of fns) {
+      const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, '');
+      const dir = join(bundled.app.outdir, `asset.${hash}`);
+      expect(fn.Properties.Handler).toBe('index.handler');
+      expect(existsSync(join(dir, 'index.mjs.map'))).toBe(true);
+      expect(readFileSync(join(dir, 'index.mjs'), 'utf8').startsWith('import { createRequire }')).toBe(true);
+      // Load the bundle in a plain Node, far from node_modules: any import esbuild left outside it
+      // (the SDK, middy, zod, the project's own modules) fails here, as it would in Lambda.
+      const url = pathToFileURL(join(dir, 'index.mjs')).href;
+      const probe = `const m = await import(${JSON.stringify(url)}); process.stdout.write(typeof m.handler);`;
+      const loaded = execFileSync(process.execPath, ['--input-type=module', '-e', probe], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '' },
+        encoding: 'utf8',
+      });
+      expect(loaded).toBe('function');
+    }
+    // The built-in CloudFormation schema check (cfn-lint rules) found nothing, not even a warning.
+    const report = JSON.parse(readFileSync(join(bundled.app.outdir, 'validation-report.json'), 'utf8'));
+    expect(report.pluginReports.flatMap((r: { violations: unknown[] }) => r.violations)).toEqual([]);
+  });
+});
