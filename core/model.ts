@@ -104,3 +104,13 @@ export interface Principal {
   readonly name: string;
   readonly roles: readonly Role[];
 }
+
+/** Life of a worker task: queued for a pool, claimed by a worker, then ended one way or another. */
+export const WorkerTaskStatus = {
+  Queued: 'Queued',
+  Claimed: 'Claimed',
+  Completed: 'Completed',
+  /** The step ended without the worker (cancel, timeout, lost heartbeat): the worker must stop. */
+  Abandoned: 'Abandoned',
+} as const;
+export type WorkerTaskStatus = (typeof WorkerTaskStatus)[keyof typeof WorkerTaskStatus];

@@ -1,4 +1,4 @@
-import type { ExecutionStatus } from './model.js';
+import type { ActivityStatus, ExecutionStatus, StepStatus, WorkerTaskStatus } from './model.js';
 import type { ApiKey } from './schemas/api-key.js';
 import type { Execution, ExecutionSortBy, ExecutionStep } from './schemas/execution.js';
 import type { ScheduleStep, ScheduleSummary } from './schemas/schedule.js';
@@ -72,6 +72,86 @@ export interface ExecutionStore {
     from: ExecutionStatus,
     change: { completedAt: string; cancelledById: string; cancelledByName: string },
   ): Promise<Execution | undefined>;
+  /**
+   * Applies `patch` if the execution is still in `from`; moving to a terminal status also ends every
+   * unfinished step as Cancelled, in the same transaction. Undefined when the status had moved.
+   */
+  transition(
+    execution: Execution,
+    from: ExecutionStatus,
+    patch: Partial<Execution>,
+  ): Promise<Execution | undefined>;
+  getStep(executionId: string, ordinal: number): Promise<ExecutionStepRecord | undefined>;
+  /** Applies `patch` to a step still in one of `from`; false when it was not. */
+  updateStep(
+    executionId: string,
+    ordinal: number,
+    from: readonly StepStatus[],
+    patch: Partial<ExecutionStep>,
+  ): Promise<boolean>;
+}
+
+export interface ActivityReport {
+  activityStatus: ActivityStatus;
+  errorMessage?: string | null | undefined;
+  activityId?: string | null | undefined;
+  output?: string | null | undefined;
+}
+
+/** A step handed to the workers of its pool; `taskToken` is the state machine's callback. */
+export interface WorkerTask {
+  taskId: string;
+  executionId: string;
+  ordinal: number;
+  pool: string;
+  status: WorkerTaskStatus;
+  taskToken: string;
+  createdAt: string;
+  workerId?: string | undefined;
+  claimedAt?: string | undefined;
+  lastHeartbeatAt?: string | undefined;
+  heartbeatMessage?: string | undefined;
+  outcome?: ActivityReport | undefined;
+  completedAt?: string | undefined;
+}
+
+export interface WorkerTaskStore {
+  get(taskId: string): Promise<WorkerTask | undefined>;
+  /** Writes the task and moves its step from one of `stepFrom` to Queued, atomically; false if the step moved. */
+  enqueue(task: WorkerTask, stepFrom: readonly StepStatus[]): Promise<boolean>;
+  /** Gives a live task a new callback token (the state machine was restarted). */
+  replaceToken(taskId: string, taskToken: string): Promise<void>;
+  /** Task ids waiting in a pool, oldest first. */
+  queuedIn(pool: string, limit: number): Promise<string[]>;
+  /** Every task still waiting for a worker (all pools), oldest first. */
+  allQueued(): Promise<WorkerTask[]>;
+  /** Queued → Claimed and its step Queued → Processing, atomically; undefined if someone else won. */
+  claim(taskId: string, workerId: string, now: string): Promise<WorkerTask | undefined>;
+  /** Records a heartbeat on a claimed task; false when it is no longer claimed. */
+  touch(taskId: string, now: string, message: string | undefined): Promise<boolean>;
+  /**
+   * Claimed → Completed with the outcome, and the step Processing → `stepPatch.status`, atomically.
+   * `late` when the step had already ended without the worker (the outcome is kept on the task only).
+   */
+  complete(
+    task: WorkerTask,
+    report: ActivityReport,
+    now: string,
+    stepPatch: Partial<ExecutionStep>,
+  ): Promise<'ok' | 'late' | 'not-claimed'>;
+  /** Marks a task whose step ended without it, so its worker is told to stop. */
+  abandon(taskId: string): Promise<void>;
+}
+
+/** The state machine, as the domain needs it: one run per execution, named by the execution id. */
+export interface Workflow {
+  start(executionId: string): Promise<void>;
+  stop(executionId: string, cause: string): Promise<void>;
+  /** RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, or undefined when there is no such run. */
+  describe(executionId: string): Promise<{ status: string; error?: string; cause?: string } | undefined>;
+  /** The callbacks answer false when the token is no longer awaited (timed out, stopped, unknown). */
+  sendTaskSuccess(taskToken: string, output: unknown): Promise<boolean>;
+  sendTaskHeartbeat(taskToken: string): Promise<boolean>;
 }
 
 export interface StoredApiKey extends ApiKey {

@@ -1,5 +1,6 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { BadRequestError } from '../../errors.js';
 import { ExecutionStatus, isActiveExecutionStatus, isTerminalStepStatus, StepStatus } from '../../model.js';
 import type {
@@ -9,7 +10,7 @@ import type {
   ExecutionStore,
 } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
-import type { Execution } from '../../schemas/execution.js';
+import type { Execution, ExecutionStep } from '../../schemas/execution.js';
 import { batchGet, cancellationCodes, queryAll, transactWrite } from './client.js';
 import { ExecutionIndex, ExecutionSortKey, type TableNames } from './tables.js';
 
@@ -225,58 +226,131 @@ export class DynamoExecutionStore implements ExecutionStore {
     }
   }
 
-  async cancel(
+  cancel(
     execution: Execution,
     from: ExecutionStatus,
     change: { completedAt: string; cancelledById: string; cancelledByName: string },
   ): Promise<Execution | undefined> {
-    const cancelled: Execution = { ...execution, ...change, status: ExecutionStatus.Cancelled };
-    const steps = await this.getSteps(execution.id);
-    const unfinished = steps.filter((step) => !isTerminalStepStatus(step.status));
-    const index = indexAttributes(cancelled);
+    return this.transition(execution, from, { ...change, status: ExecutionStatus.Cancelled });
+  }
+
+  async transition(
+    execution: Execution,
+    from: ExecutionStatus,
+    patch: Partial<Execution>,
+  ): Promise<Execution | undefined> {
+    const next: Execution = { ...execution, ...patch };
+    const ending = !isActiveExecutionStatus(next.status);
+    const unfinished = ending
+      ? (await this.getSteps(execution.id)).filter((step) => !isTerminalStepStatus(step.status))
+      : [];
+    const { activePk: _activePk, ...keys } = indexAttributes(next);
+    const update = setExpression({ ...patch, ...keys }, { status: from });
     try {
       await transactWrite(this.client, [
         {
           Update: {
             TableName: this.tables.executions,
             Key: { id: execution.id },
-            UpdateExpression:
-              'SET #status = :status, completedAt = :completedAt, cancelledById = :byId, ' +
-              'cancelledByName = :byName, kStatus = :kStatus, kCompleted = :kCompleted REMOVE activePk',
-            ConditionExpression: '#status = :from',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: {
-              ':status': ExecutionStatus.Cancelled,
-              ':from': from,
-              ':completedAt': change.completedAt,
-              ':byId': change.cancelledById,
-              ':byName': change.cancelledByName,
-              ':kStatus': index.kStatus,
-              ':kCompleted': index.kCompleted,
-            },
+            UpdateExpression: `${update.expression}${ending ? ' REMOVE activePk' : ''}`,
+            ConditionExpression: update.condition,
+            ExpressionAttributeNames: update.names,
+            ExpressionAttributeValues: update.values,
           },
         },
-        ...unfinished.map((step) => ({
-          Update: {
-            TableName: this.tables.executionSteps,
-            Key: { executionId: execution.id, ordinal: step.ordinal },
-            UpdateExpression: 'SET #status = :cancelled, completedAt = :completedAt',
-            ConditionExpression: '#status = :current',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: {
-              ':cancelled': StepStatus.Cancelled,
-              ':current': step.status,
-              ':completedAt': change.completedAt,
-            },
-          },
-        })),
+        ...unfinished.map((step) =>
+          this.stepUpdate(execution.id, step.ordinal, [step.status], {
+            status: StepStatus.Cancelled,
+            completedAt: next.completedAt ?? new Date().toISOString(),
+          }),
+        ),
       ]);
-      return cancelled;
+      return next;
     } catch (error) {
       if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) return undefined;
       throw error;
     }
   }
+
+  async getStep(executionId: string, ordinal: number): Promise<ExecutionStepRecord | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tables.executionSteps,
+        Key: { executionId, ordinal },
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item) return undefined;
+    const { executionId: _executionId, ...step } = Item;
+    return step as unknown as ExecutionStepRecord;
+  }
+
+  async updateStep(
+    executionId: string,
+    ordinal: number,
+    from: readonly StepStatus[],
+    patch: Partial<ExecutionStep>,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(new UpdateCommand(this.stepUpdate(executionId, ordinal, from, patch).Update));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** A conditional step update, usable alone or inside a transaction. */
+  stepUpdate(
+    executionId: string,
+    ordinal: number,
+    from: readonly StepStatus[],
+    patch: Partial<ExecutionStep>,
+  ) {
+    const update = setExpression(patch, { status: from });
+    return {
+      Update: {
+        TableName: this.tables.executionSteps,
+        Key: { executionId, ordinal },
+        UpdateExpression: update.expression,
+        ConditionExpression: update.condition,
+        ExpressionAttributeNames: update.names,
+        ExpressionAttributeValues: update.values,
+      },
+    };
+  }
+}
+
+/**
+ * `SET a = :a, …` for the defined fields of `patch`, on condition that each field of `expected` is
+ * one of the given values (`#status IN (…)`), as one DynamoDB update.
+ */
+export function setExpression(patch: Record<string, unknown>, expected: Record<string, unknown>) {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const sets: string[] = [];
+  for (const [i, [field, value]] of Object.entries(patch).entries()) {
+    if (value === undefined) continue;
+    names[`#s${i}`] = field;
+    values[`:s${i}`] = value;
+    sets.push(`#s${i} = :s${i}`);
+  }
+  const conditions: string[] = [];
+  for (const [i, [field, allowed]] of Object.entries(expected).entries()) {
+    const options = Array.isArray(allowed) ? allowed : [allowed];
+    names[`#c${i}`] = field;
+    const placeholders = options.map((option, j) => {
+      values[`:c${i}_${j}`] = option;
+      return `:c${i}_${j}`;
+    });
+    conditions.push(`#c${i} IN (${placeholders.join(', ')})`);
+  }
+  return {
+    expression: `SET ${sets.join(', ')}`,
+    condition: conditions.join(' AND '),
+    names,
+    values,
+  };
 }
 
 const ALL_EXECUTIONS_INDEX = {

@@ -126,6 +126,20 @@ export const TABLES = {
     sortKey: N('ordinal'),
     indexes: [],
   },
+  workerTasks: {
+    id: 'WorkerTasks',
+    partitionKey: S('taskId'),
+    indexes: [
+      // Both sparse: the attributes exist only while the task waits for a worker.
+      {
+        indexName: 'pool-queued',
+        partitionKey: S('queuedPool'),
+        sortKey: S('createdAt'),
+        projection: 'KEYS_ONLY',
+      },
+      { indexName: 'all-queued', partitionKey: S('queuedAll'), sortKey: S('createdAt'), projection: 'ALL' },
+    ],
+  },
   counters: {
     id: 'Counters',
     partitionKey: S('id'),
@@ -151,6 +165,7 @@ export const TABLE_ENV: Record<TableKey, string> = {
   schedules: 'SCHEDULES_TABLE',
   executions: 'EXECUTIONS_TABLE',
   executionSteps: 'EXECUTION_STEPS_TABLE',
+  workerTasks: 'WORKER_TASKS_TABLE',
   counters: 'COUNTERS_TABLE',
   apiKeys: 'API_KEYS_TABLE',
 };

@@ -1,0 +1,219 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ActivityStatus, StepStatus, WorkerTaskStatus } from '../../model.js';
+import type { ActivityReport, WorkerTask, WorkerTaskStore } from '../../ports.js';
+import type { ExecutionStep } from '../../schemas/execution.js';
+import { cancellationCodes, queryAll, transactWrite } from './client.js';
+import type { DynamoExecutionStore } from './execution-store.js';
+import { setExpression } from './execution-store.js';
+import type { TableNames } from './tables.js';
+
+const QUEUED_ALL = 'QUEUED';
+
+/**
+ * Worker tasks, one item each. While a task waits for a worker it carries `queuedPool` and
+ * `queuedAll`, the keys of two sparse indexes (per pool for claims, all pools for the reconciler);
+ * claiming removes them in the same transaction that moves the step to Processing.
+ */
+export class DynamoWorkerTaskStore implements WorkerTaskStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tables: Pick<TableNames, 'workerTasks' | 'executionSteps'>,
+    private readonly executions: DynamoExecutionStore,
+  ) {}
+
+  async get(taskId: string): Promise<WorkerTask | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tables.workerTasks, Key: { taskId }, ConsistentRead: true }),
+    );
+    return Item ? toTask(Item) : undefined;
+  }
+
+  async enqueue(task: WorkerTask, stepFrom: readonly StepStatus[]): Promise<boolean> {
+    try {
+      await transactWrite(this.client, [
+        {
+          Put: {
+            TableName: this.tables.workerTasks,
+            Item: { ...task, queuedPool: task.pool, queuedAll: QUEUED_ALL },
+            ConditionExpression: 'attribute_not_exists(taskId)',
+          },
+        },
+        this.executions.stepUpdate(task.executionId, task.ordinal, stepFrom, {
+          status: StepStatus.Queued,
+          taskId: task.taskId,
+        }),
+      ]);
+      return true;
+    } catch (error) {
+      if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) return false;
+      throw error;
+    }
+  }
+
+  async replaceToken(taskId: string, taskToken: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tables.workerTasks,
+        Key: { taskId },
+        UpdateExpression: 'SET taskToken = :token',
+        ConditionExpression: 'attribute_exists(taskId)',
+        ExpressionAttributeValues: { ':token': taskToken },
+      }),
+    );
+  }
+
+  async queuedIn(pool: string, limit: number): Promise<string[]> {
+    const { Items } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tables.workerTasks,
+        IndexName: 'pool-queued',
+        KeyConditionExpression: 'queuedPool = :pool',
+        ExpressionAttributeValues: { ':pool': pool },
+        Limit: limit,
+      }),
+    );
+    return (Items ?? []).map((item) => item.taskId as string);
+  }
+
+  async allQueued(): Promise<WorkerTask[]> {
+    const items = await queryAll(this.client, {
+      TableName: this.tables.workerTasks,
+      IndexName: 'all-queued',
+      KeyConditionExpression: 'queuedAll = :all',
+      ExpressionAttributeValues: { ':all': QUEUED_ALL },
+    });
+    return items.map(toTask);
+  }
+
+  async claim(taskId: string, workerId: string, now: string): Promise<WorkerTask | undefined> {
+    const task = await this.get(taskId);
+    if (!task || task.status !== WorkerTaskStatus.Queued) return undefined;
+    try {
+      await transactWrite(this.client, [
+        {
+          Update: {
+            TableName: this.tables.workerTasks,
+            Key: { taskId },
+            UpdateExpression:
+              'SET #status = :claimed, workerId = :worker, claimedAt = :now, lastHeartbeatAt = :now ' +
+              'REMOVE queuedPool, queuedAll',
+            ConditionExpression: '#status = :queued',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':claimed': WorkerTaskStatus.Claimed,
+              ':queued': WorkerTaskStatus.Queued,
+              ':worker': workerId,
+              ':now': now,
+            },
+          },
+        },
+        this.executions.stepUpdate(task.executionId, task.ordinal, [StepStatus.Queued], {
+          status: StepStatus.Processing,
+          startedAt: now,
+          activityStatus: ActivityStatus.InProgress,
+        }),
+      ]);
+      return { ...task, status: WorkerTaskStatus.Claimed, workerId, claimedAt: now, lastHeartbeatAt: now };
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (!codes?.includes('ConditionalCheckFailed')) throw error;
+      // The step left Queued without a worker (cancelled): take the task off the queue for good.
+      if (codes[0] !== 'ConditionalCheckFailed') await this.abandon(taskId);
+      return undefined;
+    }
+  }
+
+  async touch(taskId: string, now: string, message: string | undefined): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tables.workerTasks,
+          Key: { taskId },
+          UpdateExpression: 'SET lastHeartbeatAt = :now, heartbeatMessage = :message',
+          ConditionExpression: '#status = :claimed',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':now': now,
+            ':message': message ?? null,
+            ':claimed': WorkerTaskStatus.Claimed,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async complete(
+    task: WorkerTask,
+    report: ActivityReport,
+    now: string,
+    stepPatch: Partial<ExecutionStep>,
+  ): Promise<'ok' | 'late' | 'not-claimed'> {
+    const finishTask = (from: string) => {
+      const update = setExpression(
+        { status: WorkerTaskStatus.Completed, outcome: report, completedAt: now },
+        { status: [from] },
+      );
+      return {
+        Update: {
+          TableName: this.tables.workerTasks,
+          Key: { taskId: task.taskId },
+          UpdateExpression: `${update.expression} REMOVE queuedPool, queuedAll`,
+          ConditionExpression: update.condition,
+          ExpressionAttributeNames: update.names,
+          ExpressionAttributeValues: update.values,
+        },
+      };
+    };
+    try {
+      await transactWrite(this.client, [
+        finishTask(WorkerTaskStatus.Claimed),
+        // The step must still be this task's and running: a cancel or timeout that came first wins.
+        this.executions.stepUpdate(task.executionId, task.ordinal, [StepStatus.Processing], stepPatch),
+      ]);
+      return 'ok';
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (!codes?.includes('ConditionalCheckFailed')) throw error;
+      if (codes[0] === 'ConditionalCheckFailed') return 'not-claimed';
+    }
+    // The step ended without the worker; keep the late report on the task for the record.
+    try {
+      await this.client.send(new UpdateCommand(finishTask(WorkerTaskStatus.Claimed).Update));
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    return 'late';
+  }
+
+  async abandon(taskId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tables.workerTasks,
+          Key: { taskId },
+          UpdateExpression: 'SET #status = :abandoned REMOVE queuedPool, queuedAll',
+          ConditionExpression: '#status IN (:queued, :claimed)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':abandoned': WorkerTaskStatus.Abandoned,
+            ':queued': WorkerTaskStatus.Queued,
+            ':claimed': WorkerTaskStatus.Claimed,
+          },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+}
+
+function toTask(item: Record<string, unknown>): WorkerTask {
+  const { queuedPool: _pool, queuedAll: _all, ...task } = item;
+  return task as unknown as WorkerTask;
+}
