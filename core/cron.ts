@@ -7,6 +7,34 @@ import { Cron } from 'croner';
  */
 
 const FIELD_NAMES = ['minute', 'hour', 'day of month', 'month', 'day of week'] as const;
+/** Allowed numbers per field; day of week accepts 7 for Sunday as well as 0. */
+const FIELD_RANGES: readonly (readonly [number, number])[] = [
+  [0, 59],
+  [0, 23],
+  [1, 31],
+  [1, 12],
+  [0, 7],
+];
+
+/**
+ * Out-of-range numbers, checked here because croner reports day of month and month zero-based
+ * ("day: 31" for 32). Steps (`/n`) and `#n` are not field values and are left to croner.
+ */
+function rangeProblem(fields: readonly string[]): string | undefined {
+  for (const [i, field] of fields.entries()) {
+    const [min, max] = FIELD_RANGES[i] as readonly [number, number];
+    for (const part of field.split(',')) {
+      const values = (part.split('/')[0] ?? '').split('#')[0] ?? '';
+      for (const value of values.split('-')) {
+        const number = /^(\d+)[LW]?$/.exec(value)?.[1];
+        if (number !== undefined && (Number(number) < min || Number(number) > max)) {
+          return `${FIELD_NAMES[i]} must be ${min}-${max}; found ${number}`;
+        }
+      }
+    }
+  }
+  return undefined;
+}
 
 /** Returns why the expression is not acceptable, or undefined when it is. */
 export function describeCronProblem(expression: string): string | undefined {
@@ -14,6 +42,8 @@ export function describeCronProblem(expression: string): string | undefined {
   if (fields.length !== FIELD_NAMES.length) {
     return `must have 5 fields (${FIELD_NAMES.join(', ')}); found ${fields.length}`;
   }
+  const outOfRange = rangeProblem(fields);
+  if (outOfRange) return outOfRange;
   try {
     // A pattern that parses but matches no date (e.g. 30 February) would silently never fire.
     if (parse(expression, 'UTC').nextRun(new Date()) === null) return 'never matches any date';

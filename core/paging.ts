@@ -81,7 +81,9 @@ export function decodePageToken(
   if (
     typeof payload !== 'object' ||
     payload === null ||
-    typeof payload.p !== 'number' ||
+    // Tokens only ever lead forward, to page 2 or later.
+    !Number.isSafeInteger(payload.p) ||
+    (payload.p as number) < 2 ||
     typeof payload.k !== 'object' ||
     payload.k === null
   ) {
@@ -92,5 +94,5 @@ export function decodePageToken(
       'nextToken belongs to a different query: keep the same filters, sort and pageSize.',
     );
   }
-  return { page: payload.p, key: payload.k };
+  return { page: payload.p as number, key: payload.k };
 }

@@ -70,7 +70,7 @@ export interface ExecutionStore {
   cancel(
     execution: Execution,
     from: ExecutionStatus,
-    change: { completedAt: string; cancelledById: string; cancelledByName: string },
+    change: { completedAt: string; cancelledById: string | null; cancelledByName: string | null },
   ): Promise<Execution | undefined>;
   /**
    * Applies `patch` if the execution is still in `from`; moving to a terminal status also ends every

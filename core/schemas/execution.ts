@@ -4,6 +4,7 @@ import {
   ExecutionMode,
   ExecutionStatus,
   InitiatedByType,
+  OverlapPolicy,
   StepStatus,
   StepType,
 } from '../model.js';
@@ -24,6 +25,8 @@ export const Execution = z
     initiatedById: z.string().nullable(),
     initiatedByName: z.string().nullable(),
     errorMessage: z.string().nullable(),
+    /** Additive: the schedule's overlap policy when the execution was queued (BufferOne waits its turn). */
+    overlapPolicy: z.enum(OverlapPolicy),
     /** Additive: who cancelled the execution, when it was cancelled. */
     cancelledById: z.string().nullable(),
     cancelledByName: z.string().nullable(),

@@ -86,7 +86,10 @@ export const ScheduleInput = z
     path: ['cronExpression'],
     message: 'Required when triggerType is Cron',
     // Checked even when other fields are invalid, so every problem is reported at once.
-    when: (payload) => payload.issues.every((issue) => issue.path?.[0] !== 'cronExpression'),
+    when: (payload) =>
+      typeof payload.value === 'object' &&
+      payload.value !== null &&
+      payload.issues.every((issue) => issue.path?.[0] !== 'cronExpression'),
   });
 export type ScheduleInput = z.infer<typeof ScheduleInput>;
 

@@ -65,6 +65,16 @@ export class ExecutionService {
     return this.deps.executions.listActive();
   }
 
+  /** Cancels the execution if it is still active; undefined when it had already finished. */
+  async cancelIfActive(id: string, by: Initiator): Promise<Execution | undefined> {
+    try {
+      return await this.cancelActive(id, by);
+    } catch (error) {
+      if (error instanceof ConflictError) return undefined;
+      throw error;
+    }
+  }
+
   /** Cancels an execution that is still active; 409 once it has finished. */
   async cancelActive(id: string, by: Initiator): Promise<Execution> {
     for (;;) {
@@ -77,8 +87,8 @@ export class ExecutionService {
       }
       const cancelled = await this.deps.executions.cancel(execution, execution.status, {
         completedAt: this.clock.now().toISOString(),
-        cancelledById: by.id ?? '',
-        cancelledByName: by.name ?? '',
+        cancelledById: by.id,
+        cancelledByName: by.name,
       });
       // Undefined: its status moved between the read and the write; look again. Statuses only move
       // forward, so this ends within a few rounds: cancelled, or finished and refused above.

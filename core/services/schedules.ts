@@ -42,8 +42,8 @@ export interface ScheduleServiceDeps {
   newId?: () => string;
 }
 
-/** Conditional writes lose to concurrent ones only briefly; a few re-reads settle any realistic race. */
-const MAX_ATTEMPTS = 5;
+/** Conditional writes lose to concurrent ones only briefly; re-reads with jittered backoff settle the race. */
+const MAX_ATTEMPTS = 10;
 
 export class ScheduleService {
   private readonly clock: Clock;
@@ -157,8 +157,10 @@ export class ScheduleService {
       case OverlapPolicy.AllowAll:
         return [];
       case OverlapPolicy.CancelOther:
-        for (const execution of active)
-          await this.deps.executionService.cancelActive(execution.id, initiator);
+        // One that finished meanwhile needs no cancelling; the run goes ahead either way.
+        for (const execution of active) {
+          await this.deps.executionService.cancelIfActive(execution.id, initiator);
+        }
         return active.map((e) => e.id);
     }
   }
@@ -193,6 +195,7 @@ export class ScheduleService {
       initiatedById: initiator.id,
       initiatedByName: initiator.name,
       errorMessage: null,
+      overlapPolicy: schedule.overlapPolicy,
       cancelledById: null,
       cancelledByName: null,
     };

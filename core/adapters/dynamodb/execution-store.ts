@@ -56,6 +56,7 @@ const EXECUTION_FIELDS = [
   'initiatedById',
   'initiatedByName',
   'errorMessage',
+  'overlapPolicy',
   'cancelledById',
   'cancelledByName',
 ] as const satisfies readonly (keyof Execution)[];
@@ -229,7 +230,7 @@ export class DynamoExecutionStore implements ExecutionStore {
   cancel(
     execution: Execution,
     from: ExecutionStatus,
-    change: { completedAt: string; cancelledById: string; cancelledByName: string },
+    change: { completedAt: string; cancelledById: string | null; cancelledByName: string | null },
   ): Promise<Execution | undefined> {
     return this.transition(execution, from, { ...change, status: ExecutionStatus.Cancelled });
   }

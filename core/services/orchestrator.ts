@@ -1,0 +1,224 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ExecutionStatus,
+  isTerminalStepStatus,
+  OverlapPolicy,
+  StepStatus,
+  WorkerTaskStatus,
+} from '../model.js';
+import type { Clock, ExecutionStepRecord, ExecutionStore, WorkerTaskStore, Workflow } from '../ports.js';
+import { systemClock } from '../ports.js';
+import type { Execution } from '../schemas/execution.js';
+import { blockingFailures, isStageFinished, stageFailureMessage, stagesOf } from '../status-rules.js';
+
+/** What the state machine does next; `Advance` returns one of these. */
+export type NextMove =
+  | {
+      action: 'run';
+      stageIndex: number;
+      steps: { ordinal: number; timeoutSeconds: number; heartbeatSeconds: number }[];
+    }
+  | { action: 'wait'; waitSeconds: number }
+  | { action: 'finished'; status: ExecutionStatus };
+
+export interface OrchestratorSettings {
+  /** How long the state machine holds before looking again at a paused or buffered execution. */
+  waitSeconds: number;
+  /** A claimed task with no heartbeat for this long fails (the state machine's HeartbeatSeconds). */
+  heartbeatTimeoutSeconds: number;
+}
+
+export const DEFAULT_ORCHESTRATOR_SETTINGS: OrchestratorSettings = {
+  waitSeconds: 5,
+  heartbeatTimeoutSeconds: 120,
+};
+
+export interface OrchestratorDeps {
+  executions: ExecutionStore;
+  tasks: WorkerTaskStore;
+  workflow: Workflow;
+  settings?: OrchestratorSettings;
+  clock?: Clock;
+}
+
+/** How many times a decision is re-made when a concurrent change (cancel, pause) beat its write. */
+const MAX_ROUNDS = 10;
+
+/**
+ * The decisions of the execution state machine. Each action reads the execution and its steps from
+ * DynamoDB and moves them on with conditional writes, so a retried or duplicated state, or a cancel
+ * racing it, can never move anything backwards.
+ */
+export class Orchestrator {
+  private readonly clock: Clock;
+  readonly settings: OrchestratorSettings;
+
+  constructor(private readonly deps: OrchestratorDeps) {
+    this.clock = deps.clock ?? systemClock;
+    this.settings = deps.settings ?? DEFAULT_ORCHESTRATOR_SETTINGS;
+  }
+
+  private now = () => this.clock.now().toISOString();
+
+  /** Starts, waits, runs the next stage, or finishes the execution. */
+  async advance(executionId: string): Promise<NextMove> {
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const move = await this.tryAdvance(executionId);
+      if (move) return move;
+    }
+    throw new Error(`Execution ${executionId} kept changing while the orchestrator decided its next move.`);
+  }
+
+  /** One decision; undefined when a conditional write lost to a concurrent change (decide again). */
+  private async tryAdvance(executionId: string): Promise<NextMove | undefined> {
+    const execution = await this.deps.executions.get(executionId);
+    if (!execution) throw new Error(`Execution ${executionId} does not exist.`);
+    if (!isActive(execution)) return { action: 'finished', status: execution.status };
+    const wait: NextMove = { action: 'wait', waitSeconds: this.settings.waitSeconds };
+
+    if (execution.status === ExecutionStatus.Queued) {
+      if (await this.mustWaitForPredecessor(execution)) return wait;
+      const started = await this.deps.executions.transition(execution, ExecutionStatus.Queued, {
+        status: ExecutionStatus.InProgress,
+        startedAt: this.now(),
+      });
+      return started ? this.tryAdvance(executionId) : undefined;
+    }
+
+    const stages = stagesOf(await this.deps.executions.getSteps(executionId));
+    for (const stage of stages) {
+      const stageIndex = stage[0]?.stepIndex ?? 0;
+      if (isStageFinished(stage)) {
+        const failures = blockingFailures(stage);
+        if (failures.length === 0) continue;
+        const failed = await this.deps.executions.transition(execution, execution.status, {
+          status: ExecutionStatus.Failed,
+          completedAt: this.now(),
+          errorMessage: stageFailureMessage(failures),
+        });
+        return failed ? { action: 'finished', status: ExecutionStatus.Failed } : undefined;
+      }
+      if (execution.status === ExecutionStatus.Paused) {
+        // The stage is reached but held: its steps show Waiting until the execution resumes.
+        for (const step of stage.filter((s) => s.status === StepStatus.Pending)) {
+          await this.deps.executions.updateStep(executionId, step.ordinal, [StepStatus.Pending], {
+            status: StepStatus.Waiting,
+          });
+        }
+        return wait;
+      }
+      if (execution.currentStepIndex !== stageIndex) {
+        const moved = await this.deps.executions.transition(execution, execution.status, {
+          currentStepIndex: stageIndex,
+        });
+        if (!moved) return undefined;
+      }
+      return {
+        action: 'run',
+        stageIndex,
+        steps: stage
+          .filter((step) => !isTerminalStepStatus(step.status))
+          .map((step) => ({
+            ordinal: step.ordinal,
+            timeoutSeconds: step.timeoutSeconds,
+            heartbeatSeconds: this.settings.heartbeatTimeoutSeconds,
+          })),
+      };
+    }
+    const completed = await this.deps.executions.transition(execution, execution.status, {
+      status: ExecutionStatus.Completed,
+      completedAt: this.now(),
+    });
+    return completed ? { action: 'finished', status: ExecutionStatus.Completed } : undefined;
+  }
+
+  /** BufferOne: a buffered execution starts only once every older active execution of its schedule ended. */
+  private async mustWaitForPredecessor(execution: Execution): Promise<boolean> {
+    if (execution.overlapPolicy !== OverlapPolicy.BufferOne) return false;
+    const active = await this.deps.executions.listActive(execution.scheduleId);
+    return active.some((other) => other.id !== execution.id && other.queuedAt <= execution.queuedAt);
+  }
+
+  /**
+   * Hands a step to the workers of its pool, keeping the state machine's callback token on the task.
+   * A step that can no longer run (execution ended, step cancelled) is answered at once.
+   */
+  async enqueueStep(executionId: string, ordinal: number, taskToken: string): Promise<void> {
+    const [execution, step] = await Promise.all([
+      this.deps.executions.get(executionId),
+      this.deps.executions.getStep(executionId, ordinal),
+    ]);
+    if (!execution || !step) throw new Error(`Step ${ordinal} of execution ${executionId} does not exist.`);
+    if (!isActive(execution) || isTerminalStepStatus(step.status)) {
+      await this.deps.workflow.sendTaskSuccess(taskToken, { skipped: true });
+      return;
+    }
+    // Already handed out (the state machine was restarted): the task keeps going with the new token.
+    if (step.taskId && (step.status === StepStatus.Queued || step.status === StepStatus.Processing)) {
+      await this.deps.tasks.replaceToken(step.taskId, taskToken);
+      return;
+    }
+    const enqueued = await this.deps.tasks.enqueue(
+      {
+        taskId: randomUUID(),
+        executionId,
+        ordinal,
+        pool: step.workerPool,
+        status: WorkerTaskStatus.Queued,
+        taskToken,
+        createdAt: this.now(),
+      },
+      [StepStatus.Pending, StepStatus.Waiting],
+    );
+    if (!enqueued) await this.enqueueStep(executionId, ordinal, taskToken);
+  }
+
+  /** The state machine gave up on a step: timeout, lost heartbeat, or an error of its own. */
+  async stepFailed(
+    executionId: string,
+    ordinal: number,
+    error: { Error?: string; Cause?: string },
+  ): Promise<void> {
+    const step = await this.deps.executions.getStep(executionId, ordinal);
+    if (!step || isTerminalStepStatus(step.status)) return;
+    const updated = await this.deps.executions.updateStep(executionId, ordinal, [step.status], {
+      status: StepStatus.Failed,
+      completedAt: this.now(),
+      errorMessage: describeStepError(step, error),
+    });
+    if (step.taskId) await this.deps.tasks.abandon(step.taskId);
+    if (!updated) await this.stepFailed(executionId, ordinal, error);
+  }
+
+  /** Something unexpected ended the state machine: the execution must not stay active. */
+  async crash(executionId: string, error: { Error?: string; Cause?: string }): Promise<void> {
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const execution = await this.deps.executions.get(executionId);
+      if (!execution || !isActive(execution)) return;
+      const failed = await this.deps.executions.transition(execution, execution.status, {
+        status: ExecutionStatus.Failed,
+        completedAt: this.now(),
+        errorMessage: `The execution stopped on an unexpected error: ${error.Error ?? 'Error'}${
+          error.Cause ? `: ${error.Cause}` : ''
+        }`,
+      });
+      if (failed) return;
+    }
+  }
+}
+
+const isActive = (execution: Execution) =>
+  execution.status === ExecutionStatus.Queued ||
+  execution.status === ExecutionStatus.InProgress ||
+  execution.status === ExecutionStatus.Paused;
+
+function describeStepError(step: ExecutionStepRecord, error: { Error?: string; Cause?: string }): string {
+  switch (error.Error) {
+    case 'States.Timeout':
+      return `Timed out: the step did not finish within its timeout of ${step.timeoutSeconds} s; its worker was told to stop.`;
+    case 'States.HeartbeatTimeout':
+      return 'Lost heartbeat: the worker running the step stopped reporting; it was told to stop.';
+    default:
+      return `The step failed: ${error.Error ?? 'Error'}${error.Cause ? `: ${error.Cause}` : ''}`;
+  }
+}

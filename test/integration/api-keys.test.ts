@@ -1,0 +1,163 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { NotFoundError } from '../../core/errors.js';
+import { createServices, type Services } from '../../core/services/index.js';
+import { freshTables } from '../helpers/dynamodb.js';
+import { MINUTE, TestClock } from './fixtures.js';
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
+const HOUR = 60 * MINUTE;
+
+describe('ApiKeyService', () => {
+  let clock: TestClock;
+  let services: Services;
+
+  beforeEach(async () => {
+    const { tables, client } = await freshTables();
+    clock = new TestClock('2026-06-01T08:00:00.000Z');
+    services = createServices(client, tables, clock);
+  });
+
+  it('shows the key once at creation, with a recognisable prefix', async () => {
+    // Act
+    const created = await services.apiKeys.create({ name: 'ci', roles: ['Administrator'] });
+
+    // Assert
+    expect(created).toEqual({
+      id: expect.stringMatching(GUID),
+      name: 'ci',
+      roles: ['Administrator'],
+      keyPrefix: created.key.slice(0, 10),
+      created: '2026-06-01T08:00:00.000Z',
+      expiresAt: null,
+      key: expect.stringMatching(/^sek_[A-Za-z0-9_-]{43}$/),
+    });
+  });
+
+  it('issues a different key every time', async () => {
+    const first = await services.apiKeys.create({ name: 'a', roles: ['Worker'] });
+    const second = await services.apiKeys.create({ name: 'a', roles: ['Worker'] });
+
+    expect(first.key).not.toBe(second.key);
+    expect(first.id).not.toBe(second.id);
+  });
+
+  it('lists keys oldest first without the key or its hash', async () => {
+    // Arrange
+    const created = [];
+    for (const name of ['first', 'second', 'third']) {
+      created.push(await services.apiKeys.create({ name, roles: ['Worker'] }));
+      clock.advance(MINUTE);
+    }
+
+    // Act
+    const page = await services.apiKeys.list(1, 20);
+
+    // Assert
+    expect(page.items.map((key) => key.name)).toEqual(['first', 'second', 'third']);
+    expect(page.totalCount).toBe(3);
+    for (const item of page.items) {
+      expect(Object.keys(item).sort()).toEqual(['created', 'expiresAt', 'id', 'keyPrefix', 'name', 'roles']);
+    }
+    const text = JSON.stringify(page);
+    for (const { key } of created) expect(text).not.toContain(key);
+  });
+
+  it('pages the list', async () => {
+    // Arrange
+    for (const name of ['a', 'b', 'c']) {
+      await services.apiKeys.create({ name, roles: ['Worker'] });
+      clock.advance(MINUTE);
+    }
+
+    // Act
+    const second = await services.apiKeys.list(2, 2);
+
+    // Assert
+    expect(second.items.map((key) => key.name)).toEqual(['c']);
+    expect(second).toMatchObject({ totalCount: 3, totalPages: 2, hasNextPage: false, hasPreviousPage: true });
+  });
+
+  it('authenticates a valid key as the ApiKey principal with its roles', async () => {
+    // Arrange
+    const created = await services.apiKeys.create({ name: 'automation', roles: ['Administrator', 'Worker'] });
+
+    // Act
+    const principal = await services.apiKeys.authenticate(created.key);
+
+    // Assert
+    expect(principal).toEqual({
+      type: 'ApiKey',
+      id: created.id,
+      name: 'automation',
+      roles: ['Administrator', 'Worker'],
+    });
+  });
+
+  it.each(['sek_not-a-real-key', '', 'Bearer x'])('does not authenticate the unknown key %j', async (key) => {
+    await services.apiKeys.create({ name: 'real', roles: ['Administrator'] });
+
+    expect(await services.apiKeys.authenticate(key)).toBeUndefined();
+  });
+
+  it('does not authenticate a key that differs from a real one by its last character', async () => {
+    // Arrange
+    const { key } = await services.apiKeys.create({ name: 'real', roles: ['Administrator'] });
+    const almost = key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A');
+
+    // Act / Assert
+    expect(await services.apiKeys.authenticate(almost)).toBeUndefined();
+  });
+
+  it('authenticates a key until it expires, and not from the moment it does', async () => {
+    // Arrange
+    const expiresAt = new Date(clock.now().getTime() + HOUR).toISOString();
+    const { key } = await services.apiKeys.create({ name: 'temporary', roles: ['Worker'], expiresAt });
+
+    // Act
+    clock.advance(HOUR - 1);
+    const before = await services.apiKeys.authenticate(key);
+    clock.advance(1);
+    const at = await services.apiKeys.authenticate(key);
+
+    // Assert
+    expect(before?.name).toBe('temporary');
+    expect(at).toBeUndefined();
+  });
+
+  it('stops authenticating a key as soon as it is revoked, and drops it from the list', async () => {
+    // Arrange
+    const revoked = await services.apiKeys.create({ name: 'old', roles: ['Administrator'] });
+    const kept = await services.apiKeys.create({ name: 'new', roles: ['Administrator'] });
+
+    // Act
+    await services.apiKeys.revoke(revoked.id);
+
+    // Assert
+    expect(await services.apiKeys.authenticate(revoked.key)).toBeUndefined();
+    expect(await services.apiKeys.authenticate(kept.key)).toBeDefined();
+    expect((await services.apiKeys.list(1, 20)).items.map((key) => key.id)).toEqual([kept.id]);
+  });
+
+  it('throws NotFoundError when revoking an unknown key, or the same key twice', async () => {
+    // Arrange
+    const { id } = await services.apiKeys.create({ name: 'once', roles: ['Worker'] });
+    await services.apiKeys.revoke(id);
+
+    // Act / Assert
+    await expect(services.apiKeys.revoke(UNKNOWN_ID)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(services.apiKeys.revoke(id)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('adopts an operator-chosen key once and finds it again on the next start', async () => {
+    // Act
+    const first = await services.apiKeys.ensure('local-admin', ['Administrator'], 'sek_local-admin-secret');
+    const again = await services.apiKeys.ensure('local-admin', ['Administrator'], 'sek_local-admin-secret');
+
+    // Assert
+    expect(again).toEqual(first);
+    expect(first).not.toHaveProperty('key');
+    expect((await services.apiKeys.list(1, 20)).totalCount).toBe(1);
+    expect(await services.apiKeys.authenticate('sek_local-admin-secret')).toMatchObject({ id: first.id });
+  });
+});

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { buildOpenApiDocument } from '../../core/api/openapi.js';
+import { API_BASE_PATH, ROUTES } from '../../core/api/routes.js';
+
+const doc = buildOpenApiDocument() as any;
+
+/** Every `$ref` anywhere in a JSON value. */
+function refsIn(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(refsIn);
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, inner]) =>
+    key === '$ref' && typeof inner === 'string' ? [inner] : refsIn(inner),
+  );
+}
+
+describe('buildOpenApiDocument', () => {
+  it('declares OpenAPI 3.1.0 with the API base path as its server', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.servers).toEqual([{ url: API_BASE_PATH }]);
+    expect(doc.info.title).toEqual(expect.any(String));
+  });
+
+  it('uses the server URL it is given', () => {
+    expect((buildOpenApiDocument('http://localhost:3000/api/v1') as any).servers).toEqual([
+      { url: 'http://localhost:3000/api/v1' },
+    ]);
+  });
+
+  it.each(ROUTES.map((route) => [route.method, route.path, route] as const))(
+    'documents %s %s with its operationId and success status',
+    (method, path, route) => {
+      // Act
+      const operation = doc.paths[path]?.[method.toLowerCase()];
+
+      // Assert
+      expect(operation).toBeDefined();
+      expect(operation.operationId).toBe(route.operationId);
+      expect(operation.responses[String(route.status)]).toBeDefined();
+      expect(operation.responses['500']).toEqual({
+        description: 'Unexpected error',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      });
+    },
+  );
+
+  it('documents no operation that is not in the route table', () => {
+    // Arrange
+    const documented = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods as object).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+
+    // Assert
+    expect(documented.sort()).toEqual(ROUTES.map((route) => `${route.method} ${route.path}`).sort());
+  });
+
+  it('gives every operation a unique operationId', () => {
+    const ids = ROUTES.map((route) => route.operationId);
+
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it.each([
+    'Schedule',
+    'ScheduleSummary',
+    'ScheduleStep',
+    'Execution',
+    'ExecutionDetail',
+    'ExecutionStep',
+    'Error',
+    'ApiKey',
+    'CreatedApiKey',
+  ])('has the component schema %s', (name) => {
+    expect(doc.components.schemas[name]).toEqual(expect.any(Object));
+  });
+
+  it('spells the error body of the contract, with the error codes', () => {
+    const error = doc.components.schemas.Error;
+
+    expect(error.required).toEqual(expect.arrayContaining(['code', 'message', 'timestamp']));
+    expect(error.properties.code.enum).toEqual([
+      'VALIDATION_ERROR',
+      'BAD_REQUEST',
+      'UNAUTHORISED',
+      'FORBIDDEN',
+      'NOT_FOUND',
+      'CONFLICT',
+      'TOO_MANY_REQUESTS',
+      'INTERNAL_ERROR',
+      'SERVICE_UNAVAILABLE',
+    ]);
+  });
+
+  it('spells the step statuses as the contract does', () => {
+    expect(doc.components.schemas.ExecutionStep.properties.status.enum).toContain('Completed with Warning');
+  });
+
+  it('resolves every $ref to a component schema', () => {
+    // Arrange
+    const refs = [...new Set(refsIn(doc))];
+
+    // Assert
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) {
+      expect(ref).toMatch(/^#\/components\/schemas\//);
+      expect(doc.components.schemas[ref.split('/').at(-1) as string], ref).toBeDefined();
+    }
+  });
+
+  it('secures Administrator routes with an API key or a bearer token and leaves public routes open', () => {
+    for (const route of ROUTES) {
+      const operation = doc.paths[route.path][route.method.toLowerCase()];
+      if ('role' in route) {
+        expect(operation.security).toEqual([{ apiKey: [] }, { bearer: [] }]);
+        expect(operation.responses['401']).toBeDefined();
+      } else {
+        expect(operation.security).toEqual([]);
+      }
+    }
+    expect(doc.components.securitySchemes.apiKey).toEqual({
+      type: 'apiKey',
+      in: 'header',
+      name: 'X-Api-Key',
+    });
+  });
+
+  it('documents the path and query parameters of a route', () => {
+    // Act
+    const names = (path: string, method: string) =>
+      doc.paths[path][method].parameters.map((p: any) => `${p.in}:${p.name}${p.required ? '!' : ''}`);
+
+    // Assert
+    expect(names('/schedules/{id}', 'get')).toEqual(['path:id!']);
+    expect(names('/schedule-executions', 'get')).toEqual(
+      expect.arrayContaining([
+        'query:page',
+        'query:pageSize',
+        'query:nextToken',
+        'query:scheduleId',
+        'query:sortBy',
+      ]),
+    );
+  });
+
+  it('takes the schedule request body in its input form, with the step types', () => {
+    const body = doc.paths['/schedules'].post.requestBody.content['application/json'].schema;
+
+    expect(body.required).toEqual(expect.arrayContaining(['name', 'triggerType']));
+    expect(body.additionalProperties).toBe(false);
+    expect(JSON.stringify(body)).toContain('runProfileName');
+  });
+
+  it('is plain JSON: it survives serialisation unchanged and carries no per-schema $schema', () => {
+    // Act
+    const text = JSON.stringify(doc);
+
+    // Assert
+    expect(JSON.parse(text)).toEqual(doc);
+    expect(text).not.toContain('"$schema"');
+  });
+});
