@@ -6,5 +6,6 @@ import { ServiceStack } from '../lib/service-stack.js';
 const app = new App();
 new ServiceStack(app, 'ScheduleExecutionService', {
   config: readConfig(app.node),
-  description: 'Schedule execution service: schedules, executions and API keys behind a REST API',
+  description:
+    'Schedule execution service: schedules, executions, worker tasks and API keys behind a REST API, run by Step Functions',
 });

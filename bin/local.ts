@@ -12,6 +12,12 @@ try {
     port,
     ...(inMemory ? {} : { dataDir }),
     ...(process.env.LOCAL_ADMIN_API_KEY ? { adminApiKey: process.env.LOCAL_ADMIN_API_KEY } : {}),
+    ...(process.env.ORCHESTRATOR_WAIT_SECONDS
+      ? { waitSeconds: Number(process.env.ORCHESTRATOR_WAIT_SECONDS) }
+      : {}),
+    ...(process.env.STEP_HEARTBEAT_TIMEOUT_SECONDS
+      ? { heartbeatTimeoutSeconds: Number(process.env.STEP_HEARTBEAT_TIMEOUT_SECONDS) }
+      : {}),
   });
   console.log(`Schedule execution service: ${stack.apiUrl}`);
   console.log(`  data: ${inMemory ? 'in memory (LOCAL_IN_MEMORY=true)' : dataDir}`);

@@ -3,7 +3,7 @@ import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { toAuthorizerContext } from './auth-context.js';
 import { getServices } from './environment.js';
-import { logger } from './http.js';
+import { logger } from './logger.js';
 
 /** What API Gateway expects an authorizer to throw to answer 401 (its gateway response UNAUTHORIZED). */
 export const UNAUTHORIZED = 'Unauthorized';

@@ -1,22 +1,53 @@
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
 import { TABLE_ENV, type TableKey, type TableNames } from '../core/adapters/dynamodb/tables.js';
+import { StepFunctionsWorkflow } from '../core/adapters/stepfunctions/workflow.js';
+import { WORKFLOW_ENV } from '../core/environment.js';
 import { createServices, type Services } from '../core/services/index.js';
+import { DEFAULT_ORCHESTRATOR_SETTINGS, type OrchestratorSettings } from '../core/services/orchestrator.js';
+import { logger } from './logger.js';
 
-/** Table names from the environment the stack (or the local runtime) gives each function. */
+const ENV = WORKFLOW_ENV;
+
+function required(env: NodeJS.ProcessEnv, variable: string, what: string): string {
+  const value = env[variable];
+  if (!value) throw new Error(`Environment variable ${variable} (${what}) is not set.`);
+  return value;
+}
+
+/** Table names from the environment. */
 export function tableNamesFromEnv(env: NodeJS.ProcessEnv = process.env): TableNames {
   const names = {} as TableNames;
   for (const [table, variable] of Object.entries(TABLE_ENV) as [TableKey, string][]) {
-    const value = env[variable];
-    if (!value) throw new Error(`Environment variable ${variable} (the ${table} table name) is not set.`);
-    names[table] = value;
+    names[table] = required(env, variable, `the ${table} table name`);
   }
   return names;
+}
+
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): OrchestratorSettings {
+  const number = (variable: string, fallback: number) => {
+    const value = Number(env[variable] ?? fallback);
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`${variable} must be a whole number of seconds ≥ 1.`);
+    return value;
+  };
+  return {
+    waitSeconds: number(ENV.waitSeconds, DEFAULT_ORCHESTRATOR_SETTINGS.waitSeconds),
+    heartbeatTimeoutSeconds: number(
+      ENV.heartbeatTimeoutSeconds,
+      DEFAULT_ORCHESTRATOR_SETTINGS.heartbeatTimeoutSeconds,
+    ),
+  };
 }
 
 let services: Services | undefined;
 
 /** Services built once per Lambda environment (module scope outlives invocations), on first use. */
 export function getServices(): Services {
-  services ??= createServices(createDocumentClient(), tableNamesFromEnv());
+  services ??= createServices(createDocumentClient(), tableNamesFromEnv(), {
+    workflow: new StepFunctionsWorkflow(required(process.env, ENV.stateMachineArn, 'the state machine ARN')),
+    settings: settingsFromEnv(),
+    onStartFailure: (executionId, error) =>
+      logger.warn('State machine not started; the reconciler will retry', { executionId, error }),
+  });
   return services;
 }

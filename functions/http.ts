@@ -1,4 +1,3 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
@@ -15,8 +14,7 @@ import {
 import type { Principal } from '../core/model.js';
 import { parseOrThrow } from '../core/schemas/validation.js';
 import { fromAuthorizerContext } from './auth-context.js';
-
-export const logger = new Logger({ serviceName: 'schedule-execution-service' });
+import { logger } from './logger.js';
 
 type Output<S> = S extends z.ZodType ? z.output<S> : undefined;
 

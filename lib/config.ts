@@ -1,5 +1,6 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
+import { DEFAULT_ORCHESTRATOR_SETTINGS, type OrchestratorSettings } from '../core/services/orchestrator.js';
 
 /**
  * Deployment settings, read from CDK context (`cdk.json` or `cdk deploy -c key=value`), each with
@@ -16,7 +17,17 @@ export const ContextKey = {
   logRetentionDays: 'logRetentionDays',
   throttlingRateLimit: 'throttlingRateLimit',
   throttlingBurstLimit: 'throttlingBurstLimit',
+  orchestratorWaitSeconds: 'orchestratorWaitSeconds',
+  stepHeartbeatTimeoutSeconds: 'stepHeartbeatTimeoutSeconds',
 } as const;
+
+/**
+ * The reconciler heartbeats unclaimed worker tasks once a minute (the state machine's heartbeat
+ * deadline is meant for running steps, not for steps still waiting for a worker). A heartbeat
+ * timeout shorter than that interval plus the schedule's jitter would fail every step that waits
+ * for a worker longer than a minute.
+ */
+export const MIN_STEP_HEARTBEAT_TIMEOUT_SECONDS = 90;
 
 /** API Gateway stage throttling, applied to every method of the stage. */
 export interface StageThrottling {
@@ -33,6 +44,12 @@ export interface ServiceConfig {
   readonly logRetention: RetentionDays;
   /** Stage-wide throttling. */
   readonly throttling: StageThrottling;
+  /**
+   * How long the state machine holds before looking again at a paused or buffered execution, and
+   * the heartbeat deadline of a running step (`ORCHESTRATOR_WAIT_SECONDS`,
+   * `STEP_HEARTBEAT_TIMEOUT_SECONDS` in every function that builds the services).
+   */
+  readonly orchestrator: OrchestratorSettings;
 }
 
 /**
@@ -43,6 +60,7 @@ export const DEFAULT_CONFIG: ServiceConfig = {
   stageName: 'prod',
   logRetention: RetentionDays.ONE_MONTH,
   throttling: { rateLimit: 50, burstLimit: 100 },
+  orchestrator: DEFAULT_ORCHESTRATOR_SETTINGS,
 };
 
 export class ConfigError extends Error {
@@ -93,5 +111,37 @@ export function readConfig(node: Node): ServiceConfig {
   if (!Number.isInteger(burstLimit)) {
     throw new ConfigError(`Context ${ContextKey.throttlingBurstLimit} must be a whole number.`);
   }
-  return { stageName, logRetention: retention as RetentionDays, throttling: { rateLimit, burstLimit } };
+  return {
+    stageName,
+    logRetention: retention as RetentionDays,
+    throttling: { rateLimit, burstLimit },
+    orchestrator: readOrchestratorSettings(node),
+  };
+}
+
+// The functions read both as whole seconds (`settingsFromEnv`): refuse here what they would refuse there.
+function wholeSeconds(node: Node, key: string, fallback: number): number {
+  const value = positiveNumber(key, node.tryGetContext(key), fallback);
+  if (!Number.isInteger(value)) throw new ConfigError(`Context ${key} must be a whole number of seconds.`);
+  return value;
+}
+
+function readOrchestratorSettings(node: Node): OrchestratorSettings {
+  const waitSeconds = wholeSeconds(
+    node,
+    ContextKey.orchestratorWaitSeconds,
+    DEFAULT_CONFIG.orchestrator.waitSeconds,
+  );
+  const heartbeatTimeoutSeconds = wholeSeconds(
+    node,
+    ContextKey.stepHeartbeatTimeoutSeconds,
+    DEFAULT_CONFIG.orchestrator.heartbeatTimeoutSeconds,
+  );
+  if (heartbeatTimeoutSeconds < MIN_STEP_HEARTBEAT_TIMEOUT_SECONDS) {
+    throw new ConfigError(
+      `Context ${ContextKey.stepHeartbeatTimeoutSeconds} must be at least ${MIN_STEP_HEARTBEAT_TIMEOUT_SECONDS} s: ` +
+        'the reconciler keeps unclaimed tasks alive with a heartbeat once a minute.',
+    );
+  }
+  return { waitSeconds, heartbeatTimeoutSeconds };
 }

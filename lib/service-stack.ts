@@ -4,6 +4,7 @@ import { TABLES, type TableKey } from '../core/adapters/dynamodb/tables.js';
 import type { ServiceConfig } from './config.js';
 import { ServiceApi } from './constructs/api.js';
 import { DataTables } from './constructs/data.js';
+import { ExecutionWorkflow } from './constructs/workflow.js';
 
 export interface ServiceStackProps extends StackProps {
   /** Deployment settings, from {@link readConfig}. */
@@ -17,6 +18,8 @@ export interface ServiceStackProps extends StackProps {
 export class ServiceStack extends Stack {
   /** The DynamoDB tables. */
   public readonly data: DataTables;
+  /** Orchestrator, state machine and the every-minute reconciler. */
+  public readonly workflow: ExecutionWorkflow;
   /** Functions, authorizer and REST API. */
   public readonly api: ServiceApi;
 
@@ -25,14 +28,24 @@ export class ServiceStack extends Stack {
     const { config } = props;
 
     this.data = new DataTables(this, 'Data');
+    this.workflow = new ExecutionWorkflow(this, 'Workflow', {
+      tables: this.data.tables,
+      logRetention: config.logRetention,
+      settings: config.orchestrator,
+    });
     this.api = new ServiceApi(this, 'Api', {
       tables: this.data.tables,
+      workflow: this.workflow,
       stageName: config.stageName,
       logRetention: config.logRetention,
       throttling: config.throttling,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API' });
+    new CfnOutput(this, 'StateMachineArn', {
+      value: this.workflow.stateMachine.stateMachineArn,
+      description: 'The execution state machine (one execution per schedule execution, named by its id)',
+    });
     // Physical names are generated; operators and scripts (e.g. creating the first API key) need them.
     for (const key of Object.keys(TABLES) as TableKey[]) {
       new CfnOutput(this, `${TABLES[key].id}TableName`, {

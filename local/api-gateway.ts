@@ -92,7 +92,8 @@ async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
   return Buffer.concat(chunks);
 }
 
-function lambdaContext(functionName: string, requestId: string): Context {
+/** A Lambda context for in-process invocations. */
+export function lambdaContext(functionName: string, requestId: string = randomUUID()): Context {
   const deadline = Date.now() + 30_000;
   return {
     callbackWaitsForEmptyEventLoop: false,

@@ -1,11 +1,13 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TABLE_ENV, type TableKey } from '../core/adapters/dynamodb/tables.js';
 import { API_BASE_PATH } from '../core/api/routes.js';
 import { Role } from '../core/model.js';
-import { createLocalApi } from './api-gateway.js';
+import { createLocalApi, lambdaContext } from './api-gateway.js';
 import { assertPortFree, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
+import { type LocalStepFunctions, startLocalStepFunctions } from './step-functions.js';
 import { ensureTables, localTableNames } from './tables.js';
 
 /**
@@ -22,6 +24,12 @@ export interface LocalStackOptions {
   /** Use this exact key as the Administrator key (`LOCAL_ADMIN_API_KEY`); a new one otherwise. */
   adminApiKey?: string;
   tablePrefix?: string;
+  /** Seconds the state machine holds a paused or buffered execution before looking again (default 5). */
+  waitSeconds?: number;
+  /** A claimed step with no heartbeat for this long fails (default 120). */
+  heartbeatTimeoutSeconds?: number;
+  /** How often the reconciler runs (EventBridge: every minute). */
+  reconcileEveryMs?: number;
 }
 
 export interface LocalStack {
@@ -34,17 +42,35 @@ export interface LocalStack {
 
 export const LOCAL_ADMIN_KEY_NAME = 'local-admin';
 
+const ORCHESTRATOR_ARN = 'arn:aws:lambda:local:000000000000:function:orchestrator';
+const DEFINITION = fileURLToPath(new URL('../statemachines/execution.asl.json', import.meta.url));
+
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   if (options.port !== 0) await assertPortFree(options.port, 'the API');
   const dynamo: DynamoDbLocal = await startDynamoDbLocal(options.dataDir ? { dataDir: options.dataDir } : {});
   let server: Server | undefined;
+  let stepFunctions: LocalStepFunctions | undefined;
+  let ticker: NodeJS.Timeout | undefined;
   try {
+    // The state machine's Lambda tasks run the real orchestrator handler in-process.
+    stepFunctions = await startLocalStepFunctions({
+      definitionPath: DEFINITION,
+      substitutions: { OrchestratorFunctionArn: ORCHESTRATOR_ARN },
+      lambdas: {
+        [ORCHESTRATOR_ARN]: async (payload) =>
+          (await import('../functions/orchestrator.js')).handler(payload, lambdaContext('orchestrator')),
+      },
+    });
     const tables = localTableNames(options.tablePrefix ?? 'schedule-service');
     Object.assign(process.env, {
       AWS_REGION: 'local',
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint,
+      STATE_MACHINE_ARN: stepFunctions.stateMachineArn,
+      ORCHESTRATOR_WAIT_SECONDS: String(options.waitSeconds ?? 5),
+      STEP_HEARTBEAT_TIMEOUT_SECONDS: String(options.heartbeatTimeoutSeconds ?? 120),
       POWERTOOLS_SERVICE_NAME: 'schedule-execution-service',
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     });
@@ -56,14 +82,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     admin.destroy();
 
     // Imported only now: handlers read their environment when first used, as in a Lambda cold start.
-    const [schedules, executions, apiKeys, meta, authorizer, environment] = await Promise.all([
-      import('../functions/schedules.js'),
-      import('../functions/executions.js'),
-      import('../functions/api-keys.js'),
-      import('../functions/meta.js'),
-      import('../functions/authorizer.js'),
-      import('../functions/environment.js'),
-    ]);
+    const [schedules, executions, apiKeys, meta, worker, authorizer, reconciler, environment] =
+      await Promise.all([
+        import('../functions/schedules.js'),
+        import('../functions/executions.js'),
+        import('../functions/api-keys.js'),
+        import('../functions/meta.js'),
+        import('../functions/worker.js'),
+        import('../functions/authorizer.js'),
+        import('../functions/reconciler.js'),
+        import('../functions/environment.js'),
+      ]);
     const adminApiKey = await provisionAdminKey(environment.getServices().apiKeys, options.adminApiKey);
 
     server = createLocalApi({
@@ -72,6 +101,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         executions: executions.handler,
         'api-keys': apiKeys.handler,
         meta: meta.handler,
+        worker: worker.handler,
       },
       authorizer: authorizer.handler,
     });
@@ -81,20 +111,34 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       listening.listen(options.port, '127.0.0.1', () => ok());
     });
     const { port } = listening.address() as AddressInfo;
+
+    // EventBridge's minute rule. Its first run at start-up also resumes executions whose state
+    // machine was lost with the previous process (the local engine keeps runs in memory).
+    const reconcile = () =>
+      reconciler.handler({}, lambdaContext('reconciler')).catch((error: unknown) => {
+        console.error('Reconciler failed:', error instanceof Error ? error.message : error);
+      });
+    void reconcile();
+    ticker = setInterval(reconcile, options.reconcileEveryMs ?? 60_000);
+    const sfn = stepFunctions;
     return {
       apiUrl: `http://localhost:${port}${API_BASE_PATH}`,
       adminApiKey,
       dynamoEndpoint: dynamo.endpoint,
       stop: async () => {
+        clearInterval(ticker);
         await new Promise<void>((done) => {
           listening.close(() => done());
           listening.closeAllConnections();
         });
+        await sfn.stop();
         await dynamo.stop();
       },
     };
   } catch (error) {
+    clearInterval(ticker);
     server?.close();
+    await stepFunctions?.stop();
     await dynamo.stop();
     throw error;
   }

@@ -16,6 +16,15 @@ import {
   Schedule,
   ScheduleInput,
 } from '../schemas/schedule.js';
+import {
+  ClaimInput,
+  ClaimResult,
+  CompleteInput,
+  CompleteResult,
+  HeartbeatInput,
+  HeartbeatResult,
+  TaskParams,
+} from '../schemas/worker.js';
 
 /**
  * The API, route by route: method, path, which Lambda serves it, who may call it and the schemas of
@@ -31,6 +40,7 @@ export const HandlerGroup = {
   executions: 'executions',
   apiKeys: 'api-keys',
   meta: 'meta',
+  worker: 'worker',
 } as const;
 export type HandlerGroup = (typeof HandlerGroup)[keyof typeof HandlerGroup];
 
@@ -53,6 +63,7 @@ export interface RouteDefinition {
 }
 
 const admin = Role.Administrator;
+const worker = Role.Worker;
 
 export const ROUTES = [
   {
@@ -185,6 +196,63 @@ export const ROUTES = [
     params: IdParams,
     status: 200,
     response: Execution,
+  },
+  {
+    operationId: 'pauseExecution',
+    method: 'POST',
+    path: '/schedule-executions/{id}/pause',
+    group: HandlerGroup.executions,
+    role: admin,
+    summary: 'Pause a running execution: running steps finish, no new stage starts until resumed',
+    params: IdParams,
+    status: 200,
+    response: Execution,
+  },
+  {
+    operationId: 'resumeExecution',
+    method: 'POST',
+    path: '/schedule-executions/{id}/resume',
+    group: HandlerGroup.executions,
+    role: admin,
+    summary: 'Resume a paused execution',
+    params: IdParams,
+    status: 200,
+    response: Execution,
+  },
+  {
+    operationId: 'claimTasks',
+    method: 'POST',
+    path: '/worker/tasks/claim',
+    group: HandlerGroup.worker,
+    role: worker,
+    summary: 'Claim queued tasks of the given pools (long poll up to waitSeconds)',
+    body: ClaimInput,
+    status: 200,
+    response: ClaimResult,
+  },
+  {
+    operationId: 'heartbeatTask',
+    method: 'POST',
+    path: '/worker/tasks/{taskId}/heartbeat',
+    group: HandlerGroup.worker,
+    role: worker,
+    summary: 'Report a claimed task alive; the answer says whether to stop it',
+    params: TaskParams,
+    body: HeartbeatInput,
+    status: 200,
+    response: HeartbeatResult,
+  },
+  {
+    operationId: 'completeTask',
+    method: 'POST',
+    path: '/worker/tasks/{taskId}/complete',
+    group: HandlerGroup.worker,
+    role: worker,
+    summary: 'Report the outcome of a claimed task (idempotent)',
+    params: TaskParams,
+    body: CompleteInput,
+    status: 200,
+    response: CompleteResult,
   },
   {
     operationId: 'createApiKey',

@@ -1,14 +1,15 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import { isActiveExecutionStatus } from '../model.js';
+import { ExecutionStatus, isActiveExecutionStatus } from '../model.js';
 import type { PageEnvelope } from '../paging.js';
 import { decodePageToken, encodePageToken, envelope, MAX_PAGE_OFFSET } from '../paging.js';
-import type { Clock, ExecutionStore } from '../ports.js';
+import type { Clock, ExecutionStore, Workflow } from '../ports.js';
 import { systemClock } from '../ports.js';
 import type { Execution, ExecutionDetail, ListExecutionsQuery } from '../schemas/execution.js';
 import type { Initiator } from './schedules.js';
 
 export interface ExecutionServiceDeps {
   executions: ExecutionStore;
+  workflow: Workflow;
   clock?: Clock;
 }
 
@@ -92,7 +93,41 @@ export class ExecutionService {
       });
       // Undefined: its status moved between the read and the write; look again. Statuses only move
       // forward, so this ends within a few rounds: cancelled, or finished and refused above.
-      if (cancelled) return cancelled;
+      if (cancelled) {
+        // The record is final first; stopping the state machine only saves it the wait. Running
+        // steps learn of the cancel from their next heartbeat.
+        await this.deps.workflow.stop(id, `Cancelled by ${by.name ?? 'the system'}.`);
+        return cancelled;
+      }
+    }
+  }
+
+  /** InProgress → Paused: running steps finish, no new stage starts until resumed. */
+  pause(id: string): Promise<Execution> {
+    return this.move(id, ExecutionStatus.InProgress, ExecutionStatus.Paused, 'pause');
+  }
+
+  /** Paused → InProgress: the next stage starts when the state machine next looks (within seconds). */
+  resume(id: string): Promise<Execution> {
+    return this.move(id, ExecutionStatus.Paused, ExecutionStatus.InProgress, 'resume');
+  }
+
+  private async move(
+    id: string,
+    from: ExecutionStatus,
+    to: ExecutionStatus,
+    verb: string,
+  ): Promise<Execution> {
+    for (;;) {
+      const execution = await this.deps.executions.get(id);
+      if (!execution) throw new NotFoundError('Execution', id);
+      if (execution.status !== from) {
+        throw new ConflictError(`Cannot ${verb} execution '${id}': it is ${execution.status}, not ${from}.`, {
+          status: execution.status,
+        });
+      }
+      const moved = await this.deps.executions.transition(execution, from, { status: to });
+      if (moved) return moved;
     }
   }
 }

@@ -3,29 +3,62 @@ import { DynamoApiKeyStore } from '../adapters/dynamodb/api-key-store.js';
 import { DynamoExecutionStore } from '../adapters/dynamodb/execution-store.js';
 import { DynamoScheduleStore } from '../adapters/dynamodb/schedule-store.js';
 import type { TableNames } from '../adapters/dynamodb/tables.js';
-import type { Clock } from '../ports.js';
+import { DynamoWorkerTaskStore } from '../adapters/dynamodb/worker-task-store.js';
+import type { Clock, Workflow } from '../ports.js';
 import { ApiKeyService } from './api-keys.js';
 import { ExecutionService } from './executions.js';
+import { DEFAULT_ORCHESTRATOR_SETTINGS, Orchestrator, type OrchestratorSettings } from './orchestrator.js';
+import { Reconciler } from './reconciler.js';
 import { ScheduleService } from './schedules.js';
+import { WorkerService } from './workers.js';
 
 export interface Services {
   schedules: ScheduleService;
   executions: ExecutionService;
   apiKeys: ApiKeyService;
+  orchestrator: Orchestrator;
+  workers: WorkerService;
+  reconciler: Reconciler;
+}
+
+export interface ServiceOptions {
+  workflow: Workflow;
+  clock?: Clock;
+  settings?: OrchestratorSettings;
+  onStartFailure?: (executionId: string, error: unknown) => void;
 }
 
 /** The composition root of the domain over DynamoDB: Lambda handlers, the local runtime and tests share it. */
-export function createServices(client: DynamoDBDocumentClient, tables: TableNames, clock?: Clock): Services {
+export function createServices(
+  client: DynamoDBDocumentClient,
+  tables: TableNames,
+  options: ServiceOptions,
+): Services {
+  const { workflow, clock } = options;
+  const settings = options.settings ?? DEFAULT_ORCHESTRATOR_SETTINGS;
   const executionStore = new DynamoExecutionStore(client, tables);
-  const executions = new ExecutionService({ executions: executionStore, clock });
+  const tasks = new DynamoWorkerTaskStore(client, tables, executionStore);
+  const executions = new ExecutionService({ executions: executionStore, workflow, clock });
+  const orchestrator = new Orchestrator({ executions: executionStore, tasks, workflow, settings, clock });
   return {
     executions,
+    orchestrator,
     schedules: new ScheduleService({
       schedules: new DynamoScheduleStore(client, tables.schedules),
       executions: executionStore,
       executionService: executions,
+      workflow,
+      onStartFailure: options.onStartFailure,
       clock,
     }),
     apiKeys: new ApiKeyService(new DynamoApiKeyStore(client, tables.apiKeys), clock),
+    workers: new WorkerService({
+      executions: executionStore,
+      tasks,
+      workflow,
+      heartbeatTimeoutSeconds: settings.heartbeatTimeoutSeconds,
+      clock,
+    }),
+    reconciler: new Reconciler({ executions: executionStore, tasks, workflow, orchestrator, clock }),
   };
 }

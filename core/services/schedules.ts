@@ -12,7 +12,14 @@ import {
 } from '../model.js';
 import type { PageEnvelope } from '../paging.js';
 import { pageInMemory } from '../paging.js';
-import type { Clock, ExecutionStepRecord, ExecutionStore, ScheduleRecord, ScheduleStore } from '../ports.js';
+import type {
+  Clock,
+  ExecutionStepRecord,
+  ExecutionStore,
+  ScheduleRecord,
+  ScheduleStore,
+  Workflow,
+} from '../ports.js';
 import { StaleVersionError, systemClock } from '../ports.js';
 import type { Execution } from '../schemas/execution.js';
 import type {
@@ -38,6 +45,9 @@ export interface ScheduleServiceDeps {
   schedules: ScheduleStore;
   executions: ExecutionStore;
   executionService: ExecutionService;
+  workflow: Workflow;
+  /** Told when the state machine could not be started (the reconciler retries); for logging. */
+  onStartFailure?: (executionId: string, error: unknown) => void;
   clock?: Clock;
   newId?: () => string;
 }
@@ -125,6 +135,7 @@ export class ScheduleService {
       const cancelled = await this.applyOverlapPolicy(schedule, active, initiator);
       const execution = this.newExecution(schedule, initiator);
       await this.deps.executions.create(execution, this.snapshotSteps(schedule.steps), schedule.version);
+      await this.startWorkflow(execution.id);
       const message =
         cancelled.length > 0
           ? `Execution queued; cancelled the active execution(s) ${cancelled.join(', ')} (overlap policy CancelOther).`
@@ -133,6 +144,19 @@ export class ScheduleService {
             : 'Execution queued.';
       return { executionId: execution.id, status: execution.status, message };
     });
+  }
+
+  /**
+   * Starts the state machine for a recorded execution. If that fails the execution stays Queued and
+   * the reconciler starts it within a minute (StartExecution is idempotent by name), so the run is
+   * still accepted: nothing is lost, it is only later.
+   */
+  private async startWorkflow(executionId: string): Promise<void> {
+    try {
+      await this.deps.workflow.start(executionId);
+    } catch (error) {
+      this.deps.onStartFailure?.(executionId, error);
+    }
   }
 
   /** Returns the ids it cancelled; throws ConflictError when the policy refuses a new execution. */

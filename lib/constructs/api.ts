@@ -1,5 +1,3 @@
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
 import {
   AccessLogField,
@@ -15,11 +13,9 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { TABLE_ENV, type TableKey } from '../../core/adapters/dynamodb/tables.js';
+import type { TableKey } from '../../core/adapters/dynamodb/tables.js';
 import {
   GATEWAY_RESPONSES,
   type GatewayResponseDefinition,
@@ -27,11 +23,18 @@ import {
   gatewayStatus,
 } from '../../core/api/gateway-responses.js';
 import { API_BASE_PATH, HandlerGroup, ROUTES, type RouteDefinition } from '../../core/api/routes.js';
-import { SERVICE_NAME, type StageThrottling } from '../config.js';
+import type { StageThrottling } from '../config.js';
+import { ServiceFunction } from './function.js';
+import { type ExecutionWorkflow, WorkflowAccess } from './workflow.js';
 
 export interface ServiceApiProps {
   /** The service's tables by key; each function is granted only the tables its routes touch. */
   readonly tables: Record<TableKey, ITableV2>;
+  /**
+   * The execution state machine: the functions start, stop and answer it, and take their
+   * environment ({@link ExecutionWorkflow.serviceEnvironment}) from it.
+   */
+  readonly workflow: ExecutionWorkflow;
   /** API Gateway stage name, e.g. `prod`. */
   readonly stageName: string;
   /** Retention of the functions' logs and of the API access log. */
@@ -40,43 +43,51 @@ export interface ServiceApiProps {
   readonly throttling: StageThrottling;
 }
 
-/** What a handler group may do in DynamoDB. Read-write includes reads; both include the indexes. */
-interface TableAccess {
+/**
+ * What a handler group may do. Tables: read-write includes reads, both include the indexes.
+ * Workflow: the Step Functions calls its domain code makes, on the execution state machine only.
+ */
+interface HandlerAccess {
   readonly readWrite: readonly TableKey[];
   readonly read: readonly TableKey[];
+  readonly workflow: readonly WorkflowAccess[];
 }
 
 /**
  * Least privilege per function, from what its domain code does: creating and running schedules
- * writes the execution, its steps and the counters in one transaction; cancelling rewrites the
- * execution and its steps; API keys touch only their own table; meta reads no data at all.
+ * writes the execution, its steps and the counters in one transaction and starts the state machine
+ * (CancelOther stops the one it replaces); cancelling rewrites the execution and its steps and stops
+ * the state machine; workers claim and complete tasks, which moves their steps, and answer the
+ * state machine's task tokens; API keys touch only their own table; meta reads no data at all.
  */
-const HANDLER_ACCESS: Record<HandlerGroup, TableAccess> = {
+const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
   [HandlerGroup.schedules]: {
     readWrite: ['schedules', 'executions', 'executionSteps', 'counters'],
     read: [],
+    workflow: [WorkflowAccess.start, WorkflowAccess.stop],
   },
   // Listing reads the counters; cancelling rewrites the execution and its steps.
-  [HandlerGroup.executions]: { readWrite: ['executions', 'executionSteps'], read: ['counters'] },
-  [HandlerGroup.apiKeys]: { readWrite: ['apiKeys'], read: [] },
-  [HandlerGroup.meta]: { readWrite: [], read: [] },
+  [HandlerGroup.executions]: {
+    readWrite: ['executions', 'executionSteps'],
+    read: ['counters'],
+    workflow: [WorkflowAccess.stop],
+  },
+  [HandlerGroup.apiKeys]: { readWrite: ['apiKeys'], read: [], workflow: [] },
+  [HandlerGroup.meta]: { readWrite: [], read: [], workflow: [] },
+  [HandlerGroup.worker]: {
+    readWrite: ['workerTasks', 'executionSteps'],
+    read: ['executions'],
+    workflow: [WorkflowAccess.taskSuccess, WorkflowAccess.taskHeartbeat],
+  },
 };
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-const BUNDLING: BundlingOptions = {
-  format: OutputFormat.ESM,
-  // Prefer packages' ESM builds: smaller bundles, and tree shaking works on them.
-  mainFields: ['module', 'main'],
-  // Bundled CommonJS dependencies still call `require` for Node built-ins; ESM has none.
-  banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-  minify: true,
-  sourceMap: true,
-  // Mapped stack traces need file and line only; leaving the sources out halves the artefact.
-  sourcesContent: false,
-  // Bundle the AWS SDK too (the default leaves it to the runtime's copy): the functions then run
-  // the exact SDK version the tests ran against, not whatever the runtime ships that month.
-  externalModules: [],
+/**
+ * Well inside API Gateway's 29 s integration limit, so a stuck call ends as our 5xx, not its 504.
+ * The worker's claim long-polls for up to 20 s (`ClaimInput.waitSeconds`), so it gets 28 s.
+ */
+const API_TIMEOUT = Duration.seconds(10);
+const HANDLER_TIMEOUT: Partial<Record<HandlerGroup, Duration>> = {
+  [HandlerGroup.worker]: Duration.seconds(28),
 };
 
 const pascalCase = (value: string): string =>
@@ -99,34 +110,29 @@ export class ServiceApi extends Construct {
   /** The REST API. */
   public readonly api: RestApi;
   /** The function serving each handler group. */
-  public readonly functions: Record<HandlerGroup, NodejsFunction>;
+  public readonly functions: Record<HandlerGroup, ServiceFunction>;
   /** The function behind the REQUEST authorizer. */
-  public readonly authorizerFunction: NodejsFunction;
+  public readonly authorizerFunction: ServiceFunction;
   /** The authorizer in front of every route that names a role. */
   public readonly authorizer: RequestAuthorizer;
   /** Base URL of the API, ending in {@link API_BASE_PATH}. */
   public readonly url: string;
 
-  private readonly logRetention: RetentionDays;
-  private readonly tableEnvironment: Record<string, string>;
-
   constructor(scope: Construct, id: string, props: ServiceApiProps) {
     super(scope, id);
-    this.logRetention = props.logRetention;
-    // Every function that touches data gets every table name: `tableNamesFromEnv` builds all the
-    // stores at once. Names are not access; the grants below decide what each may do.
-    this.tableEnvironment = Object.fromEntries(
-      (Object.entries(props.tables) as [TableKey, ITableV2][]).map(([key, table]) => [
-        TABLE_ENV[key],
-        table.tableName,
-      ]),
-    );
 
     this.functions = Object.fromEntries(
-      Object.values(HandlerGroup).map((group) => [group, this.handlerFunction(group, props.tables)]),
-    ) as Record<HandlerGroup, NodejsFunction>;
+      Object.values(HandlerGroup).map((group) => [group, this.handlerFunction(group, props)]),
+    ) as Record<HandlerGroup, ServiceFunction>;
 
-    this.authorizerFunction = this.createFunction('AuthorizerFunction', 'authorizer', this.tableEnvironment);
+    // It builds the services too (`getServices`), so it gets their whole environment; its grant is
+    // what keeps it to one table and one action.
+    this.authorizerFunction = new ServiceFunction(this, 'AuthorizerFunction', {
+      file: 'authorizer',
+      environment: props.workflow.serviceEnvironment,
+      logRetention: props.logRetention,
+      timeout: API_TIMEOUT,
+    });
     // Only the point read by key hash that `authenticate` does: not Query, not the indexes, no writes.
     this.authorizerFunction.addToRolePolicy(
       new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [props.tables.apiKeys.tableArn] }),
@@ -183,43 +189,20 @@ export class ServiceApi extends Construct {
     this.url = this.api.urlForPath(API_BASE_PATH);
   }
 
-  private handlerFunction(group: HandlerGroup, tables: Record<TableKey, ITableV2>): NodejsFunction {
+  private handlerFunction(group: HandlerGroup, props: ServiceApiProps): ServiceFunction {
     const access = HANDLER_ACCESS[group];
-    const usesData = access.readWrite.length > 0 || access.read.length > 0;
-    const fn = this.createFunction(
-      `${pascalCase(group)}Function`,
-      group,
-      usesData ? this.tableEnvironment : {},
-    );
-    for (const key of access.readWrite) tables[key].grantReadWriteData(fn);
-    for (const key of access.read) tables[key].grantReadData(fn);
-    return fn;
-  }
-
-  /** A function bundled from `functions/<file>.ts`, with its own log group. */
-  private createFunction(id: string, file: string, environment: Record<string, string>): NodejsFunction {
-    return new NodejsFunction(this, id, {
-      entry: join(ROOT, 'functions', `${file}.ts`),
-      handler: 'handler',
-      runtime: Runtime.NODEJS_24_X,
-      // Graviton: cheaper per GB-second than x86, and nothing here is native code.
-      architecture: Architecture.ARM_64,
-      // CPU scales with memory; module initialisation (SDK, zod schemas) is CPU-bound, and it sits
-      // on the request path at every cold start.
-      memorySize: 512,
-      // Well inside API Gateway's 29 s integration limit, so a stuck call ends as our 5xx, not its.
-      timeout: Duration.seconds(10),
-      projectRoot: ROOT,
-      depsLockFilePath: join(ROOT, 'package-lock.json'),
-      bundling: BUNDLING,
-      // An explicit log group, so its retention is set here instead of "never expire".
-      logGroup: new LogGroup(this, `${id}Logs`, { retention: this.logRetention }),
-      environment: {
-        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
-        NODE_OPTIONS: '--enable-source-maps',
-        ...environment,
-      },
+    // Every group but meta builds the services, which read their whole environment at first use.
+    const buildsServices = access.readWrite.length > 0 || access.read.length > 0;
+    const fn = new ServiceFunction(this, `${pascalCase(group)}Function`, {
+      file: group,
+      environment: buildsServices ? props.workflow.serviceEnvironment : {},
+      logRetention: props.logRetention,
+      timeout: HANDLER_TIMEOUT[group] ?? API_TIMEOUT,
     });
+    for (const key of access.readWrite) props.tables[key].grantReadWriteData(fn);
+    for (const key of access.read) props.tables[key].grantReadData(fn);
+    if (access.workflow.length > 0) props.workflow.grant(fn, access.workflow);
+    return fn;
   }
 
   /** One method per route, on resources `/api/v1/...`, so the proxy event's `resource` names the route. */

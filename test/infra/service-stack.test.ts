@@ -1,12 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { App, type CfnElement } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
-import type { IConstruct } from 'constructs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
 import {
   TABLE_ENV,
   TABLES,
@@ -21,56 +18,9 @@ import {
 } from '../../core/api/gateway-responses.js';
 import { API_BASE_PATH, type HandlerGroup, ROUTES, type RouteDefinition } from '../../core/api/routes.js';
 import { ConfigError, DEFAULT_CONFIG, readConfig } from '../../lib/config.js';
-import { ServiceStack } from '../../lib/service-stack.js';
+import { actions, newApp, type Resource, type Statement, synth } from './template.js';
 
-type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; [k: string]: any };
-type Statement = { Action: string | string[]; Effect: string; Resource: unknown };
-
-// Every App writes a cloud assembly; keep them all under one directory and remove it at the end.
-const outRoot = mkdtempSync(join(tmpdir(), 'infra-test-'));
-afterAll(() => rmSync(outRoot, { recursive: true, force: true }));
-// CDK's built-in CloudFormation schema validation costs ~1.5 s a synth: only the full synth runs it.
-const newApp = (context: Record<string, unknown>, validate = false) =>
-  new App({
-    context,
-    outdir: mkdtempSync(join(outRoot, 'cdk.out-')),
-    builtinCloudFormationValidation: validate,
-  });
-
-/**
- * Synthesizes the stack. The quick kind skips bundling (esbuild takes seconds, the template does
- * not) and schema validation; the full kind does both, as `cdk synth` does.
- */
-function synth(context: Record<string, unknown> = {}, full = false) {
-  const app = full ? newApp(context, true) : newApp({ 'aws:cdk:bundling-stacks': [], ...context });
-  const stack = new ServiceStack(app, 'Test', { config: readConfig(app.node) });
-  const template = Template.fromStack(stack);
-  const resources = template.toJSON().Resources as Record<string, Resource>;
-  const logicalId = (construct: IConstruct) =>
-    stack.getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
-  return { app, stack, template, resources, logicalId };
-}
-
-const { stack, template, resources, logicalId } = synth();
-const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
-const actions = (statement: Statement) => [statement.Action].flat();
-const tableIds = Object.fromEntries(
-  (Object.keys(TABLES) as TableKey[]).map((key) => [key, logicalId(stack.data.tables[key])]),
-) as Record<TableKey, string>;
-
-/** The inline policy statements attached to a function's execution role. */
-function roleStatements(fn: { role?: IConstruct }): Statement[] {
-  const roleId = logicalId(fn.role as IConstruct);
-  return ofType('AWS::IAM::Policy')
-    .filter(([, policy]) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
-    .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as Statement[]);
-}
-
-/** The tables a statement's resources name (table ARN or its indexes). */
-const tablesIn = (statement: Statement): TableKey[] =>
-  (Object.keys(tableIds) as TableKey[]).filter((key) =>
-    JSON.stringify(statement.Resource).includes(`"${tableIds[key]}"`),
-  );
+const { stack, template, resources, logicalId, ofType, tableIds, roleStatements, tableAccess } = synth();
 
 describe('DataTables', () => {
   const definitions = Object.entries(TABLES) as [TableKey, TableDefinition][];
@@ -112,8 +62,10 @@ describe('DataTables', () => {
 describe('ServiceApi functions', () => {
   const fns = ofType('AWS::Lambda::Function');
   const functionsWithData = [
-    ...(['schedules', 'executions', 'api-keys'] as const).map((g) => stack.api.functions[g]),
+    ...(['schedules', 'executions', 'api-keys', 'worker'] as const).map((g) => stack.api.functions[g]),
     stack.api.authorizerFunction,
+    stack.workflow.orchestratorFunction,
+    stack.workflow.reconcilerFunction,
   ];
 
   it('runs every function on nodejs24.x, arm64, with source maps and a service name', () => {
@@ -169,18 +121,15 @@ describe('IAM', () => {
     executions: { write: ['executions', 'executionSteps'], read: ['counters'] },
     'api-keys': { write: ['apiKeys'], read: [] },
     meta: { write: [], read: [] },
+    worker: { write: ['workerTasks', 'executionSteps'], read: ['executions'] },
   };
 
   it.each(Object.entries(expected) as [HandlerGroup, (typeof expected)[HandlerGroup]][])(
     'grants the %s function exactly its tables',
     (group, { write, read }) => {
-      const statements = roleStatements(stack.api.functions[group]);
-      const writable = new Set(
-        statements.filter((s) => actions(s).includes('dynamodb:PutItem')).flatMap(tablesIn),
-      );
-      const reachable = new Set(statements.flatMap(tablesIn));
-      expect([...writable].sort()).toEqual([...write].sort());
-      expect([...reachable].sort()).toEqual([...write, ...read].sort());
+      const access = tableAccess(stack.api.functions[group]);
+      expect(access.write).toEqual([...write].sort());
+      expect(access.reach).toEqual([...write, ...read].sort());
     },
   );
 
@@ -319,7 +268,8 @@ describe('full synth', () => {
     // The one synth that really runs esbuild (seconds, not milliseconds), inside the test's timeout.
     const bundled = synth({}, true);
     const fns = Object.values(bundled.resources).filter((r) => r.Type === 'AWS::Lambda::Function');
-    expect(fns).toHaveLength(Object.keys(bundled.stack.api.functions).length + 1);
+    // The handler groups, the authorizer, the orchestrator and the reconciler.
+    expect(fns).toHaveLength(Object.keys(bundled.stack.api.functions).length + 3);
     for (const fn of fns) {
       const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, '');
       const dir = join(bundled.app.outdir, `asset.${hash}`);

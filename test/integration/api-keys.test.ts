@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { NotFoundError } from '../../core/errors.js';
 import { createServices, type Services } from '../../core/services/index.js';
 import { freshTables } from '../helpers/dynamodb.js';
+import { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { MINUTE, TestClock } from './fixtures.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -15,7 +16,7 @@ describe('ApiKeyService', () => {
   beforeEach(async () => {
     const { tables, client } = await freshTables();
     clock = new TestClock('2026-06-01T08:00:00.000Z');
-    services = createServices(client, tables, clock);
+    services = createServices(client, tables, { clock: clock, workflow: new RecordingWorkflow() });
   });
 
   it('shows the key once at creation, with a recognisable prefix', async () => {

@@ -6,6 +6,7 @@ import type { ExecutionStatus } from '../../core/model.js';
 import type { Execution, ExecutionSortBy, ListExecutionsQuery } from '../../core/schemas/execution.js';
 import { createServices, type Services } from '../../core/services/index.js';
 import { freshTables } from '../helpers/dynamodb.js';
+import { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { canceller, MINUTE, operator, scheduleInput, TestClock } from './fixtures.js';
 
 /** What the test knows about each execution it made, to work out the expected orders. */
@@ -65,7 +66,7 @@ describe('ExecutionService.list over 45 executions of two schedules', () => {
     // in the reverse order, so completedAt and status orders differ from queuedAt order.
     const { tables, client } = await freshTables();
     const clock = new TestClock(new Date(BASE));
-    services = createServices(client, tables, clock);
+    services = createServices(client, tables, { clock: clock, workflow: new RecordingWorkflow() });
     alpha = (await services.schedules.create(scheduleInput({ name: 'Alpha', overlapPolicy: 'AllowAll' }))).id;
     bravo = (await services.schedules.create(scheduleInput({ name: 'Bravo', overlapPolicy: 'AllowAll' }))).id;
     known = [];
@@ -351,7 +352,10 @@ describe('ExecutionService.list with started, finished and paused executions', (
   beforeAll(async () => {
     // Arrange: nothing in this service starts or finishes an execution yet, so write them through the store.
     const { tables, client } = await freshTables();
-    services = createServices(client, tables, new TestClock('2026-02-01T09:00:00.000Z'));
+    services = createServices(client, tables, {
+      clock: new TestClock('2026-02-01T09:00:00.000Z'),
+      workflow: new RecordingWorkflow(),
+    });
     const scheduleId = (await services.schedules.create(scheduleInput({ overlapPolicy: 'AllowAll' }))).id;
     const store = new DynamoExecutionStore(client, tables);
     const schedules = new DynamoScheduleStore(client, tables.schedules);

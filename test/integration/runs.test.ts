@@ -4,6 +4,7 @@ import type { OverlapPolicy } from '../../core/model.js';
 import type { Schedule } from '../../core/schemas/schedule.js';
 import { createServices, type Services } from '../../core/services/index.js';
 import { freshTables } from '../helpers/dynamodb.js';
+import { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { canceller, MINUTE, operator, scheduleInput, TestClock } from './fixtures.js';
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
@@ -25,7 +26,7 @@ describe('ScheduleService.run and ExecutionService', () => {
   beforeEach(async () => {
     const { tables, client } = await freshTables();
     clock = new TestClock('2026-04-05T06:00:00.000Z');
-    services = createServices(client, tables, clock);
+    services = createServices(client, tables, { clock: clock, workflow: new RecordingWorkflow() });
   });
 
   const createSchedule = (overrides: Record<string, unknown> = {}) =>

@@ -8,6 +8,7 @@ import type {
 } from '../../core/schemas/schedule.js';
 import { createServices, type Services } from '../../core/services/index.js';
 import { freshTables } from '../helpers/dynamodb.js';
+import { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { MINUTE, operator, scheduleInput, TestClock } from './fixtures.js';
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
@@ -27,7 +28,7 @@ describe('ScheduleService', () => {
   beforeEach(async () => {
     const { tables, client } = await freshTables();
     clock = new TestClock('2026-03-07T15:00:00.000Z');
-    services = createServices(client, tables, clock);
+    services = createServices(client, tables, { clock: clock, workflow: new RecordingWorkflow() });
   });
 
   describe('create and get', () => {
@@ -297,7 +298,7 @@ describe('ScheduleService.list', () => {
   beforeAll(async () => {
     const { tables, client } = await freshTables();
     const clock = new TestClock('2026-03-01T09:00:00.000Z');
-    services = createServices(client, tables, clock);
+    services = createServices(client, tables, { clock: clock, workflow: new RecordingWorkflow() });
     const inputs = [
       { name: 'delta export', description: null },
       {

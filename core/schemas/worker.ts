@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { STEP_STATUS_BY_ACTIVITY } from '../status-rules.js';
+import { Guid } from './common.js';
+import { ScheduleStep } from './schedule.js';
+
+const poolName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'Must be a worker pool name' });
+
+export const ClaimInput = z.strictObject({
+  workerId: z
+    .string()
+    .regex(/^[A-Za-z0-9._:@-]{1,128}$/, { error: 'Must be 1-128 letters, digits or . _ : @ -' }),
+  pools: z.array(poolName).min(1).max(20),
+  maxTasks: z.number().int().min(1).max(20).default(1),
+  /** Long poll: how long to wait for a task when none is queued (API Gateway allows 29 s a request). */
+  waitSeconds: z.number().int().min(0).max(20).default(0),
+});
+export type ClaimInput = z.infer<typeof ClaimInput>;
+
+export const ClaimedTask = z
+  .object({
+    taskId: Guid,
+    executionId: Guid,
+    scheduleName: z.string(),
+    step: ScheduleStep,
+    timeoutSeconds: z.number().int(),
+    heartbeatIntervalSeconds: z.number().int(),
+  })
+  .meta({ id: 'ClaimedTask' });
+
+export const ClaimResult = z.object({ tasks: z.array(ClaimedTask) }).meta({ id: 'ClaimResult' });
+
+export const TaskParams = z.strictObject({ taskId: Guid });
+
+export const HeartbeatInput = z.strictObject({ message: z.string().max(1000).optional() }).default({});
+export const HeartbeatResult = z
+  .object({ cancellationRequested: z.boolean() })
+  .meta({ id: 'HeartbeatResult' });
+
+const FINAL_ACTIVITY = Object.keys(STEP_STATUS_BY_ACTIVITY) as [
+  keyof typeof STEP_STATUS_BY_ACTIVITY,
+  ...string[],
+];
+
+export const CompleteInput = z.strictObject({
+  activityStatus: z.enum(FINAL_ACTIVITY as [keyof typeof STEP_STATUS_BY_ACTIVITY]),
+  errorMessage: z.string().max(4000).nullish(),
+  activityId: z.string().max(200).nullish(),
+  /** What the step printed last (e.g. a stdout tail), for the record. */
+  output: z.string().max(65_536).nullish(),
+});
+export type CompleteInput = z.infer<typeof CompleteInput>;
+
+export const CompleteResult = z
+  .object({
+    /** False when the step had already ended without this worker (cancelled, timed out). */
+    accepted: z.boolean(),
+    stepStatus: z.string(),
+  })
+  .meta({ id: 'CompleteResult' });

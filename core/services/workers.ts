@@ -1,0 +1,153 @@
+import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
+import { ActivityStatus, ExecutionStatus, isTerminalStepStatus, WorkerTaskStatus } from '../model.js';
+import type {
+  ActivityReport,
+  Clock,
+  ExecutionStore,
+  WorkerTask,
+  WorkerTaskStore,
+  Workflow,
+} from '../ports.js';
+import { systemClock } from '../ports.js';
+import type { ScheduleStep } from '../schemas/schedule.js';
+import { STEP_STATUS_BY_ACTIVITY } from '../status-rules.js';
+
+export interface ClaimRequest {
+  workerId: string;
+  pools: string[];
+  maxTasks: number;
+  waitSeconds: number;
+}
+
+export interface ClaimedTask {
+  taskId: string;
+  executionId: string;
+  scheduleName: string;
+  step: ScheduleStep;
+  timeoutSeconds: number;
+  heartbeatIntervalSeconds: number;
+}
+
+export interface WorkerServiceDeps {
+  executions: ExecutionStore;
+  tasks: WorkerTaskStore;
+  workflow: Workflow;
+  /** The state machine's HeartbeatSeconds: workers beat at a third of it. */
+  heartbeatTimeoutSeconds: number;
+  clock?: Clock;
+  /** How often a long-polling claim looks again. */
+  pollIntervalMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The worker endpoints: claim (long poll), heartbeat, complete (idempotent). */
+export class WorkerService {
+  private readonly clock: Clock;
+
+  constructor(private readonly deps: WorkerServiceDeps) {
+    this.clock = deps.clock ?? systemClock;
+  }
+
+  private now = () => this.clock.now().toISOString();
+
+  async claim(request: ClaimRequest): Promise<ClaimedTask[]> {
+    const deadline = Date.now() + request.waitSeconds * 1000;
+    for (;;) {
+      const claimed: ClaimedTask[] = [];
+      for (const pool of request.pools) {
+        for (const taskId of await this.deps.tasks.queuedIn(pool, request.maxTasks - claimed.length)) {
+          const task = await this.deps.tasks.claim(taskId, request.workerId, this.now());
+          if (task) claimed.push(await this.describe(task));
+          if (claimed.length >= request.maxTasks) return claimed;
+        }
+      }
+      if (claimed.length > 0 || Date.now() >= deadline) return claimed;
+      await sleep(Math.min(this.deps.pollIntervalMs ?? 500, Math.max(0, deadline - Date.now())));
+    }
+  }
+
+  private async describe(task: WorkerTask): Promise<ClaimedTask> {
+    const [execution, step] = await Promise.all([
+      this.deps.executions.get(task.executionId),
+      this.deps.executions.getStep(task.executionId, task.ordinal),
+    ]);
+    if (!execution || !step) throw new Error(`Task ${task.taskId} points at a missing execution step.`);
+    return {
+      taskId: task.taskId,
+      executionId: task.executionId,
+      scheduleName: execution.scheduleName,
+      step: step.definition,
+      timeoutSeconds: step.timeoutSeconds,
+      heartbeatIntervalSeconds: Math.max(1, Math.floor(this.deps.heartbeatTimeoutSeconds / 3)),
+    };
+  }
+
+  /** Records the beat and tells the worker whether to stop (cancel, timeout, lost heartbeat). */
+  async heartbeat(taskId: string, message: string | undefined): Promise<{ cancellationRequested: boolean }> {
+    const task = await this.requireTask(taskId);
+    if (task.status === WorkerTaskStatus.Queued) {
+      throw new ConflictError(`Task '${taskId}' has not been claimed.`);
+    }
+    const stop = { cancellationRequested: true };
+    if (task.status !== WorkerTaskStatus.Claimed) return stop;
+    const [execution, step] = await Promise.all([
+      this.deps.executions.get(task.executionId),
+      this.deps.executions.getStep(task.executionId, task.ordinal),
+    ]);
+    if (!step || isTerminalStepStatus(step.status) || execution?.status === ExecutionStatus.Cancelled) {
+      return stop;
+    }
+    if (!(await this.deps.workflow.sendTaskHeartbeat(task.taskToken))) return stop;
+    if (!(await this.deps.tasks.touch(taskId, this.now(), message))) return stop;
+    return { cancellationRequested: false };
+  }
+
+  /**
+   * Records the outcome on the step and lets the state machine go on. Idempotent: the same report
+   * again is accepted without effect; a report after the step ended without the worker (cancel,
+   * timeout) is kept on the task but changes nothing.
+   */
+  async complete(taskId: string, report: ActivityReport): Promise<{ accepted: boolean; stepStatus: string }> {
+    if (report.activityStatus === ActivityStatus.InProgress) {
+      throw new BadRequestError('activityStatus InProgress is not an outcome; send a heartbeat instead.');
+    }
+    const task = await this.requireTask(taskId);
+    const stepStatus = STEP_STATUS_BY_ACTIVITY[report.activityStatus];
+    if (task.status === WorkerTaskStatus.Completed) {
+      // A retried report: make sure the state machine heard it, answer as the first time.
+      const same = task.outcome?.activityStatus === report.activityStatus;
+      if (same)
+        await this.deps.workflow.sendTaskSuccess(task.taskToken, { activityStatus: report.activityStatus });
+      return { accepted: same, stepStatus: await this.stepStatusOf(task) };
+    }
+    if (task.status === WorkerTaskStatus.Queued)
+      throw new ConflictError(`Task '${taskId}' has not been claimed.`);
+    if (task.status === WorkerTaskStatus.Abandoned)
+      return { accepted: false, stepStatus: await this.stepStatusOf(task) };
+
+    const now = this.now();
+    const result = await this.deps.tasks.complete(task, report, now, {
+      status: stepStatus,
+      completedAt: now,
+      errorMessage: report.errorMessage ?? null,
+      activityId: report.activityId ?? null,
+      activityStatus: report.activityStatus,
+    });
+    if (result === 'not-claimed') return this.complete(taskId, report);
+    if (result === 'ok') {
+      await this.deps.workflow.sendTaskSuccess(task.taskToken, { activityStatus: report.activityStatus });
+    }
+    return { accepted: result === 'ok', stepStatus: await this.stepStatusOf(task) };
+  }
+
+  private async stepStatusOf(task: WorkerTask): Promise<string> {
+    return (await this.deps.executions.getStep(task.executionId, task.ordinal))?.status ?? 'Unknown';
+  }
+
+  private async requireTask(taskId: string): Promise<WorkerTask> {
+    const task = await this.deps.tasks.get(taskId);
+    if (!task) throw new NotFoundError('Task', taskId);
+    return task;
+  }
+}

@@ -1,0 +1,46 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { z } from 'zod';
+import { getServices } from './environment.js';
+import { logger } from './logger.js';
+
+/** The state machine's task states call this function; `action` names the decision wanted. */
+const StateError = z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough();
+const OrchestratorEvent = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('advance'), executionId: z.string() }),
+  z.object({
+    action: z.literal('enqueueStep'),
+    executionId: z.string(),
+    ordinal: z.number(),
+    taskToken: z.string(),
+  }),
+  z.object({
+    action: z.literal('stepFailed'),
+    executionId: z.string(),
+    ordinal: z.number(),
+    error: StateError,
+  }),
+  z.object({ action: z.literal('crash'), executionId: z.string(), error: StateError }),
+]);
+
+async function orchestrate(event: unknown): Promise<unknown> {
+  const request = OrchestratorEvent.parse(event);
+  const { orchestrator } = getServices();
+  logger.appendKeys({ executionId: request.executionId, action: request.action });
+  switch (request.action) {
+    case 'advance':
+      return orchestrator.advance(request.executionId);
+    case 'enqueueStep':
+      await orchestrator.enqueueStep(request.executionId, request.ordinal, request.taskToken);
+      return {};
+    case 'stepFailed':
+      await orchestrator.stepFailed(request.executionId, request.ordinal, request.error);
+      return {};
+    case 'crash':
+      logger.error('Execution crashed', { error: request.error });
+      await orchestrator.crash(request.executionId, request.error);
+      return {};
+  }
+}
+
+export const handler = middy(orchestrate).use(injectLambdaContext(logger, { resetKeys: true }));

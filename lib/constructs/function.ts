@@ -1,0 +1,105 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Duration } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { TABLE_ENV, type TableKey } from '../../core/adapters/dynamodb/tables.js';
+import { WORKFLOW_ENV } from '../../core/environment.js';
+import type { OrchestratorSettings } from '../../core/services/orchestrator.js';
+import { SERVICE_NAME } from '../config.js';
+
+/**
+ * What every function that builds the services (`getServices`) needs: every table name (the stores
+ * are built all at once; names are not access, the grants decide that), the state machine ARN and
+ * the orchestrator settings.
+ */
+export function serviceEnvironment(
+  tables: Readonly<Record<TableKey, ITableV2>>,
+  stateMachineArn: string,
+  settings: OrchestratorSettings,
+): Record<string, string> {
+  return {
+    ...Object.fromEntries(
+      (Object.entries(tables) as [TableKey, ITableV2][]).map(([key, table]) => [
+        TABLE_ENV[key],
+        table.tableName,
+      ]),
+    ),
+    [WORKFLOW_ENV.stateMachineArn]: stateMachineArn,
+    [WORKFLOW_ENV.waitSeconds]: String(settings.waitSeconds),
+    [WORKFLOW_ENV.heartbeatTimeoutSeconds]: String(settings.heartbeatTimeoutSeconds),
+  };
+}
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+const BUNDLING: BundlingOptions = {
+  format: OutputFormat.ESM,
+  // Prefer packages' ESM builds: smaller bundles, and tree shaking works on them.
+  mainFields: ['module', 'main'],
+  // Bundled CommonJS dependencies still call `require` for Node built-ins; ESM has none.
+  banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  minify: true,
+  sourceMap: true,
+  // Mapped stack traces need file and line only; leaving the sources out halves the artefact.
+  sourcesContent: false,
+  // Bundle the AWS SDK too (the default leaves it to the runtime's copy): the functions then run
+  // the exact SDK version the tests ran against, not whatever the runtime ships that month.
+  externalModules: [],
+};
+
+export interface ServiceFunctionProps {
+  /** The entry point, `functions/<file>.ts`; it exports `handler`. */
+  readonly file: string;
+  /** Variables besides the service name and source maps, e.g. {@link serviceEnvironment}. */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** Retention of the function's own log group. */
+  readonly logRetention: RetentionDays;
+  /** How long one invocation may run. */
+  readonly timeout: Duration;
+  /** Shown in the console next to the generated name. */
+  readonly description?: string;
+  /**
+   * Retries of a failed asynchronous invocation (EventBridge targets).
+   *
+   * @default 2 (Lambda's default)
+   */
+  readonly retryAttempts?: number;
+}
+
+/**
+ * One of the service's functions: bundled by esbuild from `functions/<file>.ts` into one ESM file,
+ * Node 24 on Graviton, with its own log group. The log group is a sibling named `<id>Logs`, so the
+ * logical ids stay what they were when each construct built its functions itself.
+ */
+export class ServiceFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
+    // An explicit log group, so its retention is set here instead of "never expire".
+    const logGroup = new LogGroup(scope, `${id}Logs`, { retention: props.logRetention });
+    super(scope, id, {
+      entry: join(ROOT, 'functions', `${props.file}.ts`),
+      handler: 'handler',
+      description: props.description,
+      runtime: Runtime.NODEJS_24_X,
+      // Graviton: cheaper per GB-second than x86, and nothing here is native code.
+      architecture: Architecture.ARM_64,
+      // CPU scales with memory; module initialisation (SDK, zod schemas) is CPU-bound, and it sits
+      // on the request path at every cold start.
+      memorySize: 512,
+      timeout: props.timeout,
+      retryAttempts: props.retryAttempts,
+      projectRoot: ROOT,
+      depsLockFilePath: join(ROOT, 'package-lock.json'),
+      bundling: BUNDLING,
+      logGroup,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+    });
+  }
+}

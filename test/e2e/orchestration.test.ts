@@ -1,0 +1,367 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../local/stack.js';
+import { eventually } from '../helpers/eventually.js';
+import { type ApiClient, apiClient, startTestStack } from '../helpers/local-api.js';
+import { TestWorker } from '../helpers/test-worker.js';
+
+/**
+ * Executions run by the real state machine definition on the local engine, with a test worker over
+ * HTTP. Short settings keep it quick: the state machine looks again after 1 s when it waits, a claimed
+ * step without heartbeat fails after 3 s, and the reconciler runs every second.
+ */
+
+let stack: LocalStack;
+let admin: ApiClient;
+let worker: TestWorker;
+let counter = 0;
+
+beforeAll(async () => {
+  stack = await startTestStack({ waitSeconds: 1, heartbeatTimeoutSeconds: 3, reconcileEveryMs: 1000 });
+  admin = apiClient(stack);
+  const key = await admin.post('/api-keys', { name: 'test-worker', roles: ['Worker'] });
+  worker = new TestWorker(apiClient(stack, key.body.key));
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+type StepSpec = {
+  name?: string;
+  mode?: 'Sequential' | 'ParallelWithPrevious';
+  continueOnFailure?: boolean;
+  timeoutSeconds?: number;
+};
+
+/** Creates a schedule of Executable steps (the type does not matter to orchestration) and runs it. */
+async function run(steps: StepSpec[], extra: Record<string, unknown> = {}) {
+  counter += 1;
+  // Each scenario has a pool of its own, so a task left by one can never be claimed by another.
+  const pool = `pool-${counter}`;
+  worker.pools = [pool];
+  const schedule = await admin.post('/schedules', {
+    name: `Orchestration ${counter}`,
+    triggerType: 'Manual',
+    steps: steps.map((step, i) => ({
+      name: step.name ?? `step ${i}`,
+      stepType: 'Executable',
+      executablePath: '/bin/true',
+      executionMode: step.mode ?? 'Sequential',
+      continueOnFailure: step.continueOnFailure ?? false,
+      timeoutSeconds: step.timeoutSeconds ?? 60,
+      workerPool: pool,
+    })),
+    ...extra,
+  });
+  expect(schedule.status).toBe(201);
+  const started = await admin.post(`/schedules/${schedule.body.id}/run`);
+  expect(started.status).toBe(202);
+  return { scheduleId: schedule.body.id as string, executionId: started.body.executionId as string };
+}
+
+const execution = async (id: string) => (await admin.get(`/schedule-executions/${id}`)).body;
+const settled = (id: string) =>
+  eventually(
+    () => execution(id),
+    (e) => ['Completed', 'Failed', 'Cancelled'].includes(e.status),
+  );
+
+/** Claims and completes one task at a time until the execution ends, with the given outcome per step name. */
+async function drive(executionId: string, outcomes: Record<string, string> = {}) {
+  for (;;) {
+    const current = await execution(executionId);
+    if (['Completed', 'Failed', 'Cancelled'].includes(current.status)) return current;
+    const [task] = await worker.claim({ waitSeconds: 1 });
+    if (task) await worker.complete(task.taskId, outcomes[task.step.name] ?? 'Complete');
+  }
+}
+
+describe('running an execution', () => {
+  it('runs sequential stages in order and completes', async () => {
+    const { executionId } = await run([{ name: 'a' }, { name: 'b' }, { name: 'c' }]);
+    const order: string[] = [];
+    for (const expected of ['a', 'b', 'c']) {
+      const [task] = await worker.claimAtLeast(1);
+      order.push(task?.step.name as string);
+      const during = await execution(executionId);
+      expect(during.status).toBe('InProgress');
+      expect(during.steps.find((s: any) => s.name === expected).status).toBe('Processing');
+      expect((await worker.complete(task?.taskId as string)).body).toEqual({
+        accepted: true,
+        stepStatus: 'Completed',
+      });
+    }
+    expect(order).toEqual(['a', 'b', 'c']);
+    const done = await settled(executionId);
+    expect(done).toMatchObject({
+      status: 'Completed',
+      currentStepIndex: 2,
+      totalSteps: 3,
+      errorMessage: null,
+    });
+    expect(done.startedAt).not.toBeNull();
+    expect(done.completedAt).not.toBeNull();
+    for (const step of done.steps) {
+      expect(step).toMatchObject({ status: 'Completed', activityStatus: 'Complete' });
+      expect(step.taskId).not.toBeNull();
+      expect(Date.parse(step.completedAt)).toBeGreaterThanOrEqual(Date.parse(step.startedAt));
+    }
+  });
+
+  it('runs the steps of a stage at the same time', async () => {
+    const { executionId } = await run([
+      { name: 'import 1' },
+      { name: 'import 2', mode: 'ParallelWithPrevious' },
+      { name: 'import 3', mode: 'ParallelWithPrevious' },
+      { name: 'sync' },
+    ]);
+    const stage = await worker.claimAtLeast(3);
+    expect(stage.map((t) => t.step.name).sort()).toEqual(['import 1', 'import 2', 'import 3']);
+    // All three are running at once, and the next stage has not started.
+    const during = await execution(executionId);
+    expect(during.steps.map((s: any) => s.status)).toEqual([
+      'Processing',
+      'Processing',
+      'Processing',
+      'Pending',
+    ]);
+    expect(await worker.claim({ waitSeconds: 1 })).toEqual([]);
+    for (const task of stage) await worker.complete(task.taskId);
+    const [sync] = await worker.claimAtLeast(1);
+    expect(sync?.step.name).toBe('sync');
+    await worker.complete(sync?.taskId as string);
+    expect((await settled(executionId)).status).toBe('Completed');
+  });
+
+  it('fails the execution on a failed step and cancels the later ones', async () => {
+    const { executionId } = await run([
+      { name: 'ok' },
+      { name: 'breaks', mode: 'ParallelWithPrevious' },
+      { name: 'later' },
+    ]);
+    const done = await drive(executionId, { breaks: 'FailedWithError' });
+    expect(done.status).toBe('Failed');
+    expect(done.errorMessage).toContain("'breaks' Failed");
+    expect(done.steps.map((s: any) => s.status)).toEqual(['Completed', 'Failed', 'Cancelled']);
+  });
+
+  it('goes on past a failed step that has continueOnFailure', async () => {
+    const { executionId } = await run([{ name: 'tolerated', continueOnFailure: true }, { name: 'after' }]);
+    const done = await drive(executionId, { tolerated: 'FailedWithError' });
+    expect(done.status).toBe('Completed');
+    expect(done.steps.map((s: any) => s.status)).toEqual(['Failed', 'Completed']);
+  });
+
+  it.each([
+    ['CompleteWithWarning', 'Completed with Warning', 'Completed'],
+    ['CompleteWithError', 'Completed with Error', 'Failed'],
+    ['Cancelled', 'Cancelled', 'Failed'],
+  ])('maps activity %s to step %s and execution %s', async (activity, stepStatus, executionStatus) => {
+    const { executionId } = await run([{ name: 'only' }, { name: 'next' }]);
+    const done = await drive(executionId, { only: activity });
+    expect(done.status).toBe(executionStatus);
+    expect(done.steps[0]).toMatchObject({ status: stepStatus, activityStatus: activity });
+  });
+
+  it('runs a 14-step schedule in 9 stages', async () => {
+    const modes: ('Sequential' | 'ParallelWithPrevious')[] = [
+      'Sequential',
+      'ParallelWithPrevious',
+      'ParallelWithPrevious',
+      'Sequential',
+      'Sequential',
+      'ParallelWithPrevious',
+      'Sequential',
+      'Sequential',
+      'ParallelWithPrevious',
+      'Sequential',
+      'Sequential',
+      'ParallelWithPrevious',
+      'Sequential',
+      'Sequential',
+    ];
+    const { executionId } = await run(modes.map((mode, i) => ({ name: `s${i}`, mode })));
+    const done = await drive(executionId);
+    expect(done).toMatchObject({ status: 'Completed', totalSteps: 9, currentStepIndex: 8 });
+    expect(done.steps.map((s: any) => s.stepIndex)).toEqual([0, 0, 0, 1, 2, 2, 3, 4, 4, 5, 6, 6, 7, 8]);
+    expect(done.steps.every((s: any) => s.status === 'Completed')).toBe(true);
+  });
+
+  it('accepts the same completion twice without effect', async () => {
+    const { executionId } = await run([{ name: 'once' }]);
+    const [task] = await worker.claimAtLeast(1);
+    const first = await worker.complete(task?.taskId as string, 'CompleteWithWarning');
+    const again = await worker.complete(task?.taskId as string, 'CompleteWithWarning');
+    expect(first.body).toEqual({ accepted: true, stepStatus: 'Completed with Warning' });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ accepted: true, stepStatus: 'Completed with Warning' });
+    expect((await settled(executionId)).status).toBe('Completed');
+  });
+});
+
+describe('timeouts and heartbeats', () => {
+  it('fails a step that exceeds its timeout and tells its worker to stop', async () => {
+    const { executionId } = await run([{ name: 'slow', timeoutSeconds: 2 }]);
+    const [task] = await worker.claimAtLeast(1);
+    const stop = await eventually(
+      () => worker.heartbeat(task?.taskId as string),
+      (beat) => beat.cancellationRequested,
+      10_000,
+      500,
+    );
+    expect(stop.cancellationRequested).toBe(true);
+    const done = await settled(executionId);
+    expect(done.status).toBe('Failed');
+    expect(done.steps[0].status).toBe('Failed');
+    expect(done.steps[0].errorMessage).toMatch(/Timed out/);
+    // The worker's late report changes nothing.
+    expect((await worker.complete(task?.taskId as string)).body.accepted).toBe(false);
+  });
+
+  it('fails a step whose worker stops heartbeating', async () => {
+    const { executionId } = await run([{ name: 'silent' }]);
+    await worker.claimAtLeast(1);
+    const done = await settled(executionId);
+    expect(done.status).toBe('Failed');
+    expect(done.steps[0].errorMessage).toMatch(/heartbeat/i);
+  });
+
+  it('keeps a step alive while its worker heartbeats', async () => {
+    const { executionId } = await run([{ name: 'steady' }]);
+    const [task] = await worker.claimAtLeast(1);
+    const until = Date.now() + 5_000;
+    while (Date.now() < until) {
+      expect((await worker.heartbeat(task?.taskId as string)).cancellationRequested).toBe(false);
+      await new Promise((r) => setTimeout(r, 700));
+    }
+    expect((await worker.complete(task?.taskId as string)).body.accepted).toBe(true);
+    expect((await settled(executionId)).status).toBe('Completed');
+  });
+});
+
+describe('cancel, pause and resume', () => {
+  it('cancels a running execution: the running step is told to stop, pending ones are cancelled', async () => {
+    const { executionId } = await run([{ name: 'running' }, { name: 'pending' }]);
+    const [task] = await worker.claimAtLeast(1);
+    const cancelled = await admin.post(`/schedule-executions/${executionId}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.status).toBe('Cancelled');
+    expect((await worker.heartbeat(task?.taskId as string)).cancellationRequested).toBe(true);
+    expect((await worker.complete(task?.taskId as string, 'Cancelled')).body.accepted).toBe(false);
+    const done = await execution(executionId);
+    expect(done.status).toBe('Cancelled');
+    expect(done.steps.map((s: any) => s.status)).toEqual(['Cancelled', 'Cancelled']);
+    expect(await worker.claim({ waitSeconds: 1 })).toEqual([]);
+  });
+
+  it('keeps a completion that came before the cancel, and the cancel still wins the execution', async () => {
+    const { executionId } = await run([{ name: 'first' }, { name: 'second' }]);
+    const [task] = await worker.claimAtLeast(1);
+    await worker.complete(task?.taskId as string);
+    await admin.post(`/schedule-executions/${executionId}/cancel`);
+    const done = await execution(executionId);
+    expect(done.status).toBe('Cancelled');
+    expect(done.steps[0].status).toBe('Completed');
+    expect(done.steps[1].status).toBe('Cancelled');
+  });
+
+  it('ignores a completion that comes after the cancel', async () => {
+    const { executionId } = await run([{ name: 'only' }]);
+    const [task] = await worker.claimAtLeast(1);
+    await admin.post(`/schedule-executions/${executionId}/cancel`);
+    const late = await worker.complete(task?.taskId as string);
+    expect(late.body).toEqual({ accepted: false, stepStatus: 'Cancelled' });
+    expect((await execution(executionId)).status).toBe('Cancelled');
+  });
+
+  it('pauses between stages and resumes', async () => {
+    const { executionId } = await run([{ name: 'before' }, { name: 'after' }]);
+    const [task] = await worker.claimAtLeast(1);
+    const paused = await admin.post(`/schedule-executions/${executionId}/pause`);
+    expect(paused.status).toBe(200);
+    expect(paused.body.status).toBe('Paused');
+    // The running step finishes; the next stage is held.
+    await worker.complete(task?.taskId as string);
+    const held = await eventually(
+      () => execution(executionId),
+      (e) => e.steps[1].status === 'Waiting',
+    );
+    expect(held.status).toBe('Paused');
+    expect(await worker.claim({ waitSeconds: 2 })).toEqual([]);
+    expect((await admin.post(`/schedule-executions/${executionId}/pause`)).status).toBe(409);
+
+    const resumed = await admin.post(`/schedule-executions/${executionId}/resume`);
+    expect(resumed.body.status).toBe('InProgress');
+    const [next] = await worker.claimAtLeast(1);
+    expect(next?.step.name).toBe('after');
+    await worker.complete(next?.taskId as string);
+    expect((await settled(executionId)).status).toBe('Completed');
+  });
+
+  it('cancels a paused execution', async () => {
+    const { executionId } = await run([{ name: 'a' }, { name: 'b' }]);
+    const [task] = await worker.claimAtLeast(1);
+    await admin.post(`/schedule-executions/${executionId}/pause`);
+    await worker.complete(task?.taskId as string);
+    const cancelled = await admin.post(`/schedule-executions/${executionId}/cancel`);
+    expect(cancelled.body.status).toBe('Cancelled');
+    expect((await execution(executionId)).steps.map((s: any) => s.status)).toEqual([
+      'Completed',
+      'Cancelled',
+    ]);
+  });
+});
+
+describe('overlap policies', () => {
+  it('BufferOne queues one execution behind the active one and starts it when that ends', async () => {
+    const { scheduleId, executionId: first } = await run([{ name: 'x' }], { overlapPolicy: 'BufferOne' });
+    const [task] = await worker.claimAtLeast(1);
+    const second = await admin.post(`/schedules/${scheduleId}/run`);
+    expect(second.status).toBe(202);
+    const third = await admin.post(`/schedules/${scheduleId}/run`);
+    expect(third.status).toBe(409);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await execution(second.body.executionId)).status).toBe('Queued');
+
+    await worker.complete(task?.taskId as string);
+    expect((await settled(first)).status).toBe('Completed');
+    const [next] = await worker.claimAtLeast(1);
+    expect(next?.executionId).toBe(second.body.executionId);
+    await worker.complete(next?.taskId as string);
+    expect((await settled(second.body.executionId)).status).toBe('Completed');
+  });
+
+  it('cancels a buffered (Queued) execution', async () => {
+    const { scheduleId, executionId: first } = await run([{ name: 'x' }], { overlapPolicy: 'BufferOne' });
+    const [task] = await worker.claimAtLeast(1);
+    const buffered = (await admin.post(`/schedules/${scheduleId}/run`)).body.executionId;
+    const cancelled = await admin.post(`/schedule-executions/${buffered}/cancel`);
+    expect(cancelled.body.status).toBe('Cancelled');
+    await worker.complete(task?.taskId as string);
+    expect((await settled(first)).status).toBe('Completed');
+    expect((await execution(buffered)).steps[0].status).toBe('Cancelled');
+  });
+
+  it('AllowAll runs executions side by side', async () => {
+    const { scheduleId, executionId: first } = await run([{ name: 'x' }], { overlapPolicy: 'AllowAll' });
+    const second = (await admin.post(`/schedules/${scheduleId}/run`)).body.executionId;
+    const tasks = await worker.claimAtLeast(2);
+    expect(new Set(tasks.map((t) => t.executionId))).toEqual(new Set([first, second]));
+    for (const task of tasks) await worker.complete(task.taskId);
+    expect((await settled(first)).status).toBe('Completed');
+    expect((await settled(second)).status).toBe('Completed');
+  });
+
+  it('CancelOther cancels the active execution and starts the new one', async () => {
+    const { scheduleId, executionId: first } = await run([{ name: 'x' }], { overlapPolicy: 'CancelOther' });
+    const [task] = await worker.claimAtLeast(1);
+    const second = await admin.post(`/schedules/${scheduleId}/run`);
+    expect(second.status).toBe(202);
+    expect((await execution(first)).status).toBe('Cancelled');
+    expect((await worker.heartbeat(task?.taskId as string)).cancellationRequested).toBe(true);
+    const [next] = await worker.claimAtLeast(1);
+    expect(next?.executionId).toBe(second.body.executionId);
+    await worker.complete(next?.taskId as string);
+    expect((await settled(second.body.executionId)).status).toBe('Completed');
+  });
+});

@@ -1,0 +1,314 @@
+import { readFileSync } from 'node:fs';
+import validateAsl from 'asl-validator';
+import type { IConstruct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import { TABLE_ENV, type TableKey } from '../../core/adapters/dynamodb/tables.js';
+import { HandlerGroup } from '../../core/api/routes.js';
+import { WORKFLOW_ENV as ENV } from '../../core/environment.js';
+import { ClaimInput } from '../../core/schemas/worker.js';
+import {
+  ConfigError,
+  DEFAULT_CONFIG,
+  MIN_STEP_HEARTBEAT_TIMEOUT_SECONDS,
+  readConfig,
+} from '../../lib/config.js';
+import { DEFINITION_FILE, DefinitionPlaceholder } from '../../lib/constructs/workflow.js';
+import { actions, newApp, type Resource, type Statement, synth } from './template.js';
+
+// `Template.fromStack` (inside `synth`) already refuses a template with a dependency cycle, the
+// one the orchestrator ⇄ state machine pair could close (see ExecutionWorkflow.stateMachineArn).
+const { stack, template, resources, logicalId, ofType, roleStatements, tableAccess } = synth();
+const { workflow, api } = stack;
+const stateMachineId = logicalId(workflow.stateMachine);
+const stateMachine = resources[stateMachineId] as Resource;
+const orchestratorId = logicalId(workflow.orchestratorFunction);
+const reconcilerId = logicalId(workflow.reconcilerFunction);
+const builtArn = stack.resolve(workflow.stateMachineArn);
+const functionResource = (fn: IConstruct) => resources[logicalId(fn)] as Resource;
+
+/** `${Name}` placeholders of a definition string. */
+const placeholders = (definition: string) =>
+  new Set([...definition.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1]));
+
+describe('ExecutionWorkflow state machine', () => {
+  it('is the ASL file, inline, with the orchestrator ARN as its only substitution', () => {
+    const definition = stateMachine.Properties.DefinitionString as string;
+    expect(JSON.parse(definition)).toEqual(JSON.parse(readFileSync(DEFINITION_FILE, 'utf8')));
+    expect(stateMachine.Properties.DefinitionSubstitutions).toEqual({
+      [DefinitionPlaceholder.orchestratorFunctionArn]: { 'Fn::GetAtt': [orchestratorId, 'Arn'] },
+    });
+    // Every placeholder is substituted, and every substitution is used: nothing reaches AWS as `${...}`.
+    expect([...placeholders(definition)].sort()).toEqual(
+      Object.keys(stateMachine.Properties.DefinitionSubstitutions),
+    );
+  });
+
+  it('is a valid state machine once CloudFormation has substituted a Lambda ARN (asl-validator)', () => {
+    const lambdaArn = 'arn:aws:lambda:eu-west-1:123456789012:function:orchestrator';
+    const substituted = (stateMachine.Properties.DefinitionString as string).replaceAll(
+      `\${${DefinitionPlaceholder.orchestratorFunctionArn}}`,
+      lambdaArn,
+    );
+    expect(placeholders(substituted).size).toBe(0);
+    const result = validateAsl(JSON.parse(substituted), { checkPaths: true, checkArn: true });
+    expect(result.errorsText('\n')).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  it('is a Standard state machine with tracing and error logging that leaves execution data out', () => {
+    expect(stateMachine.Properties.StateMachineType).toBe('STANDARD');
+    expect(stateMachine.Properties.TracingConfiguration).toEqual({ Enabled: true });
+    const logging = stateMachine.Properties.LoggingConfiguration;
+    expect(logging).toMatchObject({ Level: 'ERROR', IncludeExecutionData: false });
+    const logGroupId = logging.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0] as string;
+    expect(resources[logGroupId]?.Type).toBe('AWS::Logs::LogGroup');
+    expect(resources[logGroupId]?.Properties.RetentionInDays).toBe(DEFAULT_CONFIG.logRetention);
+  });
+
+  it('has the fixed name its ARN is built from, so the functions are told the right ARN', () => {
+    expect(stateMachine.Properties.StateMachineName).toBe('Test-Execution');
+    expect(workflow.stateMachineName).toBe('Test-Execution');
+    expect(builtArn).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':states:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':stateMachine:Test-Execution',
+        ],
+      ],
+    });
+  });
+
+  it('lets its role invoke the orchestrator and nothing else', () => {
+    const role = resources[logicalId(workflow.stateMachine.role)] as Resource;
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      expect.objectContaining({ Principal: { Service: 'states.amazonaws.com' } }),
+    ]);
+    const statements = roleStatements(workflow.stateMachine);
+    // Besides the invoke, only what CloudWatch Logs delivery and X-Ray tracing need.
+    const others = statements.filter((s) => !actions(s).every((a) => /^(logs|xray):/.test(a)));
+    expect(others).toEqual([
+      {
+        Action: 'lambda:InvokeFunction',
+        Effect: 'Allow',
+        Resource: [
+          { 'Fn::GetAtt': [orchestratorId, 'Arn'] },
+          { 'Fn::Join': ['', [{ 'Fn::GetAtt': [orchestratorId, 'Arn'] }, ':*']] },
+        ],
+      },
+    ]);
+  });
+
+  it('is output by the stack', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs.StateMachineArn?.Value).toEqual({ Ref: stateMachineId });
+  });
+});
+
+describe('ExecutionWorkflow reconciler', () => {
+  it('runs every minute, invoking the reconciler', () => {
+    const rules = ofType('AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    const [[ruleId, rule]] = rules as [[string, Resource]];
+    expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
+    expect(rule.Properties.Targets).toEqual([
+      expect.objectContaining({ Arn: { 'Fn::GetAtt': [reconcilerId, 'Arn'] } }),
+    ]);
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [reconcilerId, 'Arn'] },
+      SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+    });
+  });
+
+  it('is not retried by Lambda: the next minute redoes a failed run', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: reconcilerId },
+      MaximumRetryAttempts: 0,
+    });
+  });
+
+  it('finishes well within its one-minute period', () => {
+    expect(functionResource(workflow.reconcilerFunction).Properties.Timeout).toBeLessThan(60);
+  });
+});
+
+describe('Step Functions permissions', () => {
+  const executionsOfStateMachine = (resource: unknown) => {
+    const join = (resource as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join']?.[1];
+    const text = JSON.stringify(resource);
+    return (
+      join?.at(-1) === ':*' &&
+      text.includes('":execution:"') &&
+      text.includes(JSON.stringify({ Ref: stateMachineId }))
+    );
+  };
+  /** Each `states:` action a role has, with what it applies to: this state machine, its executions, or other. */
+  const sfnGrants = (owner: { role?: IConstruct }) =>
+    roleStatements(owner)
+      .filter((s) => actions(s).some((a) => a.startsWith('states:')))
+      .flatMap((s: Statement) => {
+        const target =
+          JSON.stringify(s.Resource) === JSON.stringify({ Ref: stateMachineId }) ||
+          JSON.stringify(s.Resource) === JSON.stringify(builtArn)
+            ? 'stateMachine'
+            : executionsOfStateMachine(s.Resource)
+              ? 'executions'
+              : `other ${JSON.stringify(s.Resource)}`;
+        return actions(s).map((action) => `${action} on ${target}`);
+      })
+      .sort();
+
+  // What each function's domain code calls; a new call must be added here on purpose.
+  const expected: [string, { role?: IConstruct }, string[]][] = [
+    [
+      'schedules (run starts, CancelOther stops)',
+      api.functions[HandlerGroup.schedules],
+      ['states:StartExecution on stateMachine', 'states:StopExecution on executions'],
+    ],
+    [
+      'executions (cancel stops)',
+      api.functions[HandlerGroup.executions],
+      ['states:StopExecution on executions'],
+    ],
+    [
+      'worker (complete, heartbeat)',
+      api.functions[HandlerGroup.worker],
+      ['states:SendTaskHeartbeat on stateMachine', 'states:SendTaskSuccess on stateMachine'],
+    ],
+    ['api-keys', api.functions[HandlerGroup.apiKeys], []],
+    ['meta', api.functions[HandlerGroup.meta], []],
+    ['authorizer', api.authorizerFunction, []],
+    [
+      'orchestrator (answers a step that can no longer run)',
+      workflow.orchestratorFunction,
+      ['states:SendTaskSuccess on stateMachine'],
+    ],
+    [
+      'reconciler (restarts, inspects, keeps unclaimed tasks alive)',
+      workflow.reconcilerFunction,
+      [
+        'states:DescribeExecution on executions',
+        'states:SendTaskHeartbeat on stateMachine',
+        'states:StartExecution on stateMachine',
+      ],
+    ],
+  ];
+
+  it.each(expected)('grants %s exactly its calls, on this state machine only', (_name, owner, calls) => {
+    expect(sfnGrants(owner)).toEqual(calls);
+  });
+
+  it('grants no Step Functions action on "*"', () => {
+    const all = ofType('AWS::IAM::Policy').flatMap(
+      ([, p]) => p.Properties.PolicyDocument.Statement as Statement[],
+    );
+    for (const statement of all.filter((s) => actions(s).some((a) => a.startsWith('states:')))) {
+      expect(JSON.stringify(statement.Resource)).not.toBe('"*"');
+    }
+  });
+});
+
+describe('ExecutionWorkflow functions', () => {
+  it.each([
+    [
+      'orchestrator',
+      workflow.orchestratorFunction,
+      { write: ['executionSteps', 'executions', 'workerTasks'], read: [] },
+    ],
+    [
+      'reconciler',
+      workflow.reconcilerFunction,
+      { write: ['executionSteps', 'executions'], read: ['workerTasks'] },
+    ],
+  ] as const)('grants the %s exactly its tables', (_name, fn, { write, read }) => {
+    const access = tableAccess(fn);
+    expect(access.write).toEqual([...write].sort());
+    expect(access.reach).toEqual([...write, ...read].sort());
+  });
+
+  it('lets the reconciler query the worker tasks indexes', () => {
+    const statements = roleStatements(workflow.reconcilerFunction);
+    const tasksTable = logicalId(stack.data.tables.workerTasks);
+    const indexArn = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tasksTable, 'Arn'] }, '/index/*']] };
+    expect(
+      statements.some(
+        (s) =>
+          actions(s).includes('dynamodb:Query') &&
+          JSON.stringify(s.Resource).includes(JSON.stringify(indexArn)),
+      ),
+    ).toBe(true);
+  });
+});
+
+describe('function environment and timeouts', () => {
+  const servicesBuilders: [string, IConstruct][] = [
+    ...(['schedules', 'executions', 'api-keys', 'worker'] as const).map((g): [string, IConstruct] => [
+      g,
+      api.functions[g],
+    ]),
+    ['authorizer', api.authorizerFunction],
+    ['orchestrator', workflow.orchestratorFunction],
+    ['reconciler', workflow.reconcilerFunction],
+  ];
+
+  it.each(servicesBuilders)(
+    'gives %s the state machine ARN, the settings and every table name',
+    (_name, fn) => {
+      const variables = functionResource(fn).Properties.Environment.Variables;
+      expect(variables).toMatchObject({
+        [ENV.stateMachineArn]: builtArn,
+        [ENV.waitSeconds]: String(DEFAULT_CONFIG.orchestrator.waitSeconds),
+        [ENV.heartbeatTimeoutSeconds]: String(DEFAULT_CONFIG.orchestrator.heartbeatTimeoutSeconds),
+      });
+      for (const key of Object.keys(TABLE_ENV) as TableKey[]) {
+        expect(variables[TABLE_ENV[key]]).toEqual({ Ref: logicalId(stack.data.tables[key]) });
+      }
+    },
+  );
+
+  it('gives meta, which builds no services, none of it', () => {
+    const variables = functionResource(api.functions.meta).Properties.Environment.Variables;
+    expect(Object.keys(variables).sort()).toEqual(['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME']);
+  });
+
+  it('lets the worker function outlast its longest claim long poll, within API Gateway’s 29 s', () => {
+    const longestPoll = ClaimInput.shape.waitSeconds.unwrap().maxValue ?? Number.POSITIVE_INFINITY;
+    const timeout = functionResource(api.functions.worker).Properties.Timeout as number;
+    expect(timeout).toBeGreaterThan(longestPoll + 5);
+    expect(timeout).toBeLessThan(29);
+  });
+
+  it.each(
+    (['schedules', 'executions', 'api-keys', 'meta'] as const).map((g): [string, IConstruct] => [
+      g,
+      api.functions[g],
+    ]),
+  )('ends a stuck %s call well before API Gateway does', (_name, fn) => {
+    expect(functionResource(fn).Properties.Timeout).toBeGreaterThanOrEqual(5);
+    expect(functionResource(fn).Properties.Timeout).toBeLessThanOrEqual(15);
+  });
+
+  it('takes the orchestrator settings from context', () => {
+    const custom = synth({ orchestratorWaitSeconds: '7', stepHeartbeatTimeoutSeconds: 300 });
+    const variables = custom.resources[custom.logicalId(custom.stack.api.functions.worker)]?.Properties
+      .Environment.Variables as Record<string, unknown>;
+    expect(variables[ENV.waitSeconds]).toBe('7');
+    expect(variables[ENV.heartbeatTimeoutSeconds]).toBe('300');
+  });
+
+  it.each([
+    ['orchestratorWaitSeconds', '0'],
+    ['orchestratorWaitSeconds', '2.5'],
+    ['stepHeartbeatTimeoutSeconds', 'soon'],
+    ['stepHeartbeatTimeoutSeconds', String(MIN_STEP_HEARTBEAT_TIMEOUT_SECONDS - 1)],
+  ])('refuses %s=%s', (key, value) => {
+    expect(() => readConfig(newApp({ [key]: value }).node)).toThrow(ConfigError);
+  });
+});

@@ -1,0 +1,122 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createServices, type Services } from '../../core/services/index.js';
+import { freshTables } from '../helpers/dynamodb.js';
+import { RecordingWorkflow } from '../helpers/recording-workflow.js';
+import { MINUTE, operator, scheduleInput, TestClock } from './fixtures.js';
+
+describe('Reconciler', () => {
+  let services: Services;
+  let workflow: RecordingWorkflow;
+  let clock: TestClock;
+
+  beforeEach(async () => {
+    const { client, tables } = await freshTables();
+    clock = new TestClock();
+    workflow = new RecordingWorkflow();
+    services = createServices(client, tables, { clock, workflow });
+  });
+
+  let made = 0;
+  async function queued() {
+    made += 1;
+    const schedule = await services.schedules.create(
+      scheduleInput({ name: `Reconciled ${made}`, overlapPolicy: 'AllowAll' }),
+    );
+    return (await services.schedules.run(schedule.id, operator)).executionId;
+  }
+
+  it('accepts a run whose state machine did not start, and starts it on the next round', async () => {
+    // Arrange
+    workflow.startError = new Error('Step Functions unreachable');
+    const executionId = await queued();
+    workflow.startError = undefined;
+    clock.advance(MINUTE);
+
+    // Act
+    const report = await services.reconciler.run();
+
+    // Assert
+    expect(report.restarted).toEqual([executionId]);
+    expect(workflow.calledWith('start')).toEqual([[executionId], [executionId]]);
+    expect((await services.executions.get(executionId)).status).toBe('Queued');
+  });
+
+  it('leaves a young execution alone: it may still be starting', async () => {
+    workflow.startError = new Error('not yet');
+    await queued();
+    workflow.startError = undefined;
+
+    const report = await services.reconciler.run();
+
+    expect(report.restarted).toEqual([]);
+    expect(workflow.calledWith('describe')).toEqual([]);
+  });
+
+  it('fails an execution whose state machine cannot be started', async () => {
+    workflow.startError = new Error('AccessDenied: states:StartExecution');
+    const executionId = await queued();
+    clock.advance(MINUTE);
+
+    const report = await services.reconciler.run();
+
+    expect(report.failed).toEqual([executionId]);
+    const execution = await services.executions.get(executionId);
+    expect(execution.status).toBe('Failed');
+    expect(execution.errorMessage).toContain('AccessDenied: states:StartExecution');
+    expect(execution.steps.every((step) => step.status === 'Cancelled')).toBe(true);
+  });
+
+  it.each(['FAILED', 'TIMED_OUT', 'ABORTED'])(
+    'fails an execution whose state machine ended %s without finishing the record',
+    async (status) => {
+      const executionId = await queued();
+      workflow.runs.set(executionId, { status, error: 'States.Runtime', cause: 'boom' });
+      clock.advance(MINUTE);
+
+      const report = await services.reconciler.run();
+
+      expect(report.failed).toEqual([executionId]);
+      const execution = await services.executions.get(executionId);
+      expect(execution.status).toBe('Failed');
+      expect(execution.errorMessage).toContain(`StateMachine${status}`);
+      expect(execution.errorMessage).toContain('States.Runtime: boom');
+      expect(execution.completedAt).not.toBeNull();
+    },
+  );
+
+  it('leaves running state machines and finished executions alone', async () => {
+    const running = await queued();
+    const cancelled = await queued();
+    await services.executions.cancelActive(cancelled, operator);
+    clock.advance(MINUTE);
+
+    const report = await services.reconciler.run();
+
+    expect(report).toMatchObject({ checked: 1, restarted: [], failed: [] });
+    expect((await services.executions.get(running)).status).toBe('Queued');
+  });
+});
+
+describe('Orchestrator.crash', () => {
+  it('fails an active execution once, with the error, and never touches a finished one', async () => {
+    const { client, tables } = await freshTables();
+    const services = createServices(client, tables, {
+      clock: new TestClock(),
+      workflow: new RecordingWorkflow(),
+    });
+    const schedule = await services.schedules.create(scheduleInput({ overlapPolicy: 'AllowAll' }));
+    const active = (await services.schedules.run(schedule.id, operator)).executionId;
+    const done = (await services.schedules.run(schedule.id, operator)).executionId;
+    await services.executions.cancelActive(done, operator);
+
+    await services.orchestrator.crash(active, { Error: 'Lambda.Unknown', Cause: 'out of memory' });
+    await services.orchestrator.crash(done, { Error: 'Lambda.Unknown', Cause: 'out of memory' });
+
+    const failed = await services.executions.get(active);
+    expect(failed.status).toBe('Failed');
+    expect(failed.errorMessage).toBe(
+      'The execution stopped on an unexpected error: Lambda.Unknown: out of memory',
+    );
+    expect((await services.executions.get(done)).status).toBe('Cancelled');
+  });
+});
