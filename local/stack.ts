@@ -28,8 +28,10 @@ export interface LocalStackOptions {
   waitSeconds?: number;
   /** A claimed step with no heartbeat for this long fails (default 120). */
   heartbeatTimeoutSeconds?: number;
-  /** How often the reconciler runs (EventBridge: every minute). */
+  /** How often the reconciler runs (EventBridge: every minute); 0 turns it off (benchmarks). */
   reconcileEveryMs?: number;
+  /** Use this DynamoDB endpoint (left running on stop) instead of starting DynamoDB Local. */
+  dynamoEndpoint?: string;
 }
 
 export interface LocalStack {
@@ -47,7 +49,9 @@ const DEFINITION = fileURLToPath(new URL('../statemachines/execution.asl.json', 
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   if (options.port !== 0) await assertPortFree(options.port, 'the API');
-  const dynamo: DynamoDbLocal = await startDynamoDbLocal(options.dataDir ? { dataDir: options.dataDir } : {});
+  const dynamo: DynamoDbLocal = options.dynamoEndpoint
+    ? { endpoint: options.dynamoEndpoint, stop: async () => undefined }
+    : await startDynamoDbLocal(options.dataDir ? { dataDir: options.dataDir } : {});
   let server: Server | undefined;
   let stepFunctions: LocalStepFunctions | undefined;
   let ticker: NodeJS.Timeout | undefined;
@@ -118,8 +122,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       reconciler.handler({}, lambdaContext('reconciler')).catch((error: unknown) => {
         console.error('Reconciler failed:', error instanceof Error ? error.message : error);
       });
-    void reconcile();
-    ticker = setInterval(reconcile, options.reconcileEveryMs ?? 60_000);
+    const every = options.reconcileEveryMs ?? 60_000;
+    if (every > 0) {
+      void reconcile();
+      ticker = setInterval(reconcile, every);
+    }
     const sfn = stepFunctions;
     return {
       apiUrl: `http://localhost:${port}${API_BASE_PATH}`,
