@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Four suites: unit (no network), integration (a real DynamoDB Local started once by globalSetup),
+ * Four suites: unit (no network), integration (a real DynamoDB Local and a real PostgreSQL, each
+ * started once by a globalSetup),
  * e2e (the whole local stack over HTTP, one per file) and infra (the CDK template and cdk-nag).
  */
 export default defineConfig({
@@ -12,7 +13,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          globalSetup: ['test/helpers/dynamodb-global-setup.ts'],
+          globalSetup: ['test/helpers/dynamodb-global-setup.ts', 'test/helpers/postgres-global-setup.ts'],
           testTimeout: 30_000,
         },
       },
