@@ -1,11 +1,18 @@
+import { fileURLToPath } from 'node:url';
 import { LocalRuntimeError } from '../local/dynamodb-local.js';
 import { startLocalStack } from '../local/stack.js';
+import { ConfigError } from '../worker/config.js';
 
 /** `npm start`: the whole service on this machine, no AWS account needed. */
 
 const port = Number(process.env.PORT ?? 3000);
 const dataDir = process.env.DATA_DIR ?? '.local-data';
 const inMemory = process.env.LOCAL_IN_MEMORY === 'true';
+// The embedded worker runs the worked example's configuration unless told otherwise.
+const workerConfigFile =
+  process.env.LOCAL_WORKER === 'false'
+    ? undefined
+    : (process.env.LOCAL_WORKER_CONFIG ?? fileURLToPath(new URL('../examples/worker.json', import.meta.url)));
 
 try {
   const stack = await startLocalStack({
@@ -15,6 +22,7 @@ try {
     ...(process.env.ORCHESTRATOR_WAIT_SECONDS
       ? { waitSeconds: Number(process.env.ORCHESTRATOR_WAIT_SECONDS) }
       : {}),
+    ...(workerConfigFile ? { workerConfigFile } : {}),
     ...(process.env.STEP_HEARTBEAT_TIMEOUT_SECONDS
       ? { heartbeatTimeoutSeconds: Number(process.env.STEP_HEARTBEAT_TIMEOUT_SECONDS) }
       : {}),
@@ -22,6 +30,11 @@ try {
   console.log(`Schedule execution service: ${stack.apiUrl}`);
   console.log(`  data: ${inMemory ? 'in memory (LOCAL_IN_MEMORY=true)' : dataDir}`);
   console.log(`  Administrator API key (local-admin): ${stack.adminApiKey}`);
+  console.log(
+    stack.worker
+      ? `  embedded worker: ${stack.worker.workerId}, pools ${stack.worker.pools.join(', ')} (${workerConfigFile})`
+      : '  embedded worker: off (LOCAL_WORKER=false)',
+  );
   console.log(`  try: curl -H "X-Api-Key: ${stack.adminApiKey}" ${stack.apiUrl}/schedules`);
   let stopping = false;
   const stop = async () => {
@@ -33,7 +46,7 @@ try {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 } catch (error) {
-  if (error instanceof LocalRuntimeError) {
+  if (error instanceof LocalRuntimeError || error instanceof ConfigError) {
     console.error(`Cannot start: ${error.message}`);
     process.exit(1);
   }

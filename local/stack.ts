@@ -5,6 +5,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TABLE_ENV, type TableKey } from '../core/adapters/dynamodb/tables.js';
 import { API_BASE_PATH } from '../core/api/routes.js';
 import { Role } from '../core/model.js';
+import { WorkerAgent } from '../worker/agent.js';
+import { loadWorkerConfig } from '../worker/config.js';
 import { createLocalApi, lambdaContext } from './api-gateway.js';
 import { assertPortFree, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
 import { type LocalStepFunctions, startLocalStepFunctions } from './step-functions.js';
@@ -32,6 +34,11 @@ export interface LocalStackOptions {
   reconcileEveryMs?: number;
   /** Use this DynamoDB endpoint (left running on stop) instead of starting DynamoDB Local. */
   dynamoEndpoint?: string;
+  /**
+   * Run the worker agent in-process with this configuration file (its `apiUrl` and key are replaced
+   * by the local ones), so schedules run with no extra setup. Off when absent.
+   */
+  workerConfigFile?: string;
 }
 
 export interface LocalStack {
@@ -39,10 +46,13 @@ export interface LocalStack {
   readonly apiUrl: string;
   readonly adminApiKey: string;
   readonly dynamoEndpoint: string;
+  /** The embedded worker's id and pools, when one runs. */
+  readonly worker?: { workerId: string; pools: readonly string[] };
   stop(): Promise<void>;
 }
 
 export const LOCAL_ADMIN_KEY_NAME = 'local-admin';
+export const LOCAL_WORKER_KEY_NAME = 'local-worker';
 
 const ORCHESTRATOR_ARN = 'arn:aws:lambda:local:000000000000:function:orchestrator';
 const DEFINITION = fileURLToPath(new URL('../statemachines/execution.asl.json', import.meta.url));
@@ -128,16 +138,37 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ticker = setInterval(reconcile, every);
     }
     const sfn = stepFunctions;
+    const apiUrl = `http://localhost:${port}${API_BASE_PATH}`;
+
+    let agent: WorkerAgent | undefined;
+    let workerInfo: { workerId: string; pools: readonly string[] } | undefined;
+    if (options.workerConfigFile) {
+      const config = { ...(await loadWorkerConfig(options.workerConfigFile)), apiUrl };
+      workerInfo = { workerId: config.workerId, pools: config.pools };
+      const apiKey = await provisionKey(
+        environment.getServices().apiKeys,
+        LOCAL_WORKER_KEY_NAME,
+        Role.Worker,
+      );
+      agent = new WorkerAgent({ config, apiKey });
+      agent.start();
+    }
+    const embedded = agent;
     return {
-      apiUrl: `http://localhost:${port}${API_BASE_PATH}`,
+      apiUrl,
       adminApiKey,
+      ...(workerInfo ? { worker: workerInfo } : {}),
       dynamoEndpoint: dynamo.endpoint,
       stop: async () => {
         clearInterval(ticker);
+        // The worker stops claiming first; closing the API then ends its pending long poll at once
+        // (a claim cut off before an answer hands it nothing) instead of waiting out the poll.
+        const workerStopped = embedded?.stop();
         await new Promise<void>((done) => {
           listening.close(() => done());
           listening.closeAllConnections();
         });
+        await workerStopped;
         await sfn.stop();
         await dynamo.stop();
       },
@@ -162,8 +193,13 @@ async function provisionAdminKey(apiKeys: ApiKeys, chosen: string | undefined): 
     await apiKeys.ensure(LOCAL_ADMIN_KEY_NAME, [Role.Administrator], chosen);
     return chosen;
   }
-  const previous = (await apiKeys.list(1, 100)).items.filter((key) => key.name === LOCAL_ADMIN_KEY_NAME);
-  const created = await apiKeys.create({ name: LOCAL_ADMIN_KEY_NAME, roles: [Role.Administrator] });
+  return provisionKey(apiKeys, LOCAL_ADMIN_KEY_NAME, Role.Administrator);
+}
+
+/** A fresh key named `name`; the earlier keys of that name are revoked. */
+async function provisionKey(apiKeys: ApiKeys, name: string, role: Role): Promise<string> {
+  const previous = (await apiKeys.list(1, 100)).items.filter((key) => key.name === name);
+  const created = await apiKeys.create({ name, roles: [role] });
   for (const key of previous) await apiKeys.revoke(key.id);
   return created.key;
 }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +97,42 @@ describe('npm start', () => {
     expect((await fetch(url, { headers: { 'X-Api-Key': secondKey as string } })).status).toBe(200);
     expect((await fetch(url, { headers: { 'X-Api-Key': firstKey as string } })).status).toBe(401);
     await stop(second);
+  });
+
+  it('runs the worked example with its embedded worker', async () => {
+    const port = await freePort();
+    const url = `http://localhost:${port}/api/v1`;
+    const headers = { 'X-Api-Key': 'example-admin-key', 'Content-Type': 'application/json' };
+    const started = start({
+      PORT: String(port),
+      LOCAL_IN_MEMORY: 'true',
+      LOCAL_ADMIN_API_KEY: 'example-admin-key',
+    });
+    await waitFor(started, /embedded worker: example-worker, pools default/);
+
+    const schedule = await fetch(`${url}/schedules`, {
+      method: 'POST',
+      headers,
+      body: readFileSync('examples/schedules/daily-delta-sync.json', 'utf8'),
+    });
+    expect(schedule.status).toBe(201);
+    const { id } = (await schedule.json()) as { id: string };
+    const run = await fetch(`${url}/schedules/${id}/run`, { method: 'POST', headers });
+    const { executionId } = (await run.json()) as { executionId: string };
+
+    const deadline = Date.now() + 60_000;
+    let execution: { status: string; steps: { status: string; activityId: string | null }[] } | undefined;
+    while (Date.now() < deadline) {
+      execution = (await (
+        await fetch(`${url}/schedule-executions/${executionId}`, { headers })
+      ).json()) as typeof execution;
+      if (execution && ['Completed', 'Failed', 'Cancelled'].includes(execution.status)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(execution?.status).toBe('Completed');
+    expect(execution?.steps.every((step) => step.status.startsWith('Completed'))).toBe(true);
+    expect(execution?.steps.some((step) => step.activityId !== null)).toBe(true);
+    expect(await stop(started)).toBe(0);
   });
 
   it('exits with a one-line error when the port is busy', async () => {

@@ -1,0 +1,69 @@
+import type { TableNames } from '../core/adapters/dynamodb/tables.js';
+import { startDynamoDbLocal } from '../local/dynamodb-local.js';
+import { type LocalStackOptions, startLocalStack } from '../local/stack.js';
+import { localTableNames } from '../local/tables.js';
+import { type CountingProxy, startCountingProxy } from './dynamo-proxy.js';
+
+/**
+ * The local stack of `local/stack.ts` (handlers, local API Gateway, local Step Functions), with the
+ * counting proxy between the handlers and DynamoDB Local: DynamoDB Local is started here, the proxy in
+ * front of it, and `startLocalStack` is given the proxy as its DynamoDB endpoint. The reconciler timer is
+ * off (its DynamoDB requests would land in the counts).
+ *
+ * The handlers build their services once per process (as in a Lambda environment), from the environment
+ * that `startLocalStack` sets: one bench stack per process.
+ */
+
+export interface BenchStack {
+  readonly apiUrl: string;
+  readonly adminApiKey: string;
+  /** DynamoDB Local itself, for seeding (and replaying) without going through the proxy. */
+  readonly dynamoEndpoint: string;
+  readonly proxy: CountingProxy;
+  readonly tables: TableNames;
+  stop(): Promise<void>;
+}
+
+export async function startBenchStack(
+  options: Pick<LocalStackOptions, 'waitSeconds' | 'heartbeatTimeoutSeconds' | 'tablePrefix'> & {
+    /** Keep every successful write in the proxy (for write-units.ts). */
+    logWrites?: boolean;
+  } = {},
+): Promise<BenchStack> {
+  // Handler logs at WARN would interleave with the tables; errors still show.
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+  const tablePrefix = options.tablePrefix ?? 'bench';
+  const dynamo = await startDynamoDbLocal();
+  let proxy: CountingProxy | undefined;
+  try {
+    proxy = await startCountingProxy(dynamo.endpoint, { logWrites: options.logWrites ?? false });
+    const stack = await startLocalStack({
+      waitSeconds: options.waitSeconds,
+      heartbeatTimeoutSeconds: options.heartbeatTimeoutSeconds,
+      port: 0,
+      dynamoEndpoint: proxy.endpoint,
+      reconcileEveryMs: 0,
+      tablePrefix,
+    });
+    const counting = proxy;
+    counting.take();
+    return {
+      // The API listens on 127.0.0.1; skip the name lookup of "localhost" on new connections.
+      apiUrl: stack.apiUrl.replace('//localhost:', '//127.0.0.1:'),
+      adminApiKey: stack.adminApiKey,
+      dynamoEndpoint: dynamo.endpoint,
+      proxy: counting,
+      tables: localTableNames(tablePrefix),
+      stop: async () => {
+        // Leaves DynamoDB running (it was given as an endpoint): stopped below, after the proxy.
+        await stack.stop();
+        await counting.stop();
+        await dynamo.stop();
+      },
+    };
+  } catch (error) {
+    await proxy?.stop();
+    await dynamo.stop();
+    throw error;
+  }
+}
