@@ -51,11 +51,11 @@ export class ExecutionService {
   }
 
   async get(id: string): Promise<ExecutionDetail> {
-    const [execution, steps] = await Promise.all([
-      this.deps.executions.get(id),
-      this.deps.executions.getSteps(id),
-    ]);
+    // The execution first, then its steps: an execution that has ended was written in the same
+    // transaction as its steps' final statuses, so steps read after it are never older than it says.
+    const execution = await this.deps.executions.get(id);
     if (!execution) throw new NotFoundError('Execution', id);
+    const steps = await this.deps.executions.getSteps(id);
     return {
       ...execution,
       steps: steps.map(({ ordinal: _ordinal, definition: _definition, ...step }) => step),
