@@ -19,12 +19,14 @@ import {
 import { runOrchestrationBench } from './orchestration.js';
 import { checkItemsMatchStore, seedExecutions } from './seed.js';
 import { type BenchStack, startBenchStack } from './stack.js';
+import { runWorkerOverheadBench } from './worker-overhead.js';
 
 /**
  * `npm run bench`: read cost of the execution endpoints with 10,000 and 100,000 stored executions, then
  * the orchestration figures (orchestration.ts: hand-off latency, throughput, cost per step), all local.
- * BENCH_ONLY=reads or BENCH_ONLY=orchestration runs one part. The orchestration part runs in a process of
- * its own: the handlers build their services once per process, from the environment of the first stack.
+ * BENCH_ONLY=reads, BENCH_ONLY=orchestration or BENCH_ONLY=worker runs one part (worker-overhead.ts: the
+ * worker agent's own overhead per task). The orchestration and worker parts run in processes of their
+ * own: the handlers build their services once per process, from the environment of the first stack.
  *
  * Reads: DynamoDB Local runs in memory, the real handlers serve HTTP behind the local API Gateway,
  * and a counting proxy between handlers and DynamoDB Local records every DynamoDB request and its
@@ -331,12 +333,12 @@ async function reads(began: number) {
   }
 }
 
-/** The orchestration part in a child process (same Node, same tsx loader), its output inline. */
-function orchestrationInChild(): Promise<number> {
+/** A part (orchestration, worker) in a child process (same Node, same tsx loader), its output inline. */
+function partInChild(part: 'orchestration' | 'worker'): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
       stdio: 'inherit',
-      env: { ...process.env, BENCH_ONLY: 'orchestration' },
+      env: { ...process.env, BENCH_ONLY: part },
     });
     child.once('error', reject);
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
@@ -346,23 +348,33 @@ function orchestrationInChild(): Promise<number> {
 async function main() {
   const began = performance.now();
   const only = process.env.BENCH_ONLY;
-  if (only !== undefined && only !== 'reads' && only !== 'orchestration') {
-    throw new Error('BENCH_ONLY: reads or orchestration (unset: both)');
+  if (only !== undefined && only !== 'reads' && only !== 'orchestration' && only !== 'worker') {
+    throw new Error('BENCH_ONLY: reads, orchestration or worker (unset: all three)');
   }
   if (only === 'orchestration') {
     if (!(await runOrchestrationBench())) process.exitCode = 1;
     return;
   }
+  if (only === 'worker') {
+    if (!(await runWorkerOverheadBench())) process.exitCode = 1;
+    return;
+  }
   await reads(began);
   if (only === undefined) {
     log();
-    const code = await orchestrationInChild();
+    const code = await partInChild('orchestration');
     if (code !== 0) {
       log(`The orchestration part failed (exit code ${code}).`);
       process.exitCode = code;
     }
     log();
-    log(`Whole benchmark (reads + orchestration): ${seconds(performance.now() - began)}`);
+    const workerCode = await partInChild('worker');
+    if (workerCode !== 0) {
+      log(`The worker part failed (exit code ${workerCode}).`);
+      process.exitCode = workerCode;
+    }
+    log();
+    log(`Whole benchmark (reads + orchestration + worker): ${seconds(performance.now() - began)}`);
   }
 }
 
