@@ -1,7 +1,8 @@
 import { ExecutionStatus, InitiatedByType, StepStatus, StepType } from '../core/model.js';
 import type { ExecutionStepRecord } from '../core/ports.js';
 import type { Execution } from '../core/schemas/execution.js';
-import type { Schedule, ScheduleInput, ScheduleStep } from '../core/schemas/schedule.js';
+import type { Schedule, ScheduleInput } from '../core/schemas/schedule.js';
+import { snapshotSteps } from '../core/services/schedules.js';
 import { countStages } from '../core/stages.js';
 
 /**
@@ -109,7 +110,7 @@ export function generateExecution(
     ends.push(at);
   }
   const last = schedule.steps.length - 1;
-  const steps = schedule.steps.map((step: ScheduleStep, ordinal): ExecutionStepRecord => {
+  const steps = snapshotSteps(schedule.steps).map((snapshot, ordinal): ExecutionStepRecord => {
     const failedHere = ordinal === last && status !== ExecutionStatus.Completed;
     const stepStatus = !failedHere
       ? StepStatus.Completed
@@ -117,17 +118,7 @@ export function generateExecution(
         ? StepStatus.Failed
         : StepStatus.Cancelled;
     return {
-      ordinal,
-      definition: step,
-      stepId: step.id,
-      stepIndex: step.stepIndex,
-      name: step.name,
-      stepType: step.stepType,
-      executionMode: step.executionMode,
-      connectedSystemId: step.stepType === StepType.RunProfile ? step.connectedSystemId : null,
-      continueOnFailure: step.continueOnFailure,
-      timeoutSeconds: step.timeoutSeconds,
-      workerPool: step.workerPool,
+      ...snapshot,
       status: stepStatus,
       taskId: guid(2, i * 100 + ordinal),
       startedAt: iso(ordinal === 0 ? started : (ends[ordinal - 1] as number)),

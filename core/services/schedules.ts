@@ -134,7 +134,7 @@ export class ScheduleService {
       const active = await this.activeExecutions(schedule);
       const cancelled = await this.applyOverlapPolicy(schedule, active, initiator);
       const execution = this.newExecution(schedule, initiator);
-      await this.deps.executions.create(execution, this.snapshotSteps(schedule.steps), schedule.version);
+      await this.deps.executions.create(execution, snapshotSteps(schedule.steps), schedule.version);
       await this.startWorkflow(execution.id);
       const message =
         cancelled.length > 0
@@ -225,29 +225,6 @@ export class ScheduleService {
     };
   }
 
-  private snapshotSteps(steps: ScheduleStep[]): ExecutionStepRecord[] {
-    return steps.map((step, ordinal) => ({
-      ordinal,
-      definition: step,
-      stepId: step.id,
-      stepIndex: step.stepIndex,
-      name: step.name,
-      stepType: step.stepType,
-      executionMode: step.executionMode,
-      connectedSystemId: step.stepType === StepType.RunProfile ? step.connectedSystemId : null,
-      continueOnFailure: step.continueOnFailure,
-      timeoutSeconds: step.timeoutSeconds,
-      workerPool: step.workerPool,
-      status: StepStatus.Pending,
-      taskId: null,
-      startedAt: null,
-      completedAt: null,
-      errorMessage: null,
-      activityId: null,
-      activityStatus: null,
-    }));
-  }
-
   private fromInput(input: ScheduleInput, previousSteps: ScheduleStep[] = []) {
     const knownIds = new Set(previousSteps.map((s) => s.id));
     const steps = assignStageIndexes(input.steps).map((step) => ({
@@ -328,6 +305,30 @@ export class ScheduleService {
       }
     }
   }
+}
+
+/** An execution's step rows: each schedule step snapshotted, Pending, nothing run yet. */
+export function snapshotSteps(steps: readonly ScheduleStep[]): ExecutionStepRecord[] {
+  return steps.map((step, ordinal) => ({
+    ordinal,
+    definition: step,
+    stepId: step.id,
+    stepIndex: step.stepIndex,
+    name: step.name,
+    stepType: step.stepType,
+    executionMode: step.executionMode,
+    connectedSystemId: step.stepType === StepType.RunProfile ? step.connectedSystemId : null,
+    continueOnFailure: step.continueOnFailure,
+    timeoutSeconds: step.timeoutSeconds,
+    workerPool: step.workerPool,
+    status: StepStatus.Pending,
+    taskId: null,
+    startedAt: null,
+    completedAt: null,
+    errorMessage: null,
+    activityId: null,
+    activityStatus: null,
+  }));
 }
 
 /** The API's view of a stored schedule, fields in the contract's order (the version stays inside). */
