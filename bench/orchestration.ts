@@ -1,5 +1,6 @@
 import { cpus, loadavg } from 'node:os';
 import { assignStageIndexes, countStages } from '../core/stages.js';
+import { random } from './data.js';
 import type { DynamoCall } from './dynamo-proxy.js';
 import { type Invocation, instrumentLambdas, type LambdaMeter } from './lambdas.js';
 import { percentile, trim } from './measure.js';
@@ -413,7 +414,7 @@ async function handoffPhase(
   > = { handoffs: [], toEnqueued: [], enqueuedToClaimed: [], completeCalls: [], firstClaims: [] };
   stack.proxy.take();
   meter.take();
-  const random = mulberry(7);
+  const nextRandom = random(7);
   for (let e = 0; e < executions; e++) {
     const runAt = performance.now();
     const executionId = await run();
@@ -424,7 +425,7 @@ async function handoffPhase(
       // The next step's worker is already waiting when the step ends; the step "runs" a random time
       // so that completions land anywhere in the claim's 500 ms poll cycle.
       const next = polling.claim(pool, 1, HANDOFF_WAIT_SECONDS);
-      await sleep(20 + random() * 500);
+      await sleep(20 + nextRandom() * 500);
       const completeStarted = performance.now();
       await completeOrThrow(running, task.taskId);
       const completed = performance.now();
@@ -462,17 +463,6 @@ async function until(condition: () => boolean, timeoutMs = 15_000): Promise<void
     if (performance.now() > deadline) throw new Error('Timed out waiting for the state machine');
     await sleep(5);
   }
-}
-
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ---- Phase b: throughput and correctness ------------------------------------------------------------------

@@ -33,6 +33,16 @@ export const newApp = (context: Record<string, unknown>, validate = false) =>
 
 export const actions = (statement: Statement): string[] => [statement.Action].flat();
 
+/** Whether some statement allows Query on the indexes of the table with this logical id. */
+export const queriesIndexesOf = (statements: Statement[], tableLogicalId: string): boolean => {
+  const indexArn = JSON.stringify({
+    'Fn::Join': ['', [{ 'Fn::GetAtt': [tableLogicalId, 'Arn'] }, '/index/*']],
+  });
+  return statements.some(
+    (s) => actions(s).includes('dynamodb:Query') && JSON.stringify(s.Resource).includes(indexArn),
+  );
+};
+
 /**
  * Synthesizes the stack. The quick kind skips bundling (esbuild takes seconds, the template does
  * not) and schema validation; the full kind does both, as `cdk synth` does.
