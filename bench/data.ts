@@ -149,6 +149,7 @@ export function generateExecution(
     initiatedByName: byKey ? 'ops-automation' : null,
     errorMessage: status === ExecutionStatus.Failed ? 'Step Report failed' : null,
     overlapPolicy: schedule.overlapPolicy,
+    scheduledFor: byKey ? null : iso(queued),
     cancelledById: status === ExecutionStatus.Cancelled ? 'user-42' : null,
     cancelledByName: status === ExecutionStatus.Cancelled ? 'Ada Operator' : null,
   };

@@ -145,7 +145,10 @@ export async function checkItemsMatchStore(
 ): Promise<void> {
   await client.send(new PutCommand({ TableName: scratch.schedules, Item: { id: schedule.id, version: 1 } }));
   const { execution, steps } = generateExecution(0, schedule);
-  await new DynamoExecutionStore(client, scratch).create(execution, steps, 1);
+  await new DynamoExecutionStore(client, scratch).create(execution, steps, {
+    version: 1,
+    lastRunTime: execution.queuedAt,
+  });
 
   const stored = await client.send(
     new GetCommand({ TableName: scratch.executions, Key: { id: execution.id }, ConsistentRead: true }),

@@ -43,6 +43,7 @@ export async function startBenchStack(
       port: 0,
       dynamoEndpoint: proxy.endpoint,
       reconcileEveryMs: 0,
+      cronTrigger: false,
       tablePrefix,
     });
     const counting = proxy;

@@ -46,7 +46,7 @@ export function describeCronProblem(expression: string): string | undefined {
   if (outOfRange) return outOfRange;
   try {
     // A pattern that parses but matches no date (e.g. 30 February) would silently never fire.
-    if (parse(expression, 'UTC').nextRun(new Date()) === null) return 'never matches any date';
+    if (cronFor(expression, 'UTC').nextRun(new Date()) === null) return 'never matches any date';
     return undefined;
   } catch (error) {
     return error instanceof Error
@@ -67,9 +67,15 @@ export function isValidTimeZone(timeZone: string): boolean {
 
 /** The next `count` fire times strictly after `after`, in UTC. */
 export function nextFireTimes(expression: string, timeZone: string, after: Date, count: number): Date[] {
-  return parse(expression, timeZone).nextRuns(count, after);
+  return cronFor(expression, timeZone).nextRuns(count, after);
 }
 
-// `domAndDow: false` is classic cron: when both day fields are restricted, either may match.
-const parse = (expression: string, timeZone: string): Cron =>
+/**
+ * The evaluator for an accepted expression. Daylight saving, as croner applies it: a fire time in
+ * the hour the clocks skip runs once, at the jump (01:30 on the spring-forward night in London runs
+ * at 02:00 BST); one in the hour that repeats runs once, at its first occurrence; patterns that
+ * fire every hour or minute keep doing so through the repeated hour, by elapsed time.
+ * `domAndDow: false` is classic cron: when both day fields are restricted, either may match.
+ */
+export const cronFor = (expression: string, timeZone: string): Cron =>
   new Cron(expression, { paused: true, timezone: timeZone, mode: '5-part', domAndDow: false });

@@ -24,6 +24,17 @@ export interface ScheduleStore {
   /** Throws StaleVersionError when `previous` is no longer current. */
   delete(previous: ScheduleRecord): Promise<void>;
   listAll(): Promise<ScheduleRecord[]>;
+  /** Ids of the schedules whose `nextRunTime` is at or before `now`, longest due first. */
+  listDue(now: string): Promise<string[]>;
+}
+
+/** What a run writes on its schedule, in the same transaction as the execution. */
+export interface ScheduleRunUpdate {
+  /** The schedule version the run was decided on; the write fails with StaleVersionError otherwise. */
+  version: number;
+  lastRunTime: string;
+  /** A cron fire also moves the schedule on to its next fire time and adds what it missed. */
+  fire?: { nextRunTime: string | null; missedCount: number };
 }
 
 /** A step of an execution as stored: its snapshot definition plus its progress. */
@@ -59,10 +70,11 @@ export interface ExecutionStore {
   /** Queued, InProgress and Paused executions, oldest first. */
   listActive(scheduleId?: string): Promise<Execution[]>;
   /**
-   * Writes the execution, its steps and the schedule's `lastExecutionId` in one transaction, on
-   * condition that the schedule is still at `scheduleVersion`; throws StaleVersionError otherwise.
+   * Writes the execution, its steps and the schedule's side of the run (`lastExecutionId` and
+   * `schedule`) in one transaction, on condition that the schedule is still at `schedule.version`;
+   * throws StaleVersionError otherwise.
    */
-  create(execution: Execution, steps: ExecutionStepRecord[], scheduleVersion: number): Promise<void>;
+  create(execution: Execution, steps: ExecutionStepRecord[], schedule: ScheduleRunUpdate): Promise<void>;
   /**
    * Moves an active execution to Cancelled and its unfinished steps with it. Returns undefined when
    * the execution is no longer in `from` (someone else changed it first).

@@ -48,6 +48,8 @@ export function getServices(): Services {
     settings: settingsFromEnv(),
     onStartFailure: (executionId, error) =>
       logger.warn('State machine not started; the reconciler will retry', { executionId, error }),
+    onFireError: (scheduleId, error) =>
+      logger.error('Schedule not fired; it stays due for the next tick', { scheduleId, error }),
   });
   return services;
 }

@@ -24,4 +24,7 @@ export const handler = createHttpHandler('schedules', {
   runSchedule: async ({ params, principal }) => ({
     body: await getServices().schedules.run(params.id, initiator(principal)),
   }),
+  getNextRuns: async ({ params, query }) => ({
+    body: await getServices().schedules.nextRuns(params.id, query.count),
+  }),
 });

@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
+import { DynamoScheduleStore } from '../core/adapters/dynamodb/schedule-store.js';
 import { TABLE_ENV, type TableKey } from '../core/adapters/dynamodb/tables.js';
 import { API_BASE_PATH } from '../core/api/routes.js';
 import { Role } from '../core/model.js';
@@ -32,6 +35,11 @@ export interface LocalStackOptions {
   heartbeatTimeoutSeconds?: number;
   /** How often the reconciler runs (EventBridge: every minute); 0 turns it off (benchmarks). */
   reconcileEveryMs?: number;
+  /**
+   * Fire due cron schedules at each minute boundary, as EventBridge's minute rule does in the cloud
+   * (default on; tests that must not fire schedules by wall clock turn it off).
+   */
+  cronTrigger?: boolean;
   /** Use this DynamoDB endpoint (left running on stop) instead of starting DynamoDB Local. */
   dynamoEndpoint?: string;
   /**
@@ -65,6 +73,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let server: Server | undefined;
   let stepFunctions: LocalStepFunctions | undefined;
   let ticker: NodeJS.Timeout | undefined;
+  let cronTicker: { stop(): void } | undefined;
   try {
     // The state machine's Lambda tasks run the real orchestrator handler in-process.
     stepFunctions = await startLocalStepFunctions({
@@ -92,11 +101,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       process.env[variable] = tables[key];
     }
     const admin = new DynamoDBClient({});
-    await ensureTables(admin, tables);
+    const addedIndexes = await ensureTables(admin, tables);
     admin.destroy();
+    if (addedIndexes.some((index) => index.table === 'schedules' && index.indexName === 'due')) {
+      await backfillDueIndex(tables.schedules);
+    }
 
     // Imported only now: handlers read their environment when first used, as in a Lambda cold start.
-    const [schedules, executions, apiKeys, meta, worker, authorizer, reconciler, environment] =
+    const [schedules, executions, apiKeys, meta, worker, authorizer, reconciler, dispatcher, environment] =
       await Promise.all([
         import('../functions/schedules.js'),
         import('../functions/executions.js'),
@@ -105,6 +117,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         import('../functions/worker.js'),
         import('../functions/authorizer.js'),
         import('../functions/reconciler.js'),
+        import('../functions/dispatcher.js'),
         import('../functions/environment.js'),
       ]);
     const adminApiKey = await provisionAdminKey(environment.getServices().apiKeys, options.adminApiKey);
@@ -137,6 +150,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       void reconcile();
       ticker = setInterval(reconcile, every);
     }
+    if (options.cronTrigger ?? true) {
+      const dispatch = () =>
+        dispatcher.handler(scheduledEvent(), lambdaContext('dispatcher')).catch((error: unknown) => {
+          console.error('Dispatcher failed:', error instanceof Error ? error.message : error);
+        });
+      cronTicker = everyMinute(dispatch);
+    }
     const sfn = stepFunctions;
     const apiUrl = `http://localhost:${port}${API_BASE_PATH}`;
 
@@ -161,6 +181,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamoEndpoint: dynamo.endpoint,
       stop: async () => {
         clearInterval(ticker);
+        cronTicker?.stop();
         // The worker stops claiming first; closing the API then ends its pending long poll at once
         // (a claim cut off before an answer hands it nothing) instead of waiting out the poll.
         const workerStopped = embedded?.stop();
@@ -175,6 +196,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
   } catch (error) {
     clearInterval(ticker);
+    cronTicker?.stop();
     server?.close();
     await stepFunctions?.stop();
     await dynamo.stop();
@@ -202,4 +224,51 @@ async function provisionKey(apiKeys: ApiKeys, name: string, role: Role): Promise
   const created = await apiKeys.create({ name, roles: [role] });
   for (const key of previous) await apiKeys.revoke(key.id);
   return created.key;
+}
+
+/**
+ * Calls `tick` just after each minute boundary of the wall clock, as EventBridge's `cron(* * * * ? *)`
+ * rule does; a tick that overruns delays the next one rather than overlapping it.
+ */
+function everyMinute(tick: () => Promise<unknown>): { stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const arm = () => {
+    // A few milliseconds past the boundary, so the tick's clock has certainly reached the fire time.
+    const delay = 60_000 - (Date.now() % 60_000) + 50;
+    timer = setTimeout(async () => {
+      await tick();
+      if (!stopped) arm();
+    }, delay);
+  };
+  arm();
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The event EventBridge's scheduled rule sends; the dispatcher reads nothing from it but it is the real shape. */
+function scheduledEvent() {
+  const time = new Date();
+  time.setUTCSeconds(0, 0);
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event' as const,
+    source: 'aws.events' as const,
+    account: '000000000000',
+    time: time.toISOString().replace('.000Z', 'Z'),
+    region: 'local',
+    resources: ['arn:aws:events:local:000000000000:rule/dispatcher-every-minute'],
+    detail: {},
+  };
+}
+
+/** Schedules stored before the due index existed are rewritten as they are, which adds its keys. */
+async function backfillDueIndex(tableName: string): Promise<void> {
+  const store = new DynamoScheduleStore(createDocumentClient(), tableName);
+  for (const schedule of await store.listAll()) await store.replace(schedule, schedule);
 }

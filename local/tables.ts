@@ -1,8 +1,10 @@
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
+  DescribeTableCommand,
   type DynamoDBClient,
   ResourceInUseException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
@@ -54,11 +56,22 @@ function createTableInput(name: string, table: TableDefinition): CreateTableComm
   return input;
 }
 
-/** Creates the tables that do not exist yet (a persisted local database already has them). */
-export async function ensureTables(client: DynamoDBClient, names: TableNames): Promise<void> {
+/** An index added to a table that already existed: its items written before need the new keys. */
+export interface AddedIndex {
+  table: TableKey;
+  indexName: string;
+}
+
+/**
+ * Creates the tables that do not exist yet, and adds to existing ones (a persisted local database)
+ * the indexes a newer version of the service defines. Returns the indexes it added.
+ */
+export async function ensureTables(client: DynamoDBClient, names: TableNames): Promise<AddedIndex[]> {
+  const added: AddedIndex[] = [];
   for (const [key, table] of Object.entries(TABLES) as [TableKey, TableDefinition][]) {
+    const input = createTableInput(names[key], table);
     try {
-      await client.send(new CreateTableCommand(createTableInput(names[key], table)));
+      await client.send(new CreateTableCommand(input));
       if (table.timeToLiveAttribute) {
         await client.send(
           new UpdateTimeToLiveCommand({
@@ -69,6 +82,25 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames): P
       }
     } catch (error) {
       if (!(error instanceof ResourceInUseException)) throw error;
+      for (const indexName of await addMissingIndexes(client, input)) added.push({ table: key, indexName });
     }
   }
+  return added;
+}
+
+async function addMissingIndexes(client: DynamoDBClient, wanted: CreateTableCommandInput): Promise<string[]> {
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: wanted.TableName }));
+  const existing = new Set((Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  const missing = (wanted.GlobalSecondaryIndexes ?? []).filter((index) => !existing.has(index.IndexName));
+  // DynamoDB creates one index per UpdateTable call.
+  for (const index of missing) {
+    await client.send(
+      new UpdateTableCommand({
+        TableName: wanted.TableName,
+        AttributeDefinitions: wanted.AttributeDefinitions,
+        GlobalSecondaryIndexUpdates: [{ Create: index }],
+      }),
+    );
+  }
+  return missing.map((index) => index.IndexName as string);
 }

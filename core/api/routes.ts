@@ -11,6 +11,8 @@ import {
 } from '../schemas/execution.js';
 import {
   ListSchedulesQuery,
+  NextRuns,
+  NextRunsQuery,
   PagedSchedules,
   RunScheduleResult,
   Schedule,
@@ -153,6 +155,18 @@ export const ROUTES = [
     params: IdParams,
     status: 202,
     response: RunScheduleResult,
+  },
+  {
+    operationId: 'getNextRuns',
+    method: 'GET',
+    path: '/schedules/{id}/next-runs',
+    group: HandlerGroup.schedules,
+    role: admin,
+    summary: 'The next fire times of a cron schedule, in UTC (409 for a Manual schedule)',
+    params: IdParams,
+    query: NextRunsQuery,
+    status: 200,
+    response: NextRuns,
   },
   {
     operationId: 'listExecutions',

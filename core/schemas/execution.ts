@@ -27,6 +27,8 @@ export const Execution = z
     errorMessage: z.string().nullable(),
     /** Additive: the schedule's overlap policy when the execution was queued (BufferOne waits its turn). */
     overlapPolicy: z.enum(OverlapPolicy),
+    /** Additive: the cron fire time this execution runs for; null for manual runs. */
+    scheduledFor: IsoDateTime.nullable(),
     /** Additive: who cancelled the execution, when it was cancelled. */
     cancelledById: z.string().nullable(),
     cancelledByName: z.string().nullable(),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { describeCronProblem, isValidTimeZone } from '../cron.js';
 import { ExecutionMode, ExecutionStatus, OverlapPolicy, StepType, TriggerType } from '../model.js';
-import { Guid, IsoDateTime, PageQuery, paged, queryBoolean } from './common.js';
+import { Guid, IsoDateTime, PageQuery, paged, queryBoolean, queryInteger } from './common.js';
 
 /** Upper bound on steps: an execution and all its step rows are written in one DynamoDB transaction (100 items). */
 export const MAX_STEPS = 90;
@@ -116,7 +116,12 @@ export const ScheduleSummary = z
     overlapPolicy: z.enum(OverlapPolicy),
     catchupWindowSeconds: z.number().int(),
     nextRunTime: IsoDateTime.nullable(),
+    /** When the last execution was queued: a manual run's request time, a cron run's fire time. */
     lastRunTime: IsoDateTime.nullable(),
+    /** Additive: cron fire times not run because the overlap policy refused them. */
+    skippedCount: z.number().int(),
+    /** Additive: cron fire times that passed while the service could not fire them and were too old to catch up. */
+    missedCount: z.number().int(),
     stepCount: z.number().int(),
     created: IsoDateTime,
     lastUpdated: IsoDateTime,
@@ -145,3 +150,20 @@ export const RunScheduleResult = z
   .object({ executionId: Guid, status: z.enum(ExecutionStatus), message: z.string() })
   .meta({ id: 'RunScheduleResult' });
 export type RunScheduleResult = z.infer<typeof RunScheduleResult>;
+
+export const NextRunsQuery = z.strictObject({
+  count: queryInteger(1, 100).default(10),
+});
+export type NextRunsQuery = z.infer<typeof NextRunsQuery>;
+
+export const NextRuns = z
+  .object({
+    scheduleId: Guid,
+    cronExpression: z.string(),
+    timeZone: z.string(),
+    /** A disabled schedule shows when it would fire if it were enabled now. */
+    isEnabled: z.boolean(),
+    nextRuns: z.array(IsoDateTime),
+  })
+  .meta({ id: 'NextRuns' });
+export type NextRuns = z.infer<typeof NextRuns>;

@@ -6,6 +6,7 @@ import type { TableNames } from '../adapters/dynamodb/tables.js';
 import { DynamoWorkerTaskStore } from '../adapters/dynamodb/worker-task-store.js';
 import type { Clock, Workflow } from '../ports.js';
 import { ApiKeyService } from './api-keys.js';
+import { Dispatcher, type DispatcherSettings } from './dispatcher.js';
 import { ExecutionService } from './executions.js';
 import { DEFAULT_ORCHESTRATOR_SETTINGS, Orchestrator, type OrchestratorSettings } from './orchestrator.js';
 import { Reconciler } from './reconciler.js';
@@ -19,6 +20,7 @@ export interface Services {
   orchestrator: Orchestrator;
   workers: WorkerService;
   reconciler: Reconciler;
+  dispatcher: Dispatcher;
 }
 
 export interface ServiceOptions {
@@ -26,6 +28,8 @@ export interface ServiceOptions {
   clock?: Clock;
   settings?: OrchestratorSettings;
   onStartFailure?: (executionId: string, error: unknown) => void;
+  dispatcher?: DispatcherSettings;
+  onFireError?: (scheduleId: string, error: unknown) => void;
 }
 
 /** The composition root of the domain over DynamoDB: Lambda handlers, the local runtime and tests share it. */
@@ -40,16 +44,25 @@ export function createServices(
   const tasks = new DynamoWorkerTaskStore(client, tables, executionStore);
   const executions = new ExecutionService({ executions: executionStore, workflow, clock });
   const orchestrator = new Orchestrator({ executions: executionStore, tasks, workflow, settings, clock });
+  const scheduleStore = new DynamoScheduleStore(client, tables.schedules);
+  const schedules = new ScheduleService({
+    schedules: scheduleStore,
+    executions: executionStore,
+    executionService: executions,
+    workflow,
+    onStartFailure: options.onStartFailure,
+    clock,
+  });
   return {
     executions,
     orchestrator,
-    schedules: new ScheduleService({
-      schedules: new DynamoScheduleStore(client, tables.schedules),
-      executions: executionStore,
-      executionService: executions,
-      workflow,
-      onStartFailure: options.onStartFailure,
+    schedules,
+    dispatcher: new Dispatcher({
+      schedules: scheduleStore,
+      scheduleService: schedules,
       clock,
+      settings: options.dispatcher,
+      onFireError: options.onFireError,
     }),
     apiKeys: new ApiKeyService(new DynamoApiKeyStore(client, tables.apiKeys), clock),
     workers: new WorkerService({

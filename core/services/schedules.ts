@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { planFire } from '../catch-up.js';
 import { nextFireTimes } from '../cron.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import {
   ExecutionStatus,
-  type InitiatedByType,
+  InitiatedByType,
   isActiveExecutionStatus,
-  OverlapPolicy,
   StepStatus,
   StepType,
   TriggerType,
 } from '../model.js';
+import { decideOverlap, OverlapDecision } from '../overlap.js';
 import type { PageEnvelope } from '../paging.js';
 import { pageInMemory } from '../paging.js';
 import type {
@@ -24,6 +25,7 @@ import { StaleVersionError, systemClock } from '../ports.js';
 import type { Execution } from '../schemas/execution.js';
 import type {
   ListSchedulesQuery,
+  NextRuns,
   RunScheduleResult,
   Schedule,
   ScheduleInput,
@@ -34,11 +36,42 @@ import type {
 import { assignStageIndexes, countStages } from '../stages.js';
 import type { ExecutionService } from './executions.js';
 
-/** Who starts an execution. Cron runs (issue: cron) are `NotSet` with no id. */
+/** Who starts an execution. Cron runs are `NotSet` with no id. */
 export interface Initiator {
   type: InitiatedByType;
   id: string | null;
   name: string | null;
+}
+
+/** A cron run is started by no one: its name is the schedule's trigger, as the contract allows. */
+const cronInitiator = (cronExpression: string, timeZone: string): Initiator => ({
+  type: InitiatedByType.NotSet,
+  id: null,
+  name: `Cron ${cronExpression} (${timeZone})`,
+});
+
+export const FireOutcome = {
+  /** An execution was queued for the fire time. */
+  Started: 'Started',
+  /** The overlap policy refused the fire (or the schedule has no steps); counted on the schedule. */
+  Skipped: 'Skipped',
+  /** Every due fire time was older than the catch-up window; counted on the schedule. */
+  Missed: 'Missed',
+  /** Not due (any more): another dispatcher fired it, or it was edited or disabled meanwhile. */
+  NotDue: 'NotDue',
+} as const;
+export type FireOutcome = (typeof FireOutcome)[keyof typeof FireOutcome];
+
+export interface FireResult {
+  scheduleId: string;
+  outcome: FireOutcome;
+  /** The fire time acted on (run or skipped); null when none was recent enough or not due. */
+  fireTime: string | null;
+  /** Older fire times of this fire that were counted as missed. */
+  missed: number;
+  /** The execution queued, when the outcome is Started. */
+  executionId?: string;
+  queuedAt?: string;
 }
 
 export interface ScheduleServiceDeps {
@@ -90,6 +123,8 @@ export class ScheduleService {
       ...this.fromInput(input),
       id: this.newId(),
       lastRunTime: null,
+      skippedCount: 0,
+      missedCount: 0,
       created: now,
       lastUpdated: now,
       lastExecutionId: null,
@@ -132,18 +167,103 @@ export class ScheduleService {
         throw new BadRequestError(`Schedule '${schedule.name}' has no steps to run.`);
       }
       const active = await this.activeExecutions(schedule);
-      const cancelled = await this.applyOverlapPolicy(schedule, active, initiator);
-      const execution = this.newExecution(schedule, initiator);
-      await this.deps.executions.create(execution, snapshotSteps(schedule.steps), schedule.version);
+      const decision = decideOverlap(schedule.overlapPolicy, active.length);
+      if (decision === OverlapDecision.Refuse) {
+        throw new ConflictError(
+          `Schedule '${schedule.name}' already has an active execution (overlap policy ${schedule.overlapPolicy}).`,
+          { activeExecutionId: active[0]?.id, activeExecutionIds: active.map((e) => e.id) },
+        );
+      }
+      if (decision === OverlapDecision.CancelActiveThenStart) await this.cancelAll(active, initiator);
+      const execution = this.newExecution(schedule, initiator, null);
+      await this.deps.executions.create(execution, snapshotSteps(schedule.steps), {
+        version: schedule.version,
+        lastRunTime: execution.queuedAt,
+      });
       await this.startWorkflow(execution.id);
       const message =
-        cancelled.length > 0
-          ? `Execution queued; cancelled the active execution(s) ${cancelled.join(', ')} (overlap policy CancelOther).`
+        decision === OverlapDecision.CancelActiveThenStart
+          ? `Execution queued; cancelled the active execution(s) ${active.map((e) => e.id).join(', ')} (overlap policy CancelOther).`
           : active.length > 0
             ? `Execution queued behind ${active.length} active execution(s) (overlap policy ${schedule.overlapPolicy}).`
             : 'Execution queued.';
       return { executionId: execution.id, status: execution.status, message };
     });
+  }
+
+  /**
+   * Fires a cron schedule whose `nextRunTime` has come: at most one execution per fire time, however
+   * many dispatchers call this at once. The fire is claimed by the same version-conditional write that
+   * moves `nextRunTime` on (and, when it runs, creates the execution), so a second caller finds the
+   * schedule no longer due.
+   */
+  async fireDue(id: string): Promise<FireResult> {
+    return this.retrying(async () => {
+      const schedule = await this.deps.schedules.get(id);
+      const now = this.clock.now();
+      if (!schedule?.nextRunTime || !schedule.cronExpression || new Date(schedule.nextRunTime) > now) {
+        return { scheduleId: id, outcome: FireOutcome.NotDue, fireTime: null, missed: 0 };
+      }
+      const plan = planFire(
+        {
+          cronExpression: schedule.cronExpression,
+          timeZone: schedule.timeZone,
+          catchupWindowSeconds: schedule.catchupWindowSeconds,
+        },
+        new Date(schedule.nextRunTime),
+        now,
+      );
+      const fire = {
+        nextRunTime: plan.nextRunTime?.toISOString() ?? null,
+        missedCount: schedule.missedCount + plan.missed,
+      };
+      const result = { scheduleId: id, fireTime: plan.fireTime?.toISOString() ?? null, missed: plan.missed };
+      if (!plan.fireTime) {
+        await this.deps.schedules.replace({ ...schedule, ...fire, version: schedule.version + 1 }, schedule);
+        return { ...result, outcome: FireOutcome.Missed };
+      }
+      const active = await this.activeExecutions(schedule);
+      const decision = decideOverlap(schedule.overlapPolicy, active.length);
+      if (decision === OverlapDecision.Refuse || schedule.steps.length === 0) {
+        await this.deps.schedules.replace(
+          { ...schedule, ...fire, skippedCount: schedule.skippedCount + 1, version: schedule.version + 1 },
+          schedule,
+        );
+        return { ...result, outcome: FireOutcome.Skipped };
+      }
+      const initiator = cronInitiator(schedule.cronExpression, schedule.timeZone);
+      if (decision === OverlapDecision.CancelActiveThenStart) await this.cancelAll(active, initiator);
+      const execution = this.newExecution(schedule, initiator, result.fireTime);
+      await this.deps.executions.create(execution, snapshotSteps(schedule.steps), {
+        version: schedule.version,
+        lastRunTime: plan.fireTime.toISOString(),
+        fire,
+      });
+      await this.startWorkflow(execution.id);
+      return {
+        ...result,
+        outcome: FireOutcome.Started,
+        executionId: execution.id,
+        queuedAt: execution.queuedAt,
+      };
+    });
+  }
+
+  /** The next `count` fire times of a cron schedule (as it would fire if enabled now). */
+  async nextRuns(id: string, count: number): Promise<NextRuns> {
+    const schedule = await this.require(id);
+    if (schedule.triggerType !== TriggerType.Cron || !schedule.cronExpression) {
+      throw new ConflictError(`Schedule '${schedule.name}' is Manual: it has no cron fire times.`);
+    }
+    return {
+      scheduleId: schedule.id,
+      cronExpression: schedule.cronExpression,
+      timeZone: schedule.timeZone,
+      isEnabled: schedule.isEnabled,
+      nextRuns: nextFireTimes(schedule.cronExpression, schedule.timeZone, this.clock.now(), count).map((t) =>
+        t.toISOString(),
+      ),
+    };
   }
 
   /**
@@ -159,33 +279,10 @@ export class ScheduleService {
     }
   }
 
-  /** Returns the ids it cancelled; throws ConflictError when the policy refuses a new execution. */
-  private async applyOverlapPolicy(
-    schedule: ScheduleRecord,
-    active: Execution[],
-    initiator: Initiator,
-  ): Promise<string[]> {
-    if (active.length === 0) return [];
-    const conflict = () =>
-      new ConflictError(
-        `Schedule '${schedule.name}' already has an active execution (overlap policy ${schedule.overlapPolicy}).`,
-        { activeExecutionId: active[0]?.id, activeExecutionIds: active.map((e) => e.id) },
-      );
-    switch (schedule.overlapPolicy) {
-      case OverlapPolicy.Skip:
-        throw conflict();
-      case OverlapPolicy.BufferOne:
-        // One running plus one waiting: the buffer is full once two are active.
-        if (active.length >= 2) throw conflict();
-        return [];
-      case OverlapPolicy.AllowAll:
-        return [];
-      case OverlapPolicy.CancelOther:
-        // One that finished meanwhile needs no cancelling; the run goes ahead either way.
-        for (const execution of active) {
-          await this.deps.executionService.cancelIfActive(execution.id, initiator);
-        }
-        return active.map((e) => e.id);
+  /** CancelOther: one that finished meanwhile needs no cancelling; the run goes ahead either way. */
+  private async cancelAll(active: Execution[], initiator: Initiator): Promise<void> {
+    for (const execution of active) {
+      await this.deps.executionService.cancelIfActive(execution.id, initiator);
     }
   }
 
@@ -204,7 +301,11 @@ export class ScheduleService {
     return [...byId.values()].filter((e) => isActiveExecutionStatus(e.status));
   }
 
-  private newExecution(schedule: ScheduleRecord, initiator: Initiator): Execution {
+  private newExecution(
+    schedule: ScheduleRecord,
+    initiator: Initiator,
+    scheduledFor: string | null,
+  ): Execution {
     return {
       id: this.newId(),
       scheduleId: schedule.id,
@@ -220,6 +321,7 @@ export class ScheduleService {
       initiatedByName: initiator.name,
       errorMessage: null,
       overlapPolicy: schedule.overlapPolicy,
+      scheduledFor,
       cancelledById: null,
       cancelledByName: null,
     };
@@ -345,6 +447,8 @@ function present(record: ScheduleRecord, lastExecutionStatus: ExecutionStatus | 
     catchupWindowSeconds: record.catchupWindowSeconds,
     nextRunTime: record.nextRunTime,
     lastRunTime: record.lastRunTime,
+    skippedCount: record.skippedCount,
+    missedCount: record.missedCount,
     stepCount: record.stepCount,
     created: record.created,
     lastUpdated: record.lastUpdated,

@@ -385,11 +385,12 @@ describe('ExecutionService.list with started, finished and paused executions', (
         initiatedById: null,
         initiatedByName: null,
         errorMessage: status === 'Failed' ? "Step 'Import HR' failed." : null,
+        scheduledFor: at(queuedAt),
         cancelledById: null,
         cancelledByName: null,
       };
       const { version } = (await schedules.get(scheduleId)) as { version: number };
-      await store.create(execution, [], version);
+      await store.create(execution, [], { version, lastRunTime: execution.queuedAt });
       ids.push(id);
     }
   });

@@ -2,16 +2,24 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { BadRequestError } from '../../errors.js';
-import { ExecutionStatus, isActiveExecutionStatus, isTerminalStepStatus, StepStatus } from '../../model.js';
+import {
+  ACTIVE_EXECUTION_STATUSES,
+  ExecutionStatus,
+  isActiveExecutionStatus,
+  isTerminalStepStatus,
+  StepStatus,
+} from '../../model.js';
 import type {
   ExecutionPage,
   ExecutionPageRequest,
   ExecutionStepRecord,
   ExecutionStore,
+  ScheduleRunUpdate,
 } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
 import type { Execution, ExecutionStep } from '../../schemas/execution.js';
 import { batchGet, cancellationCodes, queryAll, transactWrite } from './client.js';
+import { scheduleRunUpdate } from './schedule-store.js';
 import { ExecutionIndex, ExecutionSortKey, type TableNames } from './tables.js';
 
 type Item = Record<string, unknown>;
@@ -28,6 +36,19 @@ const NOT_YET = '~';
 export const COUNTER_SHARDS = 8;
 export const GLOBAL_COUNTER_IDS = Array.from({ length: COUNTER_SHARDS }, (_, shard) => `executions#${shard}`);
 export const scheduleCounterId = (scheduleId: string) => `executions#schedule#${scheduleId}`;
+
+/**
+ * The active statuses sort after every finished one ("InProgress" < "Paused" < "Queued", all after
+ * "Failed"), so one schedule's active executions are a single range of its by-status index:
+ * `kStatus >= ACTIVE_STATUS_FLOOR`. Checked here, at load, so a renamed status cannot silently
+ * break the overlap policy.
+ */
+const ACTIVE_STATUS_FLOOR = [...ACTIVE_EXECUTION_STATUSES].sort()[0] as string;
+for (const status of Object.values(ExecutionStatus)) {
+  if (status >= ACTIVE_STATUS_FLOOR !== isActiveExecutionStatus(status)) {
+    throw new Error(`Execution status '${status}' breaks the active range of the by-status index.`);
+  }
+}
 
 /** Keys of the sort indexes, recomputed on every write so they always agree with the fields. */
 export function indexAttributes(e: Execution): Item {
@@ -57,6 +78,7 @@ const EXECUTION_FIELDS = [
   'initiatedByName',
   'errorMessage',
   'overlapPolicy',
+  'scheduledFor',
   'cancelledById',
   'cancelledByName',
 ] as const satisfies readonly (keyof Execution)[];
@@ -172,20 +194,37 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   async listActive(scheduleId?: string): Promise<Execution[]> {
-    const keys = await queryAll(this.client, {
-      TableName: this.tables.executions,
-      IndexName: ExecutionIndex.active,
-      KeyConditionExpression: 'activePk = :pk',
-      ExpressionAttributeValues: { ':pk': ACTIVE_PK },
-    });
+    // One schedule's active executions are a range of its by-status index, so a run reads only its
+    // own schedule's, however many other executions are active.
+    const keys = await queryAll(
+      this.client,
+      scheduleId
+        ? {
+            TableName: this.tables.executions,
+            IndexName: ExecutionIndex.scheduleByStatus,
+            KeyConditionExpression: 'scheduleId = :pk AND kStatus >= :floor',
+            ExpressionAttributeValues: { ':pk': scheduleId, ':floor': ACTIVE_STATUS_FLOOR },
+          }
+        : {
+            TableName: this.tables.executions,
+            IndexName: ExecutionIndex.active,
+            KeyConditionExpression: 'activePk = :pk',
+            ExpressionAttributeValues: { ':pk': ACTIVE_PK },
+          },
+    );
     const found = await this.getMany(keys.map((key) => key.id as string));
     // The index lags the table a little: re-check what the items themselves say.
     return keys
       .flatMap((key) => found.get(key.id as string) ?? [])
-      .filter((e) => isActiveExecutionStatus(e.status) && (!scheduleId || e.scheduleId === scheduleId));
+      .filter((e) => isActiveExecutionStatus(e.status))
+      .sort((a, b) => a.queuedAt.localeCompare(b.queuedAt) || a.id.localeCompare(b.id));
   }
 
-  async create(execution: Execution, steps: ExecutionStepRecord[], scheduleVersion: number): Promise<void> {
+  async create(
+    execution: Execution,
+    steps: ExecutionStepRecord[],
+    schedule: ScheduleRunUpdate,
+  ): Promise<void> {
     const shard = GLOBAL_COUNTER_IDS[Math.floor(Math.random() * COUNTER_SHARDS)] as string;
     const increment = (id: string) => ({
       Update: {
@@ -198,22 +237,9 @@ export class DynamoExecutionStore implements ExecutionStore {
     });
     try {
       await transactWrite(this.client, [
-        {
-          // Bumping the version serialises runs of one schedule: two racing runs cannot both
-          // pass the overlap policy on the same view of the schedule.
-          Update: {
-            TableName: this.tables.schedules,
-            Key: { id: execution.scheduleId },
-            UpdateExpression: 'SET lastExecutionId = :id, #version = :next',
-            ConditionExpression: '#version = :version',
-            ExpressionAttributeNames: { '#version': 'version' },
-            ExpressionAttributeValues: {
-              ':id': execution.id,
-              ':version': scheduleVersion,
-              ':next': scheduleVersion + 1,
-            },
-          },
-        },
+        // Bumping the version serialises runs of one schedule: two racing runs cannot both
+        // pass the overlap policy on the same view of the schedule.
+        scheduleRunUpdate(this.tables.schedules, execution.scheduleId, execution.id, schedule),
         {
           Put: {
             TableName: this.tables.executions,

@@ -1,11 +1,74 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError } from '../../errors.js';
-import type { ScheduleRecord, ScheduleStore } from '../../ports.js';
+import type { ScheduleRecord, ScheduleRunUpdate, ScheduleStore } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
 import { cancellationCodes, queryAll, type TransactItems, transactWrite } from './client.js';
 
 const LIST_PK = 'SCHEDULE';
+
+/**
+ * The due index is spread over shards: at the top of the hour thousands of schedules move their
+ * `dueAt` at once, more index writes than one partition takes. The dispatcher queries every shard.
+ */
+export const DUE_SHARDS = 8;
+
+const dueShard = (id: string) =>
+  String([...id].reduce((hash, char) => (hash * 31 + char.charCodeAt(0)) >>> 0, 7) % DUE_SHARDS);
+
+/** The due-index keys: present only while the schedule has a next fire time. */
+function dueAttributes(id: string, nextRunTime: string | null): Record<string, string> {
+  return nextRunTime ? { dueShard: dueShard(id), dueAt: nextRunTime } : {};
+}
+
+const scheduleItem = (schedule: ScheduleRecord) => ({
+  ...schedule,
+  listPk: LIST_PK,
+  ...dueAttributes(schedule.id, schedule.nextRunTime),
+});
+
+/**
+ * The schedule's side of a run, for the run's transaction: it names the new execution, records the
+ * run time, bumps the version (so racing runs and fires of one schedule serialise) and, for a cron
+ * fire, moves `nextRunTime` and the due index on.
+ */
+export function scheduleRunUpdate(
+  tableName: string,
+  scheduleId: string,
+  executionId: string,
+  run: ScheduleRunUpdate,
+) {
+  const sets = ['lastExecutionId = :id', 'lastRunTime = :ran', '#version = :next'];
+  const values: Record<string, unknown> = {
+    ':id': executionId,
+    ':ran': run.lastRunTime,
+    ':version': run.version,
+    ':next': run.version + 1,
+  };
+  let remove = '';
+  if (run.fire) {
+    sets.push('nextRunTime = :nextRun', 'missedCount = :missed');
+    values[':nextRun'] = run.fire.nextRunTime;
+    values[':missed'] = run.fire.missedCount;
+    const due = dueAttributes(scheduleId, run.fire.nextRunTime);
+    if (due.dueAt) {
+      sets.push('dueShard = :dueShard', 'dueAt = :dueAt');
+      Object.assign(values, { ':dueShard': due.dueShard, ':dueAt': due.dueAt });
+    } else {
+      remove = ' REMOVE dueShard, dueAt';
+    }
+  }
+  return {
+    Update: {
+      TableName: tableName,
+      Key: { id: scheduleId },
+      UpdateExpression: `SET ${sets.join(', ')}${remove}`,
+      ConditionExpression: '#version = :version',
+      ExpressionAttributeNames: { '#version': 'version' },
+      ExpressionAttributeValues: values,
+    },
+  };
+}
 
 /** Names are unique regardless of case and surrounding spaces: "Daily Sync" and "daily sync " clash. */
 const nameKey = (name: string) => `name#${name.trim().toLowerCase()}`;
@@ -34,7 +97,7 @@ export class DynamoScheduleStore implements ScheduleStore {
       {
         Put: {
           TableName: this.tableName,
-          Item: { ...schedule, listPk: LIST_PK },
+          Item: scheduleItem(schedule),
           ConditionExpression: 'attribute_not_exists(id)',
         },
       },
@@ -47,7 +110,7 @@ export class DynamoScheduleStore implements ScheduleStore {
       {
         Put: {
           TableName: this.tableName,
-          Item: { ...schedule, listPk: LIST_PK },
+          Item: scheduleItem(schedule),
           ConditionExpression: '#version = :version',
           ExpressionAttributeNames: { '#version': 'version' },
           ExpressionAttributeValues: { ':version': previous.version },
@@ -80,6 +143,23 @@ export class DynamoScheduleStore implements ScheduleStore {
       ExpressionAttributeValues: { ':pk': LIST_PK },
     });
     return items.map(toRecord);
+  }
+
+  async listDue(now: string): Promise<string[]> {
+    const shards = await Promise.all(
+      Array.from({ length: DUE_SHARDS }, (_, shard) =>
+        queryAll(this.client, {
+          TableName: this.tableName,
+          IndexName: 'due',
+          KeyConditionExpression: 'dueShard = :shard AND dueAt <= :now',
+          ExpressionAttributeValues: { ':shard': String(shard), ':now': now },
+        }),
+      ),
+    );
+    return shards
+      .flat()
+      .sort((a, b) => String(a.dueAt).localeCompare(String(b.dueAt)))
+      .map((key) => key.id as string);
   }
 
   private reserveName(schedule: ScheduleRecord) {
@@ -115,6 +195,7 @@ export class DynamoScheduleStore implements ScheduleStore {
 }
 
 function toRecord(item: Record<string, unknown>): ScheduleRecord {
-  const { listPk: _listPk, ...record } = item;
-  return record as unknown as ScheduleRecord;
+  const { listPk: _listPk, dueShard: _dueShard, dueAt: _dueAt, ...record } = item;
+  // Schedules stored before the counts existed have none: they have skipped and missed nothing.
+  return { skippedCount: 0, missedCount: 0, ...record } as unknown as ScheduleRecord;
 }

@@ -54,9 +54,11 @@ export const TABLES = {
   schedules: {
     id: 'Schedules',
     partitionKey: S('id'),
-    // Sparse: only schedule items carry `listPk` (name-reservation items do not).
     indexes: [
+      // Sparse: only schedule items carry `listPk` (name-reservation items do not).
       { indexName: 'all-created', partitionKey: S('listPk'), sortKey: S('created'), projection: 'ALL' },
+      // Sparse: only schedules that will fire (enabled, Cron) carry `dueShard` and `dueAt`.
+      { indexName: 'due', partitionKey: S('dueShard'), sortKey: S('dueAt'), projection: 'KEYS_ONLY' },
     ],
   },
   executions: {
