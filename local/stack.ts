@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
-import { DynamoScheduleStore } from '../core/adapters/dynamodb/schedule-store.js';
 import { TABLE_ENV, type TableKey } from '../core/adapters/dynamodb/tables.js';
 import { API_BASE_PATH } from '../core/api/routes.js';
 import { Role } from '../core/model.js';
@@ -13,7 +12,7 @@ import { loadWorkerConfig } from '../worker/config.js';
 import { createLocalApi, lambdaContext } from './api-gateway.js';
 import { assertPortFree, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
 import { type LocalStepFunctions, startLocalStepFunctions } from './step-functions.js';
-import { ensureTables, localTableNames } from './tables.js';
+import { backfillAddedIndexes, ensureTables, localTableNames } from './tables.js';
 
 /**
  * The whole service on one machine: DynamoDB Local, the tables, the real handlers behind the local
@@ -103,9 +102,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const admin = new DynamoDBClient({});
     const addedIndexes = await ensureTables(admin, tables);
     admin.destroy();
-    if (addedIndexes.some((index) => index.table === 'schedules' && index.indexName === 'due')) {
-      await backfillDueIndex(tables.schedules);
-    }
+    await backfillAddedIndexes(createDocumentClient(), tables, addedIndexes);
 
     // Imported only now: handlers read their environment when first used, as in a Lambda cold start.
     const [schedules, executions, apiKeys, meta, worker, authorizer, reconciler, dispatcher, environment] =
@@ -265,10 +262,4 @@ function scheduledEvent() {
     resources: ['arn:aws:events:local:000000000000:rule/dispatcher-every-minute'],
     detail: {},
   };
-}
-
-/** Schedules stored before the due index existed are rewritten as they are, which adds its keys. */
-async function backfillDueIndex(tableName: string): Promise<void> {
-  const store = new DynamoScheduleStore(createDocumentClient(), tableName);
-  for (const schedule of await store.listAll()) await store.replace(schedule, schedule);
 }

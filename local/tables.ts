@@ -7,6 +7,8 @@ import {
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoScheduleStore } from '../core/adapters/dynamodb/schedule-store.js';
 import {
   TABLES,
   type TableDefinition,
@@ -92,7 +94,7 @@ async function addMissingIndexes(client: DynamoDBClient, wanted: CreateTableComm
   const { Table } = await client.send(new DescribeTableCommand({ TableName: wanted.TableName }));
   const existing = new Set((Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
   const missing = (wanted.GlobalSecondaryIndexes ?? []).filter((index) => !existing.has(index.IndexName));
-  // DynamoDB creates one index per UpdateTable call.
+  // DynamoDB creates one index per UpdateTable call, and writes fail until the new one is ACTIVE.
   for (const index of missing) {
     await client.send(
       new UpdateTableCommand({
@@ -101,6 +103,32 @@ async function addMissingIndexes(client: DynamoDBClient, wanted: CreateTableComm
         GlobalSecondaryIndexUpdates: [{ Create: index }],
       }),
     );
+    await waitForIndexes(client, wanted.TableName as string);
   }
   return missing.map((index) => index.IndexName as string);
+}
+
+/** Waits until no index of the table is being created or deleted. */
+export async function waitForIndexes(client: DynamoDBClient, tableName: string): Promise<void> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if ((Table?.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE')) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`The indexes of ${tableName} did not become ACTIVE within a minute.`);
+}
+
+/**
+ * Items written before an index existed lack its key attributes, so the new index would miss them.
+ * The store writes those attributes on every write, so rewriting an item as it is fills them in.
+ */
+export async function backfillAddedIndexes(
+  client: DynamoDBDocumentClient,
+  names: TableNames,
+  added: readonly AddedIndex[],
+): Promise<void> {
+  if (added.some((index) => index.table === 'schedules' && index.indexName === 'due')) {
+    const store = new DynamoScheduleStore(client, names.schedules);
+    for (const schedule of await store.listAll()) await store.replace(schedule, schedule);
+  }
 }

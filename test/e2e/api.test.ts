@@ -118,6 +118,9 @@ describe('schedules', () => {
       catchupWindowSeconds: 300,
       stepCount: 5,
       nextRunTime: null,
+      lastRunTime: null,
+      skippedCount: 0,
+      missedCount: 0,
       lastExecutionId: null,
       lastExecutionStatus: null,
     });
@@ -234,6 +237,57 @@ describe('schedules', () => {
     const response = await admin.get(path);
     expect(response.status).toBe(status);
     expect(response.body.code).toMatch(/^[A-Z_]+$/);
+  });
+});
+
+describe('next runs', () => {
+  it('lists the next fire times of a cron schedule in its time zone, as UTC', async () => {
+    const created = await admin.post('/schedules', {
+      ...sampleSchedule('Weekday 09:00 New York'),
+      triggerType: 'Cron',
+      cronExpression: '0 9 * * 1-5',
+      timeZone: 'America/New_York',
+    });
+
+    const response = await admin.get(`/schedules/${created.body.id}/next-runs?count=7`);
+
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      scheduleId: created.body.id,
+      cronExpression: '0 9 * * 1-5',
+      timeZone: 'America/New_York',
+      isEnabled: false,
+    });
+    const times: string[] = response.body.nextRuns;
+    expect(times).toHaveLength(7);
+    expect([...times].sort()).toEqual(times);
+    expect(Date.parse(times[0] as string)).toBeGreaterThan(Date.now());
+    for (const time of times) {
+      const local = new Intl.DateTimeFormat('en-US', {
+        timeZone: 'America/New_York',
+        weekday: 'short',
+        hour: '2-digit',
+        minute: '2-digit',
+        hourCycle: 'h23',
+      }).format(new Date(time));
+      expect(local).toMatch(/^(Mon|Tue|Wed|Thu|Fri) 09:00$/);
+    }
+    expect((await admin.get(`/schedules/${created.body.id}/next-runs`)).body.nextRuns).toHaveLength(10);
+  });
+
+  it('answers 409 for a Manual schedule and 400 for a count outside 1-100', async () => {
+    const manual = await admin.post('/schedules', sampleSchedule('Manual only'));
+    const conflict = await admin.get(`/schedules/${manual.body.id}/next-runs`);
+    expect(conflict.status).toBe(409);
+    expectErrorBody(conflict.body, 'CONFLICT');
+
+    for (const count of ['0', '101', 'abc', '1.5']) {
+      const response = await admin.get(`/schedules/${manual.body.id}/next-runs?count=${count}`);
+      expect(response.status).toBe(400);
+      expectErrorBody(response.body, 'VALIDATION_ERROR');
+      expect(Object.keys(response.body.validationErrors)).toEqual(['count']);
+    }
+    expect((await admin.get(`/schedules/${UNKNOWN_ID}/next-runs`)).status).toBe(404);
   });
 });
 

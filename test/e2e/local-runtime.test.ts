@@ -135,6 +135,52 @@ describe('npm start', () => {
     expect(await stop(started)).toBe(0);
   });
 
+  it('fires a cron schedule at a real minute boundary and runs it with the embedded worker', async () => {
+    const port = await freePort();
+    const url = `http://localhost:${port}/api/v1`;
+    const headers = { 'X-Api-Key': 'cron-admin-key', 'Content-Type': 'application/json' };
+    const started = start({
+      PORT: String(port),
+      LOCAL_IN_MEMORY: 'true',
+      LOCAL_ADMIN_API_KEY: 'cron-admin-key',
+    });
+    await waitFor(started, /embedded worker/);
+    const example = JSON.parse(readFileSync('examples/schedules/daily-delta-sync.json', 'utf8'));
+
+    // Every minute, in a time zone other than UTC: the next minute boundary fires it.
+    const created = await fetch(`${url}/schedules`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ ...example, cronExpression: '* * * * *', timeZone: 'Asia/Kolkata' }),
+    });
+    expect(created.status).toBe(201);
+    const schedule = (await created.json()) as { id: string; nextRunTime: string };
+    const fireTime = schedule.nextRunTime;
+    expect(Date.parse(fireTime) % 60_000).toBe(0);
+
+    const deadline = Date.parse(fireTime) + 60_000;
+    let execution: { id: string; status: string; initiatedByType: string; scheduledFor: string } | undefined;
+    while (Date.now() < deadline && execution?.status !== 'Completed') {
+      await new Promise((r) => setTimeout(r, 500));
+      const page = (await (
+        await fetch(`${url}/schedule-executions?scheduleId=${schedule.id}&sortDescending=false`, { headers })
+      ).json()) as { items: NonNullable<typeof execution>[] };
+      execution = page.items[0];
+    }
+    expect(execution).toMatchObject({
+      status: 'Completed',
+      initiatedByType: 'NotSet',
+      scheduledFor: fireTime,
+    });
+    const after = (await (await fetch(`${url}/schedules/${schedule.id}`, { headers })).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(after.lastRunTime).toBe(fireTime);
+    expect(Date.parse(after.nextRunTime as string)).toBeGreaterThan(Date.parse(fireTime));
+    expect(await stop(started)).toBe(0);
+  }, 150_000);
+
   it('exits with a one-line error when the port is busy', async () => {
     const port = await freePort();
     const blocker: Server = createServer();

@@ -15,5 +15,5 @@ export async function freshTables() {
   const admin = new DynamoDBClient(config);
   await ensureTables(admin, tables);
   admin.destroy();
-  return { tables, client: createDocumentClient(config) };
+  return { tables, config, client: createDocumentClient(config) };
 }
