@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { TABLES, type TableKey } from '../core/adapters/dynamodb/tables.js';
 import type { ServiceConfig } from './config.js';
 import { ServiceApi } from './constructs/api.js';
+import { CronTrigger } from './constructs/cron-trigger.js';
 import { DataTables } from './constructs/data.js';
 import { ExecutionWorkflow } from './constructs/workflow.js';
 
@@ -22,6 +23,8 @@ export class ServiceStack extends Stack {
   public readonly workflow: ExecutionWorkflow;
   /** Functions, authorizer and REST API. */
   public readonly api: ServiceApi;
+  /** The every-minute dispatcher that fires cron schedules. */
+  public readonly cronTrigger: CronTrigger;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -39,6 +42,12 @@ export class ServiceStack extends Stack {
       stageName: config.stageName,
       logRetention: config.logRetention,
       throttling: config.throttling,
+    });
+
+    this.cronTrigger = new CronTrigger(this, 'CronTrigger', {
+      tables: this.data.tables,
+      workflow: this.workflow,
+      logRetention: config.logRetention,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API' });

@@ -12,7 +12,7 @@ export interface DispatcherSettings {
   budgetMs: number;
 }
 
-export const DEFAULT_DISPATCHER_SETTINGS: DispatcherSettings = { concurrency: 32, budgetMs: 50_000 };
+export const DEFAULT_DISPATCHER_SETTINGS: DispatcherSettings = { concurrency: 32, budgetMs: 45_000 };
 
 export interface DispatchReport {
   due: number;

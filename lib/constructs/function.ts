@@ -68,6 +68,12 @@ export interface ServiceFunctionProps {
    * @default 2 (Lambda's default)
    */
   readonly retryAttempts?: number;
+  /**
+   * Memory, and with it CPU.
+   *
+   * @default 512
+   */
+  readonly memorySize?: number;
 }
 
 /**
@@ -88,7 +94,7 @@ export class ServiceFunction extends NodejsFunction {
       architecture: Architecture.ARM_64,
       // CPU scales with memory; module initialisation (SDK, zod schemas) is CPU-bound, and it sits
       // on the request path at every cold start.
-      memorySize: 512,
+      memorySize: props.memorySize ?? 512,
       timeout: props.timeout,
       retryAttempts: props.retryAttempts,
       projectRoot: ROOT,

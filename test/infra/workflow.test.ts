@@ -112,9 +112,8 @@ describe('ExecutionWorkflow state machine', () => {
 
 describe('ExecutionWorkflow reconciler', () => {
   it('runs every minute, invoking the reconciler', () => {
-    const rules = ofType('AWS::Events::Rule');
-    expect(rules).toHaveLength(1);
-    const [[ruleId, rule]] = rules as [[string, Resource]];
+    const ruleId = logicalId(workflow.reconcilerSchedule);
+    const rule = resources[ruleId] as Resource;
     expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
     expect(rule.Properties.Targets).toEqual([
       expect.objectContaining({ Arn: { 'Fn::GetAtt': [reconcilerId, 'Arn'] } }),
@@ -191,6 +190,11 @@ describe('Step Functions permissions', () => {
       ['states:SendTaskSuccess on stateMachine'],
     ],
     [
+      'dispatcher (cron runs start, CancelOther stops)',
+      stack.cronTrigger.dispatcherFunction,
+      ['states:StartExecution on stateMachine', 'states:StopExecution on executions'],
+    ],
+    [
       'reconciler (restarts, inspects, keeps unclaimed tasks alive)',
       workflow.reconcilerFunction,
       [
@@ -248,6 +252,7 @@ describe('function environment and timeouts', () => {
     ['authorizer', api.authorizerFunction],
     ['orchestrator', workflow.orchestratorFunction],
     ['reconciler', workflow.reconcilerFunction],
+    ['dispatcher', stack.cronTrigger.dispatcherFunction],
   ];
 
   it.each(servicesBuilders)(

@@ -1,0 +1,63 @@
+import { Duration } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { TableKey } from '../../core/adapters/dynamodb/tables.js';
+import { ServiceFunction } from './function.js';
+import { type ExecutionWorkflow, WorkflowAccess } from './workflow.js';
+
+export interface CronTriggerProps {
+  /** The service's tables by key; the dispatcher gets only those a run writes. */
+  readonly tables: Readonly<Record<TableKey, ITableV2>>;
+  /** The state machine the dispatcher starts (and, for CancelOther, stops) executions of. */
+  readonly workflow: ExecutionWorkflow;
+  /** Retention of the dispatcher's logs. */
+  readonly logRetention: RetentionDays;
+}
+
+/**
+ * Makes Cron schedules fire: an EventBridge rule `cron(* * * * ? *)` invokes the dispatcher each
+ * minute, which reads the due schedules from the Schedules table's due index and fires each once
+ * (`functions/dispatcher.ts`). One rule for every schedule, not one per schedule: time zones,
+ * `L`/`W`/`#`, overlap and catch-up are then the service's own code, the same as on a laptop, and a
+ * schedule edit is one table write rather than a rule change.
+ */
+export class CronTrigger extends Construct {
+  /** Fires the due schedules. */
+  public readonly dispatcherFunction: ServiceFunction;
+  /** The every-minute rule that invokes {@link dispatcherFunction}. */
+  public readonly rule: Rule;
+
+  constructor(scope: Construct, id: string, props: CronTriggerProps) {
+    super(scope, id);
+    this.dispatcherFunction = new ServiceFunction(this, 'DispatcherFunction', {
+      file: 'dispatcher',
+      description: 'Every minute: fires the due cron schedules',
+      environment: props.workflow.serviceEnvironment,
+      logRetention: props.logRetention,
+      // The dispatcher stops taking up schedules after 45 s (DEFAULT_DISPATCHER_SETTINGS), leaving
+      // the rest, longest due first, to the next minute; this bounds the fires still in flight.
+      timeout: Duration.seconds(60),
+      // Counting missed fire times after an outage is CPU work; memory buys the CPU.
+      memorySize: 1024,
+      // A failed tick is redone by the next one; each fire is claimed, so overlap is harmless but wasteful.
+      retryAttempts: 0,
+    });
+    // A run writes the execution, its steps and both counters in one transaction with the schedule.
+    for (const key of ['schedules', 'executions', 'executionSteps', 'counters'] as const) {
+      props.tables[key].grantReadWriteData(this.dispatcherFunction);
+    }
+    props.workflow.grant(this.dispatcherFunction, [WorkflowAccess.start, WorkflowAccess.stop]);
+
+    this.rule = new Rule(this, 'EveryMinute', {
+      description: 'Fires due cron schedules (the dispatcher) every minute',
+      schedule: Schedule.cron({ minute: '*' }),
+      // A delivery older than a minute has been overtaken by the next tick, which sees the same due schedules.
+      targets: [
+        new LambdaFunction(this.dispatcherFunction, { maxEventAge: Duration.minutes(1), retryAttempts: 2 }),
+      ],
+    });
+  }
+}
