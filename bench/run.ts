@@ -7,6 +7,7 @@ import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
 import type { Schedule } from '../core/schemas/schedule.js';
 import { ensureTables, localTableNames } from '../local/tables.js';
 import { guid, random, SCHEDULE_COUNT, scheduleInput, scheduleOf } from './data.js';
+import { runDispatchBench } from './dispatch.js';
 import {
   apiClient,
   exercise,
@@ -24,8 +25,8 @@ import { runWorkerOverheadBench } from './worker-overhead.js';
 /**
  * `npm run bench`: read cost of the execution endpoints with 10,000 and 100,000 stored executions, then
  * the orchestration figures (orchestration.ts: hand-off latency, throughput, cost per step), all local.
- * BENCH_ONLY=reads, BENCH_ONLY=orchestration or BENCH_ONLY=worker runs one part (worker-overhead.ts: the
- * worker agent's own overhead per task). The orchestration and worker parts run in processes of their
+ * BENCH_ONLY=reads, orchestration, worker or dispatch runs one part (worker-overhead.ts: the worker agent's
+ * own overhead per task; dispatch.ts: one cron tick over 1,000 and 10,000 due schedules). The orchestration and worker parts run in processes of their
  * own: the handlers build their services once per process, from the environment of the first stack.
  *
  * Reads: DynamoDB Local runs in memory, the real handlers serve HTTP behind the local API Gateway,
@@ -334,7 +335,7 @@ async function reads(began: number) {
 }
 
 /** A part (orchestration, worker) in a child process (same Node, same tsx loader), its output inline. */
-function partInChild(part: 'orchestration' | 'worker'): Promise<number> {
+function partInChild(part: 'orchestration' | 'worker' | 'dispatch'): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
       stdio: 'inherit',
@@ -348,8 +349,9 @@ function partInChild(part: 'orchestration' | 'worker'): Promise<number> {
 async function main() {
   const began = performance.now();
   const only = process.env.BENCH_ONLY;
-  if (only !== undefined && only !== 'reads' && only !== 'orchestration' && only !== 'worker') {
-    throw new Error('BENCH_ONLY: reads, orchestration or worker (unset: all three)');
+  const parts = ['reads', 'orchestration', 'worker', 'dispatch'];
+  if (only !== undefined && !parts.includes(only)) {
+    throw new Error(`BENCH_ONLY: one of ${parts.join(', ')} (unset: all of them)`);
   }
   if (only === 'orchestration') {
     if (!(await runOrchestrationBench())) process.exitCode = 1;
@@ -357,6 +359,10 @@ async function main() {
   }
   if (only === 'worker') {
     if (!(await runWorkerOverheadBench())) process.exitCode = 1;
+    return;
+  }
+  if (only === 'dispatch') {
+    if (!(await runDispatchBench())) process.exitCode = 1;
     return;
   }
   await reads(began);
@@ -374,7 +380,13 @@ async function main() {
       process.exitCode = workerCode;
     }
     log();
-    log(`Whole benchmark (reads + orchestration + worker): ${seconds(performance.now() - began)}`);
+    const dispatchCode = await partInChild('dispatch');
+    if (dispatchCode !== 0) {
+      log(`The dispatch part failed (exit code ${dispatchCode}).`);
+      process.exitCode = dispatchCode;
+    }
+    log();
+    log(`Whole benchmark (reads + orchestration + worker + dispatch): ${seconds(performance.now() - began)}`);
   }
 }
 

@@ -24,8 +24,8 @@ export interface ScheduleStore {
   /** Throws StaleVersionError when `previous` is no longer current. */
   delete(previous: ScheduleRecord): Promise<void>;
   listAll(): Promise<ScheduleRecord[]>;
-  /** Ids of the schedules whose `nextRunTime` is at or before `now`, longest due first. */
-  listDue(now: string): Promise<string[]>;
+  /** Ids of the schedules (of the given due partitions; all by default) due at `now`, longest due first. */
+  listDue(now: string, partitions?: readonly number[]): Promise<string[]>;
 }
 
 /** What a run writes on its schedule, in the same transaction as the execution. */

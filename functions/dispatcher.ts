@@ -1,17 +1,20 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import { ALL_DUE_PARTITIONS } from '../core/due-partitions.js';
+import { DispatchEvent } from '../core/schemas/dispatch.js';
 import { getServices } from './environment.js';
 import { logger } from './logger.js';
 
 /**
- * The cron trigger: invoked every minute by EventBridge (locally, by the ticker) and fires every due
- * schedule. The event carries nothing it needs: what is due is read from the schedules themselves,
- * so a late, repeated or concurrent invocation does no harm.
+ * The cron trigger: invoked every minute by EventBridge, once per due partition (locally, by the
+ * ticker), and fires every due schedule of its partition. What is due is read from the schedules
+ * themselves, so a late, repeated or concurrent invocation does no harm.
  */
-export const handler = middy(async () => {
-  const { lagsMs, ...report } = await getServices().dispatcher.tick();
-  const sorted = [...lagsMs].sort((a, b) => a - b);
-  const summary = { ...report, maxLagMs: sorted.at(-1) ?? null };
+export const handler = middy(async (event: unknown) => {
+  const { partition } = DispatchEvent.parse(event ?? {});
+  const partitions = partition === undefined ? ALL_DUE_PARTITIONS : [partition];
+  const { lagsMs, ...report } = await getServices().dispatcher.tick(partitions);
+  const summary = { partitions, ...report, maxLagMs: lagsMs.length > 0 ? Math.max(...lagsMs) : null };
   if (report.failed > 0 || report.deferred > 0 || report.missedFireTimes > 0) {
     logger.warn('Dispatched due schedules, not all on time', summary);
   } else if (report.due > 0) {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -6,6 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
 import { TABLE_ENV, type TableKey } from '../core/adapters/dynamodb/tables.js';
 import { API_BASE_PATH } from '../core/api/routes.js';
+import { ALL_DUE_PARTITIONS } from '../core/due-partitions.js';
 import { Role } from '../core/model.js';
 import { WorkerAgent } from '../worker/agent.js';
 import { loadWorkerConfig } from '../worker/config.js';
@@ -148,10 +148,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ticker = setInterval(reconcile, every);
     }
     if (options.cronTrigger ?? true) {
+      // One invocation per due partition, with the input each EventBridge target sends.
       const dispatch = () =>
-        dispatcher.handler(scheduledEvent(), lambdaContext('dispatcher')).catch((error: unknown) => {
-          console.error('Dispatcher failed:', error instanceof Error ? error.message : error);
-        });
+        Promise.all(
+          ALL_DUE_PARTITIONS.map((partition) =>
+            dispatcher.handler({ partition }, lambdaContext('dispatcher')).catch((error: unknown) => {
+              console.error('Dispatcher failed:', error instanceof Error ? error.message : error);
+            }),
+          ),
+        );
       cronTicker = everyMinute(dispatch);
     }
     const sfn = stepFunctions;
@@ -244,22 +249,5 @@ function everyMinute(tick: () => Promise<unknown>): { stop(): void } {
       stopped = true;
       clearTimeout(timer);
     },
-  };
-}
-
-/** The event EventBridge's scheduled rule sends; the dispatcher reads nothing from it but it is the real shape. */
-function scheduledEvent() {
-  const time = new Date();
-  time.setUTCSeconds(0, 0);
-  return {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': 'Scheduled Event' as const,
-    source: 'aws.events' as const,
-    account: '000000000000',
-    time: time.toISOString().replace('.000Z', 'Z'),
-    region: 'local',
-    resources: ['arn:aws:events:local:000000000000:rule/dispatcher-every-minute'],
-    detail: {},
   };
 }

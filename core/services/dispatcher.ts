@@ -53,9 +53,10 @@ export class Dispatcher {
     this.settings = deps.settings ?? DEFAULT_DISPATCHER_SETTINGS;
   }
 
-  async tick(): Promise<DispatchReport> {
+  /** Fires the due schedules of the given partitions (all by default; see due-partitions.ts). */
+  async tick(partitions?: readonly number[]): Promise<DispatchReport> {
     const startedAt = performance.now();
-    const due = await this.deps.schedules.listDue(this.clock.now().toISOString());
+    const due = await this.deps.schedules.listDue(this.clock.now().toISOString(), partitions);
     const report: DispatchReport = {
       due: due.length,
       started: 0,

@@ -1,10 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { TableKey } from '../../core/adapters/dynamodb/tables.js';
+import { ALL_DUE_PARTITIONS } from '../../core/due-partitions.js';
+import type { DispatchEvent } from '../../core/schemas/dispatch.js';
 import { ServiceFunction } from './function.js';
 import { type ExecutionWorkflow, WorkflowAccess } from './workflow.js';
 
@@ -19,8 +21,9 @@ export interface CronTriggerProps {
 
 /**
  * Makes Cron schedules fire: an EventBridge rule `cron(* * * * ? *)` invokes the dispatcher each
- * minute, which reads the due schedules from the Schedules table's due index and fires each once
- * (`functions/dispatcher.ts`). One rule for every schedule, not one per schedule: time zones,
+ * minute, once per due partition (one target each, see core/due-partitions.ts), and each invocation
+ * reads its partition of the due index and fires those schedules once (`functions/dispatcher.ts`).
+ * One rule for every schedule, not one per schedule: time zones,
  * `L`/`W`/`#`, overlap and catch-up are then the service's own code, the same as on a laptop, and a
  * schedule edit is one table write rather than a rule change.
  */
@@ -40,8 +43,9 @@ export class CronTrigger extends Construct {
       // The dispatcher stops taking up schedules after 45 s (DEFAULT_DISPATCHER_SETTINGS), leaving
       // the rest, longest due first, to the next minute; this bounds the fires still in flight.
       timeout: Duration.seconds(60),
-      // Counting missed fire times after an outage is CPU work; memory buys the CPU.
-      memorySize: 1024,
+      // A fire costs a few milliseconds of CPU (SDK signing and marshalling of four requests); one
+      // full vCPU (1,769 MB) keeps a partition of a busy minute well inside the budget.
+      memorySize: 1769,
       // A failed tick is redone by the next one; each fire is claimed, so overlap is harmless but wasteful.
       retryAttempts: 0,
     });
@@ -55,9 +59,14 @@ export class CronTrigger extends Construct {
       description: 'Fires due cron schedules (the dispatcher) every minute',
       schedule: Schedule.cron({ minute: '*' }),
       // A delivery older than a minute has been overtaken by the next tick, which sees the same due schedules.
-      targets: [
-        new LambdaFunction(this.dispatcherFunction, { maxEventAge: Duration.minutes(1), retryAttempts: 2 }),
-      ],
+      targets: ALL_DUE_PARTITIONS.map(
+        (partition) =>
+          new LambdaFunction(this.dispatcherFunction, {
+            event: RuleTargetInput.fromObject({ partition } satisfies DispatchEvent),
+            maxEventAge: Duration.minutes(1),
+            retryAttempts: 2,
+          }),
+      ),
     });
   }
 }

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { ALL_DUE_PARTITIONS } from '../../core/due-partitions.js';
+import { DispatchEvent } from '../../core/schemas/dispatch.js';
 import { queriesIndexesOf, type Resource, synth } from './template.js';
 
 const { stack, template, resources, logicalId, roleStatements, tableAccess } = synth();
@@ -7,15 +9,22 @@ const dispatcherId = logicalId(dispatcherFunction);
 const ruleId = logicalId(rule);
 
 describe('CronTrigger', () => {
-  it('invokes the dispatcher every minute with an EventBridge cron rule', () => {
+  it('invokes the dispatcher every minute, once per due partition, with an EventBridge cron rule', () => {
     const properties = (resources[ruleId] as Resource).Properties;
     expect(properties).toMatchObject({ ScheduleExpression: 'cron(* * * * ? *)', State: 'ENABLED' });
-    expect(properties.Targets).toEqual([
-      expect.objectContaining({
-        Arn: { 'Fn::GetAtt': [dispatcherId, 'Arn'] },
-        RetryPolicy: { MaximumEventAgeInSeconds: 60, MaximumRetryAttempts: 2 },
-      }),
-    ]);
+    expect(properties.Targets).toEqual(
+      ALL_DUE_PARTITIONS.map((partition) =>
+        expect.objectContaining({
+          Arn: { 'Fn::GetAtt': [dispatcherId, 'Arn'] },
+          Input: JSON.stringify({ partition }),
+          RetryPolicy: { MaximumEventAgeInSeconds: 60, MaximumRetryAttempts: 2 },
+        }),
+      ),
+    );
+    // Each target's input is an event the handler accepts, naming a partition.
+    for (const target of properties.Targets) {
+      expect(DispatchEvent.parse(JSON.parse(target.Input)).partition).toBeTypeOf('number');
+    }
     template.hasResourceProperties('AWS::Lambda::Permission', {
       Action: 'lambda:InvokeFunction',
       Principal: 'events.amazonaws.com',
@@ -27,7 +36,7 @@ describe('CronTrigger', () => {
   it('runs the dispatcher handler, within the minute, without Lambda retries', () => {
     const fn = (resources[dispatcherId] as Resource).Properties;
     expect(fn.Timeout).toBeLessThanOrEqual(60);
-    expect(fn.MemorySize).toBe(1024);
+    expect(fn.MemorySize).toBe(1769);
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: dispatcherId },
       MaximumRetryAttempts: 0,
@@ -48,7 +57,7 @@ describe('CronTrigger', () => {
     expect(table.Properties.GlobalSecondaryIndexes).toContainEqual({
       IndexName: 'due',
       KeySchema: [
-        { AttributeName: 'dueShard', KeyType: 'HASH' },
+        { AttributeName: 'duePartition', KeyType: 'HASH' },
         { AttributeName: 'dueAt', KeyType: 'RANGE' },
       ],
       Projection: { ProjectionType: 'KEYS_ONLY' },

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoScheduleStore } from '../../core/adapters/dynamodb/schedule-store.js';
+import { ALL_DUE_PARTITIONS, duePartitionOf } from '../../core/due-partitions.js';
 import { ConflictError } from '../../core/errors.js';
 import type { Schedule } from '../../core/schemas/schedule.js';
 import { Dispatcher, type DispatchReport } from '../../core/services/dispatcher.js';
@@ -142,6 +143,20 @@ describe('cron dispatch (Dispatcher and ScheduleService.fireDue)', () => {
     expect(reports.reduce((sum, r) => sum + r.failed, 0)).toBe(0);
     for (const schedule of schedules) expect(await executionsOf(schedule)).toHaveLength(1);
     expect(workflow.calledWith('start')).toHaveLength(30);
+  });
+
+  it('a tick of one due partition fires only that partition; the partitions together fire all', async () => {
+    const schedules = await Promise.all(Array.from({ length: 12 }, () => cronSchedule()));
+    clock.set('2026-04-05T06:00:01Z');
+
+    const reports = [];
+    for (const partition of ALL_DUE_PARTITIONS) {
+      const report = await services.dispatcher.tick([partition]);
+      reports.push(report);
+      expect(report.due).toBe(schedules.filter((s) => duePartitionOf(s.id) === partition).length);
+    }
+
+    expect(reports.reduce((n, r) => n + r.started, 0)).toBe(12);
   });
 
   it('never fires Manual or disabled schedules, and disabling takes a schedule out of the due index', async () => {

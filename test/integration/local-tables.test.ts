@@ -29,7 +29,7 @@ describe('ensureTables on a persisted local database', () => {
       new UpdateCommand({
         TableName: tables.schedules,
         Key: { id: schedule.id },
-        UpdateExpression: 'REMOVE dueShard, dueAt',
+        UpdateExpression: 'REMOVE duePartition, dueAt',
       }),
     );
 

@@ -1,5 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { ALL_DUE_PARTITIONS, duePartitionOf } from '../../due-partitions.js';
 import { ConflictError } from '../../errors.js';
 import type { ScheduleRecord, ScheduleRunUpdate, ScheduleStore } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
@@ -7,18 +8,9 @@ import { cancellationCodes, queryAll, type TransactItems, transactWrite } from '
 
 const LIST_PK = 'SCHEDULE';
 
-/**
- * The due index is spread over shards: at the top of the hour thousands of schedules move their
- * `dueAt` at once, more index writes than one partition takes. The dispatcher queries every shard.
- */
-export const DUE_SHARDS = 8;
-
-const dueShard = (id: string) =>
-  String([...id].reduce((hash, char) => (hash * 31 + char.charCodeAt(0)) >>> 0, 7) % DUE_SHARDS);
-
 /** The due-index keys: present only while the schedule has a next fire time. */
 function dueAttributes(id: string, nextRunTime: string | null): Record<string, string> {
-  return nextRunTime ? { dueShard: dueShard(id), dueAt: nextRunTime } : {};
+  return nextRunTime ? { duePartition: String(duePartitionOf(id)), dueAt: nextRunTime } : {};
 }
 
 const scheduleItem = (schedule: ScheduleRecord) => ({
@@ -52,10 +44,10 @@ export function scheduleRunUpdate(
     values[':missed'] = run.fire.missedCount;
     const due = dueAttributes(scheduleId, run.fire.nextRunTime);
     if (due.dueAt) {
-      sets.push('dueShard = :dueShard', 'dueAt = :dueAt');
-      Object.assign(values, { ':dueShard': due.dueShard, ':dueAt': due.dueAt });
+      sets.push('duePartition = :duePartition', 'dueAt = :dueAt');
+      Object.assign(values, { ':duePartition': due.duePartition, ':dueAt': due.dueAt });
     } else {
-      remove = ' REMOVE dueShard, dueAt';
+      remove = ' REMOVE duePartition, dueAt';
     }
   }
   return {
@@ -145,18 +137,18 @@ export class DynamoScheduleStore implements ScheduleStore {
     return items.map(toRecord);
   }
 
-  async listDue(now: string): Promise<string[]> {
-    const shards = await Promise.all(
-      Array.from({ length: DUE_SHARDS }, (_, shard) =>
+  async listDue(now: string, partitions: readonly number[] = ALL_DUE_PARTITIONS): Promise<string[]> {
+    const keys = await Promise.all(
+      partitions.map((partition) =>
         queryAll(this.client, {
           TableName: this.tableName,
           IndexName: 'due',
-          KeyConditionExpression: 'dueShard = :shard AND dueAt <= :now',
-          ExpressionAttributeValues: { ':shard': String(shard), ':now': now },
+          KeyConditionExpression: 'duePartition = :partition AND dueAt <= :now',
+          ExpressionAttributeValues: { ':partition': String(partition), ':now': now },
         }),
       ),
     );
-    return shards
+    return keys
       .flat()
       .sort((a, b) => String(a.dueAt).localeCompare(String(b.dueAt)))
       .map((key) => key.id as string);
@@ -195,7 +187,7 @@ export class DynamoScheduleStore implements ScheduleStore {
 }
 
 function toRecord(item: Record<string, unknown>): ScheduleRecord {
-  const { listPk: _listPk, dueShard: _dueShard, dueAt: _dueAt, ...record } = item;
+  const { listPk: _listPk, duePartition: _duePartition, dueAt: _dueAt, ...record } = item;
   // Schedules stored before the counts existed have none: they have skipped and missed nothing.
   return { skippedCount: 0, missedCount: 0, ...record } as unknown as ScheduleRecord;
 }

@@ -57,8 +57,8 @@ export const TABLES = {
     indexes: [
       // Sparse: only schedule items carry `listPk` (name-reservation items do not).
       { indexName: 'all-created', partitionKey: S('listPk'), sortKey: S('created'), projection: 'ALL' },
-      // Sparse: only schedules that will fire (enabled, Cron) carry `dueShard` and `dueAt`.
-      { indexName: 'due', partitionKey: S('dueShard'), sortKey: S('dueAt'), projection: 'KEYS_ONLY' },
+      // Sparse: only schedules that will fire (enabled, Cron) carry `duePartition` and `dueAt`.
+      { indexName: 'due', partitionKey: S('duePartition'), sortKey: S('dueAt'), projection: 'KEYS_ONLY' },
     ],
   },
   executions: {
