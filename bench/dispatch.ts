@@ -212,7 +212,10 @@ async function measure(
   );
 
   // Exactly once: one execution per schedule, every schedule moved on, one StartExecution each.
-  const schedules = await Promise.all(ids.map((id) => services.schedules.get(id)));
+  const schedules: Awaited<ReturnType<typeof services.schedules.get>>[] = [];
+  await inLanes(ids.length, SEED_CONCURRENCY, async (n) => {
+    schedules.push(await services.schedules.get(ids[n] as string));
+  });
   const total = await services.executions.list({ pageSize: 1, sortBy: 'queuedAt', sortDescending: true });
   const wrong = schedules.filter(
     (s) =>
