@@ -8,6 +8,7 @@ import { ConfigError } from '../worker/config.js';
 const port = Number(process.env.PORT ?? 3000);
 const dataDir = process.env.DATA_DIR ?? '.local-data';
 const inMemory = process.env.LOCAL_IN_MEMORY === 'true';
+const cronTrigger = process.env.LOCAL_CRON !== 'false';
 // The embedded worker runs the worked example's configuration unless told otherwise.
 const workerConfigFile =
   process.env.LOCAL_WORKER === 'false'
@@ -23,6 +24,7 @@ try {
       ? { waitSeconds: Number(process.env.ORCHESTRATOR_WAIT_SECONDS) }
       : {}),
     ...(workerConfigFile ? { workerConfigFile } : {}),
+    cronTrigger,
     ...(process.env.STEP_HEARTBEAT_TIMEOUT_SECONDS
       ? { heartbeatTimeoutSeconds: Number(process.env.STEP_HEARTBEAT_TIMEOUT_SECONDS) }
       : {}),
@@ -34,6 +36,11 @@ try {
     stack.worker
       ? `  embedded worker: ${stack.worker.workerId}, pools ${stack.worker.pools.join(', ')} (${workerConfigFile})`
       : '  embedded worker: off (LOCAL_WORKER=false)',
+  );
+  console.log(
+    cronTrigger
+      ? '  cron trigger: every minute (enabled Cron schedules fire)'
+      : '  cron trigger: off (LOCAL_CRON=false)',
   );
   console.log(`  try: curl -H "X-Api-Key: ${stack.adminApiKey}" ${stack.apiUrl}/schedules`);
   let stopping = false;
