@@ -55,6 +55,17 @@ async function stop(started: Started): Promise<number | null> {
   return exited;
 }
 
+/** `npm start` in memory on a free port with a chosen admin key, and how to call it. */
+async function startInMemory(adminKey: string) {
+  const port = await freePort();
+  const started = start({ PORT: String(port), LOCAL_IN_MEMORY: 'true', LOCAL_ADMIN_API_KEY: adminKey });
+  return {
+    started,
+    url: `http://localhost:${port}/api/v1`,
+    headers: { 'X-Api-Key': adminKey, 'Content-Type': 'application/json' },
+  };
+}
+
 describe('npm start', () => {
   it('serves the API with the chosen admin key and keeps data across restarts', async () => {
     const port = await freePort();
@@ -100,14 +111,7 @@ describe('npm start', () => {
   });
 
   it('runs the worked example with its embedded worker', async () => {
-    const port = await freePort();
-    const url = `http://localhost:${port}/api/v1`;
-    const headers = { 'X-Api-Key': 'example-admin-key', 'Content-Type': 'application/json' };
-    const started = start({
-      PORT: String(port),
-      LOCAL_IN_MEMORY: 'true',
-      LOCAL_ADMIN_API_KEY: 'example-admin-key',
-    });
+    const { started, url, headers } = await startInMemory('example-admin-key');
     await waitFor(started, /embedded worker: example-worker, pools default/);
 
     const schedule = await fetch(`${url}/schedules`, {
@@ -136,15 +140,8 @@ describe('npm start', () => {
   });
 
   it('fires a cron schedule at a real minute boundary and runs it with the embedded worker', async () => {
-    const port = await freePort();
-    const url = `http://localhost:${port}/api/v1`;
-    const headers = { 'X-Api-Key': 'cron-admin-key', 'Content-Type': 'application/json' };
-    const started = start({
-      PORT: String(port),
-      LOCAL_IN_MEMORY: 'true',
-      LOCAL_ADMIN_API_KEY: 'cron-admin-key',
-    });
-    await waitFor(started, /embedded worker/);
+    const { started, url, headers } = await startInMemory('cron-admin-key');
+    await waitFor(started, /cron trigger: every minute/);
     const example = JSON.parse(readFileSync('examples/schedules/daily-delta-sync.json', 'utf8'));
 
     // Every minute, in a time zone other than UTC: the next minute boundary fires it.

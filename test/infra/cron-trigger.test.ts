@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ALL_DUE_PARTITIONS } from '../../core/due-partitions.js';
 import { DispatchEvent } from '../../core/schemas/dispatch.js';
-import { queriesIndexesOf, type Resource, synth } from './template.js';
+import { expectInvokedByRule, queriesIndexesOf, type Resource, synth } from './template.js';
 
 const { stack, template, resources, logicalId, roleStatements, tableAccess } = synth();
 const { dispatcherFunction, rule } = stack.cronTrigger;
@@ -25,12 +25,7 @@ describe('CronTrigger', () => {
     for (const target of properties.Targets) {
       expect(DispatchEvent.parse(JSON.parse(target.Input)).partition).toBeTypeOf('number');
     }
-    template.hasResourceProperties('AWS::Lambda::Permission', {
-      Action: 'lambda:InvokeFunction',
-      Principal: 'events.amazonaws.com',
-      FunctionName: { 'Fn::GetAtt': [dispatcherId, 'Arn'] },
-      SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
-    });
+    expectInvokedByRule(template, dispatcherId, ruleId);
   });
 
   it('runs the dispatcher handler, within the minute, without Lambda retries', () => {

@@ -43,6 +43,15 @@ export const queriesIndexesOf = (statements: Statement[], tableLogicalId: string
   );
 };
 
+/** Asserts that the rule may invoke the function (the permission EventBridge needs). */
+export const expectInvokedByRule = (template: Template, functionId: string, ruleId: string) =>
+  template.hasResourceProperties('AWS::Lambda::Permission', {
+    Action: 'lambda:InvokeFunction',
+    Principal: 'events.amazonaws.com',
+    FunctionName: { 'Fn::GetAtt': [functionId, 'Arn'] },
+    SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+  });
+
 /**
  * Synthesizes the stack. The quick kind skips bundling (esbuild takes seconds, the template does
  * not) and schema validation; the full kind does both, as `cdk synth` does.

@@ -13,7 +13,15 @@ import {
   readConfig,
 } from '../../lib/config.js';
 import { DEFINITION_FILE, DefinitionPlaceholder } from '../../lib/constructs/workflow.js';
-import { actions, newApp, queriesIndexesOf, type Resource, type Statement, synth } from './template.js';
+import {
+  actions,
+  expectInvokedByRule,
+  newApp,
+  queriesIndexesOf,
+  type Resource,
+  type Statement,
+  synth,
+} from './template.js';
 
 // `Template.fromStack` (inside `synth`) already refuses a template with a dependency cycle, the
 // one the orchestrator ⇄ state machine pair could close (see ExecutionWorkflow.stateMachineArn).
@@ -118,12 +126,7 @@ describe('ExecutionWorkflow reconciler', () => {
     expect(rule.Properties.Targets).toEqual([
       expect.objectContaining({ Arn: { 'Fn::GetAtt': [reconcilerId, 'Arn'] } }),
     ]);
-    template.hasResourceProperties('AWS::Lambda::Permission', {
-      Action: 'lambda:InvokeFunction',
-      Principal: 'events.amazonaws.com',
-      FunctionName: { 'Fn::GetAtt': [reconcilerId, 'Arn'] },
-      SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
-    });
+    expectInvokedByRule(template, reconcilerId, ruleId);
   });
 
   it('is not retried by Lambda: the next minute redoes a failed run', () => {
