@@ -9,7 +9,7 @@ import { DEFAULT_ORCHESTRATOR_SETTINGS, type OrchestratorSettings } from '../cor
  */
 
 /** The name Powertools reports in every log line and metric. */
-export const SERVICE_NAME = 'schedule-execution-service';
+export { SERVICE_NAME } from '../core/metrics.js';
 
 /** Context keys this app reads. */
 export const ContextKey = {

@@ -6,6 +6,7 @@ import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
 import { TABLE_ENV, type TableKey } from '../core/adapters/dynamodb/tables.js';
 import { API_BASE_PATH } from '../core/api/routes.js';
 import { ALL_DUE_PARTITIONS } from '../core/due-partitions.js';
+import { SERVICE_NAME } from '../core/metrics.js';
 import { Role } from '../core/model.js';
 import { WorkerAgent } from '../worker/agent.js';
 import { loadWorkerConfig } from '../worker/config.js';
@@ -93,7 +94,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       STATE_MACHINE_ARN: stepFunctions.stateMachineArn,
       ORCHESTRATOR_WAIT_SECONDS: String(options.waitSeconds ?? 5),
       STEP_HEARTBEAT_TIMEOUT_SECONDS: String(options.heartbeatTimeoutSeconds ?? 120),
-      POWERTOOLS_SERVICE_NAME: 'schedule-execution-service',
+      POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     });
     for (const [key, variable] of Object.entries(TABLE_ENV) as [TableKey, string][]) {
