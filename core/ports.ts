@@ -94,6 +94,11 @@ export interface ExecutionStore {
     patch: Partial<Execution>,
   ): Promise<Execution | undefined>;
   getStep(executionId: string, ordinal: number): Promise<ExecutionStepRecord | undefined>;
+  /**
+   * What follows an execution's removal (retention): its steps are deleted and it leaves the
+   * counters behind `totalCount`. Idempotent for the steps; call once per removal for the counters.
+   */
+  forget(execution: Execution): Promise<void>;
   /** Applies `patch` to a step still in one of `from`; false when it was not. */
   updateStep(
     executionId: string,
@@ -164,6 +169,28 @@ export interface Workflow {
   /** The callbacks answer false when the token is no longer awaited (timed out, stopped, unknown). */
   sendTaskSuccess(taskToken: string, output: unknown): Promise<boolean>;
   sendTaskHeartbeat(taskToken: string): Promise<boolean>;
+}
+
+/** An event for consumers of the service (EventBridge), built by core/status-events.ts. */
+export interface ServiceEvent {
+  detailType: string;
+  detail: Record<string, unknown>;
+}
+
+export interface EventPublisher {
+  /** Publishes every event or throws: the caller's input is retried as a whole (at least once). */
+  publish(events: readonly ServiceEvent[]): Promise<void>;
+}
+
+/** A committed change to a stored record, as a table's stream reports it (no `after`: removed). */
+export interface RecordChange<T> {
+  before?: T | undefined;
+  after?: T | undefined;
+}
+
+/** A step row as the stream carries it: the step and the execution it belongs to. */
+export interface StoredStep extends ExecutionStepRecord {
+  executionId: string;
 }
 
 export interface StoredApiKey extends ApiKey {

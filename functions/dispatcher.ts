@@ -1,9 +1,13 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { ALL_DUE_PARTITIONS } from '../core/due-partitions.js';
+import { MetricName } from '../core/metrics.js';
 import { DispatchEvent } from '../core/schemas/dispatch.js';
 import { getServices } from './environment.js';
 import { logger } from './logger.js';
+import { metrics } from './metrics.js';
 
 /**
  * The cron trigger: invoked every minute by EventBridge, once per due partition (locally, by the
@@ -20,5 +24,14 @@ export const handler = middy(async (event: unknown) => {
   } else if (report.due > 0) {
     logger.info('Dispatched due schedules', summary);
   }
+  metrics.addMetric(MetricName.SchedulesFired, MetricUnit.Count, report.started);
+  metrics.addMetric(MetricName.SchedulesSkipped, MetricUnit.Count, report.skipped);
+  metrics.addMetric(MetricName.FireTimesMissed, MetricUnit.Count, report.missedFireTimes);
+  metrics.addMetric(MetricName.DispatchFailures, MetricUnit.Count, report.failed);
+  metrics.addMetric(MetricName.DispatchDeferred, MetricUnit.Count, report.deferred);
+  // One value per fire (EMF keeps up to 100 values of a metric per line; Powertools splits beyond).
+  for (const lag of lagsMs) metrics.addMetric(MetricName.DispatchLag, MetricUnit.Milliseconds, lag);
   return summary;
-}).use(injectLambdaContext(logger, { resetKeys: true }));
+})
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

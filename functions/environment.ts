@@ -1,4 +1,6 @@
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
+import { EventBridgePublisher } from '../core/adapters/eventbridge/publisher.js';
 import { TABLE_ENV, type TableKey, type TableNames } from '../core/adapters/dynamodb/tables.js';
 import { StepFunctionsWorkflow } from '../core/adapters/stepfunctions/workflow.js';
 import { WORKFLOW_ENV } from '../core/environment.js';
@@ -39,6 +41,16 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Orchestra
   };
 }
 
+/** How long finished executions are kept; the default when unset. */
+export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const value = env[ENV.retentionSeconds];
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!Number.isInteger(seconds) || seconds < 1)
+    throw new Error(`${ENV.retentionSeconds} must be a whole number of seconds ≥ 1.`);
+  return seconds;
+}
+
 let services: Services | undefined;
 
 /** Services built once per Lambda environment (module scope outlives invocations), on first use. */
@@ -46,6 +58,8 @@ export function getServices(): Services {
   services ??= createServices(createDocumentClient(), tableNamesFromEnv(), {
     workflow: new StepFunctionsWorkflow(required(process.env, ENV.stateMachineArn, 'the state machine ARN')),
     settings: settingsFromEnv(),
+    retentionSeconds: retentionFromEnv(),
+    events: new EventBridgePublisher(new EventBridgeClient({}), process.env[ENV.eventBusName]),
     onStartFailure: (executionId, error) =>
       logger.warn('State machine not started; the reconciler will retry', { executionId, error }),
     onFireError: (scheduleId, error) =>

@@ -1,12 +1,24 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
+import { MetricName } from '../core/metrics.js';
 import { getServices } from './environment.js';
 import { logger } from './logger.js';
+import { metrics } from './metrics.js';
 
-/** Invoked every minute by EventBridge: nothing stays Queued or InProgress forever. */
+/**
+ * Invoked every minute by EventBridge: nothing stays Queued or InProgress forever. Being the one
+ * thing that looks at every active execution and every waiting task each minute, it also reports
+ * the two gauges: active executions and the age of the oldest task no worker has claimed.
+ */
 export const handler = middy(async () => {
   const report = await getServices().reconciler.run();
   if (report.restarted.length > 0 || report.failed.length > 0)
     logger.warn('Reconciled executions', { ...report });
+  metrics.addMetric(MetricName.ActiveExecutions, MetricUnit.Count, report.checked);
+  metrics.addMetric(MetricName.OldestUnclaimedTaskAge, MetricUnit.Seconds, report.oldestUnclaimedTaskAgeSeconds);
   return report;
-}).use(injectLambdaContext(logger, { resetKeys: true }));
+})
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

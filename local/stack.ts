@@ -6,13 +6,16 @@ import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
 import { TABLE_ENV, type TableKey } from '../core/adapters/dynamodb/tables.js';
 import { API_BASE_PATH } from '../core/api/routes.js';
 import { ALL_DUE_PARTITIONS } from '../core/due-partitions.js';
+import { WORKFLOW_ENV } from '../core/environment.js';
 import { SERVICE_NAME } from '../core/metrics.js';
 import { Role } from '../core/model.js';
 import { WorkerAgent } from '../worker/agent.js';
 import { loadWorkerConfig } from '../worker/config.js';
 import { createLocalApi, lambdaContext } from './api-gateway.js';
 import { assertPortFree, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
+import { type LocalEventBridge, type PublishedEvent, startLocalEventBridge } from './eventbridge.js';
 import { type LocalStepFunctions, startLocalStepFunctions } from './step-functions.js';
+import { followStreams } from './streams.js';
 import { backfillAddedIndexes, ensureTables, localTableNames } from './tables.js';
 
 /**
@@ -40,6 +43,13 @@ export interface LocalStackOptions {
    * (default on; tests that must not fire schedules by wall clock turn it off).
    */
   cronTrigger?: boolean;
+  /**
+   * Follow the Executions and ExecutionSteps streams with the change-feed handler (status events,
+   * metrics, retention clean-up), as the event source mappings do in the cloud (default on).
+   */
+  changeFeed?: boolean;
+  /** Seconds a finished execution is kept before TTL removes it (default 90 days). */
+  retentionSeconds?: number;
   /** Use this DynamoDB endpoint (left running on stop) instead of starting DynamoDB Local. */
   dynamoEndpoint?: string;
   /**
@@ -56,6 +66,8 @@ export interface LocalStack {
   readonly dynamoEndpoint: string;
   /** The embedded worker's id and pools, when one runs. */
   readonly worker?: { workerId: string; pools: readonly string[] };
+  /** Events published to the local EventBridge (status changes, step failures), oldest first. */
+  events(): readonly PublishedEvent[];
   stop(): Promise<void>;
 }
 
@@ -72,6 +84,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     : await startDynamoDbLocal(options.dataDir ? { dataDir: options.dataDir } : {});
   let server: Server | undefined;
   let stepFunctions: LocalStepFunctions | undefined;
+  let eventBridge: LocalEventBridge | undefined;
+  let streamFollower: { stop(): Promise<void> } | undefined;
   let ticker: NodeJS.Timeout | undefined;
   let cronTicker: { stop(): void } | undefined;
   try {
@@ -84,6 +98,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           (await import('../functions/orchestrator.js')).handler(payload, lambdaContext('orchestrator')),
       },
     });
+    eventBridge = await startLocalEventBridge();
     const tables = localTableNames(options.tablePrefix ?? 'schedule-service');
     Object.assign(process.env, {
       AWS_REGION: 'local',
@@ -91,12 +106,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_SECRET_ACCESS_KEY: 'local',
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.endpoint,
       STATE_MACHINE_ARN: stepFunctions.stateMachineArn,
       ORCHESTRATOR_WAIT_SECONDS: String(options.waitSeconds ?? 5),
       STEP_HEARTBEAT_TIMEOUT_SECONDS: String(options.heartbeatTimeoutSeconds ?? 120),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+      // EMF lines on the terminal every minute help nobody locally; CloudWatch is where they count.
+      POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
     });
+    if (options.retentionSeconds !== undefined) {
+      process.env[WORKFLOW_ENV.retentionSeconds] = String(options.retentionSeconds);
+    }
     for (const [key, variable] of Object.entries(TABLE_ENV) as [TableKey, string][]) {
       process.env[variable] = tables[key];
     }
@@ -106,8 +127,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await backfillAddedIndexes(createDocumentClient(), tables, addedIndexes);
 
     // Imported only now: handlers read their environment when first used, as in a Lambda cold start.
-    const [schedules, executions, apiKeys, meta, worker, authorizer, reconciler, dispatcher, environment] =
-      await Promise.all([
+    const [
+      schedules,
+      executions,
+      apiKeys,
+      meta,
+      worker,
+      authorizer,
+      reconciler,
+      dispatcher,
+      environment,
+      changeFeed,
+    ] = await Promise.all([
         import('../functions/schedules.js'),
         import('../functions/executions.js'),
         import('../functions/api-keys.js'),
@@ -117,7 +148,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         import('../functions/reconciler.js'),
         import('../functions/dispatcher.js'),
         import('../functions/environment.js'),
+        import('../functions/change-feed.js'),
       ]);
+    if (options.changeFeed ?? true) {
+      streamFollower = await followStreams({
+        endpoint: dynamo.endpoint,
+        tableNames: [tables.executions, tables.executionSteps],
+        handler: (event) => changeFeed.handler(event, lambdaContext('change-feed')),
+      });
+    }
     const adminApiKey = await provisionAdminKey(environment.getServices().apiKeys, options.adminApiKey);
 
     server = createLocalApi({
@@ -177,8 +216,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       agent.start();
     }
     const embedded = agent;
+    const bus = eventBridge;
+    const follower = streamFollower;
     return {
       apiUrl,
+      events: () => bus.events(),
       adminApiKey,
       ...(workerInfo ? { worker: workerInfo } : {}),
       dynamoEndpoint: dynamo.endpoint,
@@ -193,7 +235,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           listening.closeAllConnections();
         });
         await workerStopped;
+        await follower?.stop();
         await sfn.stop();
+        await bus.stop();
         await dynamo.stop();
       },
     };
@@ -201,6 +245,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     clearInterval(ticker);
     cronTicker?.stop();
     server?.close();
+    await streamFollower?.stop();
+    await eventBridge?.stop();
     await stepFunctions?.stop();
     await dynamo.stop();
     throw error;

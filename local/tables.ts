@@ -2,6 +2,7 @@ import {
   CreateTableCommand,
   type CreateTableCommandInput,
   DescribeTableCommand,
+  DescribeTimeToLiveCommand,
   type DynamoDBClient,
   ResourceInUseException,
   UpdateTableCommand,
@@ -15,6 +16,8 @@ import {
   type TableKey,
   type TableNames,
 } from '../core/adapters/dynamodb/tables.js';
+
+const STREAM = { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } as const;
 
 /** Physical names locally: `<prefix>-<id>`, as CDK would name them in a stack. */
 export function localTableNames(prefix: string): TableNames {
@@ -43,6 +46,7 @@ function createTableInput(name: string, table: TableDefinition): CreateTableComm
     BillingMode: 'PAY_PER_REQUEST',
     KeySchema: keySchema(table.partitionKey, table.sortKey),
     AttributeDefinitions: [],
+    ...(table.stream ? { StreamSpecification: STREAM } : {}),
   };
   if (table.indexes.length > 0) {
     input.GlobalSecondaryIndexes = table.indexes.map((index) => ({
@@ -74,20 +78,34 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames): P
     const input = createTableInput(names[key], table);
     try {
       await client.send(new CreateTableCommand(input));
-      if (table.timeToLiveAttribute) {
-        await client.send(
-          new UpdateTimeToLiveCommand({
-            TableName: names[key],
-            TimeToLiveSpecification: { AttributeName: table.timeToLiveAttribute, Enabled: true },
-          }),
-        );
-      }
     } catch (error) {
       if (!(error instanceof ResourceInUseException)) throw error;
       for (const indexName of await addMissingIndexes(client, input)) added.push({ table: key, indexName });
+      await enableMissingStream(client, names[key], table);
     }
+    await enableTimeToLive(client, names[key], table);
   }
   return added;
+}
+
+/** TTL, when the table has it and it is not on yet (a new table, or one from an older version). */
+async function enableTimeToLive(client: DynamoDBClient, tableName: string, table: TableDefinition) {
+  if (!table.timeToLiveAttribute) return;
+  const { TimeToLiveDescription } = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+  if (TimeToLiveDescription?.TimeToLiveStatus === 'ENABLED') return;
+  await client.send(
+    new UpdateTimeToLiveCommand({
+      TableName: tableName,
+      TimeToLiveSpecification: { AttributeName: table.timeToLiveAttribute, Enabled: true },
+    }),
+  );
+}
+
+async function enableMissingStream(client: DynamoDBClient, tableName: string, table: TableDefinition) {
+  if (!table.stream) return;
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  if (Table?.StreamSpecification?.StreamEnabled) return;
+  await client.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: STREAM }));
 }
 
 async function addMissingIndexes(client: DynamoDBClient, wanted: CreateTableCommandInput): Promise<string[]> {

@@ -4,7 +4,8 @@ import { DynamoExecutionStore } from '../adapters/dynamodb/execution-store.js';
 import { DynamoScheduleStore } from '../adapters/dynamodb/schedule-store.js';
 import type { TableNames } from '../adapters/dynamodb/tables.js';
 import { DynamoWorkerTaskStore } from '../adapters/dynamodb/worker-task-store.js';
-import type { Clock, Workflow } from '../ports.js';
+import type { Clock, EventPublisher, Workflow } from '../ports.js';
+import { ChangeFeed } from './change-feed.js';
 import { ApiKeyService } from './api-keys.js';
 import { Dispatcher, type DispatcherSettings } from './dispatcher.js';
 import { ExecutionService } from './executions.js';
@@ -21,6 +22,7 @@ export interface Services {
   workers: WorkerService;
   reconciler: Reconciler;
   dispatcher: Dispatcher;
+  changeFeed: ChangeFeed;
 }
 
 export interface ServiceOptions {
@@ -29,6 +31,10 @@ export interface ServiceOptions {
   settings?: OrchestratorSettings;
   onStartFailure?: (executionId: string, error: unknown) => void;
   dispatcher?: DispatcherSettings;
+  /** How long finished executions are kept (default 90 days). */
+  retentionSeconds?: number;
+  /** Where the change feed publishes status events; without one it cannot run. */
+  events?: EventPublisher;
   onFireError?: (scheduleId: string, error: unknown) => void;
 }
 
@@ -40,8 +46,8 @@ export function createServices(
 ): Services {
   const { workflow, clock } = options;
   const settings = options.settings ?? DEFAULT_ORCHESTRATOR_SETTINGS;
-  const executionStore = new DynamoExecutionStore(client, tables);
-  const tasks = new DynamoWorkerTaskStore(client, tables, executionStore);
+  const executionStore = new DynamoExecutionStore(client, tables, options.retentionSeconds);
+  const tasks = new DynamoWorkerTaskStore(client, tables, executionStore, options.retentionSeconds);
   const executions = new ExecutionService({ executions: executionStore, workflow, clock });
   const orchestrator = new Orchestrator({ executions: executionStore, tasks, workflow, settings, clock });
   const scheduleStore = new DynamoScheduleStore(client, tables.schedules);
@@ -57,6 +63,14 @@ export function createServices(
     executions,
     orchestrator,
     schedules,
+    changeFeed: new ChangeFeed({
+      executions: executionStore,
+      events: options.events ?? {
+        publish: async () => {
+          throw new Error('No event publisher was given to createServices.');
+        },
+      },
+    }),
     dispatcher: new Dispatcher({
       schedules: scheduleStore,
       scheduleService: schedules,

@@ -12,10 +12,13 @@ export interface ReconcilerDeps {
 }
 
 export interface ReconcileReport {
+  /** Active (Queued, InProgress, Paused) executions looked at: all of them. */
   checked: number;
   restarted: string[];
   failed: string[];
   heartbeated: number;
+  /** Seconds the oldest task still waiting for a worker has waited; 0 when none waits. */
+  oldestUnclaimedTaskAgeSeconds: number;
 }
 
 /** An execution younger than this may still be starting; leave it alone. */
@@ -36,7 +39,13 @@ export class Reconciler {
   }
 
   async run(): Promise<ReconcileReport> {
-    const report: ReconcileReport = { checked: 0, restarted: [], failed: [], heartbeated: 0 };
+    const report: ReconcileReport = {
+      checked: 0,
+      restarted: [],
+      failed: [],
+      heartbeated: 0,
+      oldestUnclaimedTaskAgeSeconds: 0,
+    };
     const now = this.clock.now().getTime();
     for (const execution of await this.deps.executions.listActive()) {
       report.checked += 1;
@@ -68,6 +77,8 @@ export class Reconciler {
     }
     for (const task of await this.deps.tasks.allQueued()) {
       if (await this.deps.workflow.sendTaskHeartbeat(task.taskToken)) report.heartbeated += 1;
+      const waited = Math.max(0, (now - Date.parse(task.createdAt)) / 1000);
+      report.oldestUnclaimedTaskAgeSeconds = Math.max(report.oldestUnclaimedTaskAgeSeconds, Math.round(waited));
     }
     return report;
   }

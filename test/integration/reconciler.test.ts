@@ -16,6 +16,11 @@ describe('Reconciler', () => {
     services = createServices(client, tables, { clock, workflow });
   });
 
+  const freshTablesArgs = async () => {
+    const { client, tables } = await freshTables();
+    return [client, tables, { clock, workflow: new RecordingWorkflow() }] as const;
+  };
+
   let made = 0;
   async function queued() {
     made += 1;
@@ -39,6 +44,24 @@ describe('Reconciler', () => {
     expect(report.restarted).toEqual([executionId]);
     expect(workflow.calledWith('start')).toEqual([[executionId], [executionId]]);
     expect((await services.executions.get(executionId)).status).toBe('Queued');
+  });
+
+  it('reports how many executions are active and how long the oldest unclaimed task has waited', async () => {
+    // Arrange: two executions; the first one's first stage is queued for a worker.
+    const first = await queued();
+    await queued();
+    await services.orchestrator.advance(first);
+    await services.orchestrator.enqueueStep(first, 0, 'token-a');
+    clock.advance(3 * MINUTE);
+
+    // Act
+    const report = await services.reconciler.run();
+    const idle = createServices(...(await freshTablesArgs()));
+
+    // Assert
+    expect(report.checked).toBe(2);
+    expect(report.oldestUnclaimedTaskAgeSeconds).toBe(180);
+    expect((await idle.reconciler.run()).oldestUnclaimedTaskAgeSeconds).toBe(0);
   });
 
   it('leaves a young execution alone: it may still be starting', async () => {

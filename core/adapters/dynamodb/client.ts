@@ -5,6 +5,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   DynamoDBDocumentClient,
   QueryCommand,
   type QueryCommandInput,
@@ -63,6 +64,18 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
 
 type Item = Record<string, unknown>;
 
+/**
+ * Sends `part` and then whatever DynamoDB answers it left unprocessed (it may, under load), with
+ * growing pauses, until nothing is left.
+ */
+async function untilProcessed(part: Item[], send: (pending: Item[]) => Promise<Item[]>): Promise<void> {
+  let pending = part;
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
+    pending = await send(pending);
+  }
+}
+
 /** Reads items by key with BatchGetItem (100 keys a call), retrying what DynamoDB leaves unprocessed. */
 export async function batchGet(
   client: DynamoDBDocumentClient,
@@ -72,19 +85,35 @@ export async function batchGet(
 ): Promise<Item[]> {
   const found: Item[] = [];
   for (const part of chunk(keys, 100)) {
-    let pending: Item[] = part;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
+    await untilProcessed(part, async (pending) => {
       const result = await client.send(
         new BatchGetCommand({
           RequestItems: { [tableName]: { Keys: pending, ConsistentRead: consistentRead } },
         }),
       );
       found.push(...(result.Responses?.[tableName] ?? []));
-      pending = (result.UnprocessedKeys?.[tableName]?.Keys as Item[] | undefined) ?? [];
-    }
+      return (result.UnprocessedKeys?.[tableName]?.Keys as Item[] | undefined) ?? [];
+    });
   }
   return found;
+}
+
+/** Deletes items by key with BatchWriteItem (25 a call), retrying what DynamoDB leaves unprocessed. */
+export async function batchDelete(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  keys: readonly Item[],
+): Promise<void> {
+  for (const part of chunk(keys, 25)) {
+    await untilProcessed(part, async (pending) => {
+      const result = await client.send(
+        new BatchWriteCommand({
+          RequestItems: { [tableName]: pending.map((Key) => ({ DeleteRequest: { Key } })) },
+        }),
+      );
+      return (result.UnprocessedItems?.[tableName] ?? []).map((request) => request.DeleteRequest?.Key as Item);
+    });
+  }
 }
 
 /** Runs a Query to its end, page by page (for small partitions: schedules, keys, active executions). */

@@ -18,9 +18,9 @@ import type {
 } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
 import type { Execution, ExecutionStep } from '../../schemas/execution.js';
-import { batchGet, cancellationCodes, queryAll, transactWrite } from './client.js';
+import { batchDelete, batchGet, cancellationCodes, queryAll, transactWrite } from './client.js';
 import { scheduleRunUpdate } from './schedule-store.js';
-import { ExecutionIndex, ExecutionSortKey, type TableNames } from './tables.js';
+import { EXPIRES_AT, ExecutionIndex, ExecutionSortKey, type TableNames } from './tables.js';
 
 type Item = Record<string, unknown>;
 
@@ -49,6 +49,13 @@ for (const status of Object.values(ExecutionStatus)) {
     throw new Error(`Execution status '${status}' breaks the active range of the by-status index.`);
   }
 }
+
+/** Executions are kept 90 days after they end unless configured otherwise (SPEC). */
+export const DEFAULT_RETENTION_SECONDS = 90 * 86_400;
+
+/** The TTL value (epoch seconds) of something that ended at `endedAt` (now when unknown). */
+export const expiresAt = (endedAt: string | null | undefined, retentionSeconds: number): number =>
+  Math.floor((endedAt ? Date.parse(endedAt) : Date.now()) / 1000) + retentionSeconds;
 
 /** Keys of the sort indexes, recomputed on every write so they always agree with the fields. */
 export function indexAttributes(e: Execution): Item {
@@ -83,7 +90,7 @@ const EXECUTION_FIELDS = [
   'cancelledByName',
 ] as const satisfies readonly (keyof Execution)[];
 
-function toExecution(item: Item): Execution {
+export function toExecution(item: Item): Execution {
   const execution: Record<string, unknown> = {};
   for (const field of EXECUTION_FIELDS) execution[field] = item[field] ?? null;
   return execution as unknown as Execution;
@@ -93,6 +100,8 @@ export class DynamoExecutionStore implements ExecutionStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tables: Pick<TableNames, 'executions' | 'executionSteps' | 'counters' | 'schedules'>,
+    /** How long an execution is kept once it has ended; TTL then removes it (and the change feed its steps). */
+    private readonly retentionSeconds: number = DEFAULT_RETENTION_SECONDS,
   ) {}
 
   async get(id: string): Promise<Execution | undefined> {
@@ -280,7 +289,8 @@ export class DynamoExecutionStore implements ExecutionStore {
       ? (await this.getSteps(execution.id)).filter((step) => !isTerminalStepStatus(step.status))
       : [];
     const { activePk: _activePk, ...keys } = indexAttributes(next);
-    const update = setExpression({ ...patch, ...keys }, { status: from });
+    const expiry = ending ? { [EXPIRES_AT]: expiresAt(next.completedAt, this.retentionSeconds) } : {};
+    const update = setExpression({ ...patch, ...keys, ...expiry }, { status: from });
     try {
       await transactWrite(this.client, [
         {
@@ -305,6 +315,31 @@ export class DynamoExecutionStore implements ExecutionStore {
       if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) return undefined;
       throw error;
     }
+  }
+
+  async forget(execution: Execution): Promise<void> {
+    const keys = await queryAll(this.client, {
+      TableName: this.tables.executionSteps,
+      KeyConditionExpression: 'executionId = :id',
+      ExpressionAttributeValues: { ':id': execution.id },
+      ProjectionExpression: 'executionId, ordinal',
+    });
+    await batchDelete(this.client, this.tables.executionSteps, keys);
+    // Any global shard will do: the count is their sum.
+    const shard = GLOBAL_COUNTER_IDS[Math.floor(Math.random() * COUNTER_SHARDS)] as string;
+    await Promise.all(
+      [shard, scheduleCounterId(execution.scheduleId)].map((id) =>
+        this.client.send(
+          new UpdateCommand({
+            TableName: this.tables.counters,
+            Key: { id },
+            UpdateExpression: 'ADD #count :minusOne',
+            ExpressionAttributeNames: { '#count': 'count' },
+            ExpressionAttributeValues: { ':minusOne': -1 },
+          }),
+        ),
+      ),
+    );
   }
 
   async getStep(executionId: string, ordinal: number): Promise<ExecutionStepRecord | undefined> {

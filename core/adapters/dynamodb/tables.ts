@@ -24,7 +24,12 @@ export interface TableDefinition {
   readonly indexes: readonly IndexDefinition[];
   /** Attribute holding the expiry epoch seconds, where items expire. */
   readonly timeToLiveAttribute?: string;
+  /** Whether the table has a stream (new and old images), read by the change-feed function. */
+  readonly stream?: boolean;
 }
+
+/** The TTL attribute of the tables whose items expire (epoch seconds). */
+export const EXPIRES_AT = 'expiresAt';
 
 const S = (name: string): KeyAttribute => ({ name, type: 'S' });
 const N = (name: string): KeyAttribute => ({ name, type: 'N' });
@@ -64,6 +69,9 @@ export const TABLES = {
   executions: {
     id: 'Executions',
     partitionKey: S('id'),
+    // Set when the execution ends; its steps go with it (change feed), so they carry no TTL.
+    timeToLiveAttribute: EXPIRES_AT,
+    stream: true,
     indexes: [
       {
         indexName: ExecutionIndex.allByQueuedAt,
@@ -126,11 +134,13 @@ export const TABLES = {
     id: 'ExecutionSteps',
     partitionKey: S('executionId'),
     sortKey: N('ordinal'),
+    stream: true,
     indexes: [],
   },
   workerTasks: {
     id: 'WorkerTasks',
     partitionKey: S('taskId'),
+    timeToLiveAttribute: EXPIRES_AT,
     indexes: [
       // Both sparse: the attributes exist only while the task waits for a worker.
       {

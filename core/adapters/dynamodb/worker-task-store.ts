@@ -6,10 +6,11 @@ import type { ActivityReport, WorkerTask, WorkerTaskStore } from '../../ports.js
 import type { ExecutionStep } from '../../schemas/execution.js';
 import { cancellationCodes, queryAll, transactWrite } from './client.js';
 import type { DynamoExecutionStore } from './execution-store.js';
-import { setExpression } from './execution-store.js';
-import type { TableNames } from './tables.js';
+import { DEFAULT_RETENTION_SECONDS, expiresAt, setExpression } from './execution-store.js';
+import { EXPIRES_AT, type TableNames } from './tables.js';
 
 const QUEUED_ALL = 'QUEUED';
+const TASK_EXPIRY_MARGIN_SECONDS = 2 * 86_400;
 
 /**
  * Worker tasks, one item each. While a task waits for a worker it carries `queuedPool` and
@@ -21,6 +22,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     private readonly client: DynamoDBDocumentClient,
     private readonly tables: Pick<TableNames, 'workerTasks' | 'executionSteps'>,
     private readonly executions: DynamoExecutionStore,
+    private readonly retentionSeconds: number = DEFAULT_RETENTION_SECONDS,
   ) {}
 
   async get(taskId: string): Promise<WorkerTask | undefined> {
@@ -36,7 +38,13 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
         {
           Put: {
             TableName: this.tables.workerTasks,
-            Item: { ...task, queuedPool: task.pool, queuedAll: QUEUED_ALL },
+            Item: {
+              ...task,
+              queuedPool: task.pool,
+              queuedAll: QUEUED_ALL,
+              // Long after any step can still be running (timeouts are at most a day), whatever the retention.
+              [EXPIRES_AT]: expiresAt(task.createdAt, this.retentionSeconds + TASK_EXPIRY_MARGIN_SECONDS),
+            },
             ConditionExpression: 'attribute_not_exists(taskId)',
           },
         },

@@ -1,0 +1,39 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { toFeedChanges } from '../core/adapters/dynamodb/stream.js';
+import { MetricDimension, MetricName } from '../core/metrics.js';
+import { getServices, tableNamesFromEnv } from './environment.js';
+import { logger } from './logger.js';
+import { metrics } from './metrics.js';
+
+/**
+ * Reads the Executions and ExecutionSteps streams: status events to EventBridge, execution and step
+ * metrics, and the clean-up after retention removes an execution. A failure fails the batch, which
+ * the event source mapping retries (consumers of the events may see one twice: `detail.eventKey`).
+ */
+export const handler = middy(async (event: DynamoDBStreamEvent) => {
+  const changes = toFeedChanges(event.Records, tableNamesFromEnv());
+  const result = await getServices().changeFeed.apply(changes);
+  for (const [name, count] of Object.entries(result.counts)) {
+    metrics.addMetric(name, MetricUnit.Count, count);
+  }
+  // Per step type: a metric with a dimension of its own is published on its own.
+  for (const step of result.steps) {
+    if (step.durationSeconds !== undefined) {
+      const duration = metrics.singleMetric();
+      duration.addDimension(MetricDimension.StepType, step.stepType);
+      duration.addMetric(MetricName.StepDuration, MetricUnit.Seconds, step.durationSeconds);
+    }
+    if (step.failed) {
+      const failed = metrics.singleMetric();
+      failed.addDimension(MetricDimension.StepType, step.stepType);
+      failed.addMetric(MetricName.StepsFailed, MetricUnit.Count, 1);
+    }
+  }
+  return { records: event.Records.length, changes: changes.length };
+})
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));
