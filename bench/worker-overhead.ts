@@ -81,7 +81,13 @@ export async function runWorkerOverheadBench(): Promise<boolean> {
     `Worker agent overhead: ${TASKS} Executable tasks of ${BIN_TRUE}, one in-process WorkerAgent (concurrency 1), local stack`,
   );
   log(`Node ${process.version}, ${cpus().length} CPU(s); load average (1 min) ${loadavg()[0]?.toFixed(2)}`);
-  const stack = await startLocalStack({ port: 0, waitSeconds: 1, reconcileEveryMs: 0, cronTrigger: false, changeFeed: false });
+  const stack = await startLocalStack({
+    port: 0,
+    waitSeconds: 1,
+    reconcileEveryMs: 0,
+    cronTrigger: false,
+    changeFeed: false,
+  });
   const tasks: Marks[] = [];
   const byTask = new Map<string, Marks>();
   let current: Marks | undefined;

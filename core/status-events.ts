@@ -69,7 +69,12 @@ export function stepOutcome({ before, after }: RecordChange<StoredStep>): StepOu
   return {
     stepType: after.stepType,
     failed,
-    ...(ran ? { durationSeconds: (Date.parse(after.completedAt as string) - Date.parse(after.startedAt as string)) / 1000 } : {}),
+    ...(ran
+      ? {
+          durationSeconds:
+            (Date.parse(after.completedAt as string) - Date.parse(after.startedAt as string)) / 1000,
+        }
+      : {}),
     ...(failed
       ? {
           event: {

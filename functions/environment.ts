@@ -1,7 +1,7 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
-import { EventBridgePublisher } from '../core/adapters/eventbridge/publisher.js';
 import { TABLE_ENV, type TableKey, type TableNames } from '../core/adapters/dynamodb/tables.js';
+import { EventBridgePublisher } from '../core/adapters/eventbridge/publisher.js';
 import { StepFunctionsWorkflow } from '../core/adapters/stepfunctions/workflow.js';
 import { WORKFLOW_ENV } from '../core/environment.js';
 import { createServices, type Services } from '../core/services/index.js';

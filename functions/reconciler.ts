@@ -17,7 +17,11 @@ export const handler = middy(async () => {
   if (report.restarted.length > 0 || report.failed.length > 0)
     logger.warn('Reconciled executions', { ...report });
   metrics.addMetric(MetricName.ActiveExecutions, MetricUnit.Count, report.checked);
-  metrics.addMetric(MetricName.OldestUnclaimedTaskAge, MetricUnit.Seconds, report.oldestUnclaimedTaskAgeSeconds);
+  metrics.addMetric(
+    MetricName.OldestUnclaimedTaskAge,
+    MetricUnit.Seconds,
+    report.oldestUnclaimedTaskAgeSeconds,
+  );
   return report;
 })
   .use(injectLambdaContext(logger, { resetKeys: true }))

@@ -139,17 +139,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       environment,
       changeFeed,
     ] = await Promise.all([
-        import('../functions/schedules.js'),
-        import('../functions/executions.js'),
-        import('../functions/api-keys.js'),
-        import('../functions/meta.js'),
-        import('../functions/worker.js'),
-        import('../functions/authorizer.js'),
-        import('../functions/reconciler.js'),
-        import('../functions/dispatcher.js'),
-        import('../functions/environment.js'),
-        import('../functions/change-feed.js'),
-      ]);
+      import('../functions/schedules.js'),
+      import('../functions/executions.js'),
+      import('../functions/api-keys.js'),
+      import('../functions/meta.js'),
+      import('../functions/worker.js'),
+      import('../functions/authorizer.js'),
+      import('../functions/reconciler.js'),
+      import('../functions/dispatcher.js'),
+      import('../functions/environment.js'),
+      import('../functions/change-feed.js'),
+    ]);
     if (options.changeFeed ?? true) {
       streamFollower = await followStreams({
         endpoint: dynamo.endpoint,

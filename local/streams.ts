@@ -52,7 +52,9 @@ function toLambdaRecord(record: StreamRecord, streamArn: string): DynamoDBRecord
         ? Math.floor(dynamodb.ApproximateCreationDateTime.getTime() / 1000)
         : undefined,
     } as DynamoDBRecord['dynamodb'],
-    ...(userIdentity ? { userIdentity: { type: userIdentity.Type, principalId: userIdentity.PrincipalId } } : {}),
+    ...(userIdentity
+      ? { userIdentity: { type: userIdentity.Type, principalId: userIdentity.PrincipalId } }
+      : {}),
   } as DynamoDBRecord;
 }
 
@@ -76,7 +78,9 @@ export async function followStreams(options: StreamFollowerOptions): Promise<{ s
   /** Reads past what the shard holds now, handing nothing on. */
   const skipToEnd = async (shard: Shard) => {
     for (;;) {
-      const result = await streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: 1000 }));
+      const result = await streams.send(
+        new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: 1000 }),
+      );
       shard.iterator = result.NextShardIterator;
       const last = result.Records?.at(-1)?.dynamodb?.SequenceNumber;
       if (!last || !shard.iterator) return;
@@ -144,7 +148,10 @@ export async function followStreams(options: StreamFollowerOptions): Promise<{ s
             await options.handler({ Records: records.map((r) => toLambdaRecord(r, shard.streamArn)) });
           } catch (error) {
             shard.failures += 1;
-            console.error(`Change feed failed (${shard.failures}/${maxRetries + 1}):`, (error as Error).message);
+            console.error(
+              `Change feed failed (${shard.failures}/${maxRetries + 1}):`,
+              (error as Error).message,
+            );
             if (shard.failures <= maxRetries) continue; // the same iterator: the batch again
           }
         }

@@ -91,7 +91,9 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames): P
 /** TTL, when the table has it and it is not on yet (a new table, or one from an older version). */
 async function enableTimeToLive(client: DynamoDBClient, tableName: string, table: TableDefinition) {
   if (!table.timeToLiveAttribute) return;
-  const { TimeToLiveDescription } = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+  const { TimeToLiveDescription } = await client.send(
+    new DescribeTimeToLiveCommand({ TableName: tableName }),
+  );
   if (TimeToLiveDescription?.TimeToLiveStatus === 'ENABLED') return;
   await client.send(
     new UpdateTimeToLiveCommand({

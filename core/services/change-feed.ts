@@ -20,9 +20,7 @@ export interface FeedMetrics {
  * execution, its steps are deleted and it leaves the counters behind `totalCount`.
  */
 export class ChangeFeed {
-  constructor(
-    private readonly deps: { events: EventPublisher; executions: ExecutionStore },
-  ) {}
+  constructor(private readonly deps: { events: EventPublisher; executions: ExecutionStore }) {}
 
   async apply(changes: readonly FeedChange[]): Promise<FeedMetrics> {
     const events: ServiceEvent[] = [];

@@ -78,7 +78,10 @@ export class Reconciler {
     for (const task of await this.deps.tasks.allQueued()) {
       if (await this.deps.workflow.sendTaskHeartbeat(task.taskToken)) report.heartbeated += 1;
       const waited = Math.max(0, (now - Date.parse(task.createdAt)) / 1000);
-      report.oldestUnclaimedTaskAgeSeconds = Math.max(report.oldestUnclaimedTaskAgeSeconds, Math.round(waited));
+      report.oldestUnclaimedTaskAgeSeconds = Math.max(
+        report.oldestUnclaimedTaskAgeSeconds,
+        Math.round(waited),
+      );
     }
     return report;
   }

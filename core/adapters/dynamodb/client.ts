@@ -111,7 +111,9 @@ export async function batchDelete(
           RequestItems: { [tableName]: pending.map((Key) => ({ DeleteRequest: { Key } })) },
         }),
       );
-      return (result.UnprocessedItems?.[tableName] ?? []).map((request) => request.DeleteRequest?.Key as Item);
+      return (result.UnprocessedItems?.[tableName] ?? []).map(
+        (request) => request.DeleteRequest?.Key as Item,
+      );
     });
   }
 }

@@ -35,7 +35,12 @@ export function toFeedChanges(
       ];
     }
     if (table === 'executionSteps') {
-      return [{ table, change: { before: before as StoredStep | undefined, after: after as StoredStep | undefined } }];
+      return [
+        {
+          table,
+          change: { before: before as StoredStep | undefined, after: after as StoredStep | undefined },
+        },
+      ];
     }
     return [];
   });

@@ -32,7 +32,9 @@ export class EventBridgePublisher implements EventPublisher {
         const result = await this.client.send(new PutEventsCommand({ Entries: pending }));
         const failed = pending.filter((_, i) => result.Entries?.[i]?.ErrorCode);
         if (failed.length > 0 && attempt >= 2) {
-          const codes = [...new Set((result.Entries ?? []).flatMap((e) => (e.ErrorCode ? [e.ErrorCode] : [])))];
+          const codes = [
+            ...new Set((result.Entries ?? []).flatMap((e) => (e.ErrorCode ? [e.ErrorCode] : []))),
+          ];
           throw new Error(`EventBridge refused ${failed.length} event(s): ${codes.join(', ')}`);
         }
         pending = failed;
