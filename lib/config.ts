@@ -19,6 +19,7 @@ export const ContextKey = {
   throttlingBurstLimit: 'throttlingBurstLimit',
   orchestratorWaitSeconds: 'orchestratorWaitSeconds',
   stepHeartbeatTimeoutSeconds: 'stepHeartbeatTimeoutSeconds',
+  retentionDays: 'retentionDays',
 } as const;
 
 /**
@@ -50,6 +51,8 @@ export interface ServiceConfig {
    * `STEP_HEARTBEAT_TIMEOUT_SECONDS` in every function that builds the services).
    */
   readonly orchestrator: OrchestratorSettings;
+  /** Days a finished execution and its steps are kept before DynamoDB's TTL removes them. */
+  readonly retentionDays: number;
 }
 
 /**
@@ -61,6 +64,7 @@ export const DEFAULT_CONFIG: ServiceConfig = {
   logRetention: RetentionDays.ONE_MONTH,
   throttling: { rateLimit: 50, burstLimit: 100 },
   orchestrator: DEFAULT_ORCHESTRATOR_SETTINGS,
+  retentionDays: 90,
 };
 
 export class ConfigError extends Error {
@@ -116,7 +120,14 @@ export function readConfig(node: Node): ServiceConfig {
     logRetention: retention as RetentionDays,
     throttling: { rateLimit, burstLimit },
     orchestrator: readOrchestratorSettings(node),
+    retentionDays: wholeDays(node, ContextKey.retentionDays, DEFAULT_CONFIG.retentionDays),
   };
+}
+
+function wholeDays(node: Node, key: string, fallback: number): number {
+  const value = positiveNumber(key, node.tryGetContext(key), fallback);
+  if (!Number.isInteger(value)) throw new ConfigError(`Context ${key} must be a whole number of days.`);
+  return value;
 }
 
 // The functions read both as whole seconds (`settingsFromEnv`): refuse here what they would refuse there.

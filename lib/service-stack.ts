@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { TABLES, type TableKey } from '../core/adapters/dynamodb/tables.js';
 import type { ServiceConfig } from './config.js';
 import { ServiceApi } from './constructs/api.js';
+import { ChangeFeed } from './constructs/change-feed.js';
 import { CronTrigger } from './constructs/cron-trigger.js';
 import { DataTables } from './constructs/data.js';
 import { ExecutionWorkflow } from './constructs/workflow.js';
@@ -25,6 +26,8 @@ export class ServiceStack extends Stack {
   public readonly api: ServiceApi;
   /** The every-minute dispatcher that fires cron schedules. */
   public readonly cronTrigger: CronTrigger;
+  /** Status events, execution metrics and retention clean-up from the tables' streams. */
+  public readonly changeFeed: ChangeFeed;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -35,6 +38,7 @@ export class ServiceStack extends Stack {
       tables: this.data.tables,
       logRetention: config.logRetention,
       settings: config.orchestrator,
+      retentionDays: config.retentionDays,
     });
     this.api = new ServiceApi(this, 'Api', {
       tables: this.data.tables,
@@ -47,6 +51,12 @@ export class ServiceStack extends Stack {
     this.cronTrigger = new CronTrigger(this, 'CronTrigger', {
       tables: this.data.tables,
       workflow: this.workflow,
+      logRetention: config.logRetention,
+    });
+
+    this.changeFeed = new ChangeFeed(this, 'ChangeFeed', {
+      tables: this.data.tables,
+      serviceEnvironment: this.workflow.serviceEnvironment,
       logRetention: config.logRetention,
     });
 

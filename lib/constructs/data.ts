@@ -6,6 +6,7 @@ import {
   type GlobalSecondaryIndexPropsV2,
   type ITableV2,
   ProjectionType,
+  StreamViewType,
   TableEncryptionV2,
   TableV2,
 } from 'aws-cdk-lib/aws-dynamodb';
@@ -65,6 +66,8 @@ export class DataTables extends Construct {
         // The aws/dynamodb key: encrypted at rest, auditable in CloudTrail, no key policy to run.
         encryption: TableEncryptionV2.awsManagedKey(),
         timeToLiveAttribute: definition.timeToLiveAttribute,
+        // Read by the change feed; new and old images, so it sees what each change changed.
+        dynamoStream: definition.stream ? StreamViewType.NEW_AND_OLD_IMAGES : undefined,
         removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
       }),
     ]);

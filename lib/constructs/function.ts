@@ -13,13 +13,14 @@ import { SERVICE_NAME } from '../config.js';
 
 /**
  * What every function that builds the services (`getServices`) needs: every table name (the stores
- * are built all at once; names are not access, the grants decide that), the state machine ARN and
- * the orchestrator settings.
+ * are built all at once; names are not access, the grants decide that), the state machine ARN, the
+ * orchestrator settings and the retention of finished executions.
  */
 export function serviceEnvironment(
   tables: Readonly<Record<TableKey, ITableV2>>,
   stateMachineArn: string,
   settings: OrchestratorSettings,
+  retentionDays: number,
 ): Record<string, string> {
   return {
     ...Object.fromEntries(
@@ -31,6 +32,7 @@ export function serviceEnvironment(
     [WORKFLOW_ENV.stateMachineArn]: stateMachineArn,
     [WORKFLOW_ENV.waitSeconds]: String(settings.waitSeconds),
     [WORKFLOW_ENV.heartbeatTimeoutSeconds]: String(settings.heartbeatTimeoutSeconds),
+    [WORKFLOW_ENV.retentionSeconds]: String(retentionDays * 86_400),
   };
 }
 

@@ -46,6 +46,8 @@ export interface ExecutionWorkflowProps {
   readonly logRetention: RetentionDays;
   /** Hold between looks at a paused or buffered execution, and the running step's heartbeat deadline. */
   readonly settings: OrchestratorSettings;
+  /** Days finished executions are kept (TTL); every function that ends executions needs it. */
+  readonly retentionDays: number;
   /**
    * The state machine's physical name. It is fixed (not generated) because the functions are told
    * the ARN before the state machine exists: see {@link ExecutionWorkflow.stateMachineArn}.
@@ -102,7 +104,12 @@ export class ExecutionWorkflow extends Construct {
       resourceName: this.stateMachineName,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    this.serviceEnvironment = serviceEnvironment(props.tables, this.stateMachineArn, props.settings);
+    this.serviceEnvironment = serviceEnvironment(
+      props.tables,
+      this.stateMachineArn,
+      props.settings,
+      props.retentionDays,
+    );
     const { tables } = props;
 
     this.orchestratorFunction = new ServiceFunction(this, 'OrchestratorFunction', {

@@ -261,8 +261,8 @@ describe('full synth', () => {
     // The one synth that really runs esbuild (seconds, not milliseconds), inside the test's timeout.
     const bundled = synth({}, true);
     const fns = Object.values(bundled.resources).filter((r) => r.Type === 'AWS::Lambda::Function');
-    // The handler groups, the authorizer, the orchestrator, the reconciler and the dispatcher.
-    expect(fns).toHaveLength(Object.keys(bundled.stack.api.functions).length + 4);
+    // The handler groups, the authorizer, the orchestrator, the reconciler, the dispatcher and the change feed.
+    expect(fns).toHaveLength(Object.keys(bundled.stack.api.functions).length + 5);
     for (const fn of fns) {
       const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, '');
       const dir = join(bundled.app.outdir, `asset.${hash}`);
