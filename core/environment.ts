@@ -7,3 +7,15 @@ export const WORKFLOW_ENV = {
   waitSeconds: 'ORCHESTRATOR_WAIT_SECONDS',
   heartbeatTimeoutSeconds: 'STEP_HEARTBEAT_TIMEOUT_SECONDS',
 } as const;
+
+/**
+ * Names of the environment variables that turn on `Authorization: Bearer` sign-in (OIDC) in the
+ * authorizer: set by the stack from CDK context, and by `npm start` from the same names. OIDC is off
+ * when `OIDC_ISSUER` is unset.
+ */
+export const OIDC_ENV = {
+  issuer: 'OIDC_ISSUER',
+  audience: 'OIDC_AUDIENCE',
+  rolesClaim: 'OIDC_ROLES_CLAIM',
+  jwksUri: 'OIDC_JWKS_URI',
+} as const;
