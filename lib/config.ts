@@ -1,5 +1,11 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
+import {
+  type OidcSettingNames,
+  type OidcSettings,
+  OidcSettingsError,
+  parseOidcSettings,
+} from '../core/auth/oidc-settings.js';
 import { DEFAULT_ORCHESTRATOR_SETTINGS, type OrchestratorSettings } from '../core/services/orchestrator.js';
 
 /**
@@ -19,7 +25,18 @@ export const ContextKey = {
   throttlingBurstLimit: 'throttlingBurstLimit',
   orchestratorWaitSeconds: 'orchestratorWaitSeconds',
   stepHeartbeatTimeoutSeconds: 'stepHeartbeatTimeoutSeconds',
+  oidcIssuer: 'oidcIssuer',
+  oidcAudience: 'oidcAudience',
+  oidcRolesClaim: 'oidcRolesClaim',
+  oidcJwksUri: 'oidcJwksUri',
 } as const;
+
+const OIDC_CONTEXT_KEYS: OidcSettingNames = {
+  issuer: ContextKey.oidcIssuer,
+  audience: ContextKey.oidcAudience,
+  rolesClaim: ContextKey.oidcRolesClaim,
+  jwksUri: ContextKey.oidcJwksUri,
+};
 
 /**
  * The reconciler heartbeats unclaimed worker tasks once a minute (the state machine's heartbeat
@@ -50,6 +67,12 @@ export interface ServiceConfig {
    * `STEP_HEARTBEAT_TIMEOUT_SECONDS` in every function that builds the services).
    */
   readonly orchestrator: OrchestratorSettings;
+  /**
+   * Sign-in with `Authorization: Bearer` tokens from an OIDC issuer (`oidcIssuer`, `oidcAudience`,
+   * `oidcRolesClaim` default `roles`, `oidcJwksUri` default discovered); off when no issuer is set.
+   * Only the authorizer receives it.
+   */
+  readonly oidc?: OidcSettings;
 }
 
 /**
@@ -116,7 +139,23 @@ export function readConfig(node: Node): ServiceConfig {
     logRetention: retention as RetentionDays,
     throttling: { rateLimit, burstLimit },
     orchestrator: readOrchestratorSettings(node),
+    ...readOidcSettings(node),
   };
+}
+
+function readOidcSettings(node: Node): { oidc?: OidcSettings } {
+  const raw = Object.fromEntries(
+    Object.entries(OIDC_CONTEXT_KEYS).map(([setting, key]) => [setting, node.tryGetContext(key)]),
+  );
+  try {
+    // A deployed function cannot reach a loopback issuer: https only.
+    const oidc = parseOidcSettings(raw, { names: OIDC_CONTEXT_KEYS, allowLoopbackHttp: false });
+    return oidc ? { oidc } : {};
+  } catch (error) {
+    if (error instanceof OidcSettingsError)
+      throw new ConfigError(`Context ${error.message}`, { cause: error });
+    throw error;
+  }
 }
 
 // The functions read both as whole seconds (`settingsFromEnv`): refuse here what they would refuse there.
