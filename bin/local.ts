@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { OidcSettingsError, oidcSettingsFromEnv } from '../core/auth/oidc-settings.js';
 import { LocalRuntimeError } from '../local/dynamodb-local.js';
 import { startLocalStack } from '../local/stack.js';
 import { ConfigError } from '../worker/config.js';
@@ -16,6 +17,8 @@ const workerConfigFile =
     : (process.env.LOCAL_WORKER_CONFIG ?? fileURLToPath(new URL('../examples/worker.json', import.meta.url)));
 
 try {
+  // Read as the authorizer reads them, but checked now, so a typo stops start-up instead of every sign-in.
+  const oidc = oidcSettingsFromEnv(process.env);
   const stack = await startLocalStack({
     port,
     ...(inMemory ? {} : { dataDir }),
@@ -28,6 +31,7 @@ try {
     ...(process.env.STEP_HEARTBEAT_TIMEOUT_SECONDS
       ? { heartbeatTimeoutSeconds: Number(process.env.STEP_HEARTBEAT_TIMEOUT_SECONDS) }
       : {}),
+    ...(oidc ? { oidc } : {}),
   });
   console.log(`Schedule execution service: ${stack.apiUrl}`);
   console.log(`  data: ${inMemory ? 'in memory (LOCAL_IN_MEMORY=true)' : dataDir}`);
@@ -42,6 +46,11 @@ try {
       ? '  cron trigger: every minute (enabled Cron schedules fire)'
       : '  cron trigger: off (LOCAL_CRON=false)',
   );
+  console.log(
+    oidc
+      ? `  sign-in: Bearer tokens from ${oidc.issuer} for audience ${oidc.audience}, roles in claim ${oidc.rolesClaim}`
+      : '  sign-in: off (set OIDC_ISSUER and OIDC_AUDIENCE to accept Bearer tokens)',
+  );
   console.log(`  try: curl -H "X-Api-Key: ${stack.adminApiKey}" ${stack.apiUrl}/schedules`);
   let stopping = false;
   const stop = async () => {
@@ -53,7 +62,11 @@ try {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 } catch (error) {
-  if (error instanceof LocalRuntimeError || error instanceof ConfigError) {
+  if (
+    error instanceof LocalRuntimeError ||
+    error instanceof ConfigError ||
+    error instanceof OidcSettingsError
+  ) {
     console.error(`Cannot start: ${error.message}`);
     process.exit(1);
   }

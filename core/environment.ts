@@ -11,3 +11,15 @@ export const WORKFLOW_ENV = {
   /** The EventBridge bus status events go to; the account's default bus when unset. */
   eventBusName: 'EVENT_BUS_NAME',
 } as const;
+
+/**
+ * Names of the environment variables that turn on `Authorization: Bearer` sign-in (OIDC) in the
+ * authorizer: set by the stack from CDK context, and by `npm start` from the same names. OIDC is off
+ * when `OIDC_ISSUER` is unset.
+ */
+export const OIDC_ENV = {
+  issuer: 'OIDC_ISSUER',
+  audience: 'OIDC_AUDIENCE',
+  rolesClaim: 'OIDC_ROLES_CLAIM',
+  jwksUri: 'OIDC_JWKS_URI',
+} as const;

@@ -1,32 +1,49 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { type Credential, readCredential } from '../core/auth/credentials.js';
+import type { Principal } from '../core/model.js';
 import { toAuthorizerContext } from './auth-context.js';
-import { getServices } from './environment.js';
+import { getServices, getUserTokens } from './environment.js';
 import { logger } from './logger.js';
 
 /** What API Gateway expects an authorizer to throw to answer 401 (its gateway response UNAUTHORIZED). */
 export const UNAUTHORIZED = 'Unauthorized';
 
-const header = (event: APIGatewayRequestAuthorizerEvent, name: string): string | undefined => {
-  const wanted = name.toLowerCase();
-  const entry = Object.entries(event.headers ?? {}).find(([key]) => key.toLowerCase() === wanted);
-  return entry?.[1] ?? undefined;
-};
+/** The caller the credential stands for; `reason` says why there is none (for the log). */
+async function authenticate(credential: Credential): Promise<{ principal?: Principal; reason: string }> {
+  switch (credential.kind) {
+    case 'apiKey':
+      return {
+        principal: await getServices().apiKeys.authenticate(credential.key),
+        reason: 'an unknown, revoked or expired API key',
+      };
+    case 'bearer': {
+      const userTokens = getUserTokens();
+      if (!userTokens) return { reason: 'a Bearer token, but OIDC is not configured' };
+      // The verifier logs why a token is refused.
+      return {
+        principal: await userTokens.authenticate(credential.token),
+        reason: 'an invalid Bearer token',
+      };
+    }
+    case 'none':
+      return { reason: credential.reason };
+  }
+}
 
 /**
- * REQUEST authorizer: authenticates, never authorises. Any valid credential is allowed through with
- * its roles in the context, so the handlers answer 403 in the contract's error format; invalid or
- * missing credentials are refused here (401). Results are not cached: a revoked key stops at once.
+ * REQUEST authorizer: authenticates, never authorises. Any valid credential (an API key, or a
+ * Bearer token from the configured OIDC issuer) is allowed through with its roles in the context,
+ * so the handlers answer 403 in the contract's error format; invalid or missing credentials, or
+ * both kinds at once (`readCredential`), are refused here (401). Results are not cached: a revoked
+ * key stops at once.
  */
 async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
-  const apiKey = header(event, 'x-api-key');
-  const principal = apiKey ? await getServices().apiKeys.authenticate(apiKey) : undefined;
+  const { principal, reason } = await authenticate(readCredential(event.headers));
   if (!principal) {
-    logger.info('Refused credentials', {
-      hasApiKey: apiKey !== undefined,
-      hasBearer: !!header(event, 'authorization'),
-    });
+    // Never the credential itself: only which kind was refused.
+    logger.info('Refused credentials', { reason });
     throw new Error(UNAUTHORIZED);
   }
   // arn:aws:execute-api:region:account:api/stage/METHOD/path → allow the whole stage.

@@ -3,6 +3,8 @@ import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
 import { TABLE_ENV, type TableKey, type TableNames } from '../core/adapters/dynamodb/tables.js';
 import { EventBridgePublisher } from '../core/adapters/eventbridge/publisher.js';
 import { StepFunctionsWorkflow } from '../core/adapters/stepfunctions/workflow.js';
+import { oidcSettingsFromEnv } from '../core/auth/oidc-settings.js';
+import { UserTokenVerifier } from '../core/auth/user-tokens.js';
 import { WORKFLOW_ENV } from '../core/environment.js';
 import { createServices, type Services } from '../core/services/index.js';
 import { DEFAULT_ORCHESTRATOR_SETTINGS, type OrchestratorSettings } from '../core/services/orchestrator.js';
@@ -66,4 +68,28 @@ export function getServices(): Services {
       logger.error('Schedule not fired; it stays due for the next tick', { scheduleId, error }),
   });
   return services;
+}
+
+let userTokens: UserTokenVerifier | null | undefined;
+
+/**
+ * The Bearer-token verifier, built once per Lambda environment so the discovered key set stays
+ * cached between invocations; `undefined` when OIDC is not configured.
+ */
+export function getUserTokens(): UserTokenVerifier | undefined {
+  if (userTokens === undefined) {
+    const settings = oidcSettingsFromEnv(process.env);
+    userTokens = settings
+      ? new UserTokenVerifier(settings, {
+          onRefused: ({ cause, code, message }) =>
+            cause === 'keys'
+              ? logger.error('Signing keys of the OIDC issuer unavailable; Bearer tokens refused', {
+                  code,
+                  message,
+                })
+              : logger.info('Refused Bearer token', { code, message }),
+        })
+      : null;
+  }
+  return userTokens ?? undefined;
 }

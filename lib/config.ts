@@ -1,5 +1,11 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
+import {
+  type OidcSettingNames,
+  type OidcSettings,
+  OidcSettingsError,
+  parseOidcSettings,
+} from '../core/auth/oidc-settings.js';
 import { DEFAULT_ORCHESTRATOR_SETTINGS, type OrchestratorSettings } from '../core/services/orchestrator.js';
 
 /**
@@ -20,7 +26,18 @@ export const ContextKey = {
   orchestratorWaitSeconds: 'orchestratorWaitSeconds',
   stepHeartbeatTimeoutSeconds: 'stepHeartbeatTimeoutSeconds',
   retentionDays: 'retentionDays',
+  oidcIssuer: 'oidcIssuer',
+  oidcAudience: 'oidcAudience',
+  oidcRolesClaim: 'oidcRolesClaim',
+  oidcJwksUri: 'oidcJwksUri',
 } as const;
+
+const OIDC_CONTEXT_KEYS: OidcSettingNames = {
+  issuer: ContextKey.oidcIssuer,
+  audience: ContextKey.oidcAudience,
+  rolesClaim: ContextKey.oidcRolesClaim,
+  jwksUri: ContextKey.oidcJwksUri,
+};
 
 /**
  * The reconciler heartbeats unclaimed worker tasks once a minute (the state machine's heartbeat
@@ -53,6 +70,12 @@ export interface ServiceConfig {
   readonly orchestrator: OrchestratorSettings;
   /** Days a finished execution and its steps are kept before DynamoDB's TTL removes them. */
   readonly retentionDays: number;
+  /**
+   * Sign-in with `Authorization: Bearer` tokens from an OIDC issuer (`oidcIssuer`, `oidcAudience`,
+   * `oidcRolesClaim` default `roles`, `oidcJwksUri` default discovered); off when no issuer is set.
+   * Only the authorizer receives it.
+   */
+  readonly oidc?: OidcSettings;
 }
 
 /**
@@ -121,6 +144,7 @@ export function readConfig(node: Node): ServiceConfig {
     throttling: { rateLimit, burstLimit },
     orchestrator: readOrchestratorSettings(node),
     retentionDays: wholeDays(node, ContextKey.retentionDays, DEFAULT_CONFIG.retentionDays),
+    ...readOidcSettings(node),
   };
 }
 
@@ -128,6 +152,21 @@ function wholeDays(node: Node, key: string, fallback: number): number {
   const value = positiveNumber(key, node.tryGetContext(key), fallback);
   if (!Number.isInteger(value)) throw new ConfigError(`Context ${key} must be a whole number of days.`);
   return value;
+}
+
+function readOidcSettings(node: Node): { oidc?: OidcSettings } {
+  const raw = Object.fromEntries(
+    Object.entries(OIDC_CONTEXT_KEYS).map(([setting, key]) => [setting, node.tryGetContext(key)]),
+  );
+  try {
+    // A deployed function cannot reach a loopback issuer: https only.
+    const oidc = parseOidcSettings(raw, { names: OIDC_CONTEXT_KEYS, allowLoopbackHttp: false });
+    return oidc ? { oidc } : {};
+  } catch (error) {
+    if (error instanceof OidcSettingsError)
+      throw new ConfigError(`Context ${error.message}`, { cause: error });
+    throw error;
+  }
 }
 
 // The functions read both as whole seconds (`settingsFromEnv`): refuse here what they would refuse there.

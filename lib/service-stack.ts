@@ -46,6 +46,7 @@ export class ServiceStack extends Stack {
       stageName: config.stageName,
       logRetention: config.logRetention,
       throttling: config.throttling,
+      ...(config.oidc ? { oidc: config.oidc } : {}),
     });
 
     this.cronTrigger = new CronTrigger(this, 'CronTrigger', {

@@ -5,8 +5,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
 import { TABLE_ENV, type TableKey } from '../core/adapters/dynamodb/tables.js';
 import { API_BASE_PATH } from '../core/api/routes.js';
+import { type OidcSettings, oidcEnvironment } from '../core/auth/oidc-settings.js';
 import { ALL_DUE_PARTITIONS } from '../core/due-partitions.js';
-import { WORKFLOW_ENV } from '../core/environment.js';
+import { OIDC_ENV, WORKFLOW_ENV } from '../core/environment.js';
 import { SERVICE_NAME } from '../core/metrics.js';
 import { Role } from '../core/model.js';
 import { WorkerAgent } from '../worker/agent.js';
@@ -57,6 +58,8 @@ export interface LocalStackOptions {
    * by the local ones), so schedules run with no extra setup. Off when absent.
    */
   workerConfigFile?: string;
+  /** Accept `Authorization: Bearer` tokens from this OIDC issuer (handed to the authorizer as in Lambda); off when absent. */
+  oidc?: OidcSettings;
 }
 
 export interface LocalStack {
@@ -121,6 +124,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     for (const [key, variable] of Object.entries(TABLE_ENV) as [TableKey, string][]) {
       process.env[variable] = tables[key];
     }
+    // The options alone decide: a variable left in the shell must not turn sign-in on behind them.
+    for (const variable of Object.values(OIDC_ENV)) delete process.env[variable];
+    if (options.oidc) Object.assign(process.env, oidcEnvironment(options.oidc));
     const admin = new DynamoDBClient({});
     const addedIndexes = await ensureTables(admin, tables);
     admin.destroy();

@@ -23,6 +23,7 @@ import {
   gatewayStatus,
 } from '../../core/api/gateway-responses.js';
 import { API_BASE_PATH, HandlerGroup, ROUTES, type RouteDefinition } from '../../core/api/routes.js';
+import { type OidcSettings, oidcEnvironment } from '../../core/auth/oidc-settings.js';
 import type { StageThrottling } from '../config.js';
 import { ServiceFunction } from './function.js';
 import { type ExecutionWorkflow, WorkflowAccess } from './workflow.js';
@@ -41,6 +42,12 @@ export interface ServiceApiProps {
   readonly logRetention: RetentionDays;
   /** Stage-wide throttling; beyond it API Gateway answers the THROTTLED gateway response (429). */
   readonly throttling: StageThrottling;
+  /**
+   * Accept `Authorization: Bearer` tokens from this OIDC issuer; only the authorizer is told.
+   *
+   * @default API keys only
+   */
+  readonly oidc?: OidcSettings;
 }
 
 /**
@@ -126,10 +133,14 @@ export class ServiceApi extends Construct {
     ) as Record<HandlerGroup, ServiceFunction>;
 
     // It builds the services too (`getServices`), so it gets their whole environment; its grant is
-    // what keeps it to one table and one action.
+    // what keeps it to one table and one action. It fetches the issuer's keys over the internet
+    // (no VPC), so OIDC needs no permission.
     this.authorizerFunction = new ServiceFunction(this, 'AuthorizerFunction', {
       file: 'authorizer',
-      environment: props.workflow.serviceEnvironment,
+      environment: {
+        ...props.workflow.serviceEnvironment,
+        ...(props.oidc ? oidcEnvironment(props.oidc) : {}),
+      },
       logRetention: props.logRetention,
       timeout: API_TIMEOUT,
     });

@@ -58,6 +58,14 @@ describe('authentication and roles', () => {
     expectErrorBody(response.body, 'UNAUTHORISED');
   });
 
+  it('answers 401 UNAUTHORISED to a Bearer token when OIDC is not configured', async () => {
+    const response = await apiClient(stack, null, {
+      Authorization: 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln',
+    }).get('/schedules');
+    expect(response.status).toBe(401);
+    expectErrorBody(response.body, 'UNAUTHORISED');
+  });
+
   it('answers 403 FORBIDDEN to a Worker key on an Administrator route', async () => {
     const created = await admin.post('/api-keys', { name: 'worker-1', roles: ['Worker'] });
     expect(created.status).toBe(201);

@@ -6,8 +6,12 @@ export interface ApiResponse<T = any> {
   body: T;
 }
 
-/** A small HTTP client for the local stack: JSON in, JSON out, the key of your choice. */
-export function apiClient(stack: LocalStack, apiKey: string | null = stack.adminApiKey) {
+/** A small HTTP client for the local stack: JSON in, JSON out, the key (and other headers) of your choice. */
+export function apiClient(
+  stack: LocalStack,
+  apiKey: string | null = stack.adminApiKey,
+  headers: Record<string, string> = {},
+) {
   const call = async <T = any>(
     method: string,
     path: string,
@@ -18,6 +22,7 @@ export function apiClient(stack: LocalStack, apiKey: string | null = stack.admin
       method,
       headers: {
         ...(apiKey ? { 'X-Api-Key': apiKey } : {}),
+        ...headers,
         ...(body !== undefined || raw !== undefined ? { 'Content-Type': 'application/json' } : {}),
       },
       body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),

@@ -17,6 +17,7 @@ import {
   gatewayStatus,
 } from '../../core/api/gateway-responses.js';
 import { API_BASE_PATH, type HandlerGroup, ROUTES, type RouteDefinition } from '../../core/api/routes.js';
+import { OIDC_ENV } from '../../core/environment.js';
 import { ConfigError, DEFAULT_CONFIG, readConfig } from '../../lib/config.js';
 import { actions, newApp, queriesIndexesOf, type Resource, type Statement, synth } from './template.js';
 
@@ -253,6 +254,79 @@ describe('config', () => {
     ['stageName', 'a/b'],
   ])('refuses %s=%s', (key, value) => {
     expect(() => readConfig(newApp({ [key]: value }).node)).toThrow(ConfigError);
+  });
+});
+
+describe('OIDC sign-in', () => {
+  const oidcVariables = (variables: Record<string, unknown>) =>
+    Object.keys(variables).filter((name) => Object.values(OIDC_ENV).includes(name as never));
+  const functionVariables = (resourcesOf: Record<string, Resource>): [string, Record<string, unknown>][] =>
+    Object.entries(resourcesOf)
+      .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+      .map(([id, r]) => [id, r.Properties.Environment?.Variables ?? {}]);
+
+  it('is off by default: no function is given OIDC settings', () => {
+    expect(DEFAULT_CONFIG.oidc).toBeUndefined();
+    for (const [, variables] of functionVariables(resources)) expect(oidcVariables(variables)).toEqual([]);
+  });
+
+  it('gives the OIDC settings from context to the authorizer only, with the roles claim defaulted', () => {
+    const configured = synth({
+      oidcIssuer: 'https://login.example.com/tenant/',
+      oidcAudience: 'api://schedules',
+    });
+    const authorizerId = configured.logicalId(configured.stack.api.authorizerFunction);
+
+    for (const [id, variables] of functionVariables(configured.resources)) {
+      if (id === authorizerId) {
+        expect(variables).toMatchObject({
+          OIDC_ISSUER: 'https://login.example.com/tenant/',
+          OIDC_AUDIENCE: 'api://schedules',
+          OIDC_ROLES_CLAIM: 'roles',
+        });
+        expect(variables).not.toHaveProperty('OIDC_JWKS_URI');
+      } else {
+        expect(oidcVariables(variables)).toEqual([]);
+      }
+    }
+    // Fetching the issuer's keys needs no permission: the authorizer keeps its one GetItem.
+    expect(configured.roleStatements(configured.stack.api.authorizerFunction)).toHaveLength(1);
+  });
+
+  it('passes a configured key set URL and roles claim through', () => {
+    const config = readConfig(
+      newApp({
+        oidcIssuer: 'https://login.example.com',
+        oidcAudience: 'api',
+        oidcRolesClaim: 'realm_access.roles',
+        oidcJwksUri: 'https://login.example.com/keys',
+      }).node,
+    );
+    expect(config.oidc).toEqual({
+      issuer: 'https://login.example.com',
+      audience: 'api',
+      rolesClaim: 'realm_access.roles',
+      jwksUri: 'https://login.example.com/keys',
+    });
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['an http issuer', { oidcIssuer: 'http://login.example.com', oidcAudience: 'api' }],
+    ['a loopback issuer', { oidcIssuer: 'http://localhost:8080', oidcAudience: 'api' }],
+    ['an issuer that is no URL', { oidcIssuer: 'login.example.com', oidcAudience: 'api' }],
+    ['an issuer without an audience', { oidcIssuer: 'https://login.example.com' }],
+    ['an audience without an issuer', { oidcAudience: 'api' }],
+    ['a roles claim without an issuer', { oidcRolesClaim: 'groups' }],
+    [
+      'an http key set URL',
+      {
+        oidcIssuer: 'https://login.example.com',
+        oidcAudience: 'api',
+        oidcJwksUri: 'http://keys.example.com',
+      },
+    ],
+  ])('refuses %s', (_, context) => {
+    expect(() => readConfig(newApp(context).node)).toThrow(ConfigError);
   });
 });
 

@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../local/stack.js';
+import { type ApiClient, apiClient, sampleSchedule, startTestStack } from '../helpers/local-api.js';
+import { startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
+
+let provider: TestOidcProvider;
+let stack: LocalStack;
+
+beforeAll(async () => {
+  provider = await startOidcProvider();
+  stack = await startTestStack({
+    tablePrefix: 'e2e-oidc',
+    oidc: { issuer: provider.issuer, audience: provider.audience, rolesClaim: 'groups' },
+  });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await provider?.stop();
+});
+
+const bearer = (token: string, apiKey: string | null = null): ApiClient =>
+  apiClient(stack, apiKey, { Authorization: `Bearer ${token}` });
+
+function expectErrorBody(body: any, code: string) {
+  expect(body).toEqual({ code, message: expect.any(String), timestamp: expect.any(String) });
+  expect(body.message.length).toBeGreaterThan(0);
+}
+
+describe('signed-in users (Authorization: Bearer)', () => {
+  it('lets an Administrator user run and cancel a schedule, recorded as that user', async () => {
+    const user = bearer(
+      await provider.sign({ sub: 'u-ada', name: 'Ada Lovelace', groups: ['Administrator', 'Staff'] }),
+    );
+
+    const created = await user.post('/schedules', sampleSchedule('Run by a signed-in user'));
+    expect(created.status).toBe(201);
+    const run = await user.post(`/schedules/${created.body.id}/run`);
+    expect(run.status).toBe(202);
+    const execution = await user.get(`/schedule-executions/${run.body.executionId}`);
+    expect(execution.status).toBe(200);
+    expect(execution.body).toMatchObject({
+      initiatedByType: 'User',
+      initiatedById: 'u-ada',
+      initiatedByName: 'Ada Lovelace',
+    });
+
+    const cancelled = await user.post(`/schedule-executions/${run.body.executionId}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({
+      status: 'Cancelled',
+      cancelledById: 'u-ada',
+      cancelledByName: 'Ada Lovelace',
+    });
+  });
+
+  it('answers 403 FORBIDDEN to a valid token without one of the service roles', async () => {
+    const response = await bearer(await provider.sign({ sub: 'u-bob', groups: ['Staff'] })).get('/schedules');
+
+    expect(response.status).toBe(403);
+    expectErrorBody(response.body, 'FORBIDDEN');
+  });
+
+  it.each([
+    ['another audience', { aud: 'another-app' }],
+    ['an expired token', { exp: Math.floor(Date.now() / 1000) - 3600 }],
+  ])('answers 401 UNAUTHORISED to %s', async (_, claims) => {
+    const token = await provider.sign({ groups: ['Administrator'], ...claims });
+
+    const response = await bearer(token).get('/schedules');
+
+    expect(response.status).toBe(401);
+    expectErrorBody(response.body, 'UNAUTHORISED');
+  });
+
+  it('answers 401 UNAUTHORISED to a token that is not a JWT', async () => {
+    const response = await bearer('not.a.jwt').get('/schedules');
+
+    expect(response.status).toBe(401);
+    expectErrorBody(response.body, 'UNAUTHORISED');
+  });
+
+  it('refuses a request carrying both an API key and a Bearer token', async () => {
+    const token = await provider.sign({ groups: ['Administrator'] });
+
+    const response = await bearer(token, stack.adminApiKey).get('/schedules');
+
+    expect(response.status).toBe(401);
+    expectErrorBody(response.body, 'UNAUTHORISED');
+  });
+
+  it('keeps API keys working beside sign-in', async () => {
+    expect((await apiClient(stack).get('/schedules')).status).toBe(200);
+  });
+});
