@@ -46,5 +46,6 @@ describe('ensureTables on a persisted local database', () => {
     expect((await store.get(schedule.id))?.version).toBe(1);
     for (const table of Object.values(tables)) await admin.send(new DeleteTableCommand({ TableName: table }));
     admin.destroy();
-  });
+    // Index creation and deletion are background work in DynamoDB Local: slow on a busy machine.
+  }, 120_000);
 });
