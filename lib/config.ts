@@ -19,7 +19,12 @@ export const ContextKey = {
   throttlingBurstLimit: 'throttlingBurstLimit',
   orchestratorWaitSeconds: 'orchestratorWaitSeconds',
   stepHeartbeatTimeoutSeconds: 'stepHeartbeatTimeoutSeconds',
+  logLevel: 'logLevel',
 } as const;
+
+/** The levels Powertools Logger accepts in `POWERTOOLS_LOG_LEVEL`. */
+export const FunctionLogLevel = { DEBUG: 'DEBUG', INFO: 'INFO', WARN: 'WARN', ERROR: 'ERROR' } as const;
+export type FunctionLogLevel = (typeof FunctionLogLevel)[keyof typeof FunctionLogLevel];
 
 /**
  * The reconciler heartbeats unclaimed worker tasks once a minute (the state machine's heartbeat
@@ -50,6 +55,8 @@ export interface ServiceConfig {
    * `STEP_HEARTBEAT_TIMEOUT_SECONDS` in every function that builds the services).
    */
   readonly orchestrator: OrchestratorSettings;
+  /** `POWERTOOLS_LOG_LEVEL` of every function. */
+  readonly logLevel: FunctionLogLevel;
 }
 
 /**
@@ -61,6 +68,7 @@ export const DEFAULT_CONFIG: ServiceConfig = {
   logRetention: RetentionDays.ONE_MONTH,
   throttling: { rateLimit: 50, burstLimit: 100 },
   orchestrator: DEFAULT_ORCHESTRATOR_SETTINGS,
+  logLevel: FunctionLogLevel.INFO,
 };
 
 export class ConfigError extends Error {
@@ -116,7 +124,17 @@ export function readConfig(node: Node): ServiceConfig {
     logRetention: retention as RetentionDays,
     throttling: { rateLimit, burstLimit },
     orchestrator: readOrchestratorSettings(node),
+    logLevel: readLogLevel(node),
   };
+}
+
+function readLogLevel(node: Node): FunctionLogLevel {
+  const value = node.tryGetContext(ContextKey.logLevel) ?? DEFAULT_CONFIG.logLevel;
+  const levels: readonly unknown[] = Object.values(FunctionLogLevel);
+  if (!levels.includes(value)) {
+    throw new ConfigError(`Context ${ContextKey.logLevel} must be one of ${levels.join(', ')}.`);
+  }
+  return value as FunctionLogLevel;
 }
 
 // The functions read both as whole seconds (`settingsFromEnv`): refuse here what they would refuse there.

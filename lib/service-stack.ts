@@ -34,6 +34,7 @@ export class ServiceStack extends Stack {
     this.workflow = new ExecutionWorkflow(this, 'Workflow', {
       tables: this.data.tables,
       logRetention: config.logRetention,
+      logLevel: config.logLevel,
       settings: config.orchestrator,
     });
     this.api = new ServiceApi(this, 'Api', {
@@ -41,6 +42,7 @@ export class ServiceStack extends Stack {
       workflow: this.workflow,
       stageName: config.stageName,
       logRetention: config.logRetention,
+      logLevel: config.logLevel,
       throttling: config.throttling,
     });
 
@@ -48,6 +50,7 @@ export class ServiceStack extends Stack {
       tables: this.data.tables,
       workflow: this.workflow,
       logRetention: config.logRetention,
+      logLevel: config.logLevel,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API' });
