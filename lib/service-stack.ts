@@ -1,10 +1,12 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { TABLES, type TableKey } from '../core/adapters/dynamodb/tables.js';
 import type { ServiceConfig } from './config.js';
 import { ServiceApi } from './constructs/api.js';
 import { CronTrigger } from './constructs/cron-trigger.js';
 import { DataTables } from './constructs/data.js';
+import { ServiceFunction } from './constructs/function.js';
+import { ServiceMonitoring } from './constructs/monitoring.js';
 import { ExecutionWorkflow } from './constructs/workflow.js';
 
 export interface ServiceStackProps extends StackProps {
@@ -25,6 +27,8 @@ export class ServiceStack extends Stack {
   public readonly api: ServiceApi;
   /** The every-minute dispatcher that fires cron schedules. */
   public readonly cronTrigger: CronTrigger;
+  /** Dashboard, alarms and the topic they notify. */
+  public readonly monitoring: ServiceMonitoring;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -53,10 +57,27 @@ export class ServiceStack extends Stack {
       logLevel: config.logLevel,
     });
 
+    // Last, so that it watches every function the constructs above created.
+    this.monitoring = new ServiceMonitoring(this, 'Monitoring', {
+      api: this.api.api,
+      stateMachine: this.workflow.stateMachine,
+      functions: this.node.findAll().filter((c): c is ServiceFunction => c instanceof ServiceFunction),
+      tables: this.data.tables,
+      alarms: config.alarms,
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API' });
     new CfnOutput(this, 'StateMachineArn', {
       value: this.workflow.stateMachine.stateMachineArn,
       description: 'The execution state machine (one execution per schedule execution, named by its id)',
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.monitoring.dashboard.dashboardName}`,
+      description: 'The service dashboard in the CloudWatch console',
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.monitoring.alarmTopic.topicArn,
+      description: 'SNS topic every alarm notifies; subscribe more endpoints to it',
     });
     // Physical names are generated; operators and scripts (e.g. creating the first API key) need them.
     for (const key of Object.keys(TABLES) as TableKey[]) {
