@@ -2,7 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { METRICS_NAMESPACE, MetricName, SERVICE_NAME } from '../../core/metrics.js';
 import { StepType } from '../../core/model.js';
-import { ConfigError, DEFAULT_CONFIG, readConfig } from '../../lib/config.js';
+import { DEFAULT_CONFIG, readConfig } from '../../lib/config.js';
 import { ServiceFunction } from '../../lib/constructs/function.js';
 import { newApp, type Resource, synth } from './template.js';
 
@@ -279,19 +279,5 @@ describe('monitoring config', () => {
       logLevel: 'INFO',
       alarms: { email: undefined, oldestTaskAgeSeconds: 600, api5xxPercent: 5 },
     });
-  });
-
-  it.each([
-    ['alarmEmail', 'ops'],
-    ['alarmEmail', 'ops@example'],
-    ['alarmEmail', 42],
-    ['logLevel', 'TRACE'],
-    ['logLevel', 'info'],
-    ['oldestTaskAgeAlarmSeconds', '1.5'],
-    ['oldestTaskAgeAlarmSeconds', '0'],
-    ['api5xxAlarmPercent', '150'],
-    ['api5xxAlarmPercent', 'lots'],
-  ])('refuses %s=%j', (key, value) => {
-    expect(() => readConfig(newApp({ [key]: value }).node)).toThrow(ConfigError);
   });
 });

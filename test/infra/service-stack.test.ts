@@ -259,6 +259,15 @@ describe('config', () => {
     ['throttlingRateLimit', 'fast'],
     ['throttlingBurstLimit', '-1'],
     ['stageName', 'a/b'],
+    ['alarmEmail', 'ops'],
+    ['alarmEmail', 'ops@example'],
+    ['alarmEmail', 42],
+    ['logLevel', 'TRACE'],
+    ['logLevel', 'info'],
+    ['oldestTaskAgeAlarmSeconds', '1.5'],
+    ['oldestTaskAgeAlarmSeconds', '0'],
+    ['api5xxAlarmPercent', '150'],
+    ['api5xxAlarmPercent', 'lots'],
   ])('refuses %s=%s', (key, value) => {
     expect(() => readConfig(newApp({ [key]: value }).node)).toThrow(ConfigError);
   });
