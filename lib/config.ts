@@ -30,6 +30,10 @@ export const ContextKey = {
   oidcAudience: 'oidcAudience',
   oidcRolesClaim: 'oidcRolesClaim',
   oidcJwksUri: 'oidcJwksUri',
+  logLevel: 'logLevel',
+  alarmEmail: 'alarmEmail',
+  oldestTaskAgeAlarmSeconds: 'oldestTaskAgeAlarmSeconds',
+  api5xxAlarmPercent: 'api5xxAlarmPercent',
 } as const;
 
 const OIDC_CONTEXT_KEYS: OidcSettingNames = {
@@ -38,6 +42,10 @@ const OIDC_CONTEXT_KEYS: OidcSettingNames = {
   rolesClaim: ContextKey.oidcRolesClaim,
   jwksUri: ContextKey.oidcJwksUri,
 };
+
+/** The levels Powertools Logger accepts in `POWERTOOLS_LOG_LEVEL`. */
+export const FunctionLogLevel = { DEBUG: 'DEBUG', INFO: 'INFO', WARN: 'WARN', ERROR: 'ERROR' } as const;
+export type FunctionLogLevel = (typeof FunctionLogLevel)[keyof typeof FunctionLogLevel];
 
 /**
  * The reconciler heartbeats unclaimed worker tasks once a minute (the state machine's heartbeat
@@ -76,6 +84,22 @@ export interface ServiceConfig {
    * Only the authorizer receives it.
    */
   readonly oidc?: OidcSettings;
+  /** `POWERTOOLS_LOG_LEVEL` of every function. */
+  readonly logLevel: FunctionLogLevel;
+  /** Alarm thresholds and who is told. */
+  readonly alarms: AlarmSettings;
+}
+
+export interface AlarmSettings {
+  /** Subscribed to the alarm topic by email when set (the address must confirm the subscription). */
+  readonly email?: string;
+  /**
+   * Age in seconds of the oldest worker task no worker has claimed above which an alarm fires:
+   * steps are waiting and no worker is taking them (workers down or all busy).
+   */
+  readonly oldestTaskAgeSeconds: number;
+  /** Share of API requests answered 5xx, in percent, above which an alarm fires. */
+  readonly api5xxPercent: number;
 }
 
 /**
@@ -88,6 +112,10 @@ export const DEFAULT_CONFIG: ServiceConfig = {
   throttling: { rateLimit: 50, burstLimit: 100 },
   orchestrator: DEFAULT_ORCHESTRATOR_SETTINGS,
   retentionDays: 90,
+  logLevel: FunctionLogLevel.INFO,
+  // Ten minutes: a worker claims within seconds when one is up, and an unclaimed step keeps its
+  // execution (and the schedule's next runs, under the overlap policy) waiting.
+  alarms: { oldestTaskAgeSeconds: 600, api5xxPercent: 5 },
 };
 
 export class ConfigError extends Error {
@@ -145,6 +173,8 @@ export function readConfig(node: Node): ServiceConfig {
     orchestrator: readOrchestratorSettings(node),
     retentionDays: wholeDays(node, ContextKey.retentionDays, DEFAULT_CONFIG.retentionDays),
     ...readOidcSettings(node),
+    logLevel: readLogLevel(node),
+    alarms: readAlarmSettings(node),
   };
 }
 
@@ -167,6 +197,37 @@ function readOidcSettings(node: Node): { oidc?: OidcSettings } {
       throw new ConfigError(`Context ${error.message}`, { cause: error });
     throw error;
   }
+}
+
+function readLogLevel(node: Node): FunctionLogLevel {
+  const value = node.tryGetContext(ContextKey.logLevel) ?? DEFAULT_CONFIG.logLevel;
+  const levels: readonly unknown[] = Object.values(FunctionLogLevel);
+  if (!levels.includes(value)) {
+    throw new ConfigError(`Context ${ContextKey.logLevel} must be one of ${levels.join(', ')}.`);
+  }
+  return value as FunctionLogLevel;
+}
+
+// Deliberately loose (one @, a dot in the domain): SNS and the confirmation mail are the real check.
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+function readAlarmSettings(node: Node): AlarmSettings {
+  const email = node.tryGetContext(ContextKey.alarmEmail);
+  if (email !== undefined && (typeof email !== 'string' || !EMAIL.test(email))) {
+    throw new ConfigError(`Context ${ContextKey.alarmEmail} must be an email address.`);
+  }
+  const oldestTaskAgeSeconds = wholeSeconds(
+    node,
+    ContextKey.oldestTaskAgeAlarmSeconds,
+    DEFAULT_CONFIG.alarms.oldestTaskAgeSeconds,
+  );
+  const api5xxPercent = positiveNumber(
+    ContextKey.api5xxAlarmPercent,
+    node.tryGetContext(ContextKey.api5xxAlarmPercent),
+    DEFAULT_CONFIG.alarms.api5xxPercent,
+  );
+  if (api5xxPercent > 100) throw new ConfigError(`Context ${ContextKey.api5xxAlarmPercent} is a percentage.`);
+  return { email, oldestTaskAgeSeconds, api5xxPercent };
 }
 
 // The functions read both as whole seconds (`settingsFromEnv`): refuse here what they would refuse there.

@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { TABLES, type TableKey } from '../core/adapters/dynamodb/tables.js';
 import type { ServiceConfig } from './config.js';
@@ -6,6 +6,8 @@ import { ServiceApi } from './constructs/api.js';
 import { ChangeFeed } from './constructs/change-feed.js';
 import { CronTrigger } from './constructs/cron-trigger.js';
 import { DataTables } from './constructs/data.js';
+import { ServiceFunction } from './constructs/function.js';
+import { ServiceMonitoring } from './constructs/monitoring.js';
 import { ExecutionWorkflow } from './constructs/workflow.js';
 
 export interface ServiceStackProps extends StackProps {
@@ -28,6 +30,8 @@ export class ServiceStack extends Stack {
   public readonly cronTrigger: CronTrigger;
   /** Status events, execution metrics and retention clean-up from the tables' streams. */
   public readonly changeFeed: ChangeFeed;
+  /** Dashboard, alarms and the topic they notify. */
+  public readonly monitoring: ServiceMonitoring;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -37,6 +41,7 @@ export class ServiceStack extends Stack {
     this.workflow = new ExecutionWorkflow(this, 'Workflow', {
       tables: this.data.tables,
       logRetention: config.logRetention,
+      logLevel: config.logLevel,
       settings: config.orchestrator,
       retentionDays: config.retentionDays,
     });
@@ -45,6 +50,7 @@ export class ServiceStack extends Stack {
       workflow: this.workflow,
       stageName: config.stageName,
       logRetention: config.logRetention,
+      logLevel: config.logLevel,
       throttling: config.throttling,
       ...(config.oidc ? { oidc: config.oidc } : {}),
     });
@@ -53,18 +59,37 @@ export class ServiceStack extends Stack {
       tables: this.data.tables,
       workflow: this.workflow,
       logRetention: config.logRetention,
+      logLevel: config.logLevel,
     });
 
     this.changeFeed = new ChangeFeed(this, 'ChangeFeed', {
       tables: this.data.tables,
       serviceEnvironment: this.workflow.serviceEnvironment,
       logRetention: config.logRetention,
+      logLevel: config.logLevel,
+    });
+
+    // Last, so that it watches every function the constructs above created.
+    this.monitoring = new ServiceMonitoring(this, 'Monitoring', {
+      api: this.api.api,
+      stateMachine: this.workflow.stateMachine,
+      functions: this.node.findAll().filter((c): c is ServiceFunction => c instanceof ServiceFunction),
+      tables: this.data.tables,
+      alarms: config.alarms,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API' });
     new CfnOutput(this, 'StateMachineArn', {
       value: this.workflow.stateMachine.stateMachineArn,
       description: 'The execution state machine (one execution per schedule execution, named by its id)',
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.monitoring.dashboard.dashboardName}`,
+      description: 'The service dashboard in the CloudWatch console',
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.monitoring.alarmTopic.topicArn,
+      description: 'SNS topic every alarm notifies; subscribe more endpoints to it',
     });
     // Physical names are generated; operators and scripts (e.g. creating the first API key) need them.
     for (const key of Object.keys(TABLES) as TableKey[]) {

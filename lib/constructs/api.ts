@@ -7,6 +7,7 @@ import {
   EndpointType,
   LambdaIntegration,
   LogGroupLogDestination,
+  MethodLoggingLevel,
   RequestAuthorizer,
   ResponseType,
   RestApi,
@@ -24,7 +25,8 @@ import {
 } from '../../core/api/gateway-responses.js';
 import { API_BASE_PATH, HandlerGroup, ROUTES, type RouteDefinition } from '../../core/api/routes.js';
 import { type OidcSettings, oidcEnvironment } from '../../core/auth/oidc-settings.js';
-import type { StageThrottling } from '../config.js';
+import type { FunctionLogLevel, StageThrottling } from '../config.js';
+import { acknowledgeNag } from '../nag.js';
 import { ServiceFunction } from './function.js';
 import { type ExecutionWorkflow, WorkflowAccess } from './workflow.js';
 
@@ -40,6 +42,8 @@ export interface ServiceApiProps {
   readonly stageName: string;
   /** Retention of the functions' logs and of the API access log. */
   readonly logRetention: RetentionDays;
+  /** `POWERTOOLS_LOG_LEVEL` of the functions. */
+  readonly logLevel: FunctionLogLevel;
   /** Stage-wide throttling; beyond it API Gateway answers the THROTTLED gateway response (429). */
   readonly throttling: StageThrottling;
   /**
@@ -142,6 +146,7 @@ export class ServiceApi extends Construct {
         ...(props.oidc ? oidcEnvironment(props.oidc) : {}),
       },
       logRetention: props.logRetention,
+      logLevel: props.logLevel,
       timeout: API_TIMEOUT,
     });
     // Only the point read by key hash that `authenticate` does: not Query, not the indexes, no writes.
@@ -174,6 +179,11 @@ export class ServiceApi extends Construct {
         stageName: props.stageName,
         throttlingRateLimit: props.throttling.rateLimit,
         throttlingBurstLimit: props.throttling.burstLimit,
+        // Execution logs of errors only (no request or response bodies: they carry API keys and
+        // tokens); X-Ray traces follow a request from the stage through the authorizer and handler.
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        tracingEnabled: true,
         accessLogDestination: new LogGroupLogDestination(accessLogs),
         accessLogFormat: AccessLogFormat.custom(
           JSON.stringify({
@@ -198,6 +208,25 @@ export class ServiceApi extends Construct {
     this.addRoutes();
     this.addGatewayResponses();
     this.url = this.api.urlForPath(API_BASE_PATH);
+
+    acknowledgeNag(
+      this.api,
+      'APIG2',
+      'Every handler validates its path, query and body with the zod schemas the OpenAPI document is ' +
+        'generated from, and answers the contract error body; API Gateway models would be a second copy.',
+    );
+    acknowledgeNag(
+      this.api.deploymentStage,
+      'APIG3',
+      'No WAF web ACL: every route but /health and /openapi.json is behind the authorizer, and stage ' +
+        'throttling answers floods with 429; an operator can associate a web ACL without a stack change.',
+    );
+    acknowledgeNag(
+      this.api,
+      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      'The account-level role API Gateway needs to write execution and access logs; this AWS managed ' +
+        'policy is the one the API Gateway documentation prescribes for it.',
+    );
   }
 
   private handlerFunction(group: HandlerGroup, props: ServiceApiProps): ServiceFunction {
@@ -208,10 +237,11 @@ export class ServiceApi extends Construct {
       file: group,
       environment: buildsServices ? props.workflow.serviceEnvironment : {},
       logRetention: props.logRetention,
+      logLevel: props.logLevel,
       timeout: HANDLER_TIMEOUT[group] ?? API_TIMEOUT,
     });
-    for (const key of access.readWrite) props.tables[key].grantReadWriteData(fn);
-    for (const key of access.read) props.tables[key].grantReadData(fn);
+    for (const key of access.readWrite) fn.grantData(props.tables[key], 'readWrite');
+    for (const key of access.read) fn.grantData(props.tables[key], 'read');
     if (access.workflow.length > 0) props.workflow.grant(fn, access.workflow);
     return fn;
   }
@@ -227,7 +257,7 @@ export class ServiceApi extends Construct {
     ) as Record<HandlerGroup, LambdaIntegration>;
     for (const route of ROUTES as readonly RouteDefinition[]) {
       const resource = this.api.root.resourceForPath(`${API_BASE_PATH}${route.path}`);
-      resource.addMethod(
+      const method = resource.addMethod(
         route.method,
         integrations[route.group],
         route.role
@@ -238,6 +268,19 @@ export class ServiceApi extends Construct {
             }
           : { operationName: route.operationId, authorizationType: AuthorizationType.NONE },
       );
+      acknowledgeNag(
+        method,
+        'COG4',
+        'Callers are workers and scripts with API keys or OIDC bearer tokens, checked by the Lambda ' +
+          'REQUEST authorizer; there is no Cognito user pool.',
+      );
+      if (!route.role) {
+        acknowledgeNag(
+          method,
+          'APIG4',
+          `${route.path} is public on purpose (health check, API description); it reads no data.`,
+        );
+      }
     }
   }
 

@@ -7,6 +7,8 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { TableKey } from '../../core/adapters/dynamodb/tables.js';
+import type { FunctionLogLevel } from '../config.js';
+import { acknowledgeNag } from '../nag.js';
 import { ServiceFunction } from './function.js';
 
 export interface ChangeFeedProps {
@@ -16,6 +18,8 @@ export interface ChangeFeedProps {
   readonly serviceEnvironment: Readonly<Record<string, string>>;
   /** Retention of the function's logs. */
   readonly logRetention: RetentionDays;
+  /** `POWERTOOLS_LOG_LEVEL` of the function. */
+  readonly logLevel: FunctionLogLevel;
 }
 
 /**
@@ -36,6 +40,7 @@ export class ChangeFeed extends Construct {
       description: 'Status events, execution metrics and retention clean-up from the tables streams',
       environment: props.serviceEnvironment,
       logRetention: props.logRetention,
+      logLevel: props.logLevel,
       timeout: Duration.seconds(60),
     });
     this.deadLetterQueue = new Queue(this, 'DeadLetters', {
@@ -43,6 +48,12 @@ export class ChangeFeed extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    acknowledgeNag(
+      this.deadLetterQueue,
+      'SQS3',
+      'It is the dead-letter destination of the stream event source mappings (failed batch records); ' +
+        'a dead-letter queue of its own would only move them once more.',
+    );
     for (const key of ['executions', 'executionSteps'] as const) {
       this.function.addEventSource(
         // TableV2 is an ITable with a stream ARN; the event source grants the stream reads.
@@ -59,8 +70,14 @@ export class ChangeFeed extends Construct {
       );
     }
     // After a TTL removal: the steps are deleted (Query, BatchWriteItem) and the counters decremented.
-    tables.executionSteps.grantReadWriteData(this.function);
-    tables.counters.grantWriteData(this.function);
+    this.function.grantData(tables.executionSteps, 'readWrite');
+    this.function.grantData(tables.counters, 'readWrite');
+    acknowledgeNag(
+      this.function,
+      'IAM5[Resource::*]',
+      'dynamodb:ListStreams (added by the stream event sources) supports no resource-level ' +
+        'permissions; the stream reads themselves are scoped to the two streams.',
+    );
     const stack = Stack.of(this);
     this.function.addToRolePolicy(
       new PolicyStatement({

@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import type { TableKey } from '../../core/adapters/dynamodb/tables.js';
 import { ALL_DUE_PARTITIONS } from '../../core/due-partitions.js';
 import type { DispatchEvent } from '../../core/schemas/dispatch.js';
+import type { FunctionLogLevel } from '../config.js';
 import { ServiceFunction } from './function.js';
 import { type ExecutionWorkflow, WorkflowAccess } from './workflow.js';
 
@@ -17,6 +18,8 @@ export interface CronTriggerProps {
   readonly workflow: ExecutionWorkflow;
   /** Retention of the dispatcher's logs. */
   readonly logRetention: RetentionDays;
+  /** `POWERTOOLS_LOG_LEVEL` of the dispatcher. */
+  readonly logLevel: FunctionLogLevel;
 }
 
 /**
@@ -40,6 +43,7 @@ export class CronTrigger extends Construct {
       description: 'Every minute: fires the due cron schedules',
       environment: props.workflow.serviceEnvironment,
       logRetention: props.logRetention,
+      logLevel: props.logLevel,
       // The dispatcher stops taking up schedules after 45 s (DEFAULT_DISPATCHER_SETTINGS), leaving
       // the rest, longest due first, to the next minute; this bounds the fires still in flight.
       timeout: Duration.seconds(60),
@@ -51,7 +55,7 @@ export class CronTrigger extends Construct {
     });
     // A run writes the execution, its steps and both counters in one transaction with the schedule.
     for (const key of ['schedules', 'executions', 'executionSteps', 'counters'] as const) {
-      props.tables[key].grantReadWriteData(this.dispatcherFunction);
+      this.dispatcherFunction.grantData(props.tables[key], 'readWrite');
     }
     props.workflow.grant(this.dispatcherFunction, [WorkflowAccess.start, WorkflowAccess.stop]);
 

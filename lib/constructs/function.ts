@@ -2,14 +2,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Duration } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { TABLE_ENV, type TableKey } from '../../core/adapters/dynamodb/tables.js';
 import { WORKFLOW_ENV } from '../../core/environment.js';
 import type { OrchestratorSettings } from '../../core/services/orchestrator.js';
-import { SERVICE_NAME } from '../config.js';
+import { type FunctionLogLevel, SERVICE_NAME } from '../config.js';
+import { acknowledgeGrantWildcards, acknowledgeNag } from '../nag.js';
 
 /**
  * What every function that builds the services (`getServices`) needs: every table name (the stores
@@ -60,6 +61,8 @@ export interface ServiceFunctionProps {
   readonly environment?: Readonly<Record<string, string>>;
   /** Retention of the function's own log group. */
   readonly logRetention: RetentionDays;
+  /** `POWERTOOLS_LOG_LEVEL`: what the function's Logger writes. */
+  readonly logLevel: FunctionLogLevel;
   /** How long one invocation may run. */
   readonly timeout: Duration;
   /** Shown in the console next to the generated name. */
@@ -103,11 +106,40 @@ export class ServiceFunction extends NodejsFunction {
       depsLockFilePath: join(ROOT, 'package-lock.json'),
       bundling: BUNDLING,
       logGroup,
+      // Active X-Ray tracing: the Powertools Tracer in each handler adds the SDK calls as subsegments.
+      tracing: Tracing.ACTIVE,
       environment: {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_LOG_LEVEL: props.logLevel,
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
     });
+    acknowledgeNag(
+      this,
+      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'AWSLambdaBasicExecutionRole grants only logs:CreateLogGroup, CreateLogStream and PutLogEvents, ' +
+        'which every function needs to write its log group; AWS maintains it as the Lambda baseline.',
+    );
+    acknowledgeNag(
+      this,
+      'IAM5[Resource::*]',
+      'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level ' +
+        'permissions (the Service Authorization Reference lists none), so IAM only accepts "*".',
+    );
+  }
+
+  /**
+   * Grants read or read-write access to a table's items and its indexes. CDK's table grants name the
+   * indexes `<table ARN>/index/*`: the IAM form of "every GSI of this table", which the stores query.
+   */
+  grantData(table: ITableV2, access: 'read' | 'readWrite'): void {
+    const grant = access === 'readWrite' ? table.grantReadWriteData(this) : table.grantReadData(this);
+    acknowledgeGrantWildcards(
+      this,
+      grant,
+      'Table grant: <table ARN>/index/* names the indexes of that one table (defined in TABLES), ' +
+        'which the stores query; actions are the item-level read/write set of CDK, none wildcarded.',
+    );
   }
 }

@@ -7,9 +7,11 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import type { TableKey } from '../../core/adapters/dynamodb/tables.js';
 import type { OrchestratorSettings } from '../../core/services/orchestrator.js';
+import type { FunctionLogLevel } from '../config.js';
+import { acknowledgeGrantWildcards, acknowledgeNag } from '../nag.js';
 import { ServiceFunction, serviceEnvironment } from './function.js';
 
 /** The ASL file, run unchanged by the local runtime. */
@@ -44,6 +46,8 @@ export interface ExecutionWorkflowProps {
   readonly tables: Readonly<Record<TableKey, ITableV2>>;
   /** Retention of the functions' logs and of the state machine's log. */
   readonly logRetention: RetentionDays;
+  /** `POWERTOOLS_LOG_LEVEL` of the orchestrator and the reconciler. */
+  readonly logLevel: FunctionLogLevel;
   /** Hold between looks at a paused or buffered execution, and the running step's heartbeat deadline. */
   readonly settings: OrchestratorSettings;
   /** Days finished executions are kept (TTL); every function that ends executions needs it. */
@@ -117,11 +121,12 @@ export class ExecutionWorkflow extends Construct {
       description: 'Decides and records each move of a schedule execution (state machine tasks)',
       environment: this.serviceEnvironment,
       logRetention: props.logRetention,
+      logLevel: props.logLevel,
       // DynamoDB reads and conditional writes only; the state machine retries a failed attempt.
       timeout: Duration.seconds(30),
     });
     for (const key of ['executions', 'executionSteps', 'workerTasks'] as const) {
-      tables[key].grantReadWriteData(this.orchestratorFunction);
+      this.orchestratorFunction.grantData(tables[key], 'readWrite');
     }
     // A step that can no longer run is answered at once (SendTaskSuccess with `skipped`). Scoped
     // through the built ARN, not the resource, or the grant would close the cycle described above.
@@ -144,21 +149,38 @@ export class ExecutionWorkflow extends Construct {
       tracingEnabled: true,
     });
     // The role may invoke the orchestrator and nothing else (the definition calls nothing else).
-    this.orchestratorFunction.grantInvoke(this.stateMachine);
+    acknowledgeGrantWildcards(
+      this.stateMachine,
+      this.orchestratorFunction.grantInvoke(this.stateMachine),
+      'lambda:InvokeFunction on the orchestrator and its versions (<ARN>:*, how CDK grants invoke), nothing else.',
+    );
+    acknowledgeNag(
+      this.stateMachine,
+      'IAM5[Resource::*]',
+      'Tracing: xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules and GetSamplingTargets ' +
+        'support no resource-level permissions, so IAM only accepts "*".',
+    );
+    acknowledgeNag(
+      this.stateMachine,
+      'SF1',
+      'Logs ERROR only, without execution data (task tokens, step configuration); ALL would write ' +
+        'every state transition of every execution, which the execution history already keeps for 90 days.',
+    );
 
     this.reconcilerFunction = new ServiceFunction(this, 'ReconcilerFunction', {
       file: 'reconciler',
       description: 'Every minute: restarts, fails or keeps alive what the state machine left behind',
       environment: this.serviceEnvironment,
       logRetention: props.logRetention,
+      logLevel: props.logLevel,
       // Under the one-minute period, so runs do not pile up behind a slow one.
       timeout: Duration.seconds(50),
       // A failed run is redone by the next one a minute later; Lambda's own retries would only overlap it.
       retryAttempts: 0,
     });
-    tables.executions.grantReadWriteData(this.reconcilerFunction);
-    tables.executionSteps.grantReadWriteData(this.reconcilerFunction);
-    tables.workerTasks.grantReadData(this.reconcilerFunction);
+    this.reconcilerFunction.grantData(tables.executions, 'readWrite');
+    this.reconcilerFunction.grantData(tables.executionSteps, 'readWrite');
+    this.reconcilerFunction.grantData(tables.workerTasks, 'read');
     this.grant(this.reconcilerFunction, [
       WorkflowAccess.start,
       WorkflowAccess.describe,
@@ -180,10 +202,17 @@ export class ExecutionWorkflow extends Construct {
    * on the state machine, StopExecution and DescribeExecution on its executions, SendTask* (task
    * tokens) on the state machine.
    */
-  grant(grantee: IGrantable, access: readonly WorkflowAccess[]): void {
+  grant(grantee: IGrantable & IConstruct, access: readonly WorkflowAccess[]): void {
     if (access.includes(WorkflowAccess.start)) this.stateMachine.grants.startExecution(grantee);
     const onExecutions = access.filter((action) => EXECUTION_ACTIONS.includes(action));
-    if (onExecutions.length > 0) this.stateMachine.grants.execution(grantee, ...onExecutions);
+    if (onExecutions.length > 0) {
+      acknowledgeGrantWildcards(
+        grantee,
+        this.stateMachine.grants.execution(grantee, ...onExecutions),
+        'Execution ARNs are <state machine ARN with :execution:>:<execution name>; the names are ' +
+          'execution ids, unknown until run, so :* names the executions of this one state machine.',
+      );
+    }
     const taskResponses = access.filter((action) => TASK_RESPONSE_ACTIONS.includes(action));
     if (taskResponses.length > 0)
       this.grantTaskResponse(grantee, this.stateMachine.stateMachineArn, taskResponses);
