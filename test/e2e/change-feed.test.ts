@@ -1,7 +1,7 @@
 import { DeleteCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../core/adapters/dynamodb/client.js';
-import { SERVICE_NAME } from '../../core/metrics.js';
+import { METRICS_NAMESPACE, MetricName, SERVICE_NAME } from '../../core/metrics.js';
 import { EventDetailType } from '../../core/status-events.js';
 import type { LocalStack } from '../../local/stack.js';
 import { localTableNames } from '../../local/tables.js';
@@ -19,7 +19,19 @@ let stack: LocalStack;
 let admin: ApiClient;
 let worker: TestWorker;
 
+/** EMF lines the handlers print (Powertools Metrics writes them to stdout when an invocation ends). */
+const emf: Record<string, any>[] = [];
+const write = process.stdout.write.bind(process.stdout);
+
 beforeAll(async () => {
+  // Metrics on, as in Lambda (the local stack keeps them off unless told otherwise).
+  process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    for (const line of String(chunk).split('\n')) {
+      if (line.includes('"CloudWatchMetrics"')) emf.push(JSON.parse(line));
+    }
+    return write(chunk, ...rest);
+  }) as typeof process.stdout.write;
   stack = await startTestStack({ waitSeconds: 1, retentionSeconds: 2, tablePrefix: 'feed' });
   admin = apiClient(stack);
   const key = await admin.post('/api-keys', { name: 'feed-worker', roles: ['Worker'] });
@@ -28,6 +40,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  process.stdout.write = write;
   await stack?.stop();
 });
 
@@ -134,6 +147,20 @@ describe('change feed', () => {
       (items) => items.length === 0,
     );
     expect(steps).toEqual([]);
+
+    // Assert: the metrics, in CloudWatch's embedded format, under the names the dashboard reads.
+    const emitted = (name: string) =>
+      emf.filter((line) =>
+        line._aws.CloudWatchMetrics.some(
+          (m: any) => m.Namespace === METRICS_NAMESPACE && m.Metrics.some((x: any) => x.Name === name),
+        ),
+      );
+    expect(emitted(MetricName.ExecutionsFailed).length).toBeGreaterThanOrEqual(1);
+    const [failedStep] = emitted(MetricName.StepsFailed);
+    expect(failedStep).toMatchObject({ service: SERVICE_NAME, StepType: 'Executable', StepsFailed: 1 });
+    expect(failedStep?._aws.CloudWatchMetrics[0].Dimensions).toEqual([['service', 'StepType']]);
+    const durations = emitted(MetricName.StepDuration).map((line) => line.StepDuration);
+    expect(durations.length).toBeGreaterThanOrEqual(2);
   }, 60_000);
 
   it('gives an execution no expiry while it is active, and one from the moment it ends', async () => {
