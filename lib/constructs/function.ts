@@ -106,7 +106,8 @@ export class ServiceFunction extends NodejsFunction {
       depsLockFilePath: join(ROOT, 'package-lock.json'),
       bundling: BUNDLING,
       logGroup,
-      // Active X-Ray tracing: the Powertools Tracer in each handler adds the SDK calls as subsegments.
+      // Active X-Ray tracing: each invocation is a segment, joined to the API stage's and the state
+      // machine's traces. (The SDK calls inside are not subsegments yet: no Powertools Tracer is wired.)
       tracing: Tracing.ACTIVE,
       environment: {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
