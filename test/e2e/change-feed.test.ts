@@ -27,10 +27,10 @@ beforeAll(async () => {
   // Metrics on, as in Lambda (the local stack keeps them off unless told otherwise).
   process.env.POWERTOOLS_METRICS_DISABLED = 'false';
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    for (const line of String(chunk).split('\n')) {
-      if (line.includes('"CloudWatchMetrics"')) emf.push(JSON.parse(line));
-    }
-    return write(chunk, ...rest);
+    const lines = String(chunk).split('\n');
+    for (const line of lines) if (line.includes('"CloudWatchMetrics"')) emf.push(JSON.parse(line));
+    // Kept, not echoed: the test output is no place for EMF.
+    return lines.some((line) => line.includes('"CloudWatchMetrics"')) ? true : write(chunk, ...rest);
   }) as typeof process.stdout.write;
   stack = await startTestStack({ waitSeconds: 1, retentionSeconds: 2, tablePrefix: 'feed' });
   admin = apiClient(stack);
