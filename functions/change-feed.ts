@@ -1,6 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { toFeedChanges } from '../core/adapters/dynamodb/stream.js';
@@ -8,6 +9,7 @@ import { MetricDimension, MetricName } from '../core/metrics.js';
 import { getServices, tableNamesFromEnv } from './environment.js';
 import { logger } from './logger.js';
 import { metrics } from './metrics.js';
+import { TRACE_OPTIONS, tracer } from './tracer.js';
 
 /**
  * Reads the Executions and ExecutionSteps streams: status events to EventBridge, execution and step
@@ -35,5 +37,6 @@ export const handler = middy(async (event: DynamoDBStreamEvent) => {
   }
   return { records: event.Records.length, changes: changes.length };
 })
+  .use(captureLambdaHandler(tracer, TRACE_OPTIONS))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));

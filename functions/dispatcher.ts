@@ -1,6 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { ALL_DUE_PARTITIONS } from '../core/due-partitions.js';
 import { MetricName } from '../core/metrics.js';
@@ -8,6 +9,7 @@ import { DispatchEvent } from '../core/schemas/dispatch.js';
 import { getServices } from './environment.js';
 import { logger } from './logger.js';
 import { metrics } from './metrics.js';
+import { TRACE_OPTIONS, tracer } from './tracer.js';
 
 /**
  * The cron trigger: invoked every minute by EventBridge, once per due partition (locally, by the
@@ -33,5 +35,6 @@ export const handler = middy(async (event: unknown) => {
   for (const lag of lagsMs) metrics.addMetric(MetricName.DispatchLag, MetricUnit.Milliseconds, lag);
   return summary;
 })
+  .use(captureLambdaHandler(tracer, TRACE_OPTIONS))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));

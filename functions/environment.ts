@@ -1,4 +1,5 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
 import { TABLE_ENV, type TableKey, type TableNames } from '../core/adapters/dynamodb/tables.js';
 import { EventBridgePublisher } from '../core/adapters/eventbridge/publisher.js';
@@ -9,6 +10,7 @@ import { WORKFLOW_ENV } from '../core/environment.js';
 import { createServices, type Services } from '../core/services/index.js';
 import { DEFAULT_ORCHESTRATOR_SETTINGS, type OrchestratorSettings } from '../core/services/orchestrator.js';
 import { logger } from './logger.js';
+import { tracer } from './tracer.js';
 
 const ENV = WORKFLOW_ENV;
 
@@ -57,11 +59,18 @@ let services: Services | undefined;
 
 /** Services built once per Lambda environment (module scope outlives invocations), on first use. */
 export function getServices(): Services {
-  services ??= createServices(createDocumentClient(), tableNamesFromEnv(), {
-    workflow: new StepFunctionsWorkflow(required(process.env, ENV.stateMachineArn, 'the state machine ARN')),
+  // Every SDK client is traced: each DynamoDB, Step Functions and EventBridge call is a subsegment.
+  services ??= createServices(tracer.captureAWSv3Client(createDocumentClient()), tableNamesFromEnv(), {
+    workflow: new StepFunctionsWorkflow(
+      required(process.env, ENV.stateMachineArn, 'the state machine ARN'),
+      tracer.captureAWSv3Client(new SFNClient({})),
+    ),
     settings: settingsFromEnv(),
     retentionSeconds: retentionFromEnv(),
-    events: new EventBridgePublisher(new EventBridgeClient({}), process.env[ENV.eventBusName]),
+    events: new EventBridgePublisher(
+      tracer.captureAWSv3Client(new EventBridgeClient({})),
+      process.env[ENV.eventBusName],
+    ),
     onStartFailure: (executionId, error) =>
       logger.warn('State machine not started; the reconciler will retry', { executionId, error }),
     onFireError: (scheduleId, error) =>

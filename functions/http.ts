@@ -1,4 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
@@ -15,6 +16,7 @@ import type { Principal } from '../core/model.js';
 import { parseOrThrow } from '../core/schemas/validation.js';
 import { fromAuthorizerContext } from './auth-context.js';
 import { logger } from './logger.js';
+import { TRACE_OPTIONS, tracer } from './tracer.js';
 
 type Output<S> = S extends z.ZodType ? z.output<S> : undefined;
 
@@ -127,5 +129,7 @@ export function createHttpHandler<G extends HandlerGroup>(group: G, handlers: No
       return errorResponse(error);
     }
   };
-  return middy(handle).use(injectLambdaContext(logger, { resetKeys: true }));
+  return middy(handle)
+    .use(captureLambdaHandler(tracer, TRACE_OPTIONS))
+    .use(injectLambdaContext(logger, { resetKeys: true }));
 }

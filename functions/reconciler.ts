@@ -1,11 +1,13 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { MetricName } from '../core/metrics.js';
 import { getServices } from './environment.js';
 import { logger } from './logger.js';
 import { metrics } from './metrics.js';
+import { TRACE_OPTIONS, tracer } from './tracer.js';
 
 /**
  * Invoked every minute by EventBridge: nothing stays Queued or InProgress forever. Being the one
@@ -24,5 +26,6 @@ export const handler = middy(async () => {
   );
   return report;
 })
+  .use(captureLambdaHandler(tracer, TRACE_OPTIONS))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));

@@ -107,7 +107,7 @@ export class ServiceFunction extends NodejsFunction {
       bundling: BUNDLING,
       logGroup,
       // Active X-Ray tracing: each invocation is a segment, joined to the API stage's and the state
-      // machine's traces. (The SDK calls inside are not subsegments yet: no Powertools Tracer is wired.)
+      // machine's traces; the Powertools Tracer (functions/tracer.ts) adds every SDK call inside.
       tracing: Tracing.ACTIVE,
       environment: {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
