@@ -18,6 +18,9 @@ import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
  * up to `maxRetries` times, then skipped with an error.
  */
 
+/** Polls between looks for new shards. */
+const DISCOVER_EVERY = 20;
+
 export interface StreamFollowerOptions {
   endpoint: string;
   tableNames: readonly string[];
@@ -134,10 +137,12 @@ export async function followStreams(options: StreamFollowerOptions): Promise<{ s
   };
 
   let stopped = false;
+  let polls = 0;
   const maxRetries = options.maxRetries ?? 3;
   const poll = async () => {
     while (!stopped) {
       let busy = false;
+      let closedNow = false;
       for (const shard of shards.values()) {
         if (!shard.iterator || stopped) continue;
         const result = await read(shard);
@@ -157,9 +162,13 @@ export async function followStreams(options: StreamFollowerOptions): Promise<{ s
         }
         shard.failures = 0;
         shard.iterator = result.NextShardIterator;
+        // A closed shard stays in the map (so it is never read again), and its children are looked for.
+        if (!shard.iterator) closedNow = true;
         shard.lastSequence = records.at(-1)?.dynamodb?.SequenceNumber ?? shard.lastSequence;
       }
-      await discover(true);
+      // New shards appear when one closes (its iterator runs out) and, in DynamoDB Local, now and
+      // then; looking every few seconds keeps the idle cost to two reads per poll.
+      if (++polls % DISCOVER_EVERY === 0 || closedNow) await discover(true);
       if (!busy) await new Promise((resolve) => setTimeout(resolve, options.idleMs ?? 250));
     }
   };
