@@ -128,14 +128,17 @@ async function addMissingIndexes(client: DynamoDBClient, wanted: CreateTableComm
   return missing.map((index) => index.IndexName as string);
 }
 
-/** Waits until no index of the table is being created or deleted. */
+/**
+ * Waits until no index of the table is being created or deleted. DynamoDB Local does that work in
+ * the background and, on a busy machine, takes minutes; it happens once per upgrade.
+ */
 export async function waitForIndexes(client: DynamoDBClient, tableName: string): Promise<void> {
-  for (let attempt = 0; attempt < 600; attempt++) {
+  for (let attempt = 0; attempt < 3_000; attempt++) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
     if ((Table?.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE')) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`The indexes of ${tableName} did not become ACTIVE within a minute.`);
+  throw new Error(`The indexes of ${tableName} did not become ACTIVE within five minutes.`);
 }
 
 /**
