@@ -76,6 +76,7 @@ describe('change feed', () => {
         found.some(
           (e) => e.detailType === EventDetailType.ExecutionStatusChange && e.detail.status === 'Failed',
         ),
+      30_000,
     );
     expect(events.every((e) => e.source === SERVICE_NAME && e.eventBusName === 'default')).toBe(true);
     const statuses = events
@@ -128,7 +129,7 @@ describe('change feed', () => {
     const counted = await eventually(
       async () => (await admin.get(`/schedule-executions?scheduleId=${schedule.body.id}`)).body.totalCount,
       (count) => count === 1,
-      15_000,
+      30_000,
       250,
     );
     expect(counted).toBe(1);
@@ -145,6 +146,7 @@ describe('change feed', () => {
           )
         ).Items ?? [],
       (items) => items.length === 0,
+      30_000,
     );
     expect(steps).toEqual([]);
 
