@@ -1,24 +1,44 @@
-import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../core/adapters/dynamodb/client.js';
 import { DynamoScheduleStore } from '../../core/adapters/dynamodb/schedule-store.js';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb-local.js';
 import { backfillAddedIndexes, ensureTables, localTableNames } from '../../local/tables.js';
 import { scheduleInput } from './fixtures.js';
+
+/**
+ * `npm start` after an upgrade: a DynamoDB Local of its own with a data directory, as the user has.
+ * (Not the suite's shared one: its background index builder crawls under hundreds of test tables.)
+ */
+const dataDir = mkdtempSync(join(tmpdir(), 'local-tables-'));
+let dynamo: DynamoDbLocal | undefined;
+afterAll(async () => {
+  await dynamo?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const clientsFor = (endpoint: string) => {
+  const config = {
+    endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  };
+  return { admin: new DynamoDBClient(config), client: createDocumentClient(config) };
+};
 
 describe('ensureTables on a persisted local database', () => {
   it('adds an index a newer version defines and backfills the schedules written before it', async () => {
     // Arrange: the Schedules table as the version before the due index created it, holding an
-    // enabled cron schedule written by that version (no due keys).
-    const config = {
-      endpoint: inject('dynamoEndpoint'),
-      region: 'local',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    };
-    const tables = localTableNames(`old${Date.now().toString(36)}`);
-    const admin = new DynamoDBClient(config);
-    const client = createDocumentClient(config);
-    await admin.send(
+    // enabled cron schedule written by that version (no due keys); then a restart.
+    const tables = localTableNames('schedule-service');
+    dynamo = await startDynamoDbLocal({ dataDir });
+    const before = clientsFor(dynamo.endpoint);
+    const { admin: oldAdmin, client: oldClient } = before;
+    await oldAdmin.send(
       new CreateTableCommand({
         TableName: tables.schedules,
         BillingMode: 'PAY_PER_REQUEST',
@@ -46,7 +66,7 @@ describe('ensureTables on a persisted local database', () => {
       cronExpression: '0 6 * * *',
       isEnabled: true,
     });
-    await client.send(
+    await oldClient.send(
       new PutCommand({
         TableName: tables.schedules,
         Item: {
@@ -65,6 +85,12 @@ describe('ensureTables on a persisted local database', () => {
       }),
     );
 
+    oldAdmin.destroy();
+    oldClient.destroy();
+    await dynamo.stop();
+    dynamo = await startDynamoDbLocal({ dataDir });
+    const { admin, client } = clientsFor(dynamo.endpoint);
+
     // Act
     const added = await ensureTables(admin, tables);
     await backfillAddedIndexes(client, tables, added);
@@ -76,8 +102,8 @@ describe('ensureTables on a persisted local database', () => {
     const store = new DynamoScheduleStore(client, tables.schedules);
     expect(await store.listDue('2026-04-05T06:00:00.000Z')).toEqual([id]);
     expect((await store.get(id))?.version).toBe(3);
-    for (const table of Object.values(tables)) await admin.send(new DeleteTableCommand({ TableName: table }));
     admin.destroy();
+    client.destroy();
     // Index creation is background work in DynamoDB Local: slow on a busy machine.
   }, 240_000);
 });
