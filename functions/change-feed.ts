@@ -1,6 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
@@ -19,9 +18,11 @@ import { TRACE_OPTIONS, tracer } from './tracer.js';
 export const handler = middy(async (event: DynamoDBStreamEvent) => {
   const changes = toFeedChanges(event.Records, tableNamesFromEnv());
   const result = await getServices().changeFeed.apply(changes);
-  for (const [name, count] of Object.entries(result.counts)) {
-    metrics.addMetric(name, MetricUnit.Count, count);
-  }
+  const counts = Object.entries(result.counts);
+  for (const [name, count] of counts) metrics.addMetric(name, MetricUnit.Count, count);
+  // Published here rather than by the logMetrics middleware: most batches (a step queued, a step
+  // claimed) yield no metric, and the middleware would warn about each of them.
+  if (counts.length > 0) metrics.publishStoredMetrics();
   // Per step type: a metric with a dimension of its own is published on its own.
   for (const step of result.steps) {
     if (step.durationSeconds !== undefined) {
@@ -38,5 +39,4 @@ export const handler = middy(async (event: DynamoDBStreamEvent) => {
   return { records: event.Records.length, changes: changes.length };
 })
   .use(captureLambdaHandler(tracer, TRACE_OPTIONS))
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics));
+  .use(injectLambdaContext(logger, { resetKeys: true }));
