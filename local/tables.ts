@@ -28,7 +28,7 @@ export function localTableNames(prefix: string): TableNames {
   return names;
 }
 
-function createTableInput(name: string, table: TableDefinition): CreateTableCommandInput {
+function createTableInput(name: string, table: TableDefinition, streams: boolean): CreateTableCommandInput {
   const attributes = new Map<string, 'S' | 'N'>();
   const keySchema = (
     partition: { name: string; type: 'S' | 'N' },
@@ -46,7 +46,7 @@ function createTableInput(name: string, table: TableDefinition): CreateTableComm
     BillingMode: 'PAY_PER_REQUEST',
     KeySchema: keySchema(table.partitionKey, table.sortKey),
     AttributeDefinitions: [],
-    ...(table.stream ? { StreamSpecification: STREAM } : {}),
+    ...(table.stream && streams ? { StreamSpecification: STREAM } : {}),
   };
   if (table.indexes.length > 0) {
     input.GlobalSecondaryIndexes = table.indexes.map((index) => ({
@@ -62,6 +62,14 @@ function createTableInput(name: string, table: TableDefinition): CreateTableComm
   return input;
 }
 
+export interface EnsureTablesOptions {
+  /**
+   * Create the tables' streams (default true). Benchmarks of write paths turn them off: DynamoDB
+   * Local keeps stream records in its own store and slows down as they pile up, which AWS does not.
+   */
+  streams?: boolean;
+}
+
 /** An index added to a table that already existed: its items written before need the new keys. */
 export interface AddedIndex {
   table: TableKey;
@@ -72,16 +80,21 @@ export interface AddedIndex {
  * Creates the tables that do not exist yet, and adds to existing ones (a persisted local database)
  * the indexes a newer version of the service defines. Returns the indexes it added.
  */
-export async function ensureTables(client: DynamoDBClient, names: TableNames): Promise<AddedIndex[]> {
+export async function ensureTables(
+  client: DynamoDBClient,
+  names: TableNames,
+  options: EnsureTablesOptions = {},
+): Promise<AddedIndex[]> {
+  const streams = options.streams ?? true;
   const added: AddedIndex[] = [];
   for (const [key, table] of Object.entries(TABLES) as [TableKey, TableDefinition][]) {
-    const input = createTableInput(names[key], table);
+    const input = createTableInput(names[key], table, streams);
     try {
       await client.send(new CreateTableCommand(input));
     } catch (error) {
       if (!(error instanceof ResourceInUseException)) throw error;
       for (const indexName of await addMissingIndexes(client, input)) added.push({ table: key, indexName });
-      await enableMissingStream(client, names[key], table);
+      if (streams) await enableMissingStream(client, names[key], table);
     }
     await enableTimeToLive(client, names[key], table);
   }
