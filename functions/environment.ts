@@ -29,31 +29,29 @@ export function tableNamesFromEnv(env: NodeJS.ProcessEnv = process.env): TableNa
   return names;
 }
 
+/** A whole number of seconds ≥ 1 from `variable`, or `fallback` when it is unset. */
+function seconds<T extends number | undefined>(env: NodeJS.ProcessEnv, variable: string, fallback: T) {
+  if (env[variable] === undefined) return fallback;
+  const value = Number(env[variable]);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${variable} must be a whole number of seconds ≥ 1.`);
+  return value;
+}
+
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): OrchestratorSettings {
-  const number = (variable: string, fallback: number) => {
-    const value = Number(env[variable] ?? fallback);
-    if (!Number.isInteger(value) || value < 1)
-      throw new Error(`${variable} must be a whole number of seconds ≥ 1.`);
-    return value;
-  };
   return {
-    waitSeconds: number(ENV.waitSeconds, DEFAULT_ORCHESTRATOR_SETTINGS.waitSeconds),
-    heartbeatTimeoutSeconds: number(
+    waitSeconds: seconds(env, ENV.waitSeconds, DEFAULT_ORCHESTRATOR_SETTINGS.waitSeconds),
+    heartbeatTimeoutSeconds: seconds(
+      env,
       ENV.heartbeatTimeoutSeconds,
       DEFAULT_ORCHESTRATOR_SETTINGS.heartbeatTimeoutSeconds,
     ),
   };
 }
 
-/** How long finished executions are kept; the default when unset. */
-export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const value = env[ENV.retentionSeconds];
-  if (value === undefined) return undefined;
-  const seconds = Number(value);
-  if (!Number.isInteger(seconds) || seconds < 1)
-    throw new Error(`${ENV.retentionSeconds} must be a whole number of seconds ≥ 1.`);
-  return seconds;
-}
+/** How long finished executions are kept; undefined (the services' default) when unset. */
+export const retentionFromEnv = (env: NodeJS.ProcessEnv = process.env): number | undefined =>
+  seconds(env, ENV.retentionSeconds, undefined);
 
 let services: Services | undefined;
 

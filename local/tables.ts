@@ -145,7 +145,7 @@ async function addMissingIndexes(client: DynamoDBClient, wanted: CreateTableComm
  * Waits until no index of the table is being created or deleted. DynamoDB Local does that work in
  * the background and, on a busy machine, takes minutes; it happens once per upgrade.
  */
-export async function waitForIndexes(client: DynamoDBClient, tableName: string): Promise<void> {
+async function waitForIndexes(client: DynamoDBClient, tableName: string): Promise<void> {
   for (let attempt = 0; attempt < 3_000; attempt++) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
     if ((Table?.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE')) return;
