@@ -6,7 +6,7 @@ import type { Clock, Workflow } from '../core/ports.js';
 import { ScheduleInput } from '../core/schemas/schedule.js';
 import { DEFAULT_DISPATCHER_SETTINGS, type DispatchReport } from '../core/services/dispatcher.js';
 import { createServices } from '../core/services/index.js';
-import { startDynamoDbLocal } from '../local/dynamodb-local.js';
+import { type DynamoConnection, startDynamoDbLocal } from '../local/dynamodb-local.js';
 import { ensureTables, localTableNames } from '../local/tables.js';
 import { type DynamoCall, startCountingProxy } from './dynamo-proxy.js';
 import { percentile, trim } from './measure.js';
@@ -120,17 +120,16 @@ function byOperation(calls: readonly DynamoCall[], fires: number): string {
 }
 
 /** Fresh tables and N enabled cron schedules, all next due at FIRE_TIME, created through the service. */
-async function seed(endpoint: string, proxyEndpoint: string, size: number) {
+async function seed(dynamo: DynamoConnection, proxyEndpoint: string, size: number) {
   const tables = localTableNames(`dispatch${size}`);
-  const config = { region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
-  const admin = new DynamoDBClient({ ...config, endpoint });
+  const admin = new DynamoDBClient(dynamo);
   // No streams: DynamoDB Local slows down as unread stream records pile up; in AWS a stream costs
   // a write nothing.
   await ensureTables(admin, tables, { streams: false });
   admin.destroy();
   const clock = new ShiftedClock();
   const workflow = new CountingWorkflow();
-  const services = createServices(createDocumentClient({ ...config, endpoint: proxyEndpoint }), tables, {
+  const services = createServices(createDocumentClient({ ...dynamo, endpoint: proxyEndpoint }), tables, {
     workflow,
     clock,
   });
@@ -155,11 +154,11 @@ export async function runDispatchBench(): Promise<boolean> {
   const dynamo = await startDynamoDbLocal();
   const proxy =
     process.env.BENCH_DISPATCH_PROXY === 'off'
-      ? { endpoint: dynamo.endpoint, take: () => [], stop: async () => undefined }
-      : await startCountingProxy(dynamo.endpoint);
+      ? { endpoint: dynamo.connection.endpoint, take: () => [], stop: async () => undefined }
+      : await startCountingProxy(dynamo.connection.endpoint);
   let ok = true;
   try {
-    for (const size of SIZES) ok = (await measure(dynamo.endpoint, proxy, size)) && ok;
+    for (const size of SIZES) ok = (await measure(dynamo.connection, proxy, size)) && ok;
   } finally {
     await proxy.stop();
     await dynamo.stop();
@@ -168,11 +167,11 @@ export async function runDispatchBench(): Promise<boolean> {
 }
 
 async function measure(
-  endpoint: string,
+  dynamo: DynamoConnection,
   proxy: Pick<Awaited<ReturnType<typeof startCountingProxy>>, 'endpoint' | 'take'>,
   size: number,
 ): Promise<boolean> {
-  const { services, clock, workflow, ids, seedSeconds } = await seed(endpoint, proxy.endpoint, size);
+  const { services, clock, workflow, ids, seedSeconds } = await seed(dynamo, proxy.endpoint, size);
   log();
   log(`### ${fmt(size)} due schedules (seeded through ScheduleService.create in ${fmt(seedSeconds, 1)} s)`);
   proxy.take();
@@ -212,7 +211,7 @@ async function measure(
   );
   const cpuMs = (cpu.user + cpu.system) / 1000;
   log(
-    `Node CPU per fire (dispatcher + SDK${proxy.endpoint === endpoint ? '' : ' + counting proxy'}): ${fmt(cpuMs / Math.max(started, 1), 2)} ms`,
+    `Node CPU per fire (dispatcher + SDK${proxy.endpoint === dynamo.endpoint ? '' : ' + counting proxy'}): ${fmt(cpuMs / Math.max(started, 1), 2)} ms`,
   );
 
   // Exactly once: one execution per schedule, every schedule moved on, one StartExecution each.

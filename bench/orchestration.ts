@@ -864,7 +864,7 @@ export async function runOrchestrationBench(): Promise<boolean> {
     log(`(b) done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
 
     const replayStarted = performance.now();
-    const replay = await replayWriteUnits(stack.dynamoEndpoint, stack.proxy.writeLog(), 'bench-orch');
+    const replay = await replayWriteUnits(stack.dynamo, stack.proxy.writeLog(), 'bench-orch');
     const units = replay.units;
     const replayMs = performance.now() - replayStarted;
 

@@ -74,7 +74,7 @@ async function createSchedules(stack: BenchStack): Promise<Schedule[]> {
 /** Writes one execution through the real store into scratch tables and compares with the seeder's items. */
 async function checkSeeder(stack: BenchStack, client: DynamoDBDocumentClient, schedule: Schedule) {
   const scratch = localTableNames('bench-check');
-  const admin = new DynamoDBClient({ endpoint: stack.dynamoEndpoint });
+  const admin = new DynamoDBClient(stack.dynamo);
   await ensureTables(admin, scratch);
   try {
     await checkItemsMatchStore(client, scratch, schedule);
@@ -90,9 +90,8 @@ async function checkSeeder(stack: BenchStack, client: DynamoDBDocumentClient, sc
  * hits both alike. Returns both medians: the proxy's cost, and DynamoDB Local's own floor per request.
  */
 async function proxyOverhead(stack: BenchStack): Promise<{ direct: number; proxied: number }> {
-  const config = { region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
-  const direct = createDocumentClient({ ...config, endpoint: stack.dynamoEndpoint });
-  const proxied = createDocumentClient({ ...config, endpoint: stack.proxy.endpoint });
+  const direct = createDocumentClient(stack.dynamo);
+  const proxied = createDocumentClient({ ...stack.dynamo, endpoint: stack.proxy.endpoint });
   const times = { direct: [] as number[], proxied: [] as number[] };
   const get = new GetCommand({
     TableName: stack.tables.counters,
@@ -246,11 +245,7 @@ async function reads(began: number) {
   );
   const stack = await startBenchStack();
   try {
-    const seedClient = createDocumentClient({
-      endpoint: stack.dynamoEndpoint,
-      region: 'local',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
+    const seedClient = createDocumentClient(stack.dynamo);
     const schedules = await createSchedules(stack);
     await checkSeeder(stack, seedClient, schedules[0] as Schedule);
     log(`Seeder check: items written by bench/seed.ts equal those of DynamoExecutionStore.create`);

@@ -1,5 +1,5 @@
 import type { TableNames } from '../core/adapters/dynamodb/tables.js';
-import { startDynamoDbLocal } from '../local/dynamodb-local.js';
+import { type DynamoConnection, startDynamoDbLocal } from '../local/dynamodb-local.js';
 import { type LocalStackOptions, startLocalStack } from '../local/stack.js';
 import { localTableNames } from '../local/tables.js';
 import { type CountingProxy, startCountingProxy } from './dynamo-proxy.js';
@@ -18,7 +18,7 @@ export interface BenchStack {
   readonly apiUrl: string;
   readonly adminApiKey: string;
   /** DynamoDB Local itself, for seeding (and replaying) without going through the proxy. */
-  readonly dynamoEndpoint: string;
+  readonly dynamo: DynamoConnection;
   readonly proxy: CountingProxy;
   readonly tables: TableNames;
   stop(): Promise<void>;
@@ -36,12 +36,12 @@ export async function startBenchStack(
   const dynamo = await startDynamoDbLocal();
   let proxy: CountingProxy | undefined;
   try {
-    proxy = await startCountingProxy(dynamo.endpoint, { logWrites: options.logWrites ?? false });
+    proxy = await startCountingProxy(dynamo.connection.endpoint, { logWrites: options.logWrites ?? false });
     const stack = await startLocalStack({
       waitSeconds: options.waitSeconds,
       heartbeatTimeoutSeconds: options.heartbeatTimeoutSeconds,
       port: 0,
-      dynamoEndpoint: proxy.endpoint,
+      dynamo: { ...dynamo.connection, endpoint: proxy.endpoint },
       reconcileEveryMs: 0,
       cronTrigger: false,
       // Stream polling would add its own requests to the counted ones.
@@ -54,7 +54,7 @@ export async function startBenchStack(
       // The API listens on 127.0.0.1; skip the name lookup of "localhost" on new connections.
       apiUrl: stack.apiUrl.replace('//localhost:', '//127.0.0.1:'),
       adminApiKey: stack.adminApiKey,
-      dynamoEndpoint: dynamo.endpoint,
+      dynamo: dynamo.connection,
       proxy: counting,
       tables: localTableNames(tablePrefix),
       stop: async () => {

@@ -11,6 +11,7 @@ import {
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { TABLES, type TableDefinition, type TableKey } from '../core/adapters/dynamodb/tables.js';
+import type { DynamoConnection } from '../local/dynamodb-local.js';
 import { ensureTables, localTableNames } from '../local/tables.js';
 import type { LoggedWrite } from './dynamo-proxy.js';
 
@@ -104,16 +105,12 @@ function canonical(value: unknown): string {
 }
 
 export async function replayWriteUnits(
-  endpoint: string,
+  dynamo: DynamoConnection,
   log: readonly LoggedWrite[],
   sourcePrefix: string,
   shadowPrefix = 'shadow',
 ): Promise<Replay> {
-  const client = new DynamoDBClient({
-    endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  const client = new DynamoDBClient(dynamo);
   try {
     const source = localTableNames(sourcePrefix);
     const shadow = localTableNames(shadowPrefix);

@@ -13,7 +13,12 @@ import { Role } from '../core/model.js';
 import { WorkerAgent } from '../worker/agent.js';
 import { loadWorkerConfig } from '../worker/config.js';
 import { createLocalApi, lambdaContext } from './api-gateway.js';
-import { assertPortFree, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
+import {
+  assertPortFree,
+  type DynamoConnection,
+  type DynamoDbLocal,
+  startDynamoDbLocal,
+} from './dynamodb-local.js';
 import { type LocalEventBridge, type PublishedEvent, startLocalEventBridge } from './eventbridge.js';
 import { type LocalStepFunctions, startLocalStepFunctions } from './step-functions.js';
 import { followStreams } from './streams.js';
@@ -51,8 +56,8 @@ export interface LocalStackOptions {
   changeFeed?: boolean;
   /** Seconds a finished execution is kept before TTL removes it (default 90 days). */
   retentionSeconds?: number;
-  /** Use this DynamoDB endpoint (left running on stop) instead of starting DynamoDB Local. */
-  dynamoEndpoint?: string;
+  /** Use this DynamoDB database (left running on stop) instead of starting DynamoDB Local. */
+  dynamo?: DynamoConnection;
   /**
    * Run the worker agent in-process with this configuration file (its `apiUrl` and key are replaced
    * by the local ones), so schedules run with no extra setup. Off when absent.
@@ -66,7 +71,8 @@ export interface LocalStack {
   /** Base URL of the API, ending in `/api/v1`. */
   readonly apiUrl: string;
   readonly adminApiKey: string;
-  readonly dynamoEndpoint: string;
+  /** The DynamoDB Local database the handlers use, with its secret access key id. */
+  readonly dynamo: DynamoConnection;
   /** The embedded worker's id and pools, when one runs. */
   readonly worker?: { workerId: string; pools: readonly string[] };
   /** Events published to the local EventBridge (status changes, step failures), oldest first. */
@@ -81,9 +87,12 @@ const ORCHESTRATOR_ARN = 'arn:aws:lambda:local:000000000000:function:orchestrato
 const DEFINITION = fileURLToPath(new URL('../statemachines/execution.asl.json', import.meta.url));
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  // The embedded worker gets the environment the operator started with, as a worker of its own
+  // would: not the handlers' variables set below, which include the database's secret key id.
+  const operatorEnv = { ...process.env };
   if (options.port !== 0) await assertPortFree(options.port, 'the API');
-  const dynamo: DynamoDbLocal = options.dynamoEndpoint
-    ? { endpoint: options.dynamoEndpoint, stop: async () => undefined }
+  const dynamo: DynamoDbLocal = options.dynamo
+    ? { connection: options.dynamo, stop: async () => undefined }
     : await startDynamoDbLocal(options.dataDir ? { dataDir: options.dataDir } : {});
   let server: Server | undefined;
   let stepFunctions: LocalStepFunctions | undefined;
@@ -104,10 +113,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     eventBridge = await startLocalEventBridge();
     const tables = localTableNames(options.tablePrefix ?? 'schedule-service');
     Object.assign(process.env, {
-      AWS_REGION: 'local',
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_REGION: dynamo.connection.region,
+      AWS_ACCESS_KEY_ID: dynamo.connection.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: dynamo.connection.credentials.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.connection.endpoint,
       AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.endpoint,
       STATE_MACHINE_ARN: stepFunctions.stateMachineArn,
@@ -158,7 +167,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ]);
     if (options.changeFeed ?? true) {
       streamFollower = await followStreams({
-        endpoint: dynamo.endpoint,
+        dynamo: dynamo.connection,
         tableNames: [tables.executions, tables.executionSteps],
         handler: (event) => changeFeed.handler(event, lambdaContext('change-feed')),
       });
@@ -218,7 +227,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         LOCAL_WORKER_KEY_NAME,
         Role.Worker,
       );
-      agent = new WorkerAgent({ config, apiKey });
+      agent = new WorkerAgent({ config, apiKey, env: operatorEnv });
       agent.start();
     }
     const embedded = agent;
@@ -229,7 +238,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       events: () => bus.events(),
       adminApiKey,
       ...(workerInfo ? { worker: workerInfo } : {}),
-      dynamoEndpoint: dynamo.endpoint,
+      dynamo: dynamo.connection,
       stop: async () => {
         clearInterval(ticker);
         cronTicker?.stop();

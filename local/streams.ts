@@ -7,6 +7,7 @@ import {
   type _Record as StreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import type { DynamoConnection } from './dynamodb-local.js';
 
 /**
  * The event source mapping Lambda runs for a DynamoDB stream, locally: polls DynamoDB Local's
@@ -22,7 +23,8 @@ import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 const DISCOVER_EVERY = 20;
 
 export interface StreamFollowerOptions {
-  endpoint: string;
+  /** The database whose tables' streams are followed. */
+  dynamo: DynamoConnection;
   tableNames: readonly string[];
   handler: (event: DynamoDBStreamEvent) => Promise<unknown>;
   /** Pause between polls when nothing came (default 250 ms). */
@@ -62,13 +64,8 @@ function toLambdaRecord(record: StreamRecord, streamArn: string): DynamoDBRecord
 }
 
 export async function followStreams(options: StreamFollowerOptions): Promise<{ stop(): Promise<void> }> {
-  const config = {
-    endpoint: options.endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  };
-  const dynamo = new DynamoDBClient(config);
-  const streams = new DynamoDBStreamsClient(config);
+  const dynamo = new DynamoDBClient(options.dynamo);
+  const streams = new DynamoDBStreamsClient(options.dynamo);
   const shards = new Map<string, Shard>();
   const streamArns: string[] = [];
   for (const tableName of options.tableNames) {

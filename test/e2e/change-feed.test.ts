@@ -108,11 +108,7 @@ describe('change feed', () => {
     });
 
     // Assert: it expires `retentionSeconds` after it ended.
-    const client = createDocumentClient({
-      endpoint: stack.dynamoEndpoint,
-      region: 'local',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
+    const client = createDocumentClient(stack.dynamo);
     const names = localTableNames('feed');
     const stored = await client.send(
       new GetCommand({ TableName: names.executions, Key: { id: executionId } }),
@@ -172,11 +168,7 @@ describe('change feed', () => {
       steps: [{ name: 'Wait', stepType: 'Executable', executablePath: '/bin/true', workerPool: 'feed-idle' }],
     });
     const { executionId } = (await admin.post(`/schedules/${schedule.body.id}/run`)).body;
-    const client = createDocumentClient({
-      endpoint: stack.dynamoEndpoint,
-      region: 'local',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
+    const client = createDocumentClient(stack.dynamo);
     const stored = async () =>
       (
         await client.send(

@@ -1,59 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/dynamodb-local.js';
+import { start, stop, waitFor } from '../helpers/npm-start.js';
 
 /** `npm start` as a user runs it: a child process, its output, its port, its data directory. */
 
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-}
-
-const running = new Set<ChildProcess>();
 const dataDir = mkdtempSync(join(tmpdir(), 'schedule-service-'));
 
 afterAll(() => {
-  for (const child of running) child.kill('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-function start(env: Record<string, string>): Started {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  return { child, output: () => output };
-}
-
-async function waitFor(started: Started, text: RegExp, ms = 45_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const found = started.output().match(text);
-    if (found) return found;
-    if (started.child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`Did not see ${text} in:\n${started.output()}`);
-}
-
-async function stop(started: Started): Promise<number | null> {
-  const exited = new Promise<number | null>((done) => started.child.once('exit', (code) => done(code)));
-  started.child.kill('SIGTERM');
-  return exited;
-}
 
 /** `npm start` in memory on a free port with a chosen admin key, and how to call it. */
 async function startInMemory(adminKey: string) {

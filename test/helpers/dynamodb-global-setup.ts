@@ -1,15 +1,16 @@
 import type { TestProject } from 'vitest/node';
-import { startDynamoDbLocal } from '../../local/dynamodb-local.js';
+import { type DynamoConnection, startDynamoDbLocal } from '../../local/dynamodb-local.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    dynamoEndpoint: string;
+    /** The suite's DynamoDB Local database (its endpoint and secret access key id). */
+    dynamo: DynamoConnection;
   }
 }
 
 /** One in-memory DynamoDB Local for the whole integration suite; each file makes its own tables. */
 export default async function setup(project: TestProject) {
   const dynamo = await startDynamoDbLocal();
-  project.provide('dynamoEndpoint', dynamo.endpoint);
+  project.provide('dynamo', dynamo.connection);
   return () => dynamo.stop();
 }

@@ -6,11 +6,7 @@ import { ensureTables, localTableNames } from '../../local/tables.js';
 
 /** Fresh tables (unique prefix) in the suite's DynamoDB Local, and a document client for them. */
 export async function freshTables() {
-  const config = {
-    endpoint: inject('dynamoEndpoint'),
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  };
+  const config = inject('dynamo');
   const tables = localTableNames(`t${randomUUID().slice(0, 8)}`);
   const admin = new DynamoDBClient(config);
   await ensureTables(admin, tables);

@@ -16,10 +16,10 @@ async function createApiKey(args: string[]) {
       {
         env: {
           ...process.env,
-          AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
-          AWS_REGION: 'local',
-          AWS_ACCESS_KEY_ID: 'local',
-          AWS_SECRET_ACCESS_KEY: 'local',
+          AWS_ENDPOINT_URL_DYNAMODB: inject('dynamo').endpoint,
+          AWS_REGION: inject('dynamo').region,
+          AWS_ACCESS_KEY_ID: inject('dynamo').credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: inject('dynamo').credentials.secretAccessKey,
         },
       },
     );

@@ -6,7 +6,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../core/adapters/dynamodb/client.js';
 import { DynamoScheduleStore } from '../../core/adapters/dynamodb/schedule-store.js';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb-local.js';
+import { type DynamoConnection, type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb-local.js';
 import { backfillAddedIndexes, ensureTables, localTableNames } from '../../local/tables.js';
 import { scheduleInput } from './fixtures.js';
 
@@ -21,14 +21,10 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const clientsFor = (endpoint: string) => {
-  const config = {
-    endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  };
-  return { admin: new DynamoDBClient(config), client: createDocumentClient(config) };
-};
+const clientsFor = (config: DynamoConnection) => ({
+  admin: new DynamoDBClient(config),
+  client: createDocumentClient(config),
+});
 
 describe('ensureTables on a persisted local database', () => {
   it('adds an index a newer version defines and backfills the schedules written before it', async () => {
@@ -36,7 +32,7 @@ describe('ensureTables on a persisted local database', () => {
     // enabled cron schedule written by that version (no due keys); then a restart.
     const tables = localTableNames('schedule-service');
     dynamo = await startDynamoDbLocal({ dataDir });
-    const before = clientsFor(dynamo.endpoint);
+    const before = clientsFor(dynamo.connection);
     const { admin: oldAdmin, client: oldClient } = before;
     await oldAdmin.send(
       new CreateTableCommand({
@@ -89,7 +85,7 @@ describe('ensureTables on a persisted local database', () => {
     oldClient.destroy();
     await dynamo.stop();
     dynamo = await startDynamoDbLocal({ dataDir });
-    const { admin, client } = clientsFor(dynamo.endpoint);
+    const { admin, client } = clientsFor(dynamo.connection);
 
     // Act
     const added = await ensureTables(admin, tables);
