@@ -131,6 +131,8 @@ export interface WorkerTask {
   lastHeartbeatAt?: string | undefined;
   heartbeatMessage?: string | undefined;
   outcome?: ActivityReport | undefined;
+  /** False when the outcome came after the step had ended without the worker (kept for the record). */
+  outcomeAccepted?: boolean | undefined;
   completedAt?: string | undefined;
 }
 

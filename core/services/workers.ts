@@ -154,9 +154,10 @@ export class WorkerService {
     if (task.status === WorkerTaskStatus.Completed) {
       // A retried report: make sure the state machine heard it, answer as the first time.
       const same = task.outcome?.activityStatus === report.activityStatus;
-      if (same)
+      const accepted = same && task.outcomeAccepted !== false;
+      if (accepted)
         await this.deps.workflow.sendTaskSuccess(task.taskToken, { activityStatus: report.activityStatus });
-      return { accepted: same, stepStatus: await this.stepStatusOf(task) };
+      return { accepted, stepStatus: await this.stepStatusOf(task) };
     }
     if (task.status === WorkerTaskStatus.Abandoned)
       return { accepted: false, stepStatus: await this.stepStatusOf(task) };

@@ -131,6 +131,21 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
     });
   });
 
+  it("answers the claimant's repeated late report as the first time: not accepted", async () => {
+    // Arrange: the execution is cancelled while the claimant runs the step.
+    const task = await claimedByA();
+    await services.executions.cancelActive(task.executionId, operator);
+
+    // Act
+    const first = await services.workers.complete(task.taskId, A, { activityStatus: 'Complete' });
+    const again = await services.workers.complete(task.taskId, A, { activityStatus: 'Complete' });
+
+    // Assert
+    expect(first).toEqual({ accepted: false, stepStatus: 'Cancelled' });
+    expect(again).toEqual(first);
+    expect(workflow.calledWith('sendTaskSuccess')).toEqual([]);
+  });
+
   it('makes the claimant a condition of the store writes themselves, not of an earlier read', async () => {
     // Arrange: the service's check is bypassed; only the write's condition stands.
     const claimed = await claimedByA();

@@ -182,9 +182,9 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     now: string,
     stepPatch: Partial<ExecutionStep>,
   ): Promise<'ok' | 'late' | 'not-claimed'> {
-    const finishTask = () => {
+    const finishTask = (outcomeAccepted: boolean) => {
       const update = setExpression(
-        { status: WorkerTaskStatus.Completed, outcome: report, completedAt: now },
+        { status: WorkerTaskStatus.Completed, outcome: report, outcomeAccepted, completedAt: now },
         claimedByCondition(claimant),
       );
       return {
@@ -200,7 +200,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     };
     try {
       await transactWrite(this.client, [
-        finishTask(),
+        finishTask(true),
         // The step must still be this task's and running: a cancel or timeout that came first wins.
         this.executions.stepUpdate(task.executionId, task.ordinal, [StepStatus.Processing], stepPatch),
       ]);
@@ -212,7 +212,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     }
     // The step ended without the worker; keep the late report on the task for the record.
     try {
-      await this.client.send(new UpdateCommand(finishTask().Update));
+      await this.client.send(new UpdateCommand(finishTask(false).Update));
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
