@@ -125,11 +125,24 @@ export interface WorkerTask {
   taskToken: string;
   createdAt: string;
   workerId?: string | undefined;
+  /** The credential that claimed the task (see `claimantOf`); only it may beat or complete it. */
+  claimedBy?: string | undefined;
   claimedAt?: string | undefined;
   lastHeartbeatAt?: string | undefined;
   heartbeatMessage?: string | undefined;
   outcome?: ActivityReport | undefined;
+  /** False when the outcome came after the step had ended without the worker (kept for the record). */
+  outcomeAccepted?: boolean | undefined;
   completedAt?: string | undefined;
+}
+
+/**
+ * Who reports on a claimed task: the credential that claimed it (`claimedBy`) and, when the caller
+ * names one, the `workerId` it claimed as. Stores make it a condition of the write itself.
+ */
+export interface TaskClaimant {
+  claimedBy: string;
+  workerId?: string | undefined;
 }
 
 export interface WorkerTaskStore {
@@ -143,15 +156,17 @@ export interface WorkerTaskStore {
   /** Every task still waiting for a worker (all pools), oldest first. */
   allQueued(): Promise<WorkerTask[]>;
   /** Queued → Claimed and its step Queued → Processing, atomically; undefined if someone else won. */
-  claim(taskId: string, workerId: string, now: string): Promise<WorkerTask | undefined>;
-  /** Records a heartbeat on a claimed task; false when it is no longer claimed. */
-  touch(taskId: string, now: string, message: string | undefined): Promise<boolean>;
+  claim(taskId: string, claimant: Required<TaskClaimant>, now: string): Promise<WorkerTask | undefined>;
+  /** Records a heartbeat on a task claimed by `claimant`; false when it is not (or no longer) so. */
+  touch(taskId: string, claimant: TaskClaimant, now: string, message: string | undefined): Promise<boolean>;
   /**
-   * Claimed → Completed with the outcome, and the step Processing → `stepPatch.status`, atomically.
-   * `late` when the step had already ended without the worker (the outcome is kept on the task only).
+   * Claimed by `claimant` → Completed with the outcome, and the step Processing → `stepPatch.status`,
+   * atomically. `late` when the step had already ended without the worker (the outcome is kept on
+   * the task only); `not-claimed` when the task is not claimed by `claimant` (any more).
    */
   complete(
     task: WorkerTask,
+    claimant: TaskClaimant,
     report: ActivityReport,
     now: string,
     stepPatch: Partial<ExecutionStep>,

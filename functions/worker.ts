@@ -3,11 +3,17 @@ import { createHttpHandler } from './http.js';
 
 /** The worker endpoints (role Worker): claim, heartbeat, complete. */
 export const handler = createHttpHandler('worker', {
-  claimTasks: async ({ body }) => ({ body: { tasks: await getServices().workers.claim(body) } }),
-  heartbeatTask: async ({ params, body }) => ({
-    body: await getServices().workers.heartbeat(params.taskId, body.message),
+  claimTasks: async ({ body, principal }) => ({
+    body: { tasks: await getServices().workers.claim(body, principal) },
   }),
-  completeTask: async ({ params, body }) => ({
-    body: await getServices().workers.complete(params.taskId, body),
+  heartbeatTask: async ({ params, body, principal }) => ({
+    body: await getServices().workers.heartbeat(
+      params.taskId,
+      { principal, workerId: body.workerId },
+      body.message,
+    ),
+  }),
+  completeTask: async ({ params, body: { workerId, ...report }, principal }) => ({
+    body: await getServices().workers.complete(params.taskId, { principal, workerId }, report),
   }),
 });

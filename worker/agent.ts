@@ -90,6 +90,7 @@ export class WorkerAgent {
       new WorkerApiClient({
         apiUrl: this.config.apiUrl,
         apiKey: options.apiKey,
+        workerId: this.config.workerId,
         userAgent: `schedule-worker (${this.config.workerId})`,
         logger: this.log,
       });

@@ -42,6 +42,11 @@ export interface WorkerApiClientOptions {
   apiUrl: string;
   /** The Worker key, sent as `X-Api-Key`. Never logged. */
   apiKey: string;
+  /**
+   * The workerId tasks are claimed as, sent with every heartbeat and outcome: the service holds a
+   * claimed task to it (and to the key), so another worker sharing the key cannot report on it.
+   */
+  workerId?: string;
   userAgent?: string;
   retry?: Partial<RetryPolicy>;
   logger?: Logger;
@@ -104,7 +109,7 @@ export class WorkerApiClient {
       'heartbeat',
       'POST',
       `/worker/tasks/${encodeURIComponent(taskId)}/heartbeat`,
-      message ? { message: message.slice(0, 1000) } : {},
+      { ...this.claimant(), ...(message ? { message: message.slice(0, 1000) } : {}) },
       options,
     );
     return { cancellationRequested: body?.cancellationRequested === true };
@@ -120,10 +125,14 @@ export class WorkerApiClient {
       'complete',
       'POST',
       `/worker/tasks/${encodeURIComponent(taskId)}/complete`,
-      outcome,
+      { ...this.claimant(), ...outcome },
       options,
     );
     return { accepted: body?.accepted === true, stepStatus: String(body?.stepStatus ?? 'Unknown') };
+  }
+
+  private claimant(): { workerId?: string } {
+    return this.options.workerId === undefined ? {} : { workerId: this.options.workerId };
   }
 
   private async call<T>(

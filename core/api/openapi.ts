@@ -60,7 +60,8 @@ function operation(route: RouteDefinition): JsonSchema {
   if (route.params || route.query || route.body) responses[400] = errorResponse('Invalid request');
   if (route.role) {
     responses[401] = errorResponse('Missing, unknown, revoked or expired credentials');
-    responses[403] = errorResponse(`The caller lacks the ${route.role} role`);
+    const lacksRole = `The caller lacks the ${route.role} role`;
+    responses[403] = errorResponse(route.forbidden ? `${lacksRole}, or ${route.forbidden}` : lacksRole);
   }
   if (route.params) responses[404] = errorResponse('Not found');
   if (route.method !== 'GET') responses[409] = errorResponse('Conflicts with the current state');

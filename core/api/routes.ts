@@ -56,6 +56,8 @@ export interface RouteDefinition {
   readonly group: HandlerGroup;
   /** The role a caller needs; absent for public routes (no authorizer). */
   readonly role?: Role;
+  /** Why else a caller with the role gets 403 FORBIDDEN, for the OpenAPI document. */
+  readonly forbidden?: string;
   readonly summary: string;
   readonly params?: z.ZodType;
   readonly query?: z.ZodType;
@@ -66,6 +68,7 @@ export interface RouteDefinition {
 
 const admin = Role.Administrator;
 const worker = Role.Worker;
+const CLAIMANT_ONLY = 'the task was claimed with another credential, or as another workerId';
 
 export const ROUTES = [
   {
@@ -250,6 +253,7 @@ export const ROUTES = [
     path: '/worker/tasks/{taskId}/heartbeat',
     group: HandlerGroup.worker,
     role: worker,
+    forbidden: CLAIMANT_ONLY,
     summary: 'Report a claimed task alive; the answer says whether to stop it',
     params: TaskParams,
     body: HeartbeatInput,
@@ -262,6 +266,7 @@ export const ROUTES = [
     path: '/worker/tasks/{taskId}/complete',
     group: HandlerGroup.worker,
     role: worker,
+    forbidden: CLAIMANT_ONLY,
     summary: 'Report the outcome of a claimed task (idempotent)',
     params: TaskParams,
     body: CompleteInput,

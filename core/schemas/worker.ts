@@ -5,10 +5,20 @@ import { ScheduleStep } from './schedule.js';
 
 const poolName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'Must be a worker pool name' });
 
+const WorkerId = z
+  .string()
+  .regex(/^[A-Za-z0-9._:@-]{1,128}$/, { error: 'Must be 1-128 letters, digits or . _ : @ -' });
+
+/**
+ * On heartbeat and complete: the workerId the caller claimed the task as. Optional (a client that
+ * sends only the contract's fields is bound by its credential alone); when given, it must match.
+ */
+const ClaimantWorkerId = WorkerId.optional().meta({
+  description: 'The workerId the task was claimed as; another one is refused with 403 FORBIDDEN.',
+});
+
 export const ClaimInput = z.strictObject({
-  workerId: z
-    .string()
-    .regex(/^[A-Za-z0-9._:@-]{1,128}$/, { error: 'Must be 1-128 letters, digits or . _ : @ -' }),
+  workerId: WorkerId,
   pools: z.array(poolName).min(1).max(20),
   maxTasks: z.number().int().min(1).max(20).default(1),
   /** Long poll: how long to wait for a task when none is queued (API Gateway allows 29 s a request). */
@@ -31,7 +41,9 @@ export const ClaimResult = z.object({ tasks: z.array(ClaimedTask) }).meta({ id: 
 
 export const TaskParams = z.strictObject({ taskId: Guid });
 
-export const HeartbeatInput = z.strictObject({ message: z.string().max(1000).optional() }).default({});
+export const HeartbeatInput = z
+  .strictObject({ workerId: ClaimantWorkerId, message: z.string().max(1000).optional() })
+  .default({});
 export const HeartbeatResult = z
   .object({ cancellationRequested: z.boolean() })
   .meta({ id: 'HeartbeatResult' });
@@ -42,6 +54,7 @@ const FINAL_ACTIVITY = Object.keys(STEP_STATUS_BY_ACTIVITY) as [
 ];
 
 export const CompleteInput = z.strictObject({
+  workerId: ClaimantWorkerId,
   activityStatus: z.enum(FINAL_ACTIVITY as [keyof typeof STEP_STATUS_BY_ACTIVITY]),
   errorMessage: z.string().max(4000).nullish(),
   activityId: z.string().max(200).nullish(),

@@ -1,9 +1,16 @@
-import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
-import { ActivityStatus, ExecutionStatus, isTerminalStepStatus, WorkerTaskStatus } from '../model.js';
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
+import {
+  ActivityStatus,
+  ExecutionStatus,
+  isTerminalStepStatus,
+  type Principal,
+  WorkerTaskStatus,
+} from '../model.js';
 import type {
   ActivityReport,
   Clock,
   ExecutionStore,
+  TaskClaimant,
   WorkerTask,
   WorkerTaskStore,
   Workflow,
@@ -18,6 +25,18 @@ export interface ClaimRequest {
   maxTasks: number;
   waitSeconds: number;
 }
+
+/** Who calls heartbeat or complete: the authenticated caller and the workerId it gives, if any. */
+export interface TaskCaller {
+  principal: Principal;
+  workerId?: string | undefined;
+}
+
+/**
+ * How a task records the credential that claimed it: the API key's id or the signed-in user's
+ * `sub`, typed, so a key id and a user's subject can never be mistaken for one another.
+ */
+export const claimantOf = (principal: Principal): string => `${principal.type}:${principal.id}`;
 
 export interface ClaimedTask {
   taskId: string;
@@ -41,7 +60,11 @@ export interface WorkerServiceDeps {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The worker endpoints: claim (long poll), heartbeat, complete (idempotent). */
+/**
+ * The worker endpoints: claim (long poll), heartbeat, complete (idempotent). A claimed task belongs
+ * to the credential that claimed it and the workerId it claimed as: anyone else gets 403 FORBIDDEN,
+ * whatever state the task is in, and the stores check the claimant in the write itself.
+ */
 export class WorkerService {
   private readonly clock: Clock;
 
@@ -51,13 +74,14 @@ export class WorkerService {
 
   private now = () => this.clock.now().toISOString();
 
-  async claim(request: ClaimRequest): Promise<ClaimedTask[]> {
+  async claim(request: ClaimRequest, principal: Principal): Promise<ClaimedTask[]> {
+    const claimant = { claimedBy: claimantOf(principal), workerId: request.workerId };
     const deadline = Date.now() + request.waitSeconds * 1000;
     for (;;) {
       const claimed: ClaimedTask[] = [];
       for (const pool of request.pools) {
         for (const taskId of await this.deps.tasks.queuedIn(pool, request.maxTasks - claimed.length)) {
-          const task = await this.deps.tasks.claim(taskId, request.workerId, this.now());
+          const task = await this.deps.tasks.claim(taskId, claimant, this.now());
           if (task) claimed.push(await this.describe(task));
           if (claimed.length >= request.maxTasks) return claimed;
         }
@@ -84,11 +108,16 @@ export class WorkerService {
   }
 
   /** Records the beat and tells the worker whether to stop (cancel, timeout, lost heartbeat). */
-  async heartbeat(taskId: string, message: string | undefined): Promise<{ cancellationRequested: boolean }> {
+  async heartbeat(
+    taskId: string,
+    caller: TaskCaller,
+    message: string | undefined,
+  ): Promise<{ cancellationRequested: boolean }> {
     const task = await this.requireTask(taskId);
     if (task.status === WorkerTaskStatus.Queued) {
       throw new ConflictError(`Task '${taskId}' has not been claimed.`);
     }
+    const claimant = this.claimant(task, caller);
     const stop = { cancellationRequested: true };
     if (task.status !== WorkerTaskStatus.Claimed) return stop;
     const [execution, step] = await Promise.all([
@@ -98,8 +127,9 @@ export class WorkerService {
     if (!step || isTerminalStepStatus(step.status) || execution?.status === ExecutionStatus.Cancelled) {
       return stop;
     }
+    // The claimant-checked write first, so only the claimant's beat ever reaches the state machine.
+    if (!(await this.deps.tasks.touch(taskId, claimant, this.now(), message))) return stop;
     if (!(await this.deps.workflow.sendTaskHeartbeat(task.taskToken))) return stop;
-    if (!(await this.deps.tasks.touch(taskId, this.now(), message))) return stop;
     return { cancellationRequested: false };
   }
 
@@ -108,37 +138,58 @@ export class WorkerService {
    * again is accepted without effect; a report after the step ended without the worker (cancel,
    * timeout) is kept on the task but changes nothing.
    */
-  async complete(taskId: string, report: ActivityReport): Promise<{ accepted: boolean; stepStatus: string }> {
+  async complete(
+    taskId: string,
+    caller: TaskCaller,
+    report: ActivityReport,
+  ): Promise<{ accepted: boolean; stepStatus: string }> {
     if (report.activityStatus === ActivityStatus.InProgress) {
       throw new BadRequestError('activityStatus InProgress is not an outcome; send a heartbeat instead.');
     }
     const task = await this.requireTask(taskId);
     const stepStatus = STEP_STATUS_BY_ACTIVITY[report.activityStatus];
+    if (task.status === WorkerTaskStatus.Queued)
+      throw new ConflictError(`Task '${taskId}' has not been claimed.`);
+    const claimant = this.claimant(task, caller);
     if (task.status === WorkerTaskStatus.Completed) {
       // A retried report: make sure the state machine heard it, answer as the first time.
       const same = task.outcome?.activityStatus === report.activityStatus;
-      if (same)
+      const accepted = same && task.outcomeAccepted !== false;
+      if (accepted)
         await this.deps.workflow.sendTaskSuccess(task.taskToken, { activityStatus: report.activityStatus });
-      return { accepted: same, stepStatus: await this.stepStatusOf(task) };
+      return { accepted, stepStatus: await this.stepStatusOf(task) };
     }
-    if (task.status === WorkerTaskStatus.Queued)
-      throw new ConflictError(`Task '${taskId}' has not been claimed.`);
     if (task.status === WorkerTaskStatus.Abandoned)
       return { accepted: false, stepStatus: await this.stepStatusOf(task) };
 
     const now = this.now();
-    const result = await this.deps.tasks.complete(task, report, now, {
+    const result = await this.deps.tasks.complete(task, claimant, report, now, {
       status: stepStatus,
       completedAt: now,
       errorMessage: report.errorMessage ?? null,
       activityId: report.activityId ?? null,
       activityStatus: report.activityStatus,
     });
-    if (result === 'not-claimed') return this.complete(taskId, report);
+    // Claimed → Completed or Abandoned meanwhile (the claimant cannot change): answer from the new state.
+    if (result === 'not-claimed') return this.complete(taskId, caller, report);
     if (result === 'ok') {
       await this.deps.workflow.sendTaskSuccess(task.taskToken, { activityStatus: report.activityStatus });
     }
     return { accepted: result === 'ok', stepStatus: await this.stepStatusOf(task) };
+  }
+
+  /**
+   * The caller as the task's claimant, or 403 when it is not: another credential, or the same one
+   * naming another workerId. The claimant of a task never changes once claimed, so this read gives
+   * the right answer; the store's conditional write is what makes it hold under races.
+   */
+  private claimant(task: WorkerTask, caller: TaskCaller): TaskClaimant {
+    const claimant = { claimedBy: claimantOf(caller.principal), workerId: caller.workerId };
+    const otherWorker = claimant.workerId !== undefined && claimant.workerId !== task.workerId;
+    if (task.claimedBy !== claimant.claimedBy || otherWorker) {
+      throw new ForbiddenError(`Task '${task.taskId}' was claimed by another worker.`);
+    }
+    return claimant;
   }
 
   private async stepStatusOf(task: WorkerTask): Promise<string> {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { type ApiClient, apiClient, sampleSchedule, startTestStack } from '../helpers/local-api.js';
 import { startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
+import { TestWorker } from '../helpers/test-worker.js';
 
 let provider: TestOidcProvider;
 let stack: LocalStack;
@@ -91,5 +92,46 @@ describe('signed-in users (Authorization: Bearer)', () => {
 
   it('keeps API keys working beside sign-in', async () => {
     expect((await apiClient(stack).get('/schedules')).status).toBe(200);
+  });
+});
+
+describe('signed-in workers (Authorization: Bearer)', () => {
+  it("binds a task to the user's sub: another user is refused, a fresh token of the same user is not", async () => {
+    // Arrange
+    const admin = apiClient(stack);
+    const schedule = await admin.post('/schedules', {
+      name: 'Claimed by a signed-in worker',
+      triggerType: 'Manual',
+      steps: [
+        { name: 'only', stepType: 'Executable', executablePath: '/bin/true', workerPool: 'oidc-workers' },
+      ],
+    });
+    const run = await admin.post(`/schedules/${schedule.body.id}/run`);
+    expect(run.status).toBe(202);
+    const wanda = (iat: number) => provider.sign({ sub: 'u-wanda', groups: ['Worker'], iat });
+    const now = Math.floor(Date.now() / 1000);
+    const claimer = new TestWorker(bearer(await wanda(now)), 'wanda-host');
+    claimer.pools = ['oidc-workers'];
+    const [task] = await claimer.claimAtLeast(1);
+    const taskId = task?.taskId as string;
+    const other = new TestWorker(
+      bearer(await provider.sign({ sub: 'u-vic', groups: ['Worker'] })),
+      'wanda-host',
+    );
+
+    // Act
+    const refused = await other.complete(taskId, 'FailedWithError');
+    const refusedBeat = await bearer(await provider.sign({ sub: 'u-vic', groups: ['Worker'] })).post(
+      `/worker/tasks/${taskId}/heartbeat`,
+      {},
+    );
+    const accepted = await new TestWorker(bearer(await wanda(now + 1)), 'wanda-host').complete(taskId);
+
+    // Assert
+    for (const response of [refused, refusedBeat]) {
+      expect(response.status).toBe(403);
+      expectErrorBody(response.body, 'FORBIDDEN');
+    }
+    expect(accepted).toMatchObject({ status: 200, body: { accepted: true, stepStatus: 'Completed' } });
   });
 });

@@ -48,7 +48,10 @@ export class TestWorker {
   }
 
   async heartbeat(taskId: string): Promise<{ cancellationRequested: boolean }> {
-    const response = await this.api.post(`/worker/tasks/${taskId}/heartbeat`, { message: 'working' });
+    const response = await this.api.post(`/worker/tasks/${taskId}/heartbeat`, {
+      workerId: this.workerId,
+      message: 'working',
+    });
     if (response.status !== 200) throw new Error(`heartbeat answered ${response.status}`);
     return response.body;
   }
@@ -58,6 +61,10 @@ export class TestWorker {
     activityStatus = 'Complete',
     extra: Record<string, unknown> = {},
   ): Promise<{ status: number; body: { accepted: boolean; stepStatus: string } }> {
-    return this.api.post(`/worker/tasks/${taskId}/complete`, { activityStatus, ...extra });
+    return this.api.post(`/worker/tasks/${taskId}/complete`, {
+      workerId: this.workerId,
+      activityStatus,
+      ...extra,
+    });
   }
 }

@@ -43,6 +43,22 @@ describe('buildOpenApiDocument', () => {
     },
   );
 
+  it.each(['heartbeat', 'complete'])(
+    'documents the 403 of %s for a caller that is not the claimant',
+    (action) => {
+      // Act
+      const operation = doc.paths[`/worker/tasks/{taskId}/${action}`]?.post;
+
+      // Assert
+      expect(operation.responses['403'].description).toBe(
+        'The caller lacks the Worker role, or the task was claimed with another credential, or as another workerId',
+      );
+      expect(operation.requestBody.content['application/json'].schema.properties.workerId).toMatchObject({
+        type: 'string',
+      });
+    },
+  );
+
   it('documents no operation that is not in the route table', () => {
     // Arrange
     const documented = Object.entries(doc.paths).flatMap(([path, methods]) =>

@@ -2,7 +2,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ActivityStatus, StepStatus, WorkerTaskStatus } from '../../model.js';
-import type { ActivityReport, WorkerTask, WorkerTaskStore } from '../../ports.js';
+import type { ActivityReport, TaskClaimant, WorkerTask, WorkerTaskStore } from '../../ports.js';
 import type { ExecutionStep } from '../../schemas/execution.js';
 import { cancellationCodes, queryAll, transactWrite } from './client.js';
 import type { DynamoExecutionStore } from './execution-store.js';
@@ -95,7 +95,12 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     return items.map(toTask);
   }
 
-  async claim(taskId: string, workerId: string, now: string): Promise<WorkerTask | undefined> {
+  async claim(
+    taskId: string,
+    claimant: Required<TaskClaimant>,
+    now: string,
+  ): Promise<WorkerTask | undefined> {
+    const { claimedBy, workerId } = claimant;
     const task = await this.get(taskId);
     if (!task || task.status !== WorkerTaskStatus.Queued) return undefined;
     try {
@@ -105,7 +110,8 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
             TableName: this.tables.workerTasks,
             Key: { taskId },
             UpdateExpression:
-              'SET #status = :claimed, workerId = :worker, claimedAt = :now, lastHeartbeatAt = :now ' +
+              'SET #status = :claimed, workerId = :worker, claimedBy = :by, claimedAt = :now, ' +
+              'lastHeartbeatAt = :now ' +
               'REMOVE queuedPool, queuedAll',
             ConditionExpression: '#status = :queued',
             ExpressionAttributeNames: { '#status': 'status' },
@@ -113,6 +119,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
               ':claimed': WorkerTaskStatus.Claimed,
               ':queued': WorkerTaskStatus.Queued,
               ':worker': workerId,
+              ':by': claimedBy,
               ':now': now,
             },
           },
@@ -123,7 +130,14 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
           activityStatus: ActivityStatus.InProgress,
         }),
       ]);
-      return { ...task, status: WorkerTaskStatus.Claimed, workerId, claimedAt: now, lastHeartbeatAt: now };
+      return {
+        ...task,
+        status: WorkerTaskStatus.Claimed,
+        workerId,
+        claimedBy,
+        claimedAt: now,
+        lastHeartbeatAt: now,
+      };
     } catch (error) {
       const codes = cancellationCodes(error);
       if (!codes?.includes('ConditionalCheckFailed')) throw error;
@@ -133,20 +147,25 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     }
   }
 
-  async touch(taskId: string, now: string, message: string | undefined): Promise<boolean> {
+  async touch(
+    taskId: string,
+    claimant: TaskClaimant,
+    now: string,
+    message: string | undefined,
+  ): Promise<boolean> {
+    const update = setExpression(
+      { lastHeartbeatAt: now, heartbeatMessage: message ?? null },
+      claimedByCondition(claimant),
+    );
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tables.workerTasks,
           Key: { taskId },
-          UpdateExpression: 'SET lastHeartbeatAt = :now, heartbeatMessage = :message',
-          ConditionExpression: '#status = :claimed',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':now': now,
-            ':message': message ?? null,
-            ':claimed': WorkerTaskStatus.Claimed,
-          },
+          UpdateExpression: update.expression,
+          ConditionExpression: update.condition,
+          ExpressionAttributeNames: update.names,
+          ExpressionAttributeValues: update.values,
         }),
       );
       return true;
@@ -158,14 +177,15 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
 
   async complete(
     task: WorkerTask,
+    claimant: TaskClaimant,
     report: ActivityReport,
     now: string,
     stepPatch: Partial<ExecutionStep>,
   ): Promise<'ok' | 'late' | 'not-claimed'> {
-    const finishTask = (from: string) => {
+    const finishTask = (outcomeAccepted: boolean) => {
       const update = setExpression(
-        { status: WorkerTaskStatus.Completed, outcome: report, completedAt: now },
-        { status: [from] },
+        { status: WorkerTaskStatus.Completed, outcome: report, outcomeAccepted, completedAt: now },
+        claimedByCondition(claimant),
       );
       return {
         Update: {
@@ -180,7 +200,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     };
     try {
       await transactWrite(this.client, [
-        finishTask(WorkerTaskStatus.Claimed),
+        finishTask(true),
         // The step must still be this task's and running: a cancel or timeout that came first wins.
         this.executions.stepUpdate(task.executionId, task.ordinal, [StepStatus.Processing], stepPatch),
       ]);
@@ -192,7 +212,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     }
     // The step ended without the worker; keep the late report on the task for the record.
     try {
-      await this.client.send(new UpdateCommand(finishTask(WorkerTaskStatus.Claimed).Update));
+      await this.client.send(new UpdateCommand(finishTask(false).Update));
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
@@ -220,6 +240,13 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     }
   }
 }
+
+/** The condition that the task is claimed, and by `claimant`: checked by the write itself. */
+const claimedByCondition = (claimant: TaskClaimant): Record<string, unknown> => ({
+  status: WorkerTaskStatus.Claimed,
+  claimedBy: claimant.claimedBy,
+  ...(claimant.workerId === undefined ? {} : { workerId: claimant.workerId }),
+});
 
 function toTask(item: Record<string, unknown>): WorkerTask {
   const { queuedPool: _pool, queuedAll: _all, ...task } = item;

@@ -80,6 +80,30 @@ describe('WorkerApiClient', () => {
     expect(calls).toHaveLength(1);
   });
 
+  it('names its workerId on heartbeat and complete, so the service can hold the task to it', async () => {
+    // Arrange
+    const { fetch, calls } = scriptedFetch([
+      { status: 200, body: { cancellationRequested: false } },
+      { status: 200, body: { accepted: true, stepStatus: 'Completed' } },
+    ]);
+    const named = new WorkerApiClient({
+      apiUrl: 'http://api.test/api/v1',
+      apiKey: 'sek_secret',
+      workerId: 'w1',
+      fetch,
+    });
+
+    // Act
+    await named.heartbeat('t1', 'working');
+    await named.complete('t1', outcome);
+
+    // Assert
+    expect(calls.map((call) => JSON.parse(String(call.init.body)))).toEqual([
+      { workerId: 'w1', message: 'working' },
+      { workerId: 'w1', activityStatus: 'Complete' },
+    ]);
+  });
+
   it('waits as long as Retry-After says', async () => {
     const { fetch, calls } = scriptedFetch([
       { status: 429, headers: { 'Retry-After': '1' } },
