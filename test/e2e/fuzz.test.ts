@@ -24,7 +24,7 @@ function numberFromEnv(name: string, fallback: number): number {
   return value;
 }
 
-const RUNS = numberFromEnv('FUZZ_RUNS', 3_000);
+const RUNS = numberFromEnv('FUZZ_RUNS', 2_500);
 const SEED =
   process.env.FUZZ_SEED === 'random'
     ? Math.floor(Math.random() * 2 ** 31)
