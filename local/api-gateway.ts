@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { Duplex } from 'node:stream';
 import type {
   APIGatewayAuthorizerResult,
   APIGatewayProxyEvent,
@@ -52,15 +59,20 @@ const COMPILED: CompiledRoute[] = ROUTES.map((route) => {
   return { route, pattern: new RegExp(`^${API_BASE_PATH}${source}$`), names, parameterCount: names.length };
 }).sort((a, b) => a.parameterCount - b.parameterCount);
 
+/** The route and its decoded path parameters; 'bad-escape' for a path that is not valid percent-encoding. */
 function match(method: string, path: string) {
   for (const compiled of COMPILED) {
     if (compiled.route.method !== method) continue;
     const found = compiled.pattern.exec(path);
     if (!found) continue;
-    const pathParameters = Object.fromEntries(
-      compiled.names.map((name, i) => [name, decodeURIComponent(found[i + 1] ?? '')]),
-    );
-    return { route: compiled.route, pathParameters };
+    try {
+      const pathParameters = Object.fromEntries(
+        compiled.names.map((name, i) => [name, decodeURIComponent(found[i + 1] ?? '')]),
+      );
+      return { route: compiled.route, pathParameters };
+    } catch {
+      return 'bad-escape';
+    }
   }
   return undefined;
 }
@@ -74,22 +86,67 @@ function clfTime(date: Date): string {
   )}:${pad(date.getUTCSeconds())} +0000`;
 }
 
-function sendGatewayResponse(res: ServerResponse, type: GatewayResponseType, requestTime: Date): void {
+function gatewayAnswer(type: GatewayResponseType, requestTime: Date) {
   const definition: GatewayResponseDefinition = gatewayResponse(type);
   const body = gatewayBodyTemplate(definition).replace('$context.requestTime', clfTime(requestTime));
-  res.writeHead(gatewayStatus(definition), { 'Content-Type': 'application/json', ...definition.headers });
+  return {
+    status: gatewayStatus(definition),
+    headers: { 'Content-Type': 'application/json', ...definition.headers },
+    body,
+  };
+}
+
+function sendGatewayResponse(res: ServerResponse, type: GatewayResponseType, requestTime: Date): void {
+  const { status, headers, body } = gatewayAnswer(type, requestTime);
+  res.writeHead(status, headers);
   res.end(body);
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return 'too-large';
-    chunks.push(chunk as Buffer);
+/**
+ * The 413 for a body over the limit, sent at once. The connection closes only once the client has
+ * finished sending (the rest is read and dropped): closing a socket with unread data resets it, and
+ * the client would lose the answer.
+ */
+function refuseTooLarge(req: IncomingMessage, res: ServerResponse, requestTime: Date): void {
+  const { status, headers, body } = gatewayAnswer('REQUEST_TOO_LARGE', requestTime);
+  res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+  res.write(body);
+  req.resume();
+  if (req.complete) res.end();
+  else req.once('end', () => res.end());
+}
+
+/** Node's HTTP parser refused the request (malformed, headers over its limit): the error body, then close. */
+function refuseUnparsable(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
   }
-  return Buffer.concat(chunks);
+  const type = error.code === 'HPE_HEADER_OVERFLOW' ? 'REQUEST_TOO_LARGE' : 'DEFAULT_4XX';
+  const { status, headers, body } = gatewayAnswer(type, new Date());
+  const head = Object.entries({ ...headers, 'Content-Length': Buffer.byteLength(body), Connection: 'close' })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
+}
+
+/**
+ * The body, or 'too-large' as soon as it passes API Gateway's limit: nothing past the limit is
+ * buffered, and the stream is left open for {@link refuseTooLarge} to drain.
+ */
+function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      req.off('data', onData).off('end', onEnd);
+      resolve('too-large');
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    req.on('data', onData).once('end', onEnd).once('error', reject);
+  });
 }
 
 /** A Lambda context for in-process invocations. */
@@ -111,31 +168,37 @@ export function lambdaContext(functionName: string, requestId: string = randomUU
   };
 }
 
+/**
+ * API Gateway's `multiValue*` and single-value maps. The names are the client's, so they are
+ * gathered in a Map (on a plain object `constructor` finds Object.prototype's) and handed over as
+ * own properties, as the JSON event a Lambda function receives has them.
+ */
 function multiValue(entries: Iterable<[string, string]>) {
-  const multi: Record<string, string[]> = {};
-  const single: Record<string, string> = {};
-  for (const [key, value] of entries) {
-    const values = multi[key] ?? [];
-    values.push(value);
-    multi[key] = values;
-    single[key] = value;
-  }
-  return { multi, single };
+  const multi = new Map<string, string[]>();
+  for (const [key, value] of entries) multi.set(key, [...(multi.get(key) ?? []), value]);
+  return {
+    multi: Object.fromEntries(multi),
+    single: Object.fromEntries(
+      [...multi].map(([key, values]): [string, string] => [key, values.at(-1) ?? '']),
+    ),
+  };
 }
 
 export function createLocalApi(options: LocalApiOptions): Server {
   const stage = options.stage ?? 'prod';
 
-  return createServer(async (req, res) => {
+  const server = createServer(async (req, res) => {
     const requestTime = new Date();
     const requestId = randomUUID();
     try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const url = URL.parse(req.url ?? '/', 'http://localhost');
+      if (!url) return sendGatewayResponse(res, 'DEFAULT_4XX', requestTime);
       const method = req.method ?? 'GET';
       const found = match(method, url.pathname);
       if (!found) return sendGatewayResponse(res, 'MISSING_AUTHENTICATION_TOKEN', requestTime);
+      if (found === 'bad-escape') return sendGatewayResponse(res, 'DEFAULT_4XX', requestTime);
       const raw = await readBody(req);
-      if (raw === 'too-large') return sendGatewayResponse(res, 'REQUEST_TOO_LARGE', requestTime);
+      if (raw === 'too-large') return refuseTooLarge(req, res, requestTime);
 
       const headers = multiValue(
         Object.entries(req.headersDistinct).flatMap(([k, vs]) =>
@@ -227,4 +290,6 @@ export function createLocalApi(options: LocalApiOptions): Server {
       else res.destroy();
     }
   });
+  server.on('clientError', refuseUnparsable);
+  return server;
 }

@@ -9,6 +9,8 @@ export interface GatewayResponseDefinition {
   /** API Gateway's response type, e.g. `UNAUTHORIZED`. */
   readonly type: string;
   readonly code: ErrorCode;
+  /** API Gateway's own status, where it is not the code's (a body over 10 MB is a 413). */
+  readonly statusCode?: number;
   readonly message: string;
   readonly headers?: Readonly<Record<string, string>>;
 }
@@ -35,7 +37,14 @@ export const GATEWAY_RESPONSES = [
     message: 'Quota exceeded.',
     headers: { 'Retry-After': '60' },
   },
-  { type: 'REQUEST_TOO_LARGE', code: 'BAD_REQUEST', message: 'The request is too large.' },
+  // API Gateway answers a body over its 10 MB payload limit itself, before any handler (or the
+  // authorizer) runs; the status stays its 413, the body is the contract's.
+  {
+    type: 'REQUEST_TOO_LARGE',
+    code: 'BAD_REQUEST',
+    statusCode: 413,
+    message: 'The request is too large: the body limit is 10 MB.',
+  },
   { type: 'BAD_REQUEST_BODY', code: 'BAD_REQUEST', message: 'The request body is not acceptable.' },
   {
     type: 'AUTHORIZER_FAILURE',
@@ -49,7 +58,8 @@ export const GATEWAY_RESPONSES = [
 
 export type GatewayResponseType = (typeof GATEWAY_RESPONSES)[number]['type'];
 
-export const gatewayStatus = (response: GatewayResponseDefinition): number => STATUS_BY_CODE[response.code];
+export const gatewayStatus = (response: GatewayResponseDefinition): number =>
+  response.statusCode ?? STATUS_BY_CODE[response.code];
 
 /**
  * The body template. `$context.requestTime` is the only clock API Gateway offers a gateway

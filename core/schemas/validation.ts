@@ -12,13 +12,17 @@ function fieldName(path: readonly PropertyKey[], root: string): string {
   return name || root;
 }
 
-/** Turns zod issues into the contract's `validationErrors` map: field → messages. */
+/**
+ * Turns zod issues into the contract's `validationErrors` map: field → messages. Field names come
+ * from the caller (unknown keys), so they are collected in a Map: on a plain object `constructor`
+ * or `__proto__` would find Object.prototype's members instead of an empty slot.
+ */
 export function toValidationErrors(error: z.ZodError, root: string): ValidationErrors {
-  const errors: ValidationErrors = {};
+  const errors = new Map<string, string[]>();
   const add = (field: string, message: string) => {
-    const messages = errors[field] ?? [];
+    const messages = errors.get(field) ?? [];
     if (!messages.includes(message)) messages.push(message);
-    errors[field] = messages;
+    errors.set(field, messages);
   };
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
@@ -28,7 +32,8 @@ export function toValidationErrors(error: z.ZodError, root: string): ValidationE
       add(fieldName(issue.path, root), issue.message);
     }
   }
-  return errors;
+  // fromEntries defines own properties, so even `__proto__` stays an ordinary key.
+  return Object.fromEntries(errors);
 }
 
 /** Validates input at the edge: the parsed value, or a VALIDATION_ERROR naming every bad field. */

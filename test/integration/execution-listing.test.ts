@@ -277,6 +277,28 @@ describe('ExecutionService.list over 45 executions of two schedules', () => {
       await expect(attempt).rejects.toBeInstanceOf(BadRequestError);
     });
 
+    it.each([
+      { field: 'id', value: '' },
+      { field: 'kQueued', value: '' },
+      { field: 'kQueued', value: 'k'.repeat(1025) },
+    ])(
+      'refuses a token whose store position has $field of length $value.length with BadRequestError (DynamoDB would refuse the key)',
+      async ({ field, value }) => {
+        // Arrange
+        const { nextToken } = await services.executions.list(query());
+        const payload = JSON.parse(Buffer.from(nextToken as string, 'base64url').toString('utf8'));
+        expect(payload.k).toHaveProperty(field);
+        payload.k[field] = value;
+        const edited = Buffer.from(JSON.stringify(payload)).toString('base64url');
+
+        // Act
+        const attempt = services.executions.list(query({ nextToken: edited }));
+
+        // Assert
+        await expect(attempt).rejects.toBeInstanceOf(BadRequestError);
+      },
+    );
+
     it('refuses a token it did not issue with BadRequestError', async () => {
       await expect(services.executions.list(query({ nextToken: 'bm90IGEgdG9rZW4' }))).rejects.toBeInstanceOf(
         BadRequestError,

@@ -426,3 +426,36 @@ describe('CreateApiKeyInput', () => {
     expect(Object.keys(rejectionOf(CreateApiKeyInput, input))).toEqual([field]);
   });
 });
+
+describe('parseOrThrow with prototype-named fields', () => {
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])(
+    'reports an unknown body field named %s as an own key of validationErrors',
+    (field) => {
+      // Arrange: JSON.parse makes every key an own property, `__proto__` too, as a request body would.
+      const body = JSON.parse(`{"name":"k","roles":["Worker"],"${field}":{"polluted":true}}`);
+
+      // Act
+      const errors = rejectionOf(CreateApiKeyInput, body);
+
+      // Assert
+      expect(Object.keys(errors)).toEqual([field]);
+      expect(Object.hasOwn(errors, field)).toBe(true);
+      expect(errors[field]).toEqual(['Unknown field']);
+      expect(JSON.parse(JSON.stringify(errors))).toEqual(JSON.parse(`{"${field}":["Unknown field"]}`));
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    },
+  );
+
+  it('reports unknown query parameters named constructor and __proto__ beside a bad one', () => {
+    // Arrange
+    const query = JSON.parse('{"constructor":"1","__proto__":"x","pageSize":"0"}');
+
+    // Act
+    const errors = rejectionOf(ListSchedulesQuery, query, 'query');
+
+    // Assert
+    expect(Object.keys(errors).sort()).toEqual(['__proto__', 'constructor', 'pageSize']);
+    expect(errors.constructor).toEqual(['Unknown parameter']);
+    expect(Object.hasOwn(errors, '__proto__')).toBe(true);
+  });
+});

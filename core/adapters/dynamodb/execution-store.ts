@@ -437,7 +437,14 @@ const PER_SCHEDULE_INDEX = {
   status: ExecutionIndex.scheduleByStatus,
 } as const;
 
-/** A cursor comes back from the client: accept exactly the key shape this query would have issued. */
+/**
+ * A cursor comes back from the client: accept exactly the key shape this query would have issued,
+ * with strings DynamoDB takes as key values (it refuses an empty one, or a sort key over 1024 bytes,
+ * with a ValidationException: a 500 here, where the client deserves a 400).
+ */
+const isKeyValue = (value: unknown) =>
+  typeof value === 'string' && value !== '' && Buffer.byteLength(value) <= 1024;
+
 function checkCursor(
   cursor: Record<string, unknown>,
   partition: { name: string; value: string },
@@ -447,7 +454,7 @@ function checkCursor(
   const expected = ['id', partition.name, sortKey].sort();
   const valid =
     names.length === expected.length &&
-    names.every((name, i) => name === expected[i] && typeof cursor[name] === 'string') &&
+    names.every((name, i) => name === expected[i] && isKeyValue(cursor[name])) &&
     cursor[partition.name] === partition.value;
   if (!valid) throw new BadRequestError('nextToken is not a token this API issued.');
   return cursor;
