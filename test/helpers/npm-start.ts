@@ -14,8 +14,9 @@ afterAll(() => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-export function start(env: Record<string, string>): Started {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
+/** Runs `entry` (default `bin/local.ts`, i.e. `npm start`; e.g. `['bin/worker.ts', '--config', f]`) with tsx. */
+export function start(env: Record<string, string>, entry: readonly string[] = ['bin/local.ts']): Started {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...entry], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -44,7 +45,8 @@ export async function waitFor(started: Started, text: RegExp, ms = 45_000): Prom
 
 /** SIGTERM, as Ctrl-C does; resolves with the exit code. */
 export async function stop(started: Started): Promise<number | null> {
-  if (started.child.exitCode !== null) return started.child.exitCode;
+  // A child killed by a signal has a signalCode and no exitCode: it will not exit again.
+  if (started.child.exitCode !== null || started.child.signalCode !== null) return started.child.exitCode;
   const exited = new Promise<number | null>((done) => started.child.once('exit', (code) => done(code)));
   started.child.kill('SIGTERM');
   return exited;
