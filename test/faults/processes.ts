@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type ExecutionStatus, isActiveExecutionStatus } from '../../core/model.js';
+import { type ExecutionStatus, isActiveExecutionStatus, type StepStatus } from '../../core/model.js';
 import { eventually } from '../helpers/eventually.js';
 import { processTree } from '../helpers/listeners.js';
 import type { ApiClient } from '../helpers/local-api.js';
@@ -54,7 +54,9 @@ export async function killTree(started: Started): Promise<number[]> {
 
 export interface StepView {
   name: string;
-  status: string;
+  stepIndex: number;
+  status: StepStatus;
+  continueOnFailure: boolean;
   errorMessage: string | null;
 }
 
