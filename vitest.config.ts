@@ -23,6 +23,9 @@ export default defineConfig({
         test: {
           name: 'faults',
           include: ['test/faults/**/*.test.ts'],
+          // Its files mostly wait (heartbeat deadlines, the reconciler's minute), so they run side by
+          // side even on two cores: one after another they take over four minutes.
+          maxWorkers: 3,
           testTimeout: 180_000,
           hookTimeout: 60_000,
         },

@@ -5,16 +5,7 @@ import { processTree } from '../helpers/listeners.js';
 import type { ApiClient } from '../helpers/local-api.js';
 import type { Started } from '../helpers/npm-start.js';
 
-/** What the fault tests share: killing a process tree as a crash does, and watching executions end. */
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** What the fault tests share: finding a step's process, running schedules, watching executions end. */
 
 /** Whether a process of the tree runs exactly this command line (e.g. a step's `/bin/sleep 5`). */
 export function treeRuns(started: Started, commandLine: string): boolean {
@@ -25,31 +16,6 @@ export function treeRuns(started: Started, commandLine: string): boolean {
       return false; // exited meanwhile
     }
   });
-}
-
-/**
- * SIGKILL to every process of the tree at once (the node process, DynamoDB Local's JVM, the worker's
- * step processes), as a power cut or the OOM killer would: no handler runs, nothing is flushed.
- * Resolves with the pids once every one of them is gone.
- */
-export async function killTree(started: Started): Promise<number[]> {
-  const pids = processTree(started.child.pid as number);
-  const exited = new Promise<void>((done) => started.child.once('exit', () => done()));
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  await exited;
-  // Orphaned grandchildren are reaped by init; wait until none is left.
-  await eventually(
-    async () => pids.filter(alive),
-    (left) => left.length === 0,
-    10_000,
-  );
-  return pids;
 }
 
 export interface StepView {

@@ -5,11 +5,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/dynamodb-local.js';
 import { eventually } from '../helpers/eventually.js';
 import { apiClient } from '../helpers/local-api.js';
-import { start, stop, waitFor } from '../helpers/npm-start.js';
+import { killTree, start, stop, waitFor } from '../helpers/npm-start.js';
 import {
   type ExecutionView,
   getExecution,
-  killTree,
   run,
   seconds,
   sleepSchedule,
