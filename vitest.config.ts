@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 /**
  * Four suites: unit (no network), integration (a real DynamoDB Local and a real PostgreSQL, each
  * started once by a globalSetup),
- * e2e (the whole local stack over HTTP, one per file) and infra (the CDK template and cdk-nag).
+ * e2e (the whole local stack over HTTP, one per file), faults (the local stack killed, its worker
+ * killed, cancels racing completions) and infra (the CDK template and cdk-nag).
  */
 export default defineConfig({
   test: {
@@ -18,6 +19,17 @@ export default defineConfig({
         },
       },
       { test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
+      {
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          // Its files mostly wait (heartbeat deadlines, the reconciler's minute), so they run side by
+          // side even on two cores: one after another they take over four minutes.
+          maxWorkers: 3,
+          testTimeout: 180_000,
+          hookTimeout: 60_000,
+        },
+      },
       { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000 } },
     ],
   },

@@ -8,7 +8,7 @@ export interface ApiResponse<T = any> {
 
 /** A small HTTP client for the local stack: JSON in, JSON out, the key (and other headers) of your choice. */
 export function apiClient(
-  stack: LocalStack,
+  stack: Pick<LocalStack, 'apiUrl' | 'adminApiKey'>,
   apiKey: string | null = stack.adminApiKey,
   headers: Record<string, string> = {},
 ) {

@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { type ExecutionStatus, isActiveExecutionStatus, type StepStatus } from '../../core/model.js';
+import { eventually } from '../helpers/eventually.js';
+import { processTree } from '../helpers/listeners.js';
+import type { ApiClient } from '../helpers/local-api.js';
+import type { Started } from '../helpers/npm-start.js';
+
+/** What the fault tests share: finding a step's process, running schedules, watching executions end. */
+
+/** Whether a process of the tree runs exactly this command line (e.g. a step's `/bin/sleep 5`). */
+export function treeRuns(started: Started, commandLine: string): boolean {
+  return processTree(started.child.pid as number).some((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim() === commandLine;
+    } catch {
+      return false; // exited meanwhile
+    }
+  });
+}
+
+export interface StepView {
+  name: string;
+  stepIndex: number;
+  status: StepStatus;
+  continueOnFailure: boolean;
+  errorMessage: string | null;
+}
+
+export interface ExecutionView {
+  id: string;
+  status: ExecutionStatus;
+  errorMessage: string | null;
+  completedAt: string | null;
+  steps: StepView[];
+}
+
+export const getExecution = async (api: ApiClient, id: string): Promise<ExecutionView> => {
+  const response = await api.get<ExecutionView>(`/schedule-executions/${id}`);
+  if (response.status !== 200) throw new Error(`GET execution ${id} answered ${response.status}`);
+  return response.body;
+};
+
+/** Polls until every execution is out of the active statuses; resolves with them as they ended. */
+export const waitUntilEnded = async (api: ApiClient, ids: readonly string[], ms: number) =>
+  eventually(
+    () => Promise.all(ids.map((id) => getExecution(api, id))),
+    (executions) => executions.every((e) => !isActiveExecutionStatus(e.status)),
+    ms,
+    250,
+  );
+
+/** A manual schedule of one `Executable` step: `/bin/sleep <seconds>`. */
+export const sleepSchedule = (name: string, seconds: number, extra: Record<string, unknown> = {}) => ({
+  name,
+  triggerType: 'Manual',
+  steps: [
+    {
+      name: `sleep ${seconds}`,
+      stepType: 'Executable',
+      executablePath: '/bin/sleep',
+      arguments: `${seconds}`,
+    },
+  ],
+  ...extra,
+});
+
+/** Runs the schedule and returns the execution id; the run must be accepted (202). */
+export async function run(api: ApiClient, scheduleId: string): Promise<string> {
+  const response = await api.post<{ executionId: string; status: string }>(`/schedules/${scheduleId}/run`);
+  if (response.status !== 202)
+    throw new Error(`run answered ${response.status}: ${JSON.stringify(response.body)}`);
+  return response.body.executionId;
+}
+
+export const seconds = (ms: number) => (ms / 1000).toFixed(1);
