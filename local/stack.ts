@@ -10,6 +10,7 @@ import { ALL_DUE_PARTITIONS } from '../core/due-partitions.js';
 import { OIDC_ENV, WORKFLOW_ENV } from '../core/environment.js';
 import { SERVICE_NAME } from '../core/metrics.js';
 import { Role } from '../core/model.js';
+import { RECONCILE_GRACE_MS } from '../core/services/reconciler.js';
 import { WorkerAgent } from '../worker/agent.js';
 import { loadWorkerConfig } from '../worker/config.js';
 import { createLocalApi, lambdaContext } from './api-gateway.js';
@@ -99,6 +100,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let eventBridge: LocalEventBridge | undefined;
   let streamFollower: { stop(): Promise<void> } | undefined;
   let ticker: NodeJS.Timeout | undefined;
+  let graceTimer: NodeJS.Timeout | undefined;
   let cronTicker: { stop(): void } | undefined;
   try {
     // The state machine's Lambda tasks run the real orchestrator handler in-process.
@@ -200,6 +202,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const every = options.reconcileEveryMs ?? 60_000;
     if (every > 0) {
       void reconcile();
+      // Once more when the grace of executions the previous process left (queued just before it
+      // died) has passed, so a crash costs the grace, not a whole period.
+      graceTimer = setTimeout(reconcile, RECONCILE_GRACE_MS + 1000);
       ticker = setInterval(reconcile, every);
     }
     if (options.cronTrigger ?? true) {
@@ -241,6 +246,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamo: dynamo.connection,
       stop: async () => {
         clearInterval(ticker);
+        clearTimeout(graceTimer);
         cronTicker?.stop();
         // The worker stops claiming first; closing the API then ends its pending long poll at once
         // (a claim cut off before an answer hands it nothing) instead of waiting out the poll.
@@ -258,6 +264,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
   } catch (error) {
     clearInterval(ticker);
+    clearTimeout(graceTimer);
     cronTicker?.stop();
     server?.close();
     await streamFollower?.stop();

@@ -22,7 +22,7 @@ export interface ReconcileReport {
 }
 
 /** An execution younger than this may still be starting; leave it alone. */
-const GRACE_MS = 30_000;
+export const RECONCILE_GRACE_MS = 30_000;
 const ENDED = new Set(['FAILED', 'TIMED_OUT', 'ABORTED', 'SUCCEEDED']);
 
 /**
@@ -49,7 +49,7 @@ export class Reconciler {
     const now = this.clock.now().getTime();
     for (const execution of await this.deps.executions.listActive()) {
       report.checked += 1;
-      if (now - Date.parse(execution.queuedAt) < GRACE_MS) continue;
+      if (now - Date.parse(execution.queuedAt) < RECONCILE_GRACE_MS) continue;
       const run = await this.deps.workflow.describe(execution.id);
       if (!run) {
         try {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { RECONCILE_GRACE_MS } from '../../core/services/reconciler.js';
 import { freePort } from '../../local/dynamodb-local.js';
 import { eventually } from '../helpers/eventually.js';
 import { apiClient } from '../helpers/local-api.js';
@@ -21,13 +22,16 @@ import {
  * Local JVM and the step's own process included) while one execution's step runs in the embedded
  * worker and a second one waits behind it (BufferOne). Restarted on the same data directory, the
  * service must lose nothing it accepted and leave nothing active: the reconciler (at start-up and
- * every minute) restarts the lost state machines; the step whose worker died fails on its lost
+ * again when its grace has passed, then every minute) restarts the lost state machines; the step whose worker died fails on its lost
  * heartbeat, which fails its execution; the buffered one then runs on the new embedded worker.
  */
 
 const HEARTBEAT_SECONDS = 5;
-/** The reconciler's period in `npm start` (EventBridge's minute rule, local/stack.ts). */
-const RECONCILER_PERIOD_MS = 60_000;
+/**
+ * When `npm start`'s reconciler first sees an execution the killed process left: at start-up for
+ * older ones, at the end of the grace (local/stack.ts) for those queued just before the kill.
+ */
+const RECONCILER_PERIOD_MS = RECONCILE_GRACE_MS + 1000;
 const STEP_SECONDS = 5;
 /** Room for a loaded machine: polling, the state machine's waits, the worker's claim. */
 const SLACK_MS = 15_000;
