@@ -248,7 +248,10 @@ export class DynamoExecutionStore implements ExecutionStore {
     try {
       await transactWrite(this.client, [
         // An exclusive run bumps the version, so two racing runs of a policy that may refuse
-        // cannot both pass it on the same view of the schedule.
+        // cannot both pass it on the same view of the schedule. Other runs of one schedule still
+        // write its item and counter together, which DynamoDB may answer with TransactionConflict:
+        // their writes commute (the last `lastExecutionId` wins, counts add up) and none conditions
+        // on another run, so the retry in `transactWrite` is the whole answer to that transient cause.
         scheduleRunUpdate(this.tables.schedules, execution.scheduleId, execution.id, schedule),
         {
           Put: {
