@@ -13,7 +13,7 @@ export interface ScheduleRecord extends Omit<ScheduleSummary, 'lastExecutionStat
   steps: ScheduleStep[];
   /**
    * Optimistic-concurrency counter, bumped by edits, cron fires and runs decided one at a time (see
-   * `runsOneAtATime`). Other runs leave it alone and only rename `lastExecutionId`, so an edit
+   * `runsOneAtATime`). Other runs leave it alone and only set `lastExecutionId`, so an edit
    * requires both unchanged.
    */
   version: number;
