@@ -147,6 +147,7 @@ export async function checkItemsMatchStore(
   const { execution, steps } = generateExecution(0, schedule);
   await new DynamoExecutionStore(client, scratch).create(execution, steps, {
     version: 1,
+    exclusive: true,
     lastRunTime: execution.queuedAt,
   });
 

@@ -11,7 +11,11 @@ import type { ScheduleStep, ScheduleSummary } from './schemas/schedule.js';
 /** A stored schedule. `lastExecutionStatus` is not stored: it is read from the execution itself. */
 export interface ScheduleRecord extends Omit<ScheduleSummary, 'lastExecutionStatus'> {
   steps: ScheduleStep[];
-  /** Optimistic-concurrency counter: every write of the schedule (edit, run) bumps it. */
+  /**
+   * Optimistic-concurrency counter, bumped by edits, cron fires and runs decided one at a time (see
+   * `runsOneAtATime`). Other runs leave it alone and only set `lastExecutionId`, so an edit
+   * requires both unchanged.
+   */
   version: number;
 }
 
@@ -32,6 +36,11 @@ export interface ScheduleStore {
 export interface ScheduleRunUpdate {
   /** The schedule version the run was decided on; the write fails with StaleVersionError otherwise. */
   version: number;
+  /**
+   * The run must also be the only one recorded since the schedule was read: it bumps the version,
+   * as every run of a policy decided one at a time does. Otherwise runs are recorded side by side.
+   */
+  exclusive: boolean;
   lastRunTime: string;
   /** A cron fire also moves the schedule on to its next fire time and adds what it missed. */
   fire?: { nextRunTime: string | null; missedCount: number };
@@ -71,8 +80,8 @@ export interface ExecutionStore {
   listActive(scheduleId?: string): Promise<Execution[]>;
   /**
    * Writes the execution, its steps and the schedule's side of the run (`lastExecutionId` and
-   * `schedule`) in one transaction, on condition that the schedule is still at `schedule.version`;
-   * throws StaleVersionError otherwise.
+   * `schedule`) in one transaction, on condition that the schedule is still at `schedule.version`
+   * (and, when `exclusive`, that no other run was recorded since); throws StaleVersionError otherwise.
    */
   create(execution: Execution, steps: ExecutionStepRecord[], schedule: ScheduleRunUpdate): Promise<void>;
   /**

@@ -6,6 +6,7 @@ import {
   StepStatus,
   WorkerTaskStatus,
 } from '../model.js';
+import { olderFirst } from '../overlap.js';
 import type { Clock, ExecutionStepRecord, ExecutionStore, WorkerTaskStore, Workflow } from '../ports.js';
 import { systemClock } from '../ports.js';
 import type { Execution } from '../schemas/execution.js';
@@ -136,7 +137,8 @@ export class Orchestrator {
   private async mustWaitForPredecessor(execution: Execution): Promise<boolean> {
     if (execution.overlapPolicy !== OverlapPolicy.BufferOne) return false;
     const active = await this.deps.executions.listActive(execution.scheduleId);
-    return active.some((other) => other.id !== execution.id && other.queuedAt <= execution.queuedAt);
+    // Ordered as everywhere (ties by id): two queued in the same millisecond must not wait for each other.
+    return active.some((other) => other.id !== execution.id && olderFirst(other, execution) < 0);
   }
 
   /**

@@ -10,7 +10,7 @@ import {
   StepType,
   TriggerType,
 } from '../model.js';
-import { decideOverlap, OverlapDecision } from '../overlap.js';
+import { decideOverlap, OverlapDecision, runsOneAtATime, superseded } from '../overlap.js';
 import type { PageEnvelope } from '../paging.js';
 import { pageInMemory } from '../paging.js';
 import type {
@@ -174,17 +174,28 @@ export class ScheduleService {
           { activeExecutionId: active[0]?.id, activeExecutionIds: active.map((e) => e.id) },
         );
       }
-      if (decision === OverlapDecision.CancelActiveThenStart) await this.cancelAll(active, initiator);
       const execution = this.newExecution(schedule, initiator, null);
       await this.deps.executions.create(execution, snapshotSteps(schedule.steps), {
         version: schedule.version,
+        exclusive: runsOneAtATime(schedule.overlapPolicy),
         lastRunTime: execution.queuedAt,
       });
+      const cancelled =
+        decision === OverlapDecision.StartAndSupersede
+          ? await this.supersede(schedule, execution, initiator)
+          : [];
+      if (cancelled.some((e) => e.id === execution.id)) {
+        return {
+          executionId: execution.id,
+          status: ExecutionStatus.Cancelled,
+          message: `Execution queued, then cancelled: a newer run of the schedule started at the same time (overlap policy CancelOther).`,
+        };
+      }
       await this.startWorkflow(execution.id);
       const message =
-        decision === OverlapDecision.CancelActiveThenStart
-          ? `Execution queued; cancelled the active execution(s) ${active.map((e) => e.id).join(', ')} (overlap policy CancelOther).`
-          : active.length > 0
+        cancelled.length > 0
+          ? `Execution queued; cancelled the active execution(s) ${cancelled.map((e) => e.id).join(', ')} (overlap policy CancelOther).`
+          : decision === OverlapDecision.Start && active.length > 0
             ? `Execution queued behind ${active.length} active execution(s) (overlap policy ${schedule.overlapPolicy}).`
             : 'Execution queued.';
       return { executionId: execution.id, status: execution.status, message };
@@ -232,14 +243,19 @@ export class ScheduleService {
         return { ...result, outcome: FireOutcome.Skipped };
       }
       const initiator = cronInitiator(schedule.cronExpression, schedule.timeZone);
-      if (decision === OverlapDecision.CancelActiveThenStart) await this.cancelAll(active, initiator);
       const execution = this.newExecution(schedule, initiator, result.fireTime);
+      // Exclusive whatever the policy: the write claims the fire time, which only one may do.
       await this.deps.executions.create(execution, snapshotSteps(schedule.steps), {
         version: schedule.version,
+        exclusive: true,
         lastRunTime: plan.fireTime.toISOString(),
         fire,
       });
-      await this.startWorkflow(execution.id);
+      const cancelled =
+        decision === OverlapDecision.StartAndSupersede
+          ? await this.supersede(schedule, execution, initiator)
+          : [];
+      if (!cancelled.some((e) => e.id === execution.id)) await this.startWorkflow(execution.id);
       return {
         ...result,
         outcome: FireOutcome.Started,
@@ -279,11 +295,23 @@ export class ScheduleService {
     }
   }
 
-  /** CancelOther: one that finished meanwhile needs no cancelling; the run goes ahead either way. */
-  private async cancelAll(active: Execution[], initiator: Initiator): Promise<void> {
-    for (const execution of active) {
-      await this.deps.executionService.cancelIfActive(execution.id, initiator);
-    }
+  /**
+   * CancelOther, once the run is recorded and before it is started: every active execution of the
+   * schedule but the newest is cancelled, possibly the run's own when a newer one was recorded at
+   * the same time (see `superseded`). Reads the schedule again for its newest execution, which the
+   * index may not show yet. One that finished meanwhile needs no cancelling.
+   */
+  private async supersede(
+    schedule: ScheduleRecord,
+    execution: Execution,
+    initiator: Initiator,
+  ): Promise<Execution[]> {
+    const current = (await this.deps.schedules.get(schedule.id)) ?? schedule;
+    const active = new Map((await this.activeExecutions(current)).map((e) => [e.id, e]));
+    if (!active.has(execution.id)) active.set(execution.id, execution);
+    const losers = superseded([...active.values()]);
+    for (const loser of losers) await this.deps.executionService.cancelIfActive(loser.id, initiator);
+    return losers;
   }
 
   /**

@@ -412,7 +412,7 @@ describe('ExecutionService.list with started, finished and paused executions', (
         cancelledByName: null,
       };
       const { version } = (await schedules.get(scheduleId)) as { version: number };
-      await store.create(execution, [], { version, lastRunTime: execution.queuedAt });
+      await store.create(execution, [], { version, exclusive: true, lastRunTime: execution.queuedAt });
       ids.push(id);
     }
   });

@@ -347,28 +347,32 @@ describe('ScheduleService.run and ExecutionService', () => {
       expect(all.items).toHaveLength(10);
     });
 
-    it('either runs or deletes when a run races a delete, never both', async () => {
-      for (let round = 0; round < 5; round++) {
-        // Arrange
-        const schedule = await createSchedule({ name: `Racing ${round}` });
+    // AllowAll and CancelOther runs do not bump the version: the delete must still see them.
+    it.each(['Skip', 'AllowAll', 'CancelOther'] as const)(
+      'either runs or deletes when a %s run races a delete, never both',
+      async (overlapPolicy) => {
+        for (let round = 0; round < 5; round++) {
+          // Arrange
+          const schedule = await createSchedule({ name: `Racing ${round}`, overlapPolicy });
 
-        // Act
-        const [run, removal] = await Promise.allSettled([
-          services.schedules.run(schedule.id, operator),
-          services.schedules.delete(schedule.id),
-        ]);
+          // Act
+          const [run, removal] = await Promise.allSettled([
+            services.schedules.run(schedule.id, operator),
+            services.schedules.delete(schedule.id),
+          ]);
 
-        // Assert
-        if (run.status === 'fulfilled') {
-          expect(removal.status === 'rejected' && removal.reason).toBeInstanceOf(ConflictError);
-          expect((await services.schedules.get(schedule.id)).lastExecutionId).toBe(run.value.executionId);
-        } else {
-          expect(removal.status).toBe('fulfilled');
-          expect(run.reason).toBeInstanceOf(NotFoundError);
-          expect((await services.executions.list(listAll(schedule))).totalCount).toBe(0);
+          // Assert
+          if (run.status === 'fulfilled') {
+            expect(removal.status === 'rejected' && removal.reason).toBeInstanceOf(ConflictError);
+            expect((await services.schedules.get(schedule.id)).lastExecutionId).toBe(run.value.executionId);
+          } else {
+            expect(removal.status).toBe('fulfilled');
+            expect(run.reason).toBeInstanceOf(NotFoundError);
+            expect((await services.executions.list(listAll(schedule))).totalCount).toBe(0);
+          }
         }
-      }
-    });
+      },
+    );
   });
 
   describe('delete guard', () => {

@@ -9,6 +9,7 @@ import {
   isTerminalStepStatus,
   StepStatus,
 } from '../../model.js';
+import { olderFirst } from '../../overlap.js';
 import type {
   ExecutionPage,
   ExecutionPageRequest,
@@ -226,7 +227,7 @@ export class DynamoExecutionStore implements ExecutionStore {
     return keys
       .flatMap((key) => found.get(key.id as string) ?? [])
       .filter((e) => isActiveExecutionStatus(e.status))
-      .sort((a, b) => a.queuedAt.localeCompare(b.queuedAt) || a.id.localeCompare(b.id));
+      .sort(olderFirst);
   }
 
   async create(
@@ -246,8 +247,11 @@ export class DynamoExecutionStore implements ExecutionStore {
     });
     try {
       await transactWrite(this.client, [
-        // Bumping the version serialises runs of one schedule: two racing runs cannot both
-        // pass the overlap policy on the same view of the schedule.
+        // An exclusive run bumps the version, so two racing runs of a policy that may refuse
+        // cannot both pass it on the same view of the schedule. Other runs of one schedule still
+        // write its item and counter together, which DynamoDB may answer with TransactionConflict:
+        // their writes commute (the last `lastExecutionId` wins, counts add up) and none conditions
+        // on another run, so the retry in `transactWrite` is the whole answer to that transient cause.
         scheduleRunUpdate(this.tables.schedules, execution.scheduleId, execution.id, schedule),
         {
           Put: {

@@ -21,8 +21,9 @@ const scheduleItem = (schedule: ScheduleRecord) => ({
 
 /**
  * The schedule's side of a run, for the run's transaction: it names the new execution, records the
- * run time, bumps the version (so racing runs and fires of one schedule serialise) and, for a cron
- * fire, moves `nextRunTime` and the due index on.
+ * run time, bumps the version when the run is exclusive (so racing runs and fires of one schedule
+ * serialise) and, for a cron fire, moves `nextRunTime` and the due index on. Every run requires the
+ * version it was decided on: an edit or delete meanwhile sends it back to read the schedule again.
  */
 export function scheduleRunUpdate(
   tableName: string,
@@ -30,13 +31,16 @@ export function scheduleRunUpdate(
   executionId: string,
   run: ScheduleRunUpdate,
 ) {
-  const sets = ['lastExecutionId = :id', 'lastRunTime = :ran', '#version = :next'];
+  const sets = ['lastExecutionId = :id', 'lastRunTime = :ran'];
   const values: Record<string, unknown> = {
     ':id': executionId,
     ':ran': run.lastRunTime,
     ':version': run.version,
-    ':next': run.version + 1,
   };
+  if (run.exclusive) {
+    sets.push('#version = :next');
+    values[':next'] = run.version + 1;
+  }
   let remove = '';
   if (run.fire) {
     sets.push('nextRunTime = :nextRun', 'missedCount = :missed');
@@ -60,6 +64,26 @@ export function scheduleRunUpdate(
       ExpressionAttributeValues: values,
     },
   };
+}
+
+/**
+ * The condition of an edit or delete: nothing wrote the schedule since `previous` was read. A run
+ * that is not exclusive leaves the version alone but names its execution, so `lastExecutionId`
+ * shows it: an edit cannot overwrite it, nor a delete miss the execution it just made active.
+ */
+function unchangedSince(previous: ScheduleRecord) {
+  return previous.lastExecutionId
+    ? {
+        ConditionExpression: '#version = :version AND lastExecutionId = :last',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: { ':version': previous.version, ':last': previous.lastExecutionId },
+      }
+    : {
+        ConditionExpression:
+          '#version = :version AND (attribute_not_exists(lastExecutionId) OR attribute_type(lastExecutionId, :null))',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: { ':version': previous.version, ':null': 'NULL' },
+      };
 }
 
 /** Names are unique regardless of case and surrounding spaces: "Daily Sync" and "daily sync " clash. */
@@ -103,9 +127,7 @@ export class DynamoScheduleStore implements ScheduleStore {
         Put: {
           TableName: this.tableName,
           Item: scheduleItem(schedule),
-          ConditionExpression: '#version = :version',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':version': previous.version },
+          ...unchangedSince(previous),
         },
       },
       ...(renamed ? [this.reserveName(schedule), this.releaseName(previous)] : []),
@@ -118,9 +140,7 @@ export class DynamoScheduleStore implements ScheduleStore {
         Delete: {
           TableName: this.tableName,
           Key: { id: previous.id },
-          ConditionExpression: '#version = :version',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':version': previous.version },
+          ...unchangedSince(previous),
         },
       },
       this.releaseName(previous),
