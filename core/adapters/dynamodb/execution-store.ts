@@ -66,7 +66,7 @@ const randomShard = () => Math.floor(Math.random() * COUNTER_SHARDS);
 
 /**
  * Widest queuedAt range whose totalCount is counted: a range has no counter, so its count reads the
- * keys in it (KEYS_ONLY, `Select: COUNT`, ~190 RCU at the cap), and a wider range is refused, not guessed.
+ * keys in it (KEYS_ONLY, `Select: COUNT`, ~160 RCU at the cap), and a wider range is refused, not guessed.
  */
 export const MAX_RANGE_COUNT = 10_000;
 
