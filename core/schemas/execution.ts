@@ -87,16 +87,24 @@ const StatusList = z
     return [...new Set(statuses)].sort() as ExecutionStatus[];
   });
 
-/** A `from`/`to` bound, held as UTC `toISOString()` text: the form queuedAt is stored in, so they compare as strings. */
-const QueuedAtBound = IsoDateTime.transform((value) => new Date(value).toISOString());
+/**
+ * A `from`/`to` bound, held as UTC `toISOString()` text: the form queuedAt is stored in, so they compare
+ * as strings. Stored times have milliseconds; a finer `from` rounds up (Date truncates) so that neither
+ * bound takes in a time outside the range.
+ */
+const queuedAtBound = (round: 'up' | 'down') =>
+  IsoDateTime.transform((value) => {
+    const finer = /\.\d{3}\d*[1-9]/.test(value);
+    return new Date(Date.parse(value) + (round === 'up' && finer ? 1 : 0)).toISOString();
+  });
 
 export const ListExecutionsQuery = CursorPageQuery.extend({
   scheduleId: Guid.optional(),
   status: StatusList.optional(),
   initiatedByType: z.enum(InitiatedByType).optional(),
   /** Inclusive bounds on queuedAt. */
-  from: QueuedAtBound.optional(),
-  to: QueuedAtBound.optional(),
+  from: queuedAtBound('up').optional(),
+  to: queuedAtBound('down').optional(),
   sortBy: z.enum(ExecutionSortBy).default('queuedAt'),
   sortDescending: queryBoolean.default(true),
 }).refine((query) => !query.from || !query.to || query.from <= query.to, {
