@@ -6,7 +6,7 @@ import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
 import type { Schedule } from '../core/schemas/schedule.js';
 import { ensureTables, localTableNames } from '../local/tables.js';
-import { guid, random, SCHEDULE_COUNT, scheduleInput, scheduleOf } from './data.js';
+import { generateExecution, guid, random, SCHEDULE_COUNT, scheduleInput, scheduleOf } from './data.js';
 import { runDispatchBench } from './dispatch.js';
 import {
   apiClient,
@@ -35,7 +35,8 @@ import { runWorkerOverheadBench } from './worker-overhead.js';
  *
  * Environment: BENCH_SIZES (default "10000,100000"), BENCH_REQUESTS (measured calls per scenario,
  * default 200), BENCH_WARMUP (unmeasured calls before them, default 20), BENCH_GLOBAL_WARMUP (unmeasured
- * calls per scenario once before the first size, default 100).
+ * calls per scenario once before the first size, default 100), BENCH_READS (comma-separated label
+ * fragments: only the read scenarios whose label contains one, e.g. "status=,from/to"; default all).
  */
 
 const sizes = [
@@ -51,6 +52,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 const PAGE_SIZE = 20;
 /** Calls per scenario, once, before the first size is measured. */
 const GLOBAL_WARMUP = Number(process.env.BENCH_GLOBAL_WARMUP ?? 100);
+const READS = process.env.BENCH_READS?.split(',').map((s) => s.trim());
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -144,7 +146,11 @@ function scenarios(size: number, hot: Schedule, hotCount: number): Scenario[] {
   });
   const totalPages = Math.ceil(size / PAGE_SIZE);
   const filtered = `${fmt(hotCount)} of ${fmt(size)}`;
-  return [
+  // The newest day and week of history: the same ranges (and so the same counts) at every size.
+  const newest = Date.parse(generateExecution(0, hot).execution.queuedAt);
+  const since = (days: number) =>
+    `from=${new Date(newest - days * 86_400_000).toISOString()}&to=${new Date(newest).toISOString()}`;
+  const all: Scenario[] = [
     {
       label: 'GET /schedule-executions/{id}',
       rank: 0,
@@ -192,7 +198,26 @@ function scenarios(size: number, hot: Schedule, hotCount: number): Scenario[] {
     // From the start, then from deep in the history (past the page-number limit when there is one).
     walk(5, 1),
     walk(6, Math.min(501, Math.floor(totalPages / 2))),
+    // Filtered lists: merged status#initiatedByType cells, totalCount from the cells' counters (or,
+    // for from/to, from counting the range's keys).
+    ...[
+      { filter: 'status=Failed', stored: fmt(size) },
+      { filter: 'status=Completed,Failed', stored: fmt(size) },
+      { filter: `scheduleId=${hot.id}&status=Failed`, label: 'scheduleId= status=Failed', stored: filtered },
+      { filter: since(1), label: 'from/to (1 day)', stored: fmt(size) },
+      { filter: `status=Failed&${since(7)}`, label: 'status=Failed from/to (7 days)', stored: fmt(size) },
+    ].map(
+      ({ filter, label, stored }, n): Scenario => ({
+        label: `list ${label ?? filter} page=1`,
+        rank: 7 + n,
+        size,
+        stored,
+        next: () => list(`${filter}&page=1&pageSize=${PAGE_SIZE}`),
+        check: fullPage,
+      }),
+    ),
   ];
+  return READS ? all.filter((scenario) => READS.some((part) => scenario.label.includes(part))) : all;
 }
 
 function printTable(results: ScenarioResult[]) {

@@ -8,10 +8,9 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import {
   COUNTER_SHARDS,
+  counterIdsOf,
   DynamoExecutionStore,
-  GLOBAL_COUNTER_IDS,
   indexAttributes,
-  scheduleCounterId,
 } from '../core/adapters/dynamodb/execution-store.js';
 import type { TableNames } from '../core/adapters/dynamodb/tables.js';
 import type { ExecutionStepRecord } from '../core/ports.js';
@@ -88,16 +87,16 @@ export async function seedExecutions(
     await pool(jobs, parallel, (job) => batchWrite(client, job.table, job.items));
   }
 
-  // Counters: the global count spread over the shards, plus one per schedule.
+  // Counters: every counter each execution counts in (totals and its status#initiatedByType cell,
+  // global ones spread over the shards), as `create` would have counted them one by one.
   const perSchedule = new Map<number, number>();
-  for (let i = 0; i < to; i++) perSchedule.set(scheduleOf(i), (perSchedule.get(scheduleOf(i)) ?? 0) + 1);
-  const counters: Item[] = GLOBAL_COUNTER_IDS.map((id, shard) => ({
-    id,
-    count: Math.floor(to / COUNTER_SHARDS) + (shard < to % COUNTER_SHARDS ? 1 : 0),
-  }));
-  for (const [n, count] of perSchedule) {
-    counters.push({ id: scheduleCounterId((schedules[n] as Schedule).id), count });
+  const counts = new Map<string, number>();
+  for (let i = 0; i < to; i++) {
+    perSchedule.set(scheduleOf(i), (perSchedule.get(scheduleOf(i)) ?? 0) + 1);
+    const { execution } = generateExecution(i, schedules[scheduleOf(i)] as Schedule);
+    for (const id of counterIdsOf(execution, i % COUNTER_SHARDS)) counts.set(id, (counts.get(id) ?? 0) + 1);
   }
+  const counters: Item[] = [...counts].map(([id, count]) => ({ id, count }));
   await pool(chunks(counters, 25), 2, (items) => batchWrite(client, tables.counters, items));
 
   // Each schedule names its newest execution and has been bumped once per run, as `create` does.

@@ -1,4 +1,10 @@
-import type { ActivityStatus, ExecutionStatus, StepStatus, WorkerTaskStatus } from './model.js';
+import type {
+  ActivityStatus,
+  ExecutionStatus,
+  InitiatedByType,
+  StepStatus,
+  WorkerTaskStatus,
+} from './model.js';
 import type { ApiKey } from './schemas/api-key.js';
 import type { Execution, ExecutionSortBy, ExecutionStep } from './schemas/execution.js';
 import type { ScheduleStep, ScheduleSummary } from './schemas/schedule.js';
@@ -53,8 +59,18 @@ export interface ExecutionStepRecord extends ExecutionStep {
   definition: ScheduleStep;
 }
 
-export interface ExecutionPageRequest {
+/** Which executions a list (and its totalCount) covers; every field narrows it. */
+export interface ExecutionFilter {
   scheduleId?: string | undefined;
+  /** Any of these statuses. */
+  statuses?: readonly ExecutionStatus[] | undefined;
+  initiatedByType?: InitiatedByType | undefined;
+  /** Inclusive queuedAt bounds, as `toISOString()` text. */
+  from?: string | undefined;
+  to?: string | undefined;
+}
+
+export interface ExecutionPageRequest extends ExecutionFilter {
   sortBy: ExecutionSortBy;
   descending: boolean;
   pageSize: number;
@@ -74,7 +90,8 @@ export interface ExecutionStore {
   get(id: string): Promise<Execution | undefined>;
   getMany(ids: readonly string[]): Promise<Map<string, Execution>>;
   getSteps(executionId: string): Promise<ExecutionStepRecord[]>;
-  countFor(scheduleId?: string): Promise<number>;
+  /** How many executions the filter covers, exactly (a range too wide to count is a ValidationError). */
+  count(filter: ExecutionFilter): Promise<number>;
   page(request: ExecutionPageRequest): Promise<ExecutionPage>;
   /** Queued, InProgress and Paused executions, oldest first. */
   listActive(scheduleId?: string): Promise<Execution[]>;

@@ -67,10 +67,49 @@ export type ExecutionDetail = z.infer<typeof ExecutionDetail>;
 export const ExecutionSortBy = ['queuedAt', 'startedAt', 'completedAt', 'status'] as const;
 export type ExecutionSortBy = (typeof ExecutionSortBy)[number];
 
+const EXECUTION_STATUSES: readonly string[] = Object.values(ExecutionStatus);
+
+/** `status=Completed,Failed`: one or more execution statuses, each named once in the result. */
+const StatusList = z
+  .string()
+  .meta({ description: `Comma-separated execution statuses: ${EXECUTION_STATUSES.join(', ')}` })
+  .transform((value, ctx) => {
+    const statuses = value.split(',').map((status) => status.trim());
+    const unknown = statuses.filter((status) => !EXECUTION_STATUSES.includes(status));
+    if (unknown.length > 0) {
+      ctx.issues.push({
+        code: 'custom',
+        input: value,
+        message: `Unknown status ${unknown.map((s) => `'${s}'`).join(', ')}: expected a comma-separated list of ${EXECUTION_STATUSES.join(', ')}`,
+      });
+      return z.NEVER;
+    }
+    return [...new Set(statuses)].sort() as ExecutionStatus[];
+  });
+
+/**
+ * A `from`/`to` bound, held as UTC `toISOString()` text: the form queuedAt is stored in, so they compare
+ * as strings. Stored times have milliseconds; a finer `from` rounds up (Date truncates) so that neither
+ * bound takes in a time outside the range.
+ */
+const queuedAtBound = (round: 'up' | 'down') =>
+  IsoDateTime.transform((value) => {
+    const finer = /\.\d{3}\d*[1-9]/.test(value);
+    return new Date(Date.parse(value) + (round === 'up' && finer ? 1 : 0)).toISOString();
+  });
+
 export const ListExecutionsQuery = CursorPageQuery.extend({
   scheduleId: Guid.optional(),
+  status: StatusList.optional(),
+  initiatedByType: z.enum(InitiatedByType).optional(),
+  /** Inclusive bounds on queuedAt. */
+  from: queuedAtBound('up').optional(),
+  to: queuedAtBound('down').optional(),
   sortBy: z.enum(ExecutionSortBy).default('queuedAt'),
   sortDescending: queryBoolean.default(true),
+}).refine((query) => !query.from || !query.to || query.from <= query.to, {
+  path: ['from'],
+  message: 'Must not be later than to',
 });
 export type ListExecutionsQuery = z.infer<typeof ListExecutionsQuery>;
 

@@ -21,8 +21,18 @@ export class ExecutionService {
   }
 
   async list(query: ListExecutionsQuery): Promise<PageEnvelope<Execution>> {
-    const { scheduleId, sortBy, sortDescending, pageSize } = query;
-    const shape = { scheduleId: scheduleId ?? null, sortBy, sortDescending, pageSize };
+    const { scheduleId, status, initiatedByType, from, to, sortBy, sortDescending, pageSize } = query;
+    const filter = { scheduleId, statuses: status, initiatedByType, from, to };
+    const shape = {
+      scheduleId: scheduleId ?? null,
+      status: status ?? null,
+      initiatedByType: initiatedByType ?? null,
+      from: from ?? null,
+      to: to ?? null,
+      sortBy,
+      sortDescending,
+      pageSize,
+    };
     let page: number;
     let cursor: Record<string, unknown> | undefined;
     if (query.nextToken !== undefined) {
@@ -33,13 +43,16 @@ export class ExecutionService {
     } else {
       page = query.page ?? 1;
       if ((page - 1) * pageSize > MAX_PAGE_OFFSET) {
+        // The count alone says whether so deep a page holds anything: past the end is an empty page.
+        const totalCount = await this.deps.executions.count(filter);
+        if ((page - 1) * pageSize >= totalCount) return envelope([], totalCount, page, pageSize);
         throw new ValidationError({
           page: [`Pages beyond item ${MAX_PAGE_OFFSET} are reached with nextToken, not a page number`],
         });
       }
     }
     const result = await this.deps.executions.page({
-      scheduleId,
+      ...filter,
       sortBy,
       descending: sortDescending,
       pageSize,

@@ -392,8 +392,42 @@ describe('ListExecutionsQuery', () => {
     { field: 'sortDescending', value: 'TRUE' },
     { field: 'nextToken', value: '' },
     { field: 'nextToken', value: 't'.repeat(4097) },
+    { field: 'status', value: 'Failed,Bogus' },
+    { field: 'status', value: 'failed' },
+    { field: 'status', value: '' },
+    { field: 'initiatedByType', value: 'Robot' },
+    { field: 'from', value: '2026-04-01' },
+    { field: 'to', value: 'yesterday' },
   ])('rejects $field=$value', ({ field, value }) => {
     expect(Object.keys(rejectionOf(ListExecutionsQuery, { [field]: value }, 'query'))).toEqual([field]);
+  });
+
+  it('reads a status list as distinct statuses', () => {
+    expect(parseOrThrow(ListExecutionsQuery, { status: 'Failed, Completed,Failed' }, 'query')).toMatchObject({
+      status: ['Completed', 'Failed'],
+    });
+  });
+
+  it('holds from/to as UTC milliseconds, rounding a finer from up and a finer to down', () => {
+    // Act
+    const parsed = parseOrThrow(
+      ListExecutionsQuery,
+      { from: '2026-04-01T02:00:00.0001+02:00', to: '2026-04-01T00:00:05.9999Z' },
+      'query',
+    );
+
+    // Assert
+    expect(parsed).toMatchObject({ from: '2026-04-01T00:00:00.001Z', to: '2026-04-01T00:00:05.999Z' });
+  });
+
+  it('refuses from later than to, naming from', () => {
+    const errors = rejectionOf(
+      ListExecutionsQuery,
+      { from: '2026-04-02T00:00:00Z', to: '2026-04-01T00:00:00Z' },
+      'query',
+    );
+
+    expect(Object.keys(errors)).toEqual(['from']);
   });
 });
 

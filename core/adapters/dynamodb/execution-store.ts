@@ -1,16 +1,18 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { BadRequestError } from '../../errors.js';
+import { BadRequestError, ValidationError } from '../../errors.js';
 import {
   ACTIVE_EXECUTION_STATUSES,
   ExecutionStatus,
+  InitiatedByType,
   isActiveExecutionStatus,
   isTerminalStepStatus,
   StepStatus,
 } from '../../model.js';
 import { olderFirst } from '../../overlap.js';
 import type {
+  ExecutionFilter,
   ExecutionPage,
   ExecutionPageRequest,
   ExecutionStepRecord,
@@ -37,6 +39,37 @@ const NOT_YET = '~';
 export const COUNTER_SHARDS = 8;
 export const GLOBAL_COUNTER_IDS = Array.from({ length: COUNTER_SHARDS }, (_, shard) => `executions#${shard}`);
 export const scheduleCounterId = (scheduleId: string) => `executions#schedule#${scheduleId}`;
+
+/**
+ * Every execution sits in one "cell": its status and initiatedByType. Filtered lists read the cells'
+ * partitions of the cell indexes, and their totalCount is the sum of the cells' counters, which the
+ * writes that create, move or forget an execution keep in the same transaction (sharded globally as
+ * the total is; per schedule, runs are already serialised by the schedule's version).
+ */
+const cellOf = (e: Pick<Execution, 'status' | 'initiatedByType'>) => `${e.status}#${e.initiatedByType}`;
+const cellCounterId = (cell: string, shard: number) => `executions#cell#${cell}#${shard}`;
+const scheduleCellCounterId = (scheduleId: string, cell: string) =>
+  `executions#schedule#${scheduleId}#cell#${cell}`;
+
+/** The counters an execution counts in: its cell's (global shard `shard`, and its schedule's). */
+export const cellCounterIds = (
+  e: Pick<Execution, 'scheduleId' | 'status' | 'initiatedByType'>,
+  shard: number,
+) => [cellCounterId(cellOf(e), shard), scheduleCellCounterId(e.scheduleId, cellOf(e))];
+
+/** The counters an execution counts in: totals and its cell's, with `shard` picking the global shards. */
+export const counterIdsOf = (
+  e: Pick<Execution, 'scheduleId' | 'status' | 'initiatedByType'>,
+  shard: number,
+) => [GLOBAL_COUNTER_IDS[shard] as string, scheduleCounterId(e.scheduleId), ...cellCounterIds(e, shard)];
+
+const randomShard = () => Math.floor(Math.random() * COUNTER_SHARDS);
+
+/**
+ * Widest queuedAt range whose totalCount is counted: a range has no counter, so its count reads the
+ * keys in it (KEYS_ONLY, `Select: COUNT`, ~160 RCU at the cap), and a wider range is refused, not guessed.
+ */
+export const MAX_RANGE_COUNT = 10_000;
 
 /**
  * The active statuses sort after every finished one ("InProgress" < "Paused" < "Queued", all after
@@ -67,6 +100,8 @@ export function indexAttributes(e: Execution): Item {
     kStarted: `${e.startedAt ?? NOT_YET}#${tail}`,
     kCompleted: `${e.completedAt ?? NOT_YET}#${tail}`,
     kStatus: `${e.status}#${tail}`,
+    cellPk: cellOf(e),
+    scheduleCellPk: `${e.scheduleId}#${cellOf(e)}`,
     ...(isActiveExecutionStatus(e.status) ? { activePk: ACTIVE_PK } : {}),
   };
 }
@@ -103,6 +138,8 @@ export class DynamoExecutionStore implements ExecutionStore {
     private readonly tables: Pick<TableNames, 'executions' | 'executionSteps' | 'counters' | 'schedules'>,
     /** How long an execution is kept once it has ended; TTL then removes it (and the change feed its steps). */
     private readonly retentionSeconds: number = DEFAULT_RETENTION_SECONDS,
+    /** The most executions a from/to count reads before refusing the range. */
+    private readonly maxRangeCount: number = MAX_RANGE_COUNT,
   ) {}
 
   async get(id: string): Promise<Execution | undefined> {
@@ -132,8 +169,18 @@ export class DynamoExecutionStore implements ExecutionStore {
     return items.map(({ executionId: _executionId, ...step }) => step as unknown as ExecutionStepRecord);
   }
 
-  async countFor(scheduleId?: string): Promise<number> {
-    const ids = scheduleId ? [scheduleCounterId(scheduleId)] : GLOBAL_COUNTER_IDS;
+  async count(filter: ExecutionFilter): Promise<number> {
+    if (filter.from !== undefined || filter.to !== undefined) return this.countRange(filter);
+    const ids = !narrowed(filter)
+      ? filter.scheduleId
+        ? [scheduleCounterId(filter.scheduleId)]
+        : GLOBAL_COUNTER_IDS
+      : cellsOf(filter).flatMap(({ status, type }) => {
+          const cell = cellOf({ status, initiatedByType: type });
+          return filter.scheduleId
+            ? [scheduleCellCounterId(filter.scheduleId, cell)]
+            : GLOBAL_COUNTER_IDS.map((_, shard) => cellCounterId(cell, shard));
+        });
     // Eventually consistent: a count a moment behind is fine for paging, and costs half.
     const items = await batchGet(
       this.client,
@@ -143,63 +190,117 @@ export class DynamoExecutionStore implements ExecutionStore {
     return items.reduce((sum, item) => sum + Number(item.count ?? 0), 0);
   }
 
+  /** Counts the index keys in the range, up to MAX_RANGE_COUNT: no counter knows a range. */
+  private async countRange(filter: ExecutionFilter): Promise<number> {
+    let total = 0;
+    const range = rangeOf(filter);
+    await Promise.all(
+      partitionsOf(filter, 'queuedAt').map(async (partition) => {
+        // A range's bounds are inclusive: nothing to drop.
+        const { drop: _drop, ...condition } = keyCondition(partition, range.lower, range.upper);
+        let start: Item | undefined;
+        do {
+          const result = await this.client.send(
+            new QueryCommand({
+              TableName: this.tables.executions,
+              ...condition,
+              Select: 'COUNT',
+              ExclusiveStartKey: start,
+            }),
+          );
+          total += result.Count ?? 0;
+          if (total > this.maxRangeCount) {
+            const message = `The range holds more than ${this.maxRangeCount} executions, too many to count: narrow from/to`;
+            throw new ValidationError({ from: [message], to: [message] });
+          }
+          start = result.LastEvaluatedKey;
+        } while (start);
+      }),
+    );
+    return total;
+  }
+
   /**
-   * One page of an index in the requested order. Only keys are read up to the page (KEYS_ONLY
-   * indexes, ~100 bytes a key), then the page's items come from one BatchGetItem: page 1 costs the
-   * same however many executions exist, and an offset costs its keys, bounded by MAX_PAGE_OFFSET.
+   * One page in the requested order. Only keys are read up to the page (KEYS_ONLY indexes, ~100
+   * bytes a key), then the page's items come from one BatchGetItem: page 1 costs the same however
+   * many executions exist, and an offset costs its keys, bounded by MAX_PAGE_OFFSET (per cell read).
    */
   async page(request: ExecutionPageRequest): Promise<ExecutionPage> {
-    const partition = request.scheduleId
-      ? { name: 'scheduleId', value: request.scheduleId }
-      : { name: 'allPk', value: ALL_PK };
-    const sortKey = ExecutionSortKey[request.sortBy];
     // The count and the keys are independent reads: one round trip instead of two.
-    const [totalCount, keys] = await Promise.all([
-      this.countFor(request.scheduleId),
-      this.readKeys(request, partition, sortKey),
-    ]);
+    const [totalCount, keys] = await Promise.all([this.count(request), this.readKeys(request)]);
     const pageKeys = keys.slice(request.offset, request.offset + request.pageSize);
     const found = await this.getMany(pageKeys.map((key) => key.id as string));
     const items = pageKeys.flatMap((key) => found.get(key.id as string) ?? []);
     const last = pageKeys.at(-1);
     const full = pageKeys.length === request.pageSize;
-    return {
-      items,
-      totalCount,
-      cursor:
-        full && last
-          ? { id: last.id, [partition.name]: partition.value, [sortKey]: last[sortKey] }
-          : undefined,
-    };
+    return { items, totalCount, cursor: full && last ? { m: last[MERGE_KEY] } : undefined };
   }
 
-  /** Index keys in order, from the cursor (or the start) up to the end of the requested page. */
-  private async readKeys(
-    request: ExecutionPageRequest,
-    partition: { name: string; value: string },
-    sortKey: string,
-  ): Promise<Item[]> {
+  /**
+   * Index keys in order, from the cursor (or the start) up to the end of the requested page: a merge
+   * of the filter's partitions (one, unless the filter is a union of cells), each read only as far
+   * as the merge needs it.
+   */
+  private async readKeys(request: ExecutionPageRequest): Promise<Item[]> {
     const wanted = request.offset + request.pageSize;
+    const descending = request.descending;
+    const range = rangeOf(request);
+    const after = request.cursor ? checkCursor(request.cursor) : undefined;
+    const streams = partitionsOf(request, request.sortBy).flatMap((partition) => {
+      let { lower, upper } = range;
+      if (after !== undefined) {
+        if (after.startsWith(partition.prefix)) {
+          const bound = { value: keyValue(after.slice(partition.prefix.length)), strict: true };
+          if (descending) upper = upper === undefined || bound.value <= upper.value ? bound : upper;
+          else lower = lower === undefined || bound.value >= lower.value ? bound : lower;
+        } else if (partition.prefix < after !== descending) {
+          // The whole partition sorts on one side of the cursor, and that side is behind us.
+          return [];
+        }
+      }
+      // The cursor is past the range's far end: nothing of this partition is left.
+      if (lower && upper && lower.value > upper.value) return [];
+      const query = keyCondition(partition, lower, upper);
+      return [{ partition, query, buffer: [] as Item[], start: undefined as Item | undefined, done: false }];
+    });
+    /** Reads on until the stream has a head or is exhausted: the merge must see every partition's next key. */
+    const fill = async (stream: (typeof streams)[number], limit: number) => {
+      const sortKey = stream.partition.sortKey;
+      while (stream.buffer.length === 0 && !stream.done) {
+        const { drop, ...condition } = stream.query;
+        const result = await this.client.send(
+          new QueryCommand({
+            TableName: this.tables.executions,
+            ...condition,
+            ScanIndexForward: !descending,
+            Limit: limit + drop.length,
+            ExclusiveStartKey: stream.start,
+          }),
+        );
+        for (const item of result.Items ?? []) {
+          if (drop.includes(item[sortKey] as string)) continue;
+          stream.buffer.push({
+            ...item,
+            [MERGE_KEY]: `${stream.partition.prefix}${item[sortKey] as string}`,
+          });
+        }
+        stream.start = result.LastEvaluatedKey;
+        stream.done = stream.start === undefined;
+      }
+    };
     const keys: Item[] = [];
-    let start = request.cursor ? checkCursor(request.cursor, partition, sortKey) : undefined;
-    do {
-      const result = await this.client.send(
-        new QueryCommand({
-          TableName: this.tables.executions,
-          IndexName: request.scheduleId
-            ? PER_SCHEDULE_INDEX[request.sortBy]
-            : ALL_EXECUTIONS_INDEX[request.sortBy],
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': partition.name },
-          ExpressionAttributeValues: { ':pk': partition.value },
-          ScanIndexForward: !request.descending,
-          Limit: wanted - keys.length,
-          ExclusiveStartKey: start,
-        }),
-      );
-      keys.push(...(result.Items ?? []));
-      start = result.LastEvaluatedKey;
-    } while (start && keys.length < wanted);
+    while (keys.length < wanted) {
+      await Promise.all(streams.map((stream) => fill(stream, wanted - keys.length)));
+      let best: (typeof streams)[number] | undefined;
+      for (const stream of streams) {
+        const head = stream.buffer[0]?.[MERGE_KEY] as string | undefined;
+        if (head === undefined) continue;
+        const bestHead = best?.buffer[0]?.[MERGE_KEY] as string | undefined;
+        if (bestHead === undefined || (descending ? head > bestHead : head < bestHead)) best = stream;
+      }
+      if (!best) break;
+      keys.push(best.buffer.shift() as Item);
+    }
     return keys;
   }
 
@@ -235,16 +336,6 @@ export class DynamoExecutionStore implements ExecutionStore {
     steps: ExecutionStepRecord[],
     schedule: ScheduleRunUpdate,
   ): Promise<void> {
-    const shard = GLOBAL_COUNTER_IDS[Math.floor(Math.random() * COUNTER_SHARDS)] as string;
-    const increment = (id: string) => ({
-      Update: {
-        TableName: this.tables.counters,
-        Key: { id },
-        UpdateExpression: 'ADD #count :one',
-        ExpressionAttributeNames: { '#count': 'count' },
-        ExpressionAttributeValues: { ':one': 1 },
-      },
-    });
     try {
       await transactWrite(this.client, [
         // An exclusive run bumps the version, so two racing runs of a policy that may refuse
@@ -263,8 +354,7 @@ export class DynamoExecutionStore implements ExecutionStore {
         ...steps.map((step) => ({
           Put: { TableName: this.tables.executionSteps, Item: { ...step, executionId: execution.id } },
         })),
-        increment(shard),
-        increment(scheduleCounterId(execution.scheduleId)),
+        ...counterIdsOf(execution, randomShard()).map((id) => this.counterUpdate(id, 1)),
       ]);
     } catch (error) {
       if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') {
@@ -313,6 +403,15 @@ export class DynamoExecutionStore implements ExecutionStore {
             completedAt: next.completedAt ?? new Date().toISOString(),
           }),
         ),
+        // The execution leaves its status's cell for the new one's, in the same transaction.
+        ...(next.status === from
+          ? []
+          : [
+              ...cellCounterIds({ ...execution, status: from }, randomShard()).map((id) =>
+                this.counterUpdate(id, -1),
+              ),
+              ...cellCounterIds(next, randomShard()).map((id) => this.counterUpdate(id, 1)),
+            ]),
       ]);
       return next;
     } catch (error) {
@@ -330,20 +429,24 @@ export class DynamoExecutionStore implements ExecutionStore {
     });
     await batchDelete(this.client, this.tables.executionSteps, keys);
     // Any global shard will do: the count is their sum.
-    const shard = GLOBAL_COUNTER_IDS[Math.floor(Math.random() * COUNTER_SHARDS)] as string;
     await Promise.all(
-      [shard, scheduleCounterId(execution.scheduleId)].map((id) =>
-        this.client.send(
-          new UpdateCommand({
-            TableName: this.tables.counters,
-            Key: { id },
-            UpdateExpression: 'ADD #count :minusOne',
-            ExpressionAttributeNames: { '#count': 'count' },
-            ExpressionAttributeValues: { ':minusOne': -1 },
-          }),
-        ),
+      counterIdsOf(execution, randomShard()).map((id) =>
+        this.client.send(new UpdateCommand(this.counterUpdate(id, -1).Update)),
       ),
     );
+  }
+
+  /** Adds `delta` to a counter, usable alone or inside a transaction. */
+  private counterUpdate(id: string, delta: number) {
+    return {
+      Update: {
+        TableName: this.tables.counters,
+        Key: { id },
+        UpdateExpression: 'ADD #count :delta',
+        ExpressionAttributeNames: { '#count': 'count' },
+        ExpressionAttributeValues: { ':delta': delta },
+      },
+    };
   }
 
   async getStep(executionId: string, ordinal: number): Promise<ExecutionStepRecord | undefined> {
@@ -441,25 +544,125 @@ const PER_SCHEDULE_INDEX = {
   status: ExecutionIndex.scheduleByStatus,
 } as const;
 
-/**
- * A cursor comes back from the client: accept exactly the key shape this query would have issued,
- * with strings DynamoDB takes as key values (it refuses an empty one, or a sort key over 1024 bytes,
- * with a ValidationException: a 500 here, where the client deserves a 400).
- */
-const isKeyValue = (value: unknown) =>
-  typeof value === 'string' && value !== '' && Buffer.byteLength(value) <= 1024;
+/** Where an index key is held, beside the key, during a merge: the value the merge orders by. */
+const MERGE_KEY = 'm';
 
-function checkCursor(
-  cursor: Record<string, unknown>,
-  partition: { name: string; value: string },
-  sortKey: string,
-) {
-  const names = Object.keys(cursor).sort();
-  const expected = ['id', partition.name, sortKey].sort();
-  const valid =
-    names.length === expected.length &&
-    names.every((name, i) => name === expected[i] && isKeyValue(cursor[name])) &&
-    cursor[partition.name] === partition.value;
-  if (!valid) throw new BadRequestError('nextToken is not a token this API issued.');
-  return cursor;
+/** One partition of one index that a list reads; `prefix` + its sort key is the order across partitions. */
+interface Partition {
+  index: string;
+  name: string;
+  value: string;
+  sortKey: string;
+  prefix: string;
+}
+
+interface Bound {
+  value: string;
+  strict: boolean;
+}
+
+const narrowed = (filter: ExecutionFilter) =>
+  filter.statuses !== undefined || filter.initiatedByType !== undefined;
+
+/** The cells a filter covers: its statuses (or all) by its initiatedByType (or all). */
+function cellsOf(filter: ExecutionFilter) {
+  const statuses = filter.statuses ?? Object.values(ExecutionStatus);
+  const types = filter.initiatedByType ? [filter.initiatedByType] : Object.values(InitiatedByType);
+  return statuses.flatMap((status) => types.map((type) => ({ status, type })));
+}
+
+/**
+ * The partitions that hold exactly the filter's executions, in an index sorted as asked. Cell
+ * indexes are sorted by queuedAt only; a cell has one status, so by status#queuedAt too.
+ */
+function partitionsOf(filter: ExecutionFilter, sortBy: ExecutionPageRequest['sortBy']): Partition[] {
+  const ranged = filter.from !== undefined || filter.to !== undefined;
+  const { scheduleId } = filter;
+  if (!narrowed(filter) && (!ranged || sortBy === 'queuedAt')) {
+    return [
+      {
+        index: scheduleId ? PER_SCHEDULE_INDEX[sortBy] : ALL_EXECUTIONS_INDEX[sortBy],
+        name: scheduleId ? 'scheduleId' : 'allPk',
+        value: scheduleId ?? ALL_PK,
+        sortKey: ExecutionSortKey[sortBy],
+        prefix: '',
+      },
+    ];
+  }
+  if (sortBy !== 'queuedAt' && sortBy !== 'status') {
+    throw new ValidationError({
+      sortBy: [
+        `Sorting by ${sortBy} cannot be combined with status, initiatedByType, from or to: use queuedAt or status`,
+      ],
+    });
+  }
+  return cellsOf(filter).map(({ status, type }) => {
+    const cell = cellOf({ status, initiatedByType: type });
+    return {
+      index: scheduleId ? ExecutionIndex.scheduleCellByQueuedAt : ExecutionIndex.cellByQueuedAt,
+      name: scheduleId ? 'scheduleCellPk' : 'cellPk',
+      value: scheduleId ? `${scheduleId}#${cell}` : cell,
+      sortKey: ExecutionSortKey.queuedAt,
+      prefix: sortBy === 'status' ? `${status}#` : '',
+    };
+  });
+}
+
+/** from/to as bounds on kQueued (`queuedAt#id`): `to` takes in every id of its instant. */
+function rangeOf(filter: ExecutionFilter): { lower?: Bound; upper?: Bound } {
+  return {
+    ...(filter.from !== undefined ? { lower: { value: filter.from, strict: false } } : {}),
+    ...(filter.to !== undefined ? { upper: { value: `${filter.to}#~`, strict: false } } : {}),
+  };
+}
+
+/**
+ * The key condition of a partition between two bounds. A key condition has one sort-key clause, so
+ * two bounds are a BETWEEN (inclusive), and `drop` lists the strict ends to leave out of the result.
+ */
+function keyCondition(partition: Partition, lower?: Bound, upper?: Bound) {
+  const names = { '#pk': partition.name, '#sk': partition.sortKey };
+  const values: Record<string, string> = { ':pk': partition.value };
+  let clause = '';
+  const drop: string[] = [];
+  if (lower && upper) {
+    clause = ' AND #sk BETWEEN :lo AND :hi';
+    values[':lo'] = lower.value;
+    values[':hi'] = upper.value;
+    for (const bound of [lower, upper]) if (bound.strict) drop.push(bound.value);
+  } else if (lower) {
+    clause = ` AND #sk ${lower.strict ? '>' : '>='} :lo`;
+    values[':lo'] = lower.value;
+  } else if (upper) {
+    clause = ` AND #sk ${upper.strict ? '<' : '<='} :hi`;
+    values[':hi'] = upper.value;
+  }
+  return {
+    IndexName: partition.index,
+    KeyConditionExpression: `#pk = :pk${clause}`,
+    ExpressionAttributeNames: clause ? names : { '#pk': partition.name },
+    ExpressionAttributeValues: values,
+    drop,
+  };
+}
+
+const NOT_ISSUED = 'nextToken is not a token this API issued.';
+
+/** A cursor comes back from the client: accept exactly the shape this store issues. */
+function checkCursor(cursor: Record<string, unknown>): string {
+  const names = Object.keys(cursor);
+  const value = cursor[MERGE_KEY];
+  if (names.length !== 1 || typeof value !== 'string' || value === '') {
+    throw new BadRequestError(NOT_ISSUED);
+  }
+  return value;
+}
+
+/**
+ * The cursor's position as a key condition value: DynamoDB refuses an empty one, or a sort key over
+ * 1024 bytes, with a ValidationException (a 500 here, where the client deserves a 400).
+ */
+function keyValue(value: string): string {
+  if (value === '' || Buffer.byteLength(value) > 1024) throw new BadRequestError(NOT_ISSUED);
+  return value;
 }

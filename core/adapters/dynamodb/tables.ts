@@ -44,6 +44,9 @@ export const ExecutionIndex = {
   scheduleByStartedAt: 'schedule-startedAt',
   scheduleByCompletedAt: 'schedule-completedAt',
   scheduleByStatus: 'schedule-status',
+  /** Partitioned by status#initiatedByType (a "cell"): a filter is the union of a few cells. */
+  cellByQueuedAt: 'cell-queuedAt',
+  scheduleCellByQueuedAt: 'schedule-cell-queuedAt',
   active: 'active',
 } as const;
 
@@ -119,6 +122,18 @@ export const TABLES = {
         indexName: ExecutionIndex.scheduleByStatus,
         partitionKey: S('scheduleId'),
         sortKey: S('kStatus'),
+        projection: 'KEYS_ONLY',
+      },
+      {
+        indexName: ExecutionIndex.cellByQueuedAt,
+        partitionKey: S('cellPk'),
+        sortKey: S('kQueued'),
+        projection: 'KEYS_ONLY',
+      },
+      {
+        indexName: ExecutionIndex.scheduleCellByQueuedAt,
+        partitionKey: S('scheduleCellPk'),
+        sortKey: S('kQueued'),
         projection: 'KEYS_ONLY',
       },
       // Sparse: `activePk` is present only while the execution is Queued, InProgress or Paused.
