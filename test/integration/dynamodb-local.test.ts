@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, paginateListTables } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createDocumentClient } from '../../core/adapters/dynamodb/client.js';
@@ -51,7 +51,10 @@ const as = (connection: DynamoConnection, accessKeyId: string): DynamoConnection
 const tableNames = async (connection: DynamoConnection) => {
   const client = new DynamoDBClient(connection);
   try {
-    return (await client.send(new ListTablesCommand({}))).TableNames ?? [];
+    // A page holds at most 100 names, and the suite's database holds hundreds of tables.
+    const names: string[] = [];
+    for await (const page of paginateListTables({ client }, {})) names.push(...(page.TableNames ?? []));
+    return names;
   } finally {
     client.destroy();
   }
