@@ -65,6 +65,8 @@ function operation(route: RouteDefinition): JsonSchema {
   }
   if (route.params) responses[404] = errorResponse('Not found');
   if (route.method !== 'GET') responses[409] = errorResponse('Conflicts with the current state');
+  // Answered by API Gateway itself, before any handler, for a body over its 10 MB limit.
+  if (route.body) responses[413] = errorResponse('The body is over 10 MB');
   responses[500] = errorResponse('Unexpected error');
   return {
     operationId: route.operationId,

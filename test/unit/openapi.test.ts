@@ -40,6 +40,10 @@ describe('buildOpenApiDocument', () => {
         description: 'Unexpected error',
         content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
       });
+      // A route that takes a body can meet API Gateway's 10 MB limit, answered with the error body.
+      expect(operation.responses['413']?.content).toEqual(
+        'body' in route ? operation.responses['500'].content : undefined,
+      );
     },
   );
 
