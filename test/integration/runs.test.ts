@@ -319,6 +319,9 @@ describe('ScheduleService.run and ExecutionService', () => {
       // Arrange
       const schedule = await withPolicy('CancelOther');
       const original = await services.schedules.run(schedule.id, operator);
+      // Later than the original, as on a real clock: runs queued in the same millisecond are ordered
+      // by id, and the original could then be the one left standing.
+      clock.advance(1000);
 
       // Act
       const results = await Promise.allSettled([
