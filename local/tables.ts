@@ -70,6 +70,12 @@ export interface EnsureTablesOptions {
    * Local keeps stream records in its own store and slows down as they pile up, which AWS does not.
    */
   streams?: boolean;
+  /**
+   * Turn TTL on where the table has it (default true). Integration tests turn it off: they run on
+   * fixed clocks months in the past, so everything they write has expired already, and DynamoDB
+   * Local's TTL sweeper would delete it in the middle of a test.
+   */
+  timeToLive?: boolean;
 }
 
 /** An index added to a table that already existed: its items written before need the new keys. */
@@ -98,7 +104,7 @@ export async function ensureTables(
       for (const indexName of await addMissingIndexes(client, input)) added.push({ table: key, indexName });
       if (streams) await enableMissingStream(client, names[key], table);
     }
-    await enableTimeToLive(client, names[key], table);
+    if (options.timeToLive ?? true) await enableTimeToLive(client, names[key], table);
   }
   return added;
 }

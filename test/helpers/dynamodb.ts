@@ -9,7 +9,8 @@ export async function freshTables() {
   const config = inject('dynamo');
   const tables = localTableNames(`t${randomUUID().slice(0, 8)}`);
   const admin = new DynamoDBClient(config);
-  await ensureTables(admin, tables);
+  // No TTL: the tests' clocks are in the past, and the sweeper would delete what they write.
+  await ensureTables(admin, tables, { timeToLive: false });
   admin.destroy();
   return { tables, config, client: createDocumentClient(config) };
 }
