@@ -60,9 +60,23 @@ export class LocalRuntimeError extends Error {
 }
 
 /** Where the npm package keeps DynamoDB Local's jar and native libraries. */
-export function emulatorDir(): string {
+function emulatorDir(): string {
   const require = createRequire(import.meta.url);
   return join(dirname(require.resolve('amplify-dynamodb-simulator/package.json')), 'emulator');
+}
+
+/** The JVM's arguments that run DynamoDB Local on `port` with these storage options. */
+export function javaArguments(port: number, storage: readonly string[]): string[] {
+  const dir = emulatorDir();
+  return [
+    `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
+    '-jar',
+    join(dir, 'DynamoDBLocal.jar'),
+    '-port',
+    String(port),
+    '-disableTelemetry',
+    ...storage,
+  ];
 }
 
 function checkJava(): void {
@@ -144,7 +158,6 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   checkJava();
   const port = options.port ?? (await freePort());
   if (options.port) await assertPortFree(port, 'DynamoDB Local');
-  const dir = emulatorDir();
   // In memory, a fresh secret per start: the database lives only as long as this process.
   const accessKeyId = options.dataDir ? prepareDataDir(options.dataDir) : newAccessKeyId();
   const storage = options.dataDir ? ['-dbPath', resolve(options.dataDir)] : ['-inMemory'];
@@ -154,16 +167,8 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   try {
     child = spawn(
       'java',
-      [
-        `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
-        '-jar',
-        join(dir, 'DynamoDBLocal.jar'),
-        '-port',
-        String(port),
-        '-disableTelemetry',
-        // No -sharedDb: the database is the one of the secret access key id (see the top of this file).
-        ...storage,
-      ],
+      // No -sharedDb: the database is the one of the secret access key id (see the top of this file).
+      javaArguments(port, storage),
       // Its working directory receives a metadata file; keep that out of the project folder.
       { stdio: ['ignore', 'ignore', 'pipe'], cwd: options.dataDir ? resolve(options.dataDir) : tmpdir() },
     );

@@ -21,9 +21,10 @@ import {
  * The whole local stack dies at once (SIGKILL to every process of `npm start`'s tree, the DynamoDB
  * Local JVM and the step's own process included) while one execution's step runs in the embedded
  * worker and a second one waits behind it (BufferOne). Restarted on the same data directory, the
- * service must lose nothing it accepted and leave nothing active: the reconciler (at start-up and
- * again when its grace has passed, then every minute) restarts the lost state machines; the step whose worker died fails on its lost
- * heartbeat, which fails its execution; the buffered one then runs on the new embedded worker.
+ * service must lose nothing it accepted and leave nothing active: the reconciler (at start-up,
+ * again when its grace has passed, then every minute) restarts the lost state machines; the step
+ * whose worker died fails on its lost heartbeat, which fails its execution; the buffered one then
+ * runs on the new embedded worker.
  */
 
 const HEARTBEAT_SECONDS = 5;

@@ -18,8 +18,8 @@ import { createDocumentClient } from '../../core/adapters/dynamodb/client.js';
 import {
   ACCESS_KEY_FILE,
   type DynamoConnection,
-  emulatorDir,
   freePort,
+  javaArguments,
   LOCAL_REGION,
   LocalRuntimeError,
   SHARED_DB_FILE,
@@ -65,22 +65,10 @@ async function sharedDbVersion(
   dataDir: string,
 ): Promise<{ connection: DynamoConnection; stop(): Promise<void> }> {
   const port = await freePort();
-  const dir = emulatorDir();
-  const child = spawn(
-    'java',
-    [
-      `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
-      '-jar',
-      join(dir, 'DynamoDBLocal.jar'),
-      '-port',
-      String(port),
-      '-disableTelemetry',
-      '-sharedDb',
-      '-dbPath',
-      dataDir,
-    ],
-    { stdio: 'ignore', cwd: dataDir },
-  );
+  const child = spawn('java', javaArguments(port, ['-sharedDb', '-dbPath', dataDir]), {
+    stdio: 'ignore',
+    cwd: dataDir,
+  });
   const exited = new Promise((done) => child.once('exit', done));
   const connection = as(
     {
