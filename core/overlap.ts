@@ -33,10 +33,16 @@ export function decideOverlap(policy: OverlapPolicy, activeCount: number): Overl
  * Whether runs of the policy must be decided one at a time. Skip and BufferOne may refuse, and
  * whether they do depends on the runs recorded before: each run's write requires that no other run
  * was recorded since it read. AllowAll and CancelOther never refuse, so their runs are recorded side
- * by side, each requiring only that the schedule was not edited meanwhile.
+ * by side, each requiring only that the schedule still exists and still has such a policy when it
+ * is named on the schedule (a run that finds otherwise is withdrawn and decided again).
  */
 export const runsOneAtATime = (policy: OverlapPolicy): boolean =>
   policy === OverlapPolicy.Skip || policy === OverlapPolicy.BufferOne;
+
+/** The policies whose runs are recorded side by side (see `runsOneAtATime`). */
+export const SIDE_BY_SIDE_POLICIES: readonly OverlapPolicy[] = Object.values(OverlapPolicy).filter(
+  (policy) => !runsOneAtATime(policy),
+);
 
 /** The order of a schedule's executions, oldest first: by queue time, ties broken by id. */
 export const olderFirst = (a: Execution, b: Execution): number =>

@@ -38,13 +38,16 @@ export interface ScheduleStore {
   listDue(now: string, partitions?: readonly number[]): Promise<string[]>;
 }
 
-/** What a run writes on its schedule, in the same transaction as the execution. */
+/** What a run writes on its schedule (lastExecutionId, lastRunTime, and a cron fire's progress). */
 export interface ScheduleRunUpdate {
-  /** The schedule version the run was decided on; the write fails with StaleVersionError otherwise. */
+  /** The schedule version the run was decided on. */
   version: number;
   /**
-   * The run must also be the only one recorded since the schedule was read: it bumps the version,
-   * as every run of a policy decided one at a time does. Otherwise runs are recorded side by side.
+   * The run must be the only one recorded since the schedule was read at `version`, as every run of a
+   * policy decided one at a time and every cron fire must: it is written in one transaction with the
+   * schedule, on condition of that version, which it bumps. Other runs never refuse and are recorded
+   * side by side: their transaction holds only their own items, so concurrent runs of one schedule
+   * do not contend for it, and the schedule names them afterwards.
    */
   exclusive: boolean;
   lastRunTime: string;
@@ -96,11 +99,13 @@ export interface ExecutionStore {
   /** Queued, InProgress and Paused executions, oldest first. */
   listActive(scheduleId?: string): Promise<Execution[]>;
   /**
-   * Writes the execution, its steps and the schedule's side of the run (`lastExecutionId` and
-   * `schedule`) in one transaction, on condition that the schedule is still at `schedule.version`
-   * (and, when `exclusive`, that no other run was recorded since); throws StaleVersionError otherwise.
+   * Writes the execution and its steps (Queued and Pending) and the schedule's side of the run.
+   * Exclusive: in one transaction, on condition that the schedule is still at `schedule.version`;
+   * throws StaleVersionError otherwise. Side by side: the execution first, then the schedule names it
+   * on condition that it still exists and still records runs side by side; false when it no longer
+   * does (deleted, or its policy now decides runs one at a time), and the caller withdraws the run.
    */
-  create(execution: Execution, steps: ExecutionStepRecord[], schedule: ScheduleRunUpdate): Promise<void>;
+  create(execution: Execution, steps: ExecutionStepRecord[], schedule: ScheduleRunUpdate): Promise<boolean>;
   /**
    * Moves an active execution to Cancelled and its unfinished steps with it. Returns undefined when
    * the execution is no longer in `from` (someone else changed it first).

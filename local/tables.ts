@@ -9,7 +9,8 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { cellCounterIds, indexAttributes, toExecution } from '../core/adapters/dynamodb/execution-store.js';
+import { cellCounterIds } from '../core/adapters/dynamodb/counters.js';
+import { indexAttributes, toExecution } from '../core/adapters/dynamodb/execution-store.js';
 import { DynamoScheduleStore } from '../core/adapters/dynamodb/schedule-store.js';
 import {
   ExecutionIndex,

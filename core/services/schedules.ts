@@ -175,11 +175,12 @@ export class ScheduleService {
         );
       }
       const execution = this.newExecution(schedule, initiator, null);
-      await this.deps.executions.create(execution, snapshotSteps(schedule.steps), {
+      const named = await this.deps.executions.create(execution, snapshotSteps(schedule.steps), {
         version: schedule.version,
         exclusive: runsOneAtATime(schedule.overlapPolicy),
         lastRunTime: execution.queuedAt,
       });
+      if (!named) await this.withdraw(execution);
       const cancelled =
         decision === OverlapDecision.StartAndSupersede
           ? await this.supersede(schedule, execution, initiator)
@@ -293,6 +294,22 @@ export class ScheduleService {
     } catch (error) {
       this.deps.onStartFailure?.(executionId, error);
     }
+  }
+
+  /**
+   * A run recorded side by side whose schedule, by the time it was named on it, was deleted or had
+   * moved to a policy that decides runs one at a time (Skip, BufferOne: a run decided under those may
+   * already have counted this one out). It is cancelled before it starts, and the request decides
+   * again on what the schedule is now: 404 when it is gone, the new policy otherwise.
+   */
+  private async withdraw(execution: Execution): Promise<never> {
+    await this.deps.executions.transition(execution, ExecutionStatus.Queued, {
+      status: ExecutionStatus.Cancelled,
+      completedAt: this.clock.now().toISOString(),
+      errorMessage:
+        'Withdrawn before it started: the schedule was deleted or its overlap policy changed while the run was recorded.',
+    });
+    throw new StaleVersionError('The schedule changed while the run was recorded.');
   }
 
   /**

@@ -3,7 +3,7 @@ import { BadRequestError, ConflictError, NotFoundError } from '../../core/errors
 import type { OverlapPolicy } from '../../core/model.js';
 import type { Schedule } from '../../core/schemas/schedule.js';
 import { createServices, type Services } from '../../core/services/index.js';
-import { freshTables } from '../helpers/dynamodb.js';
+import { freshTables, recordRequests, transactionsIn } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { canceller, MINUTE, operator, scheduleInput, TestClock } from './fixtures.js';
 
@@ -22,11 +22,14 @@ async function conflictOf(promise: Promise<unknown>): Promise<ConflictError> {
 describe('ScheduleService.run and ExecutionService', () => {
   let clock: TestClock;
   let services: Services;
+  let workflow: RecordingWorkflow;
+  let db: Awaited<ReturnType<typeof freshTables>>;
 
   beforeEach(async () => {
-    const { tables, client } = await freshTables();
+    db = await freshTables();
     clock = new TestClock('2026-04-05T06:00:00.000Z');
-    services = createServices(client, tables, { clock: clock, workflow: new RecordingWorkflow() });
+    workflow = new RecordingWorkflow();
+    services = createServices(db.client, db.tables, { clock: clock, workflow });
   });
 
   const createSchedule = (overrides: Record<string, unknown> = {}) =>
@@ -335,6 +338,90 @@ describe('ScheduleService.run and ExecutionService', () => {
       expect(await services.executions.listActive()).toHaveLength(1);
     });
 
+    it.each(['AllowAll', 'CancelOther'] as const)(
+      'records a %s run without its schedule or an unsharded counter in the transaction',
+      async (overlapPolicy) => {
+        // Arrange
+        const schedule = await withPolicy(overlapPolicy);
+        const sent = recordRequests(db.client);
+
+        // Act
+        await services.schedules.run(schedule.id, operator);
+
+        // Assert: concurrent runs of the schedule share no item in their transactions, so none
+        // waits for (or conflicts with) another; the schedule names the run in a write of its own.
+        const transactions = transactionsIn(sent);
+        expect(transactions).toHaveLength(1);
+        const items = transactions[0] ?? [];
+        expect(items.map((item) => item.TableName)).not.toContain(db.tables.schedules);
+        const counters = items.filter((item) => item.TableName === db.tables.counters);
+        expect(counters.map((c) => c.Key?.id)).toEqual([
+          expect.stringMatching(/^executions#[0-7]$/),
+          expect.stringMatching(new RegExp(`^executions#schedule#${schedule.id}(#[1-7])?$`)),
+          expect.stringMatching(/^executions#cell#Queued#ApiKey#[0-7]$/),
+          expect.stringMatching(
+            new RegExp(`^executions#schedule#${schedule.id}#cell#Queued#ApiKey(#[1-7])?$`),
+          ),
+        ]);
+        const naming = sent.filter(
+          (r) => r.command === 'UpdateItemCommand' && r.input.TableName === db.tables.schedules,
+        );
+        expect(naming.map((r) => r.input.ConditionExpression)).toEqual([
+          'listPk = :list AND overlapPolicy IN (:policy0, :policy1)',
+        ]);
+      },
+    );
+
+    it.each(['Skip', 'BufferOne'] as const)(
+      'records a %s run in one transaction with its schedule, on condition of its version',
+      async (overlapPolicy) => {
+        // Arrange
+        const schedule = await withPolicy(overlapPolicy);
+        const sent = recordRequests(db.client);
+
+        // Act
+        await services.schedules.run(schedule.id, operator);
+
+        // Assert
+        const [first] = transactionsIn(sent)[0] ?? [];
+        expect(first).toMatchObject({
+          kind: 'Update',
+          TableName: db.tables.schedules,
+          Key: { id: schedule.id },
+          ConditionExpression: '#version = :version',
+        });
+      },
+    );
+
+    it('withdraws an AllowAll run whose schedule moved to Skip while it was recorded, and decides it again', async () => {
+      // Arrange: one run active, then a second whose write races an edit of the policy to Skip.
+      const schedule = await withPolicy('AllowAll');
+      const first = await services.schedules.run(schedule.id, operator);
+      let edited = false;
+      recordRequests(db.client, async (request) => {
+        const puts = (request.input.TransactItems as { Put?: { TableName: string } }[] | undefined) ?? [];
+        if (!edited && puts.some((item) => item.Put?.TableName === db.tables.executions)) {
+          edited = true;
+          await services.schedules.replace(schedule.id, scheduleInput({ overlapPolicy: 'Skip' }));
+        }
+      });
+
+      // Act
+      const error = await conflictOf(services.schedules.run(schedule.id, operator));
+
+      // Assert: decided again under Skip, the run is refused for the active first one; the execution
+      // recorded under AllowAll was cancelled before the state machine ever saw it.
+      expect(error.message).toContain('overlap policy Skip');
+      const all = (await services.executions.list(listAll(schedule))).items;
+      const withdrawn = all.find((e) => e.id !== first.executionId);
+      expect(withdrawn).toMatchObject({
+        status: 'Cancelled',
+        errorMessage: expect.stringContaining('Withdrawn'),
+      });
+      expect(workflow.calledWith('start')).toEqual([[first.executionId]]);
+      expect((await services.executions.listActive()).map((e) => e.id)).toEqual([first.executionId]);
+    });
+
     it('starts runs of ten different schedules at once, counting each', async () => {
       // Arrange
       const schedules: Schedule[] = [];
@@ -371,7 +458,14 @@ describe('ScheduleService.run and ExecutionService', () => {
           } else {
             expect(removal.status).toBe('fulfilled');
             expect(run.reason).toBeInstanceOf(NotFoundError);
-            expect((await services.executions.list(listAll(schedule))).totalCount).toBe(0);
+            // A side-by-side run the delete overtook after it was recorded is withdrawn: cancelled
+            // before it was given to the state machine. Nothing of the deleted schedule runs.
+            const left = (await services.executions.list(listAll(schedule))).items;
+            expect(left.length).toBeLessThanOrEqual(overlapPolicy === 'Skip' ? 0 : 1);
+            for (const execution of left) {
+              expect(execution.status).toBe('Cancelled');
+              expect(workflow.calledWith('start')).not.toContainEqual([execution.id]);
+            }
           }
         }
       },

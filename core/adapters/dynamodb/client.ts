@@ -2,6 +2,7 @@ import {
   DynamoDBClient,
   type DynamoDBClientConfig,
   TransactionCanceledException,
+  TransactionConflictException,
 } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
@@ -32,8 +33,9 @@ export function cancellationCodes(error: unknown): string[] | undefined {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Runs a transaction, retrying only when it lost a race with another transaction on the same items
- * (`TransactionConflict`), which DynamoDB asks callers to retry; condition failures are the caller's.
+ * Runs a write, retrying only when it lost a race with a transaction on the same items (a
+ * transaction's `TransactionConflict`, or a single write's TransactionConflictException), which
+ * DynamoDB asks callers to retry; condition failures are the caller's.
  */
 export async function withConflictRetry<T>(write: () => Promise<T>, attempts = 6): Promise<T> {
   for (let n = 1; ; n++) {
@@ -41,7 +43,9 @@ export async function withConflictRetry<T>(write: () => Promise<T>, attempts = 6
       return await write();
     } catch (error) {
       const codes = cancellationCodes(error);
-      const conflicted = codes?.includes('TransactionConflict') && !codes.includes('ConditionalCheckFailed');
+      const conflicted =
+        error instanceof TransactionConflictException ||
+        (codes?.includes('TransactionConflict') && !codes.includes('ConditionalCheckFailed'));
       if (!conflicted || n >= attempts) throw error;
       await sleep(Math.random() * 20 * 2 ** n);
     }

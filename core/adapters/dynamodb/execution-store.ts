@@ -21,7 +21,15 @@ import type {
 } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
 import type { Execution, ExecutionStep } from '../../schemas/execution.js';
-import { batchDelete, batchGet, cancellationCodes, queryAll, transactWrite } from './client.js';
+import {
+  batchDelete,
+  batchGet,
+  cancellationCodes,
+  queryAll,
+  transactWrite,
+  withConflictRetry,
+} from './client.js';
+import { cellCounterIds, cellOf, countedIds, counterIdsOf, randomShard } from './counters.js';
 import { scheduleRunUpdate } from './schedule-store.js';
 import { EXPIRES_AT, ExecutionIndex, ExecutionSortKey, type TableNames } from './tables.js';
 
@@ -31,39 +39,6 @@ const ALL_PK = 'EXECUTION';
 const ACTIVE_PK = 'ACTIVE';
 /** Sorts after any ISO date: a time not reached yet orders last ascending, first descending (as SQL NULLs). */
 const NOT_YET = '~';
-
-/**
- * The global execution count is spread over shards so that concurrent runs of different schedules do
- * not contend for one counter item inside their transactions; reading it is one BatchGetItem.
- */
-export const COUNTER_SHARDS = 8;
-export const GLOBAL_COUNTER_IDS = Array.from({ length: COUNTER_SHARDS }, (_, shard) => `executions#${shard}`);
-export const scheduleCounterId = (scheduleId: string) => `executions#schedule#${scheduleId}`;
-
-/**
- * Every execution sits in one "cell": its status and initiatedByType. Filtered lists read the cells'
- * partitions of the cell indexes, and their totalCount is the sum of the cells' counters, which the
- * writes that create, move or forget an execution keep in the same transaction (sharded globally as
- * the total is; per schedule, runs are already serialised by the schedule's version).
- */
-const cellOf = (e: Pick<Execution, 'status' | 'initiatedByType'>) => `${e.status}#${e.initiatedByType}`;
-const cellCounterId = (cell: string, shard: number) => `executions#cell#${cell}#${shard}`;
-const scheduleCellCounterId = (scheduleId: string, cell: string) =>
-  `executions#schedule#${scheduleId}#cell#${cell}`;
-
-/** The counters an execution counts in: its cell's (global shard `shard`, and its schedule's). */
-export const cellCounterIds = (
-  e: Pick<Execution, 'scheduleId' | 'status' | 'initiatedByType'>,
-  shard: number,
-) => [cellCounterId(cellOf(e), shard), scheduleCellCounterId(e.scheduleId, cellOf(e))];
-
-/** The counters an execution counts in: totals and its cell's, with `shard` picking the global shards. */
-export const counterIdsOf = (
-  e: Pick<Execution, 'scheduleId' | 'status' | 'initiatedByType'>,
-  shard: number,
-) => [GLOBAL_COUNTER_IDS[shard] as string, scheduleCounterId(e.scheduleId), ...cellCounterIds(e, shard)];
-
-const randomShard = () => Math.floor(Math.random() * COUNTER_SHARDS);
 
 /**
  * Widest queuedAt range whose totalCount is counted: a range has no counter, so its count reads the
@@ -171,16 +146,10 @@ export class DynamoExecutionStore implements ExecutionStore {
 
   async count(filter: ExecutionFilter): Promise<number> {
     if (filter.from !== undefined || filter.to !== undefined) return this.countRange(filter);
-    const ids = !narrowed(filter)
-      ? filter.scheduleId
-        ? [scheduleCounterId(filter.scheduleId)]
-        : GLOBAL_COUNTER_IDS
-      : cellsOf(filter).flatMap(({ status, type }) => {
-          const cell = cellOf({ status, initiatedByType: type });
-          return filter.scheduleId
-            ? [scheduleCellCounterId(filter.scheduleId, cell)]
-            : GLOBAL_COUNTER_IDS.map((_, shard) => cellCounterId(cell, shard));
-        });
+    const cells = narrowed(filter)
+      ? cellsOf(filter).map(({ status, type }) => cellOf({ status, initiatedByType: type }))
+      : undefined;
+    const ids = countedIds(filter.scheduleId, cells);
     // Eventually consistent: a count a moment behind is fine for paging, and costs half.
     const items = await batchGet(
       this.client,
@@ -331,35 +300,42 @@ export class DynamoExecutionStore implements ExecutionStore {
       .sort(olderFirst);
   }
 
-  async create(
-    execution: Execution,
-    steps: ExecutionStepRecord[],
-    schedule: ScheduleRunUpdate,
-  ): Promise<void> {
-    try {
-      await transactWrite(this.client, [
-        // An exclusive run bumps the version, so two racing runs of a policy that may refuse
-        // cannot both pass it on the same view of the schedule. Other runs of one schedule still
-        // write its item and counter together, which DynamoDB may answer with TransactionConflict:
-        // their writes commute (the last `lastExecutionId` wins, counts add up) and none conditions
-        // on another run, so the retry in `transactWrite` is the whole answer to that transient cause.
-        scheduleRunUpdate(this.tables.schedules, execution.scheduleId, execution.id, schedule),
-        {
-          Put: {
-            TableName: this.tables.executions,
-            Item: { ...execution, ...indexAttributes(execution) },
-            ConditionExpression: 'attribute_not_exists(id)',
-          },
+  async create(execution: Execution, steps: ExecutionStepRecord[], run: ScheduleRunUpdate): Promise<boolean> {
+    const own = [
+      {
+        Put: {
+          TableName: this.tables.executions,
+          Item: { ...execution, ...indexAttributes(execution) },
+          ConditionExpression: 'attribute_not_exists(id)',
         },
-        ...steps.map((step) => ({
-          Put: { TableName: this.tables.executionSteps, Item: { ...step, executionId: execution.id } },
-        })),
-        ...counterIdsOf(execution, randomShard()).map((id) => this.counterUpdate(id, 1)),
-      ]);
-    } catch (error) {
-      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') {
-        throw new StaleVersionError('The schedule changed since it was read.', { cause: error });
+      },
+      ...steps.map((step) => ({
+        Put: { TableName: this.tables.executionSteps, Item: { ...step, executionId: execution.id } },
+      })),
+      ...counterIdsOf(execution, randomShard()).map((id) => this.counterUpdate(id, 1)),
+    ];
+    const named = scheduleRunUpdate(this.tables.schedules, execution.scheduleId, execution.id, run);
+    if (run.exclusive) {
+      try {
+        await transactWrite(this.client, [named, ...own]);
+        return true;
+      } catch (error) {
+        if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') {
+          throw new StaleVersionError('The schedule changed since it was read.', { cause: error });
+        }
+        throw error;
       }
+    }
+    // Side by side, the schedule item stays out of the transaction: in it, every concurrent run of
+    // the schedule would conflict with every other (TransactionConflict), as its counters would if
+    // they were not sharded. What the schedule's item guarded (that it exists and still admits runs
+    // side by side) is checked when it names the run, just after.
+    await transactWrite(this.client, own);
+    try {
+      await withConflictRetry(() => this.client.send(new UpdateCommand(named.Update)));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
   }

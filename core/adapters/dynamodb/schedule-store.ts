@@ -2,6 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { ALL_DUE_PARTITIONS, duePartitionOf } from '../../due-partitions.js';
 import { ConflictError } from '../../errors.js';
+import { SIDE_BY_SIDE_POLICIES } from '../../overlap.js';
 import type { ScheduleRecord, ScheduleRunUpdate, ScheduleStore } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
 import { cancellationCodes, queryAll, type TransactItems, transactWrite } from './client.js';
@@ -20,10 +21,12 @@ const scheduleItem = (schedule: ScheduleRecord) => ({
 });
 
 /**
- * The schedule's side of a run, for the run's transaction: it names the new execution, records the
- * run time, bumps the version when the run is exclusive (so racing runs and fires of one schedule
- * serialise) and, for a cron fire, moves `nextRunTime` and the due index on. Every run requires the
- * version it was decided on: an edit or delete meanwhile sends it back to read the schedule again.
+ * The schedule's side of a run: it names the new execution and records the run time. An exclusive
+ * run's goes in the run's transaction, on condition of the version it was decided on, which it bumps
+ * (so racing runs and fires of one schedule serialise, and an edit or delete meanwhile sends it back
+ * to read the schedule again); a cron fire's also moves `nextRunTime` and the due index on. A run
+ * recorded side by side sends it alone, after its own items, on condition only that the schedule
+ * still exists and its policy still lets runs be recorded side by side.
  */
 export function scheduleRunUpdate(
   tableName: string,
@@ -32,14 +35,21 @@ export function scheduleRunUpdate(
   run: ScheduleRunUpdate,
 ) {
   const sets = ['lastExecutionId = :id', 'lastRunTime = :ran'];
-  const values: Record<string, unknown> = {
-    ':id': executionId,
-    ':ran': run.lastRunTime,
-    ':version': run.version,
-  };
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = { ':id': executionId, ':ran': run.lastRunTime };
+  let condition: string;
   if (run.exclusive) {
+    condition = '#version = :version';
+    names['#version'] = 'version';
     sets.push('#version = :next');
-    values[':next'] = run.version + 1;
+    Object.assign(values, { ':version': run.version, ':next': run.version + 1 });
+  } else {
+    const policies = SIDE_BY_SIDE_POLICIES.map((_, i) => `:policy${i}`);
+    condition = `listPk = :list AND overlapPolicy IN (${policies.join(', ')})`;
+    values[':list'] = LIST_PK;
+    SIDE_BY_SIDE_POLICIES.forEach((policy, i) => {
+      values[`:policy${i}`] = policy;
+    });
   }
   let remove = '';
   if (run.fire) {
@@ -59,8 +69,8 @@ export function scheduleRunUpdate(
       TableName: tableName,
       Key: { id: scheduleId },
       UpdateExpression: `SET ${sets.join(', ')}${remove}`,
-      ConditionExpression: '#version = :version',
-      ExpressionAttributeNames: { '#version': 'version' },
+      ConditionExpression: condition,
+      ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
       ExpressionAttributeValues: values,
     },
   };
