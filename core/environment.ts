@@ -22,4 +22,5 @@ export const OIDC_ENV = {
   audience: 'OIDC_AUDIENCE',
   rolesClaim: 'OIDC_ROLES_CLAIM',
   jwksUri: 'OIDC_JWKS_URI',
+  clientIds: 'OIDC_CLIENT_IDS',
 } as const;

@@ -30,6 +30,7 @@ export const ContextKey = {
   oidcAudience: 'oidcAudience',
   oidcRolesClaim: 'oidcRolesClaim',
   oidcJwksUri: 'oidcJwksUri',
+  oidcClientIds: 'oidcClientIds',
   logLevel: 'logLevel',
   alarmEmail: 'alarmEmail',
   oldestTaskAgeAlarmSeconds: 'oldestTaskAgeAlarmSeconds',
@@ -41,6 +42,7 @@ const OIDC_CONTEXT_KEYS: OidcSettingNames = {
   audience: ContextKey.oidcAudience,
   rolesClaim: ContextKey.oidcRolesClaim,
   jwksUri: ContextKey.oidcJwksUri,
+  clientIds: ContextKey.oidcClientIds,
 };
 
 /** The levels Powertools Logger accepts in `POWERTOOLS_LOG_LEVEL`. */
@@ -80,7 +82,8 @@ export interface ServiceConfig {
   readonly retentionDays: number;
   /**
    * Sign-in with `Authorization: Bearer` tokens from an OIDC issuer (`oidcIssuer`, `oidcAudience`,
-   * `oidcRolesClaim` default `roles`, `oidcJwksUri` default discovered); off when no issuer is set.
+   * `oidcRolesClaim` default `roles`, `oidcJwksUri` default discovered, `oidcClientIds` default the
+   * audience); off when no issuer is set.
    * Only the authorizer receives it.
    */
   readonly oidc?: OidcSettings;

@@ -11,6 +11,11 @@ export interface OidcSettings {
   readonly rolesClaim: string;
   /** Where the signing keys are; discovered from the issuer's `openid-configuration` when absent. */
   readonly jwksUri?: string;
+  /**
+   * The OAuth client ids a token may have been issued to: a token naming its client in `azp` must
+   * name one of these. When absent, the audience is the one client (`aud` is the client id).
+   */
+  readonly clientIds?: readonly string[];
 }
 
 export const DEFAULT_ROLES_CLAIM = 'roles';
@@ -24,12 +29,16 @@ export class OidcSettingsError extends Error {
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+/** Plain http to this machine: how an identity provider runs beside `npm start` (and in the tests). */
+export const isLoopbackHttp = (url: URL): boolean =>
+  url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
+
 /**
  * Keys and tokens are trusted because of where they come from, so only https will do. Plain http is
  * allowed to a loopback host where asked (`npm start` against an identity provider on the same
  * machine): a deployed function could never reach one, so the CDK context does not allow it.
  */
-const urlSchema = (allowLoopbackHttp: boolean) =>
+export const trustedUrl = (allowLoopbackHttp: boolean) =>
   z.string().superRefine((value, ctx) => {
     let url: URL;
     try {
@@ -38,8 +47,7 @@ const urlSchema = (allowLoopbackHttp: boolean) =>
       ctx.addIssue({ code: 'custom', message: 'must be a URL' });
       return;
     }
-    const loopbackHttp = allowLoopbackHttp && url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
-    if (url.protocol !== 'https:' && !loopbackHttp) {
+    if (url.protocol !== 'https:' && !(allowLoopbackHttp && isLoopbackHttp(url))) {
       ctx.addIssue({
         code: 'custom',
         message: allowLoopbackHttp ? 'must be an https URL (http only to localhost)' : 'must be an https URL',
@@ -47,12 +55,21 @@ const urlSchema = (allowLoopbackHttp: boolean) =>
     }
   });
 
+/** A list in `cdk.json`, or one string separated by commas (`-c`, environment variables). */
+const clientIdsSchema = z
+  .union([z.string(), z.array(z.string())], { error: 'must be client ids separated by commas' })
+  .transform((value) =>
+    (typeof value === 'string' ? value.split(',') : value).map((id) => id.trim()).filter((id) => id !== ''),
+  )
+  .pipe(z.array(z.string()).min(1, 'must name at least one client id'));
+
 const settingsSchema = (allowLoopbackHttp: boolean) =>
   z.strictObject({
-    issuer: urlSchema(allowLoopbackHttp),
+    issuer: trustedUrl(allowLoopbackHttp),
     audience: z.string({ error: 'is required (a string) when the issuer is set' }),
     rolesClaim: z.string().min(1).default(DEFAULT_ROLES_CLAIM),
-    jwksUri: urlSchema(allowLoopbackHttp).optional(),
+    jwksUri: trustedUrl(allowLoopbackHttp).optional(),
+    clientIds: clientIdsSchema.optional(),
   });
 
 /** Settings as read, before checking: `undefined` or an empty string means not set. */
@@ -96,6 +113,7 @@ export const oidcSettingsFromEnv = (env: NodeJS.ProcessEnv): OidcSettings | unde
       audience: env[OIDC_ENV.audience],
       rolesClaim: env[OIDC_ENV.rolesClaim],
       jwksUri: env[OIDC_ENV.jwksUri],
+      clientIds: env[OIDC_ENV.clientIds],
     },
     { names: OIDC_ENV, allowLoopbackHttp: true },
   );
@@ -106,4 +124,5 @@ export const oidcEnvironment = (settings: OidcSettings): Record<string, string> 
   [OIDC_ENV.audience]: settings.audience,
   [OIDC_ENV.rolesClaim]: settings.rolesClaim,
   ...(settings.jwksUri ? { [OIDC_ENV.jwksUri]: settings.jwksUri } : {}),
+  ...(settings.clientIds ? { [OIDC_ENV.clientIds]: settings.clientIds.join(',') } : {}),
 });

@@ -1,11 +1,18 @@
-import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import {
+  createRemoteJWKSet,
+  errors,
+  type JWTHeaderParameters,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
 import { z } from 'zod';
 import { type Principal, Role } from '../model.js';
 import { type Clock, systemClock } from '../ports.js';
-import type { OidcSettings } from './oidc-settings.js';
+import { isLoopbackHttp, type OidcSettings, trustedUrl } from './oidc-settings.js';
 
 /**
- * Signed-in users: verifies an OIDC access or ID token (`Authorization: Bearer`) against the
+ * Signed-in users: verifies an OIDC access token (`Authorization: Bearer`) against the
  * configured issuer's keys and turns it into a `User` principal. Framework-free: the authorizer,
  * the local runtime and the tests use it as is.
  */
@@ -32,7 +39,8 @@ const FETCH_TIMEOUT_MS = 3_000;
 /** Why a token was not accepted. Never carries the token or its claims. */
 export interface TokenRefusal {
   /**
-   * `token`: the token itself is not acceptable (expired, wrong issuer or audience, bad signature).
+   * `token`: the token itself is not acceptable (expired, wrong issuer or audience, bad signature,
+   * an ID token, issued to another client).
    * `keys`: the issuer's keys could not be had (an outage or a misconfiguration): every user is
    * refused until they can, which operators need to hear about.
    */
@@ -62,8 +70,61 @@ export interface UserTokenVerifierOptions {
   readonly onRefused?: (refusal: TokenRefusal) => void;
 }
 
-/** The part of the discovery document this needs (OpenID Connect Discovery 1.0, section 3). */
-const DiscoveryDocument = z.object({ issuer: z.string(), jwks_uri: z.url() });
+/**
+ * `typ` values an access token may carry: RFC 9068's `at+jwt`, or the generic `JWT` most providers
+ * put on every token (or none at all). Any other type (`id_token+jwt`, `logout+jwt`, `secevent+jwt`)
+ * says the token is meant for something else. Compared as RFC 7515 section 4.1.9 asks: ignoring
+ * case, with the `application/` prefix optional.
+ */
+const ACCESS_TOKEN_TYPES = new Set(['at+jwt', 'jwt']);
+
+/**
+ * Claims only an ID token carries (OpenID Connect Core 1.0, sections 2, 3.1.3.6 and 3.3.2.11):
+ * `nonce` echoes the sign-in request, `at_hash` and `c_hash` bind it to the access token or code
+ * issued with it. An ID token tells the client who signed in; it is no grant to call an API, and
+ * one that leaked from the client (logs, browser storage) must not work as one. Providers that type
+ * both kinds `JWT` leave these as the only way to tell them apart.
+ */
+const ID_TOKEN_CLAIMS = ['nonce', 'at_hash', 'c_hash'] as const;
+
+/**
+ * What is wrong with a token whose signature, issuer, audience and lifetime are good, or `undefined`
+ * when nothing is. `clientIds` are the clients the token may have been issued to (`azp`).
+ */
+function claimsRefusal(
+  header: JWTHeaderParameters,
+  payload: JWTPayload,
+  clientIds: readonly string[],
+): Omit<TokenRefusal, 'cause'> | undefined {
+  if (typeof payload.sub !== 'string' || payload.sub === '') {
+    return { code: 'ERR_JWT_NO_SUBJECT', message: 'The "sub" claim is empty.' };
+  }
+  // Not trusted to be a string: jose checks `typ` only when asked for one value.
+  const type: unknown = header.typ;
+  const accessType =
+    type === undefined ||
+    (typeof type === 'string' && ACCESS_TOKEN_TYPES.has(type.toLowerCase().replace(/^application\//, '')));
+  if (!accessType) {
+    return { code: 'ERR_JWT_NOT_ACCESS_TOKEN', message: 'The "typ" header names another kind of token.' };
+  }
+  const idTokenClaim = ID_TOKEN_CLAIMS.find((name) => name in payload);
+  if (idTokenClaim) {
+    return { code: 'ERR_JWT_NOT_ACCESS_TOKEN', message: `An ID token (it has "${idTokenClaim}").` };
+  }
+  // OpenID Connect Core 1.0, section 2: `azp` names the client the token was issued to.
+  if (payload.azp !== undefined && !clientIds.some((id) => id === payload.azp)) {
+    return { code: 'ERR_JWT_UNKNOWN_CLIENT', message: 'The "azp" claim names a client not configured.' };
+  }
+  return undefined;
+}
+
+/**
+ * The part of the discovery document this needs (OpenID Connect Discovery 1.0, section 3). The keys
+ * decide whose tokens are believed, so their URL must be as trustworthy as the issuer's: https, or
+ * http to this machine only when the issuer itself is served that way (a local provider).
+ */
+const discoveryDocument = (issuer: string) =>
+  z.object({ issuer: z.string(), jwks_uri: trustedUrl(isLoopbackHttp(new URL(issuer))) });
 
 class DiscoveryError extends Error {
   override readonly name = 'DiscoveryError';
@@ -121,7 +182,7 @@ export class UserTokenVerifier {
    */
   async authenticate(token: string): Promise<Principal | undefined> {
     try {
-      const { payload } = await jwtVerify(token, await this.keys(), {
+      const { payload, protectedHeader } = await jwtVerify(token, await this.keys(), {
         issuer: this.settings.issuer,
         audience: this.settings.audience,
         algorithms: [...ALLOWED_ALGORITHMS],
@@ -130,11 +191,17 @@ export class UserTokenVerifier {
         // A token without an expiry would be good forever; one without a subject names nobody.
         requiredClaims: ['exp', 'sub'],
       });
-      const subject = payload.sub;
-      if (typeof subject !== 'string' || subject === '') {
-        this.refuse({ cause: 'token', code: 'ERR_JWT_NO_SUBJECT', message: 'The "sub" claim is empty.' });
+      const refusal = claimsRefusal(
+        protectedHeader,
+        payload,
+        this.settings.clientIds ?? [this.settings.audience],
+      );
+      if (refusal) {
+        this.refuse({ cause: 'token', ...refusal });
         return undefined;
       }
+      // claimsRefusal refused a token without one.
+      const subject = payload.sub as string;
       return {
         type: 'User',
         id: subject,
@@ -179,8 +246,11 @@ export class UserTokenVerifier {
     const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
     const response = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
     if (!response.ok) throw new DiscoveryError(`${url} answered ${response.status}.`);
-    const document = DiscoveryDocument.safeParse(await response.json());
-    if (!document.success) throw new DiscoveryError(`${url} has no valid jwks_uri.`);
+    const document = discoveryDocument(issuer).safeParse(await response.json());
+    if (!document.success) {
+      const issue = document.error.issues[0];
+      throw new DiscoveryError(`${url} has no valid ${issue?.path.join('.')}: it ${issue?.message}.`);
+    }
     // Discovery section 4.3: a document naming another issuer must not be used.
     if (document.data.issuer !== issuer) {
       throw new DiscoveryError(`${url} names the issuer ${document.data.issuer}, not ${issuer}.`);

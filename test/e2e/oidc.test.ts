@@ -65,6 +65,8 @@ describe('signed-in users (Authorization: Bearer)', () => {
   it.each([
     ['another audience', { aud: 'another-app' }],
     ['an expired token', { exp: Math.floor(Date.now() / 1000) - 3600 }],
+    ['an ID token', { nonce: 'n-0S6_WzA2Mj' }],
+    ['a token issued to another client', { azp: 'another-app' }],
   ])('answers 401 UNAUTHORISED to %s', async (_, claims) => {
     const token = await provider.sign({ groups: ['Administrator'], ...claims });
 

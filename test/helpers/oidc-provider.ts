@@ -15,16 +15,24 @@ export interface TestOidcProvider {
   readonly requests: string[];
   /**
    * A token signed with the provider's key (or `key`, to sign with another), valid for an hour from
-   * now unless the claims say otherwise (`exp`, `nbf`, `iat` as epoch seconds).
+   * now unless the claims say otherwise (`exp`, `nbf`, `iat` as epoch seconds). `typ` is `JWT`
+   * unless given (`undefined` leaves it out).
    */
-  sign(claims?: JWTPayload, options?: { key?: CryptoKey; kid?: string; alg?: string }): Promise<string>;
+  sign(
+    claims?: JWTPayload,
+    options?: { key?: CryptoKey; kid?: string; alg?: string; typ?: string | undefined },
+  ): Promise<string>;
   stop(): Promise<void>;
 }
 
 export const TEST_AUDIENCE = 'schedule-service';
 const KID = 'test-key';
 
-export async function startOidcProvider(alg: 'RS256' | 'ES256' = 'RS256'): Promise<TestOidcProvider> {
+/** `jwksUri`: what the discovery document names as the key set (its own `/jwks` by default). */
+export async function startOidcProvider(
+  alg: 'RS256' | 'ES256' = 'RS256',
+  options: { jwksUri?: string } = {},
+): Promise<TestOidcProvider> {
   const { publicKey, privateKey } = await generateKeyPair(alg);
   const jwk = { ...(await exportJWK(publicKey)), kid: KID, alg, use: 'sig' };
   const requests: string[] = [];
@@ -33,7 +41,7 @@ export async function startOidcProvider(alg: 'RS256' | 'ES256' = 'RS256'): Promi
     requests.push(req.url ?? '');
     const body =
       req.url === '/.well-known/openid-configuration'
-        ? { issuer, jwks_uri: `${issuer}/jwks` }
+        ? { issuer, jwks_uri: options.jwksUri ?? `${issuer}/jwks` }
         : req.url === '/jwks'
           ? { keys: [jwk] }
           : undefined;
@@ -57,7 +65,11 @@ export async function startOidcProvider(alg: 'RS256' | 'ES256' = 'RS256'): Promi
         exp: now + 3600,
         ...claims,
       })
-        .setProtectedHeader({ alg: options.alg ?? alg, kid: options.kid ?? KID, typ: 'JWT' })
+        .setProtectedHeader({
+          alg: options.alg ?? alg,
+          kid: options.kid ?? KID,
+          typ: 'typ' in options ? options.typ : 'JWT',
+        })
         .sign(options.key ?? privateKey);
     },
     stop: () =>

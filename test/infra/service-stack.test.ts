@@ -312,13 +312,14 @@ describe('OIDC sign-in', () => {
     expect(statements.filter((st) => !actions(st).every((a) => a.startsWith('xray:')))).toHaveLength(1);
   });
 
-  it('passes a configured key set URL and roles claim through', () => {
+  it('passes a configured key set URL, roles claim and client ids through', () => {
     const config = readConfig(
       newApp({
         oidcIssuer: 'https://login.example.com',
         oidcAudience: 'api',
         oidcRolesClaim: 'realm_access.roles',
         oidcJwksUri: 'https://login.example.com/keys',
+        oidcClientIds: 'spa,cli',
       }).node,
     );
     expect(config.oidc).toEqual({
@@ -326,6 +327,7 @@ describe('OIDC sign-in', () => {
       audience: 'api',
       rolesClaim: 'realm_access.roles',
       jwksUri: 'https://login.example.com/keys',
+      clientIds: ['spa', 'cli'],
     });
   });
 

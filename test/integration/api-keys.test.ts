@@ -1,4 +1,6 @@
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { DynamoApiKeyStore } from '../../core/adapters/dynamodb/api-key-store.js';
 import { NotFoundError } from '../../core/errors.js';
 import { createServices, type Services } from '../../core/services/index.js';
 import { freshTables } from '../helpers/dynamodb.js';
@@ -140,6 +142,16 @@ describe('ApiKeyService', () => {
     expect((await services.apiKeys.list(1, 20)).items.map((key) => key.id)).toEqual([kept.id]);
   });
 
+  it('revokes a key right after creating it, every time', async () => {
+    for (let i = 0; i < 50; i++) {
+      const { id, key } = await services.apiKeys.create({ name: `k${i}`, roles: ['Administrator'] });
+
+      await services.apiKeys.revoke(id);
+
+      expect(await services.apiKeys.authenticate(key)).toBeUndefined();
+    }
+  });
+
   it('throws NotFoundError when revoking an unknown key, or the same key twice', async () => {
     // Arrange
     const { id } = await services.apiKeys.create({ name: 'once', roles: ['Worker'] });
@@ -160,5 +172,59 @@ describe('ApiKeyService', () => {
     expect(first).not.toHaveProperty('key');
     expect((await services.apiKeys.list(1, 20)).totalCount).toBe(1);
     expect(await services.apiKeys.authenticate('sek_local-admin-secret')).toMatchObject({ id: first.id });
+  });
+});
+
+/** The commands the client sends (name and input), recorded by a middleware on the real client. */
+function recordCommands(client: DynamoDBDocumentClient) {
+  const sent: { command: string | undefined; input: Record<string, unknown> }[] = [];
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      sent.push({ command: context.commandName, input: args.input as Record<string, unknown> });
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordCommands' },
+  );
+  return sent;
+}
+
+const storedKey = (id: string, keyHash: string) => ({
+  id,
+  name: 'fresh',
+  roles: ['Administrator' as const],
+  keyPrefix: 'sek_abcdef',
+  created: '2026-06-01T08:00:00.000Z',
+  expiresAt: null,
+  keyHash,
+});
+
+describe('DynamoApiKeyStore', () => {
+  // DynamoDB Local updates its indexes with the write, so only the requests show that revoking
+  // does not depend on one: in AWS a just-written key may not be in the by-id index yet.
+  it('revokes a key by consistent reads of its own items, never through an index', async () => {
+    const { tables, client } = await freshTables();
+    const store = new DynamoApiKeyStore(client, tables.apiKeys);
+    const key = storedKey('11111111-1111-4111-8111-111111111111', 'a'.repeat(64));
+    await store.create(key);
+    const sent = recordCommands(client);
+
+    expect(await store.delete(key.id)).toBe(true);
+
+    expect(sent.map(({ command }) => command)).toEqual(['GetItemCommand', 'TransactWriteItemsCommand']);
+    expect(sent[0]?.input).toMatchObject({ ConsistentRead: true });
+    expect(JSON.stringify(sent)).not.toContain('IndexName');
+    expect(await store.findByHash(key.keyHash)).toBeUndefined();
+  });
+
+  it('revokes a key stored before keys had an id item, through the index', async () => {
+    const { tables, client } = await freshTables();
+    const store = new DynamoApiKeyStore(client, tables.apiKeys);
+    const key = storedKey('22222222-2222-4222-8222-222222222222', 'b'.repeat(64));
+    // As the store wrote keys before: the key item alone.
+    await client.send(new PutCommand({ TableName: tables.apiKeys, Item: { ...key, listPk: 'APIKEY' } }));
+
+    expect(await store.delete(key.id)).toBe(true);
+
+    expect(await store.findByHash(key.keyHash)).toBeUndefined();
   });
 });

@@ -72,6 +72,58 @@ describe('UserTokenVerifier', () => {
     expect(refusals).toEqual([expect.objectContaining({ cause: 'token' })]);
   });
 
+  it.each<[string, string | undefined]>([
+    ['an RFC 9068 access token type', 'at+jwt'],
+    ['the media type form, in capitals', 'application/AT+JWT'],
+    ['the generic JWT type', 'JWT'],
+    ['no type', undefined],
+  ])('accepts %s', async (_, typ) => {
+    const { tokens, refusals } = verifier();
+
+    expect(await tokens.authenticate(await provider.sign({}, { typ }))).toBeDefined();
+
+    expect(refusals).toEqual([]);
+  });
+
+  it.each<[string, JWTPayload, string | undefined]>([
+    ['typed as another kind of token', {}, 'id_token+jwt'],
+    ['typed as a logout token', {}, 'logout+jwt'],
+    ['with a nonce (an ID token)', { nonce: 'n-0S6_WzA2Mj' }, 'JWT'],
+    ['with an at_hash (an ID token)', { at_hash: 'HK6E_P6Dh8Y93mRNtsDB1Q' }, 'JWT'],
+    ['with a c_hash (an ID token)', { c_hash: 'LDktKdoQak3Pk0cnXxCltA' }, undefined],
+  ])('refuses a token %s', async (_, claims, typ) => {
+    const { tokens, refusals } = verifier();
+
+    expect(await tokens.authenticate(await provider.sign(claims, { typ }))).toBeUndefined();
+
+    expect(refusals).toEqual([expect.objectContaining({ cause: 'token', code: 'ERR_JWT_NOT_ACCESS_TOKEN' })]);
+  });
+
+  it('accepts a token whose azp is the audience, when no client ids are configured', async () => {
+    const { tokens } = verifier();
+
+    expect(await tokens.authenticate(await provider.sign({ azp: provider.audience }))).toBeDefined();
+  });
+
+  it('accepts a token whose azp is one of the configured client ids', async () => {
+    const { tokens } = verifier({ clientIds: ['spa', 'cli'] });
+
+    expect(await tokens.authenticate(await provider.sign({ azp: 'cli' }))).toBeDefined();
+  });
+
+  it.each<[string, Partial<OidcSettings>, unknown]>([
+    ['another client than the audience', {}, 'another-app'],
+    ['a client not configured', { clientIds: ['spa'] }, 'another-app'],
+    ['the audience, when client ids are configured', { clientIds: ['spa'] }, 'schedule-service'],
+    ['no string', {}, ['schedule-service']],
+  ])('refuses a token whose azp names %s', async (_, settings, azp) => {
+    const { tokens, refusals } = verifier(settings);
+
+    expect(await tokens.authenticate(await provider.sign({ azp }))).toBeUndefined();
+
+    expect(refusals).toEqual([expect.objectContaining({ cause: 'token', code: 'ERR_JWT_UNKNOWN_CLIENT' })]);
+  });
+
   it('accepts a token expired or not yet valid by less than the clock tolerance', async () => {
     const { tokens } = verifier();
 
@@ -219,6 +271,26 @@ describe('UserTokenVerifier', () => {
     expect(refusals).toEqual([
       expect.objectContaining({ cause: 'keys', message: expect.stringContaining('names the issuer') }),
     ]);
+  });
+
+  it('refuses, reporting the keys, a discovery document naming an http key set', async () => {
+    const plain = await startOidcProvider('RS256', { jwksUri: 'http://keys.example.com/jwks' });
+    try {
+      const refusals: TokenRefusal[] = [];
+      const tokens = new UserTokenVerifier(
+        { issuer: plain.issuer, audience: plain.audience, rolesClaim: DEFAULT_ROLES_CLAIM },
+        { onRefused: (refusal) => refusals.push(refusal) },
+      );
+
+      expect(await tokens.authenticate(await plain.sign())).toBeUndefined();
+
+      expect(refusals).toEqual([
+        expect.objectContaining({ cause: 'keys', message: expect.stringContaining('must be an https URL') }),
+      ]);
+      expect(plain.requests).toEqual(['/.well-known/openid-configuration']);
+    } finally {
+      await plain.stop();
+    }
   });
 
   it('never puts the token in what it reports', async () => {

@@ -1,9 +1,17 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { ApiKeyStore, StoredApiKey } from '../../ports.js';
-import { queryAll } from './client.js';
+import { queryAll, transactWrite } from './client.js';
 
 const LIST_PK = 'APIKEY';
+
+/**
+ * The key item's primary key is its hash (what the authorizer has). Revoking has only the id, and
+ * the by-id index is eventually consistent: a revoke right after a create could miss the key,
+ * answer 404 and leave it valid. So each key has a second item, keyed by its id, naming the hash,
+ * read consistently. Hashes are hex, so `id#…` never collides with a key item.
+ */
+const idItemKey = (id: string) => ({ keyHash: `id#${id}` });
 
 /** API keys, keyed by the key's hash so the authorizer finds a key with one consistent GetItem. */
 export class DynamoApiKeyStore implements ApiKeyStore {
@@ -20,13 +28,23 @@ export class DynamoApiKeyStore implements ApiKeyStore {
   }
 
   async create(key: StoredApiKey): Promise<void> {
-    await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { ...key, listPk: LIST_PK },
-        ConditionExpression: 'attribute_not_exists(keyHash)',
-      }),
-    );
+    // Together, so a key that can authenticate can always be revoked.
+    await transactWrite(this.client, [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...key, listPk: LIST_PK },
+          ConditionExpression: 'attribute_not_exists(keyHash)',
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...idItemKey(key.id), hashOfKey: key.keyHash },
+          ConditionExpression: 'attribute_not_exists(keyHash)',
+        },
+      },
+    ]);
   }
 
   async listAll(): Promise<StoredApiKey[]> {
@@ -40,6 +58,23 @@ export class DynamoApiKeyStore implements ApiKeyStore {
   }
 
   async delete(id: string): Promise<boolean> {
+    const keyHash = await this.hashOf(id);
+    if (keyHash === undefined) return false;
+    // Deleting the key item is the revocation: the authorizer's consistent read stops finding it at once.
+    await transactWrite(this.client, [
+      { Delete: { TableName: this.tableName, Key: { keyHash } } },
+      { Delete: { TableName: this.tableName, Key: idItemKey(id) } },
+    ]);
+    return true;
+  }
+
+  private async hashOf(id: string): Promise<string | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: idItemKey(id), ConsistentRead: true }),
+    );
+    if (typeof Item?.hashOfKey === 'string') return Item.hashOfKey;
+    // Keys created before the id items existed have none; they were indexed long ago, so the
+    // index finds them. A key created since always has its id item, so it never gets here.
     const { Items } = await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -48,11 +83,8 @@ export class DynamoApiKeyStore implements ApiKeyStore {
         ExpressionAttributeValues: { ':id': id },
       }),
     );
-    const keyHash = Items?.[0]?.keyHash;
-    if (typeof keyHash !== 'string') return false;
-    // Deleting the item is the revocation: the authorizer's consistent read stops finding it at once.
-    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { keyHash } }));
-    return true;
+    const legacy = Items?.[0]?.keyHash;
+    return typeof legacy === 'string' ? legacy : undefined;
   }
 }
 

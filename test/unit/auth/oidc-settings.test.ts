@@ -6,7 +6,13 @@ import {
   parseOidcSettings,
 } from '../../../core/auth/oidc-settings.js';
 
-const names = { issuer: 'iss-key', audience: 'aud-key', rolesClaim: 'roles-key', jwksUri: 'jwks-key' };
+const names = {
+  issuer: 'iss-key',
+  audience: 'aud-key',
+  rolesClaim: 'roles-key',
+  jwksUri: 'jwks-key',
+  clientIds: 'clients-key',
+};
 const strict = { names, allowLoopbackHttp: false };
 
 describe('parseOidcSettings', () => {
@@ -29,8 +35,18 @@ describe('parseOidcSettings', () => {
       audience: 'api',
       rolesClaim: 'groups',
       jwksUri: 'https://login.example.com/keys',
+      clientIds: ['spa', 'cli'],
     };
     expect(parseOidcSettings(settings, strict)).toEqual(settings);
+  });
+
+  it('reads client ids separated by commas', () => {
+    expect(
+      parseOidcSettings(
+        { issuer: 'https://login.example.com', audience: 'api', clientIds: 'spa, cli,' },
+        strict,
+      ),
+    ).toMatchObject({ clientIds: ['spa', 'cli'] });
   });
 
   it.each([
@@ -46,6 +62,16 @@ describe('parseOidcSettings', () => {
       'an http key set',
       { issuer: 'https://login.example.com', audience: 'api', jwksUri: 'http://login.example.com/keys' },
       /jwks-key must be an https URL/,
+    ],
+    [
+      'client ids that name none',
+      { issuer: 'https://login.example.com', audience: 'api', clientIds: ' , ' },
+      /clients-key must name at least one client id/,
+    ],
+    [
+      'client ids that are not strings',
+      { issuer: 'https://login.example.com', audience: 'api', clientIds: 7 },
+      /clients-key must be client ids separated by commas/,
     ],
     [
       'settings without an issuer',
@@ -74,7 +100,7 @@ describe('oidcSettingsFromEnv', () => {
   it('reads back what oidcEnvironment writes', () => {
     const settings = { issuer: 'https://login.example.com', audience: 'api', rolesClaim: 'groups' };
     expect(oidcSettingsFromEnv(oidcEnvironment(settings))).toEqual(settings);
-    const withKeys = { ...settings, jwksUri: 'https://login.example.com/keys' };
+    const withKeys = { ...settings, jwksUri: 'https://login.example.com/keys', clientIds: ['spa', 'cli'] };
     expect(oidcSettingsFromEnv(oidcEnvironment(withKeys))).toEqual(withKeys);
   });
 
