@@ -75,6 +75,7 @@ export class WorkerService {
   private now = () => this.clock.now().toISOString();
 
   async claim(request: ClaimRequest, principal: Principal): Promise<ClaimedTask[]> {
+    this.requireServes(principal, request.pools);
     const claimant = { claimedBy: claimantOf(principal), workerId: request.workerId };
     const deadline = Date.now() + request.waitSeconds * 1000;
     for (;;) {
@@ -88,6 +89,14 @@ export class WorkerService {
       }
       if (claimed.length > 0 || Date.now() >= deadline) return claimed;
       await sleep(Math.min(this.deps.pollIntervalMs ?? 500, Math.max(0, deadline - Date.now())));
+    }
+  }
+
+  /** 403 unless the principal may serve every pool named: a claim is refused whole, never trimmed. */
+  private requireServes(principal: Principal, pools: readonly string[]): void {
+    const refused = pools.filter((pool) => principal.pools && !principal.pools.includes(pool));
+    if (refused.length > 0) {
+      throw new ForbiddenError(`This credential may not serve pool(s) ${refused.join(', ')}.`);
     }
   }
 
