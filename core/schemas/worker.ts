@@ -24,6 +24,15 @@ export const ClaimInput = z.strictObject({
   maxTasks: z.number().int().min(1).max(20).default(1),
   /** Long poll: how long to wait for a task when none is queued (API Gateway allows 29 s a request). */
   waitSeconds: z.number().int().min(0).max(20).default(0),
+  requestId: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,64}$/, { error: 'Must be 1-64 letters, digits or . _ : -' })
+    .optional()
+    .meta({
+      description:
+        'Chosen by the worker, new for each claim and the same on its retries: a claim repeating the ' +
+        'requestId of this credential and workerId gets back the tasks that request claimed, so a lost answer strands none.',
+    }),
 });
 export type ClaimInput = z.infer<typeof ClaimInput>;
 

@@ -181,6 +181,7 @@ describe('buildOpenApiDocument', () => {
 
 describe('buildOpenApiDocument: pools of API keys', () => {
   const claim = doc.paths['/worker/tasks/claim'].post;
+  const claimBody = claim.requestBody.content['application/json'].schema;
 
   it("shows a key's pools, named by the step pools' rule, null for every pool", () => {
     // Act
@@ -192,7 +193,8 @@ describe('buildOpenApiDocument: pools of API keys', () => {
     expect(JSON.stringify(doc.paths['/api-keys'].post.requestBody)).toContain('^[A-Za-z0-9._-]{1,64}$');
   });
 
-  it("documents the claim's 403 for a pool the key may not serve", () => {
+  it("documents the claim's 403 for a pool the key may not serve, and its requestId", () => {
     expect(claim.responses['403'].description).toMatch(/pools/);
+    expect(JSON.stringify(claimBody)).toContain('requestId');
   });
 });
