@@ -103,6 +103,11 @@ export interface Principal {
   readonly id: string;
   readonly name: string;
   readonly roles: readonly Role[];
+  /**
+   * The worker pools it may claim from; absent: every pool (a key created without `pools`, and any
+   * OIDC user: a user's pools would have to come from the identity provider, which has no such claim).
+   */
+  readonly pools?: readonly string[] | undefined;
 }
 
 /** Life of a worker task: queued for a pool, claimed by a worker, then ended one way or another. */

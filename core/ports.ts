@@ -158,6 +158,8 @@ export interface WorkerTask {
   workerId?: string | undefined;
   /** The credential that claimed the task (see `claimantOf`); only it may beat or complete it. */
   claimedBy?: string | undefined;
+  /** Which claim took it: the worker's requestId, or one the service made up for a claim without. */
+  claimId?: string | undefined;
   claimedAt?: string | undefined;
   lastHeartbeatAt?: string | undefined;
   heartbeatMessage?: string | undefined;
@@ -186,8 +188,23 @@ export interface WorkerTaskStore {
   queuedIn(pool: string, limit: number): Promise<string[]>;
   /** Every task still waiting for a worker (all pools), oldest first. */
   allQueued(): Promise<WorkerTask[]>;
-  /** Queued → Claimed and its step Queued → Processing, atomically; undefined if someone else won. */
-  claim(taskId: string, claimant: Required<TaskClaimant>, now: string): Promise<WorkerTask | undefined>;
+  /**
+   * Queued → Claimed by `claimant` in claim `claimId`, its step Queued → Processing, and the task on
+   * the claim's receipt, atomically; undefined if someone else won.
+   */
+  claim(
+    taskId: string,
+    claimant: Required<TaskClaimant>,
+    claimId: string,
+    now: string,
+  ): Promise<WorkerTask | undefined>;
+  /** The tasks claim `claimId` of `claimant` took that it still holds (a retried claim's answer). */
+  claimedIn(claimant: Required<TaskClaimant>, claimId: string): Promise<WorkerTask[]>;
+  /**
+   * Claimed in `claimId` → Queued again and its step Processing → Queued, atomically: for a claim
+   * whose answer cannot be given. Does nothing when the task is no longer held by that claim.
+   */
+  release(task: WorkerTask, claimId: string): Promise<void>;
   /** Records a heartbeat on a task claimed by `claimant`; false when it is not (or no longer) so. */
   touch(taskId: string, claimant: TaskClaimant, now: string, message: string | undefined): Promise<boolean>;
   /**

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ActivityStatus } from '../core/model.js';
 import type { ScheduleStep } from '../core/schemas/schedule.js';
 import { ClaimedTask as ClaimedTaskSchema } from '../core/schemas/worker.js';
@@ -156,6 +157,8 @@ export class WorkerAgent {
   private async claimLoop(): Promise<void> {
     const { workerId, pools, concurrency, pollWaitSeconds } = this.config;
     let failures = 0;
+    // Kept until a claim is answered: a claim retried after a lost answer gets back what it took.
+    let requestId = randomUUID();
     while (!this.stopClaiming.signal.aborted) {
       const free = concurrency - this.tasks.size;
       if (free <= 0) {
@@ -168,10 +171,11 @@ export class WorkerAgent {
       let claimed: unknown[];
       try {
         claimed = await this.client.claim(
-          { workerId, pools, maxTasks: Math.min(free, 20), waitSeconds: pollWaitSeconds },
+          { workerId, pools, maxTasks: Math.min(free, 20), waitSeconds: pollWaitSeconds, requestId },
           { signal: this.hardStop.signal, stopRetrying: this.stopClaiming.signal, retryForMs: 60_000 },
         );
         failures = 0;
+        requestId = randomUUID();
       } catch (error) {
         if (this.stopClaiming.signal.aborted) break;
         failures += 1;

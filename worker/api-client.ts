@@ -60,6 +60,8 @@ export interface ClaimRequest {
   pools: readonly string[];
   maxTasks: number;
   waitSeconds: number;
+  /** The same on every retry of one claim, so the service answers a retry with what it claimed. */
+  requestId?: string;
 }
 
 const DEFAULT_RETRY: RetryPolicy = { baseMs: 500, maxMs: 30_000 };

@@ -242,6 +242,7 @@ export const ROUTES = [
     path: '/worker/tasks/claim',
     group: HandlerGroup.worker,
     role: worker,
+    forbidden: 'the API key may not serve one of the pools named (its `pools`)',
     summary: 'Claim queued tasks of the given pools (long poll up to waitSeconds)',
     body: ClaimInput,
     status: 200,

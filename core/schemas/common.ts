@@ -12,6 +12,11 @@ export const Guid = z.guid({ error: 'Must be a GUID (8-4-4-4-12 hexadecimal digi
 
 export const IsoDateTime = z.iso.datetime({ offset: true });
 
+/** A worker pool's name: what a step runs on, what a worker claims, and what an API key may serve. */
+export const PoolName = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'Must be 1-64 letters, digits, dots, dashes or underscores' });
+
 /** Query-string integer: digits only, so "1.5", "abc" and "" are rejected rather than coerced. */
 export const queryInteger = (min: number, max: number) =>
   z

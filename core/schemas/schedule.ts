@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { describeCronProblem, isValidTimeZone } from '../cron.js';
 import { ExecutionMode, ExecutionStatus, OverlapPolicy, StepType, TriggerType } from '../model.js';
-import { Guid, IsoDateTime, PageQuery, paged, queryBoolean, queryInteger } from './common.js';
+import { Guid, IsoDateTime, PageQuery, PoolName, paged, queryBoolean, queryInteger } from './common.js';
 
 /** Upper bound on steps: an execution and all its step rows are written in one DynamoDB transaction (100 items). */
 export const MAX_STEPS = 90;
@@ -13,10 +13,7 @@ const stepCommon = {
   executionMode: z.enum(ExecutionMode).default(ExecutionMode.Sequential),
   continueOnFailure: z.boolean().default(false),
   timeoutSeconds: z.number().int().min(1).max(86_400).default(3600),
-  workerPool: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'Must be 1-64 letters, digits, dots, dashes or underscores' })
-    .default('default'),
+  workerPool: PoolName.default('default'),
 };
 
 const argumentsField = z.string().max(2000).nullish();

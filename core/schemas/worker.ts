@@ -1,9 +1,7 @@
 import { z } from 'zod';
 import { STEP_STATUS_BY_ACTIVITY } from '../status-rules.js';
-import { Guid } from './common.js';
+import { Guid, PoolName } from './common.js';
 import { ScheduleStep } from './schedule.js';
-
-const poolName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'Must be a worker pool name' });
 
 const WorkerId = z
   .string()
@@ -19,10 +17,22 @@ const ClaimantWorkerId = WorkerId.optional().meta({
 
 export const ClaimInput = z.strictObject({
   workerId: WorkerId,
-  pools: z.array(poolName).min(1).max(20),
+  pools: z.array(PoolName).min(1).max(20).meta({
+    description:
+      'The pools to claim from; each must be one the credential may serve, or the claim is refused (403).',
+  }),
   maxTasks: z.number().int().min(1).max(20).default(1),
   /** Long poll: how long to wait for a task when none is queued (API Gateway allows 29 s a request). */
   waitSeconds: z.number().int().min(0).max(20).default(0),
+  requestId: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,64}$/, { error: 'Must be 1-64 letters, digits or . _ : -' })
+    .optional()
+    .meta({
+      description:
+        'Chosen by the worker, new for each claim and the same on its retries: a claim repeating the ' +
+        'requestId of this credential and workerId gets back the tasks that request claimed, so a lost answer strands none.',
+    }),
 });
 export type ClaimInput = z.infer<typeof ClaimInput>;
 

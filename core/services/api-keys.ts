@@ -39,6 +39,7 @@ export class ApiKeyService {
       keyPrefix: secret.slice(0, KEY_PREFIX.length + 6),
       created: this.clock.now().toISOString(),
       expiresAt: input.expiresAt ?? null,
+      pools: input.pools ?? null,
       keyHash: hashApiKey(secret),
     };
     await this.store.create(stored);
@@ -67,6 +68,12 @@ export class ApiKeyService {
     const key = await this.store.findByHash(hashApiKey(secret));
     if (!key) return undefined;
     if (key.expiresAt !== null && Date.parse(key.expiresAt) <= this.clock.now().getTime()) return undefined;
-    return { type: InitiatedByType.ApiKey, id: key.id, name: key.name, roles: key.roles };
+    return {
+      type: InitiatedByType.ApiKey,
+      id: key.id,
+      name: key.name,
+      roles: key.roles,
+      ...(key.pools === null ? {} : { pools: key.pools }),
+    };
   }
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
 import {
   ActivityStatus,
@@ -24,6 +25,8 @@ export interface ClaimRequest {
   pools: string[];
   maxTasks: number;
   waitSeconds: number;
+  /** The worker's id for this claim, repeated on its retries (see `claim`). */
+  requestId?: string | undefined;
 }
 
 /** Who calls heartbeat or complete: the authenticated caller and the workerId it gives, if any. */
@@ -74,19 +77,55 @@ export class WorkerService {
 
   private now = () => this.clock.now().toISOString();
 
+  /**
+   * Claims up to `maxTasks` queued tasks of the pools, waiting up to `waitSeconds` for one. A claim
+   * repeating a requestId (same credential and workerId) gets back the tasks that request still
+   * holds instead, so a worker whose answer was lost loses no tasks by asking again. When the answer
+   * cannot be made (describing a task fails), the tasks go back to the queue: nobody would run them,
+   * and they would stay Claimed until their heartbeat lapsed and failed the step.
+   */
   async claim(request: ClaimRequest, principal: Principal): Promise<ClaimedTask[]> {
+    this.requireServes(principal, request.pools);
     const claimant = { claimedBy: claimantOf(principal), workerId: request.workerId };
+    const claimId = request.requestId ?? randomUUID();
+    const claimed: WorkerTask[] = [];
+    try {
+      if (request.requestId !== undefined)
+        claimed.push(...(await this.deps.tasks.claimedIn(claimant, claimId)));
+      if (claimed.length === 0) await this.claimQueued(request, claimant, claimId, claimed);
+      return await Promise.all(claimed.map((task) => this.describe(task)));
+    } catch (error) {
+      // The worker will not hear of these tasks; a release that fails too leaves one to its heartbeat.
+      await Promise.allSettled(claimed.map((task) => this.deps.tasks.release(task, claimId)));
+      throw error;
+    }
+  }
+
+  /** 403 unless the principal may serve every pool named: a claim is refused whole, never trimmed. */
+  private requireServes(principal: Principal, pools: readonly string[]): void {
+    const refused = pools.filter((pool) => principal.pools && !principal.pools.includes(pool));
+    if (refused.length > 0) {
+      throw new ForbiddenError(`This credential may not serve pool(s) ${refused.join(', ')}.`);
+    }
+  }
+
+  /** Long poll: adds to `claimed` as it goes, so a failure part way still knows what it holds. */
+  private async claimQueued(
+    request: ClaimRequest,
+    claimant: Required<TaskClaimant>,
+    claimId: string,
+    claimed: WorkerTask[],
+  ): Promise<void> {
     const deadline = Date.now() + request.waitSeconds * 1000;
     for (;;) {
-      const claimed: ClaimedTask[] = [];
       for (const pool of request.pools) {
         for (const taskId of await this.deps.tasks.queuedIn(pool, request.maxTasks - claimed.length)) {
-          const task = await this.deps.tasks.claim(taskId, claimant, this.now());
-          if (task) claimed.push(await this.describe(task));
-          if (claimed.length >= request.maxTasks) return claimed;
+          const task = await this.deps.tasks.claim(taskId, claimant, claimId, this.now());
+          if (task) claimed.push(task);
+          if (claimed.length >= request.maxTasks) return;
         }
       }
-      if (claimed.length > 0 || Date.now() >= deadline) return claimed;
+      if (claimed.length > 0 || Date.now() >= deadline) return;
       await sleep(Math.min(this.deps.pollIntervalMs ?? 500, Math.max(0, deadline - Date.now())));
     }
   }

@@ -22,17 +22,21 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** A new key with `roles`, and a client calling with it. */
-async function keyWith(name: string, roles: string[] = ['Worker']) {
-  const created = await admin.post('/api-keys', { name: `${name}-${counter}`, roles });
+/** A new key with `roles` (and `pools`, if given), and a client calling with it. */
+async function keyWith(name: string, roles: string[] = ['Worker'], pools?: string[]) {
+  const created = await admin.post('/api-keys', { name: `${name}-${counter}`, roles, pools });
   expect(created.status).toBe(201);
-  return { id: created.body.id as string, api: apiClient(stack, created.body.key) };
+  return {
+    id: created.body.id as string,
+    key: created.body.key as string,
+    api: apiClient(stack, created.body.key),
+  };
 }
 
-/** Runs a schedule of `count` parallel steps on a pool of its own; returns the execution id and pool. */
-async function run(count = 1) {
+/** Runs a schedule of `count` parallel steps on `pool` (one of its own by default); returns the execution id and pool. */
+async function run(count = 1, chosenPool?: string) {
   counter += 1;
-  const pool = `claims-${counter}`;
+  const pool = chosenPool ?? `claims-${counter}`;
   const schedule = await admin.post('/schedules', {
     name: `Claims ${counter}`,
     triggerType: 'Manual',
@@ -185,5 +189,72 @@ describe('worker tasks bound to their claimant', () => {
     expectForbidden(fromReplacement);
     expect(done.status).toBe('Failed');
     expect(done.steps[0].errorMessage).toMatch(/heartbeat/i);
+  });
+});
+
+describe('claims bound to the pools of their key', () => {
+  it("answers 403 to a key claiming a pool it may not serve, over the authorizer's context, and lets it claim its own", async () => {
+    // Arrange
+    const { executionId, pool } = await run();
+    const other = `${pool}-other`;
+    const scoped = await keyWith('scoped', ['Worker'], [pool]);
+    const worker = new TestWorker(scoped.api, 'host-scoped');
+
+    // Act
+    const listed = (await admin.get('/api-keys?pageSize=100')).body.items.find(
+      (key: { id: string }) => key.id === scoped.id,
+    );
+    const refused = await scoped.api.post('/worker/tasks/claim', {
+      workerId: 'host-scoped',
+      pools: [pool, other],
+    });
+    const [task] = await worker.claim({ pools: [pool] });
+
+    // Assert
+    expect(listed.pools).toEqual([pool]);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toEqual({
+      code: 'FORBIDDEN',
+      message: expect.stringContaining(other),
+      timestamp: expect.any(String),
+    });
+    expect(task?.executionId).toBe(executionId);
+  });
+});
+
+describe('a claim whose answer is lost', () => {
+  it('gives the same task again to the retried claim with the same requestId', async () => {
+    // Arrange: a long poll on an empty pool, dropped by the worker before the task arrives.
+    const key = await keyWith('lost-answer');
+    const pool = `lost-${counter}`;
+    const body = { workerId: 'host-lost', pools: [pool], waitSeconds: 3, requestId: `request-${counter}` };
+    const dropped = new AbortController();
+    const lost = fetch(`${stack.apiUrl}/worker/tasks/claim`, {
+      method: 'POST',
+      headers: { 'X-Api-Key': key.key, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: dropped.signal,
+    }).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    dropped.abort();
+    const { executionId } = await run(1, pool);
+    await eventually(
+      () => execution(executionId),
+      (e) => e.steps[0].status === 'Processing',
+      10_000,
+      100,
+    );
+
+    // Act
+    const retried = await key.api.post('/worker/tasks/claim', { ...body, waitSeconds: 0 });
+
+    // Assert
+    expect(await lost).toMatchObject({ name: 'AbortError' });
+    expect(retried.status).toBe(200);
+    expect(retried.body.tasks.map((task: { executionId: string }) => task.executionId)).toEqual([
+      executionId,
+    ]);
+    const worker = new TestWorker(key.api, 'host-lost');
+    expect(await worker.heartbeat(retried.body.tasks[0].taskId)).toEqual({ cancellationRequested: false });
   });
 });

@@ -1,9 +1,10 @@
-import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoApiKeyStore } from '../../core/adapters/dynamodb/api-key-store.js';
 import { NotFoundError } from '../../core/errors.js';
+import { hashApiKey } from '../../core/services/api-keys.js';
 import { createServices, type Services } from '../../core/services/index.js';
-import { freshTables } from '../helpers/dynamodb.js';
+import { freshTables, recordRequests } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { MINUTE, TestClock } from './fixtures.js';
 
@@ -14,9 +15,11 @@ const HOUR = 60 * MINUTE;
 describe('ApiKeyService', () => {
   let clock: TestClock;
   let services: Services;
+  let storeItem: (item: Record<string, unknown>) => Promise<unknown>;
 
   beforeEach(async () => {
     const { tables, client } = await freshTables();
+    storeItem = (item) => client.send(new PutCommand({ TableName: tables.apiKeys, Item: item }));
     clock = new TestClock('2026-06-01T08:00:00.000Z');
     services = createServices(client, tables, { clock: clock, workflow: new RecordingWorkflow() });
   });
@@ -33,6 +36,7 @@ describe('ApiKeyService', () => {
       keyPrefix: created.key.slice(0, 10),
       created: '2026-06-01T08:00:00.000Z',
       expiresAt: null,
+      pools: null,
       key: expect.stringMatching(/^sek_[A-Za-z0-9_-]{43}$/),
     });
   });
@@ -60,7 +64,15 @@ describe('ApiKeyService', () => {
     expect(page.items.map((key) => key.name)).toEqual(['first', 'second', 'third']);
     expect(page.totalCount).toBe(3);
     for (const item of page.items) {
-      expect(Object.keys(item).sort()).toEqual(['created', 'expiresAt', 'id', 'keyPrefix', 'name', 'roles']);
+      expect(Object.keys(item).sort()).toEqual([
+        'created',
+        'expiresAt',
+        'id',
+        'keyPrefix',
+        'name',
+        'pools',
+        'roles',
+      ]);
     }
     const text = JSON.stringify(page);
     for (const { key } of created) expect(text).not.toContain(key);
@@ -95,6 +107,52 @@ describe('ApiKeyService', () => {
       name: 'automation',
       roles: ['Administrator', 'Worker'],
     });
+  });
+
+  it('keeps the pools a Worker key may serve: in its view, the list, and its principal', async () => {
+    // Arrange
+    const created = await services.apiKeys.create({
+      name: 'east',
+      roles: ['Worker'],
+      pools: ['east', 'gpu'],
+    });
+
+    // Act
+    const listed = (await services.apiKeys.list(1, 20)).items[0];
+    const principal = await services.apiKeys.authenticate(created.key);
+
+    // Assert
+    expect(created.pools).toEqual(['east', 'gpu']);
+    expect(listed?.pools).toEqual(['east', 'gpu']);
+    expect(principal).toEqual({
+      type: 'ApiKey',
+      id: created.id,
+      name: 'east',
+      roles: ['Worker'],
+      pools: ['east', 'gpu'],
+    });
+  });
+
+  it('reads a key stored before pools existed as serving every pool', async () => {
+    // Arrange: the item as the service wrote keys until then, without a pools attribute.
+    await storeItem({
+      keyHash: hashApiKey('sek_from-before-pools'),
+      listPk: 'APIKEY',
+      id: UNKNOWN_ID,
+      name: 'old worker',
+      roles: ['Worker'],
+      keyPrefix: 'sek_from-b',
+      created: '2026-01-01T00:00:00.000Z',
+      expiresAt: null,
+    });
+
+    // Act
+    const listed = (await services.apiKeys.list(1, 20)).items[0];
+    const principal = await services.apiKeys.authenticate('sek_from-before-pools');
+
+    // Assert
+    expect(listed?.pools).toBeNull();
+    expect(principal).toEqual({ type: 'ApiKey', id: UNKNOWN_ID, name: 'old worker', roles: ['Worker'] });
   });
 
   it.each(['sek_not-a-real-key', '', 'Bearer x'])('does not authenticate the unknown key %j', async (key) => {
@@ -175,19 +233,6 @@ describe('ApiKeyService', () => {
   });
 });
 
-/** The commands the client sends (name and input), recorded by a middleware on the real client. */
-function recordCommands(client: DynamoDBDocumentClient) {
-  const sent: { command: string | undefined; input: Record<string, unknown> }[] = [];
-  client.middlewareStack.add(
-    (next, context) => (args) => {
-      sent.push({ command: context.commandName, input: args.input as Record<string, unknown> });
-      return next(args);
-    },
-    { step: 'initialize', name: 'recordCommands' },
-  );
-  return sent;
-}
-
 const storedKey = (id: string, keyHash: string) => ({
   id,
   name: 'fresh',
@@ -195,6 +240,7 @@ const storedKey = (id: string, keyHash: string) => ({
   keyPrefix: 'sek_abcdef',
   created: '2026-06-01T08:00:00.000Z',
   expiresAt: null,
+  pools: null,
   keyHash,
 });
 
@@ -206,7 +252,7 @@ describe('DynamoApiKeyStore', () => {
     const store = new DynamoApiKeyStore(client, tables.apiKeys);
     const key = storedKey('11111111-1111-4111-8111-111111111111', 'a'.repeat(64));
     await store.create(key);
-    const sent = recordCommands(client);
+    const sent = recordRequests(client);
 
     expect(await store.delete(key.id)).toBe(true);
 

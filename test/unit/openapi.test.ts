@@ -178,3 +178,23 @@ describe('buildOpenApiDocument', () => {
     expect(text).not.toContain('"$schema"');
   });
 });
+
+describe('buildOpenApiDocument: pools of API keys', () => {
+  const claim = doc.paths['/worker/tasks/claim'].post;
+  const claimBody = claim.requestBody.content['application/json'].schema;
+
+  it("shows a key's pools, named by the step pools' rule, null for every pool", () => {
+    // Act
+    const pools = JSON.stringify(doc.components.schemas.ApiKey.properties.pools);
+
+    // Assert
+    expect(pools).toContain('null');
+    expect(pools).toContain('^[A-Za-z0-9._-]{1,64}$');
+    expect(JSON.stringify(doc.paths['/api-keys'].post.requestBody)).toContain('^[A-Za-z0-9._-]{1,64}$');
+  });
+
+  it("documents the claim's 403 for a pool the key may not serve, and its requestId", () => {
+    expect(claim.responses['403'].description).toMatch(/pools/);
+    expect(JSON.stringify(claimBody)).toContain('requestId');
+  });
+});

@@ -440,7 +440,37 @@ describe('CreateApiKeyInput', () => {
     expect(parseOrThrow(CreateApiKeyInput, input)).toEqual(input);
   });
 
+  it('accepts the pools a Worker key may serve, named as step pools are', () => {
+    // Arrange
+    const input = { name: 'east', roles: ['Worker'], pools: ['dc-01.east_2', 'default'] };
+
+    // Act / Assert
+    expect(parseOrThrow(CreateApiKeyInput, input)).toEqual(input);
+  });
+
   it.each([
+    { what: 'no pools', input: { name: 'k', roles: ['Worker'], pools: [] }, field: 'pools' },
+    { what: 'a repeated pool', input: { name: 'k', roles: ['Worker'], pools: ['a', 'a'] }, field: 'pools' },
+    {
+      what: 'a pool name with a space',
+      input: { name: 'k', roles: ['Worker'], pools: ['east pool'] },
+      field: 'pools[0]',
+    },
+    {
+      what: 'a pool name with a comma',
+      input: { name: 'k', roles: ['Worker'], pools: ['a,b'] },
+      field: 'pools[0]',
+    },
+    {
+      what: 'the every-pool marker',
+      input: { name: 'k', roles: ['Worker'], pools: ['*'] },
+      field: 'pools[0]',
+    },
+    {
+      what: 'pools on a key without the Worker role',
+      input: { name: 'k', roles: ['Administrator'], pools: ['a'] },
+      field: 'pools',
+    },
     { what: 'no roles', input: { name: 'k', roles: [] }, field: 'roles' },
     { what: 'a repeated role', input: { name: 'k', roles: ['Worker', 'Worker'] }, field: 'roles' },
     { what: 'an unknown role', input: { name: 'k', roles: ['Root'] }, field: 'roles[0]' },

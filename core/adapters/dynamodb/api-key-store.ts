@@ -90,5 +90,10 @@ export class DynamoApiKeyStore implements ApiKeyStore {
 
 function toKey(item: Record<string, unknown>): StoredApiKey {
   const { listPk: _listPk, ...key } = item;
-  return { ...(key as unknown as StoredApiKey), expiresAt: (key.expiresAt as string | undefined) ?? null };
+  // Keys stored before `pools` existed serve every pool, as a key created without them does.
+  return {
+    ...(key as unknown as StoredApiKey),
+    expiresAt: (key.expiresAt as string | undefined) ?? null,
+    pools: (key.pools as string[] | undefined) ?? null,
+  };
 }

@@ -11,11 +11,21 @@ import { EXPIRES_AT, type TableNames } from './tables.js';
 
 const QUEUED_ALL = 'QUEUED';
 const TASK_EXPIRY_MARGIN_SECONDS = 2 * 86_400;
+/** A worker retries a claim within minutes; a day is ample and keeps receipts from piling up. */
+const RECEIPT_EXPIRY_SECONDS = 86_400;
+
+/**
+ * The receipt of one claim: the ids of the tasks it took, under a key no task id can have (task ids
+ * are GUIDs) and that names the claimant, so one credential's requestId never finds another's tasks.
+ */
+const receiptKey = ({ claimedBy, workerId }: Required<TaskClaimant>, claimId: string) =>
+  `claim|${claimedBy}|${workerId}|${claimId}`;
 
 /**
  * Worker tasks, one item each. While a task waits for a worker it carries `queuedPool` and
  * `queuedAll`, the keys of two sparse indexes (per pool for claims, all pools for the reconciler);
- * claiming removes them in the same transaction that moves the step to Processing.
+ * claiming removes them in the same transaction that moves the step to Processing and adds the task
+ * to its claim's receipt (an item of its own in the same table, read by a retried claim).
  */
 export class DynamoWorkerTaskStore implements WorkerTaskStore {
   constructor(
@@ -98,6 +108,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
   async claim(
     taskId: string,
     claimant: Required<TaskClaimant>,
+    claimId: string,
     now: string,
   ): Promise<WorkerTask | undefined> {
     const { claimedBy, workerId } = claimant;
@@ -110,8 +121,8 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
             TableName: this.tables.workerTasks,
             Key: { taskId },
             UpdateExpression:
-              'SET #status = :claimed, workerId = :worker, claimedBy = :by, claimedAt = :now, ' +
-              'lastHeartbeatAt = :now ' +
+              'SET #status = :claimed, workerId = :worker, claimedBy = :by, claimId = :claim, ' +
+              'claimedAt = :now, lastHeartbeatAt = :now ' +
               'REMOVE queuedPool, queuedAll',
             ConditionExpression: '#status = :queued',
             ExpressionAttributeNames: { '#status': 'status' },
@@ -120,6 +131,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
               ':queued': WorkerTaskStatus.Queued,
               ':worker': workerId,
               ':by': claimedBy,
+              ':claim': claimId,
               ':now': now,
             },
           },
@@ -129,12 +141,27 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
           startedAt: now,
           activityStatus: ActivityStatus.InProgress,
         }),
+        {
+          Update: {
+            TableName: this.tables.workerTasks,
+            Key: { taskId: receiptKey(claimant, claimId) },
+            UpdateExpression:
+              'SET taskIds = list_append(if_not_exists(taskIds, :none), :task), #expires = :expires',
+            ExpressionAttributeNames: { '#expires': EXPIRES_AT },
+            ExpressionAttributeValues: {
+              ':none': [],
+              ':task': [taskId],
+              ':expires': expiresAt(now, RECEIPT_EXPIRY_SECONDS),
+            },
+          },
+        },
       ]);
       return {
         ...task,
         status: WorkerTaskStatus.Claimed,
         workerId,
         claimedBy,
+        claimId,
         claimedAt: now,
         lastHeartbeatAt: now,
       };
@@ -144,6 +171,62 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
       // The step left Queued without a worker (cancelled): take the task off the queue for good.
       if (codes[0] !== 'ConditionalCheckFailed') await this.abandon(taskId);
       return undefined;
+    }
+  }
+
+  async claimedIn(claimant: Required<TaskClaimant>, claimId: string): Promise<WorkerTask[]> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tables.workerTasks,
+        Key: { taskId: receiptKey(claimant, claimId) },
+        ConsistentRead: true,
+      }),
+    );
+    const tasks = await Promise.all(((Item?.taskIds ?? []) as string[]).map((taskId) => this.get(taskId)));
+    return tasks.filter(
+      (task): task is WorkerTask => task?.status === WorkerTaskStatus.Claimed && task.claimId === claimId,
+    );
+  }
+
+  async release(task: WorkerTask, claimId: string): Promise<void> {
+    try {
+      await transactWrite(this.client, [
+        {
+          Update: {
+            TableName: this.tables.workerTasks,
+            Key: { taskId: task.taskId },
+            UpdateExpression:
+              'SET #status = :queued, queuedPool = :pool, queuedAll = :all ' +
+              'REMOVE workerId, claimedBy, claimId, claimedAt, lastHeartbeatAt',
+            ConditionExpression: '#status = :claimed AND claimId = :claim',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':queued': WorkerTaskStatus.Queued,
+              ':claimed': WorkerTaskStatus.Claimed,
+              ':pool': task.pool,
+              ':all': QUEUED_ALL,
+              ':claim': claimId,
+            },
+          },
+        },
+        {
+          Update: {
+            TableName: this.tables.executionSteps,
+            Key: { executionId: task.executionId, ordinal: task.ordinal },
+            UpdateExpression: 'SET #status = :queued REMOVE startedAt, activityStatus',
+            ConditionExpression: '#status = :processing AND taskId = :task',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':queued': StepStatus.Queued,
+              ':processing': StepStatus.Processing,
+              ':task': task.taskId,
+            },
+          },
+        },
+      ]);
+    } catch (error) {
+      // Reported on, ended or claimed anew meanwhile: it is no longer this claim's to give back.
+      if (!cancellationCodes(error)?.includes('ConditionalCheckFailed')) throw error;
     }
   }
 

@@ -1,0 +1,223 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DynamoExecutionStore } from '../../core/adapters/dynamodb/execution-store.js';
+import { DynamoWorkerTaskStore } from '../../core/adapters/dynamodb/worker-task-store.js';
+import { ForbiddenError } from '../../core/errors.js';
+import type { Principal } from '../../core/model.js';
+import { createServices, type Services } from '../../core/services/index.js';
+import { type ClaimRequest, WorkerService } from '../../core/services/workers.js';
+import { freshTables } from '../helpers/dynamodb.js';
+import { RecordingWorkflow } from '../helpers/recording-workflow.js';
+import { operator, scheduleInput, TestClock } from './fixtures.js';
+
+/**
+ * What a claim may take (the pools of its credential) and what becomes of tasks whose claim is not
+ * answered: given back to the queue when the answer cannot be made, handed out again when the
+ * worker repeats the claim's requestId. On DynamoDB Local; the only fault is injected in the
+ * service's execution reads, the stores are the real ones.
+ */
+
+const everyPool: Principal = { type: 'ApiKey', id: 'key-all', name: 'any pool', roles: ['Worker'] };
+const eastOnly: Principal = { ...everyPool, id: 'key-east', name: 'east only', pools: ['east'] };
+const user: Principal = { type: 'User', id: 'sub-1', name: 'someone', roles: ['Worker'] };
+
+const claimOf = (pools: string[], extra: Partial<ClaimRequest> = {}): ClaimRequest => ({
+  workerId: 'host-1',
+  pools,
+  maxTasks: 5,
+  waitSeconds: 0,
+  ...extra,
+});
+
+describe('WorkerService claims on DynamoDB Local', () => {
+  let services: Services;
+  let store: DynamoWorkerTaskStore;
+  let executions: DynamoExecutionStore;
+  let workflow: RecordingWorkflow;
+
+  beforeEach(async () => {
+    const { client, tables } = await freshTables();
+    workflow = new RecordingWorkflow();
+    // Today's clock: the tasks' expiry is computed from it.
+    services = createServices(client, tables, { clock: new TestClock(new Date()), workflow });
+    executions = new DynamoExecutionStore(client, tables);
+    store = new DynamoWorkerTaskStore(client, tables, executions);
+  });
+
+  let made = 0;
+  /** Runs a schedule of `count` parallel steps on `pool` and queues their tasks. */
+  async function queued(pool: string, count = 1) {
+    made += 1;
+    const schedule = await services.schedules.create(
+      scheduleInput({
+        name: `Claims ${made}`,
+        overlapPolicy: 'AllowAll',
+        steps: Array.from({ length: count }, (_, i) => ({
+          name: `step ${i}`,
+          stepType: 'Executable',
+          executablePath: '/bin/true',
+          executionMode: i === 0 ? 'Sequential' : 'ParallelWithPrevious',
+          workerPool: pool,
+        })),
+      }),
+    );
+    const { executionId } = await services.schedules.run(schedule.id, operator);
+    await services.orchestrator.advance(executionId);
+    for (let ordinal = 0; ordinal < count; ordinal += 1) {
+      await services.orchestrator.enqueueStep(executionId, ordinal, `token-${made}-${ordinal}`);
+    }
+    return executionId;
+  }
+
+  const stepsOf = async (executionId: string) =>
+    ((await services.executions.get(executionId)).steps ?? []).map((step) => step.status);
+
+  /** The same service on the same stores, but its reads of execution steps fail `times` times. */
+  function withStepReadsFailing(times: number) {
+    let left = times;
+    const flaky = Object.create(executions, {
+      getStep: {
+        value: (...args: Parameters<DynamoExecutionStore['getStep']>) => {
+          left -= 1;
+          return left >= 0
+            ? Promise.reject(new Error('injected: step read failed'))
+            : executions.getStep(...args);
+        },
+      },
+    }) as DynamoExecutionStore;
+    return new WorkerService({ executions: flaky, tasks: store, workflow, heartbeatTimeoutSeconds: 30 });
+  }
+
+  describe('pools of the credential', () => {
+    it('refuses a key a pool it may not serve, whole, and claims nothing', async () => {
+      // Arrange
+      const west = await queued('west');
+      const east = await queued('east');
+
+      // Act
+      const refused = services.workers.claim(claimOf(['east', 'west']), eastOnly);
+
+      // Assert
+      await expect(refused).rejects.toBeInstanceOf(ForbiddenError);
+      await expect(refused).rejects.toMatchObject({
+        statusCode: 403,
+        message: expect.stringMatching(/west/),
+      });
+      expect([...(await stepsOf(west)), ...(await stepsOf(east))]).toEqual(['Queued', 'Queued']);
+    });
+
+    it("gives a key its own pools' tasks", async () => {
+      // Arrange
+      const east = await queued('east');
+
+      // Act
+      const tasks = await services.workers.claim(claimOf(['east']), eastOnly);
+
+      // Assert
+      expect(tasks.map((task) => task.executionId)).toEqual([east]);
+    });
+
+    it.each([
+      ['a key without pools', everyPool],
+      ['an OIDC user', user],
+    ])('lets %s claim from any pool', async (_name, principal) => {
+      // Arrange
+      const execution = await queued('anywhere');
+
+      // Act
+      const tasks = await services.workers.claim(claimOf(['anywhere']), principal);
+
+      // Assert
+      expect(tasks.map((task) => task.executionId)).toEqual([execution]);
+    });
+  });
+
+  describe('claims that are not answered', () => {
+    it('gives the tasks back to the queue when describing one fails, for the next claim to take', async () => {
+      // Arrange
+      const executionId = await queued('default', 2);
+      const failing = withStepReadsFailing(1);
+
+      // Act
+      const first = failing.claim(claimOf(['default']), everyPool);
+      await expect(first).rejects.toThrow('injected');
+      const afterFailure = await stepsOf(executionId);
+      const next = await services.workers.claim(claimOf(['default'], { workerId: 'host-2' }), everyPool);
+
+      // Assert
+      expect(afterFailure).toEqual(['Queued', 'Queued']);
+      expect(next.map((task) => task.executionId)).toEqual([executionId, executionId]);
+      for (const { taskId } of next) {
+        expect(await store.get(taskId)).toMatchObject({ status: 'Claimed', workerId: 'host-2' });
+      }
+    });
+
+    it('leaves a released task alone once it is no longer held by that claim', async () => {
+      // Arrange: claimed, given back, then claimed again by another claim.
+      await queued('default');
+      const [task] = await services.workers.claim(claimOf(['default'], { requestId: 'first' }), everyPool);
+      const held = await store.get(task?.taskId as string);
+      if (!held) throw new Error('no task');
+      await store.release(held, 'first');
+      await services.workers.claim(claimOf(['default'], { requestId: 'second' }), everyPool);
+      const before = await store.get(held.taskId);
+
+      // Act: the first claim's release again, late.
+      await store.release(held, 'first');
+
+      // Assert
+      expect(before).toMatchObject({ status: 'Claimed', claimId: 'second' });
+      expect(await store.get(held.taskId)).toEqual(before);
+    });
+
+    it('answers a claim repeating its requestId with the tasks it took, and claims no more', async () => {
+      // Arrange: three tasks queued, two taken.
+      await queued('default', 3);
+      const request = claimOf(['default'], { maxTasks: 2, requestId: 'req-1' });
+      const first = await services.workers.claim(request, everyPool);
+
+      // Act
+      const again = await services.workers.claim(request, everyPool);
+
+      // Assert
+      expect(first).toHaveLength(2);
+      expect(again).toEqual(first);
+      expect(await store.allQueued()).toHaveLength(1);
+    });
+
+    it('hands a requestId only the tasks of its own credential and workerId', async () => {
+      // Arrange
+      await queued('default');
+      const [taken] = await services.workers.claim(claimOf(['default'], { requestId: 'shared' }), everyPool);
+
+      // Act
+      const otherKey = await services.workers.claim(claimOf(['default'], { requestId: 'shared' }), user);
+      const otherWorker = await services.workers.claim(
+        claimOf(['default'], { requestId: 'shared', workerId: 'host-2' }),
+        everyPool,
+      );
+
+      // Assert
+      expect(taken).toBeDefined();
+      expect([otherKey, otherWorker]).toEqual([[], []]);
+    });
+
+    it('claims afresh under a requestId whose tasks were reported on', async () => {
+      // Arrange
+      await queued('default');
+      const request = claimOf(['default'], { requestId: 'req-done' });
+      const [task] = await services.workers.claim(request, everyPool);
+      await services.workers.complete(
+        task?.taskId as string,
+        { principal: everyPool },
+        { activityStatus: 'Complete' },
+      );
+      const later = await queued('default');
+
+      // Act
+      const again = await services.workers.claim(request, everyPool);
+
+      // Assert
+      expect(again.map((t) => t.executionId)).toEqual([later]);
+    });
+  });
+});
