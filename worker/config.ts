@@ -221,6 +221,19 @@ export function parseWorkerConfig(
   };
 }
 
+/**
+ * Every environment variable the configuration names as holding a secret: the API key, HTTP adapter
+ * tokens and SQL connection strings. The worker reads them; nothing it starts may.
+ */
+export function secretVariables(config: WorkerConfig): Set<string> {
+  const names = new Set([config.apiKeyEnv]);
+  for (const system of Object.values(config.connectedSystems)) {
+    if ('http' in system && system.http.tokenEnv) names.add(system.http.tokenEnv);
+  }
+  for (const connection of Object.values(config.sqlConnections)) names.add(connection.connectionStringEnv);
+  return names;
+}
+
 /** Reads and validates a configuration file. @throws ConfigError */
 export async function loadWorkerConfig(file: string): Promise<WorkerConfig> {
   const path = resolve(file);
