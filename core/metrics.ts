@@ -23,6 +23,8 @@ export const MetricName = {
   ActiveExecutions: 'ActiveExecutions',
   /** Gauge, each minute (reconciler): seconds the oldest worker task has waited for a worker; 0 when none. */
   OldestUnclaimedTaskAge: 'OldestUnclaimedTaskAge',
+  /** Count per run (reconciler): items it could not handle (they are retried by the next run). */
+  ReconcileFailures: 'ReconcileFailures',
   /** Milliseconds from a cron fire time to its execution being queued (dispatcher), per fire. */
   DispatchLag: 'DispatchLag',
   /** Count per tick (dispatcher). */

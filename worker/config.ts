@@ -52,6 +52,23 @@ const hasCredentials = (url: string): boolean => {
   }
 };
 
+/**
+ * Hosts plain http:// may reach without `allowInsecureHttp`: traffic to them never leaves the machine
+ * (`npm start` embeds a worker that talks to http://localhost). `URL.hostname` keeps IPv6 brackets and
+ * normalises IPv4 shorthands such as `127.1`.
+ */
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/** Whether a URL would send its headers (the API key, a bearer token) unencrypted across the network. */
+const isPlainHttpOffMachine = (url: string): boolean => {
+  // zod runs the refinement below even when a URL field has issues of its own, so `url` may be no URL.
+  const parsed = URL.parse(url);
+  return parsed?.protocol === 'http:' && !LOOPBACK_HOST.test(parsed.hostname);
+};
+
+const plainHttpRefused = (url: string, what: string): string =>
+  `Plain http:// to ${new URL(url).hostname} would send ${what} unencrypted; use https://, or set "allowInsecureHttp": true to accept it`;
+
 const noSecretHere = (field: string, instead: string) =>
   z
     .unknown()
@@ -121,7 +138,7 @@ const ConnectedSystem = z
     }
   });
 
-export const WorkerConfigSchema = z.strictObject({
+const WorkerConfigFields = z.strictObject({
   /** Base URL of the service's API, including `/api/v1`. */
   apiUrl: z
     .url({
@@ -172,6 +189,31 @@ export const WorkerConfigSchema = z.strictObject({
       ConnectedSystem,
     )
     .default({}),
+  /**
+   * Accept plain http:// to hosts other than loopback for `apiUrl` and HTTP adapters, where something
+   * else encrypts the network (a VPN, a service mesh). Off by default: the key would travel in clear.
+   */
+  allowInsecureHttp: z.boolean().default(false),
+});
+
+export const WorkerConfigSchema = WorkerConfigFields.superRefine((config, ctx) => {
+  if (config.allowInsecureHttp) return;
+  if (isPlainHttpOffMachine(config.apiUrl)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['apiUrl'],
+      message: plainHttpRefused(config.apiUrl, 'the API key'),
+    });
+  }
+  for (const [id, system] of Object.entries(config.connectedSystems)) {
+    if (system.http && isPlainHttpOffMachine(system.http.url)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['connectedSystems', id, 'http', 'url'],
+        message: plainHttpRefused(system.http.url, 'its token and requests'),
+      });
+    }
+  }
 });
 
 type Parsed = z.infer<typeof WorkerConfigSchema>;
@@ -219,6 +261,19 @@ export function parseWorkerConfig(
       Object.entries(connectedSystems).map(([id, system]) => [id, resolveSystem(system, baseDir)]),
     ),
   };
+}
+
+/**
+ * Every environment variable the configuration names as holding a secret: the API key, HTTP adapter
+ * tokens and SQL connection strings. The worker reads them; nothing it starts may.
+ */
+export function secretVariables(config: WorkerConfig): Set<string> {
+  const names = new Set([config.apiKeyEnv]);
+  for (const system of Object.values(config.connectedSystems)) {
+    if ('http' in system && system.http.tokenEnv) names.add(system.http.tokenEnv);
+  }
+  for (const connection of Object.values(config.sqlConnections)) names.add(connection.connectionStringEnv);
+  return names;
 }
 
 /** Reads and validates a configuration file. @throws ConfigError */

@@ -11,6 +11,16 @@ export interface ReconcilerDeps {
   clock?: Clock;
 }
 
+/** Something one run could not do; the next run (a minute later) tries it again. */
+export interface ReconcileFailure {
+  /** One execution, one waiting task's heartbeat, or reading one of the two lists. */
+  subject: 'execution' | 'task' | 'active executions' | 'queued tasks';
+  /** The execution or task id; absent for a list. */
+  id?: string;
+  /** The error's name and message. */
+  error: string;
+}
+
 export interface ReconcileReport {
   /** Active (Queued, InProgress, Paused) executions looked at: all of them. */
   checked: number;
@@ -19,6 +29,8 @@ export interface ReconcileReport {
   heartbeated: number;
   /** Seconds the oldest task still waiting for a worker has waited; 0 when none waits. */
   oldestUnclaimedTaskAgeSeconds: number;
+  /** Each item that failed, in the order met; the others were still handled. */
+  failures: ReconcileFailure[];
 }
 
 /** An execution younger than this may still be starting; leave it alone. */
@@ -30,6 +42,10 @@ const ENDED = new Set(['FAILED', 'TIMED_OUT', 'ABORTED', 'SUCCEEDED']);
  * started is started (idempotently), one whose state machine ended without finishing the record is
  * failed with the reason. It also keeps unclaimed worker tasks alive: the state machine's heartbeat
  * deadline is for running steps, not for steps still waiting for a worker.
+ *
+ * Each item is handled on its own: one throttled or failing call is reported in `failures` and the
+ * run goes on. The heartbeats come first, since a waiting step whose heartbeat is missed twice fails,
+ * while an execution left unreconciled only waits for the next run.
  */
 export class Reconciler {
   private readonly clock: Clock;
@@ -45,44 +61,83 @@ export class Reconciler {
       failed: [],
       heartbeated: 0,
       oldestUnclaimedTaskAgeSeconds: 0,
+      failures: [],
     };
     const now = this.clock.now().getTime();
-    for (const execution of await this.deps.executions.listActive()) {
-      report.checked += 1;
-      if (now - Date.parse(execution.queuedAt) < RECONCILE_GRACE_MS) continue;
-      const run = await this.deps.workflow.describe(execution.id);
-      if (!run) {
-        try {
-          await this.deps.workflow.start(execution.id);
-          report.restarted.push(execution.id);
-        } catch (error) {
-          await this.deps.orchestrator.crash(execution.id, {
-            Error: 'StateMachineNotStarted',
-            Cause: error instanceof Error ? error.message : String(error),
-          });
-          report.failed.push(execution.id);
-        }
-        continue;
-      }
-      if (ENDED.has(run.status)) {
-        const current = await this.deps.executions.get(execution.id);
-        if (current && isActiveExecutionStatus(current.status)) {
-          await this.deps.orchestrator.crash(execution.id, {
-            Error: `StateMachine${run.status}`,
-            Cause: [run.error, run.cause].filter(Boolean).join(': ') || 'the state machine ended early',
-          });
-          report.failed.push(execution.id);
-        }
-      }
-    }
-    for (const task of await this.deps.tasks.allQueued()) {
-      if (await this.deps.workflow.sendTaskHeartbeat(task.taskToken)) report.heartbeated += 1;
+    await this.heartbeatUnclaimedTasks(report, now);
+    await this.reconcileExecutions(report, now);
+    return report;
+  }
+
+  private async heartbeatUnclaimedTasks(report: ReconcileReport, now: number): Promise<void> {
+    const queued = await attempt(report, { subject: 'queued tasks' }, () => this.deps.tasks.allQueued());
+    for (const task of queued ?? []) {
       const waited = Math.max(0, (now - Date.parse(task.createdAt)) / 1000);
       report.oldestUnclaimedTaskAgeSeconds = Math.max(
         report.oldestUnclaimedTaskAgeSeconds,
         Math.round(waited),
       );
+      const beaten = await attempt(report, { subject: 'task', id: task.taskId }, () =>
+        this.deps.workflow.sendTaskHeartbeat(task.taskToken),
+      );
+      if (beaten) report.heartbeated += 1;
     }
-    return report;
+  }
+
+  private async reconcileExecutions(report: ReconcileReport, now: number): Promise<void> {
+    const active = await attempt(report, { subject: 'active executions' }, () =>
+      this.deps.executions.listActive(),
+    );
+    for (const execution of active ?? []) {
+      report.checked += 1;
+      if (now - Date.parse(execution.queuedAt) < RECONCILE_GRACE_MS) continue;
+      await attempt(report, { subject: 'execution', id: execution.id }, () =>
+        this.reconcile(execution.id, report),
+      );
+    }
+  }
+
+  private async reconcile(executionId: string, report: ReconcileReport): Promise<void> {
+    const run = await this.deps.workflow.describe(executionId);
+    if (!run) {
+      try {
+        await this.deps.workflow.start(executionId);
+        report.restarted.push(executionId);
+      } catch (error) {
+        await this.deps.orchestrator.crash(executionId, {
+          Error: 'StateMachineNotStarted',
+          Cause: error instanceof Error ? error.message : String(error),
+        });
+        report.failed.push(executionId);
+      }
+      return;
+    }
+    if (ENDED.has(run.status)) {
+      const current = await this.deps.executions.get(executionId);
+      if (current && isActiveExecutionStatus(current.status)) {
+        await this.deps.orchestrator.crash(executionId, {
+          Error: `StateMachine${run.status}`,
+          Cause: [run.error, run.cause].filter(Boolean).join(': ') || 'the state machine ended early',
+        });
+        report.failed.push(executionId);
+      }
+    }
+  }
+}
+
+/** Runs `work`; on an error, records it in the report as a failure of `item` and answers undefined. */
+async function attempt<T>(
+  report: ReconcileReport,
+  item: Omit<ReconcileFailure, 'error'>,
+  work: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await work();
+  } catch (error) {
+    report.failures.push({
+      ...item,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
+    return undefined;
   }
 }

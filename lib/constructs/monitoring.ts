@@ -72,7 +72,7 @@ const graph = (title: string, left: IMetric[], right: IMetric[] = []) =>
  *
  * Counts treat missing data as not breaching: no executions, no requests and no dispatch failures
  * all emit nothing. The oldest-task gauge does too: the reconciler that emits it every minute is
- * itself covered by its Lambda errors alarm.
+ * itself covered by its Lambda errors alarm (a run that cannot start) and its failures alarm.
  */
 export class ServiceMonitoring extends Construct {
   /** Where every alarm (and its return to OK) is sent. */
@@ -153,6 +153,13 @@ export class ServiceMonitoring extends Construct {
       evaluationPeriods: 2,
       description: 'Cron schedules could not be fired for 10 minutes (they stay due and are retried).',
     });
+    // The reconciler goes on past a failing item and retries it next minute: alarm only when it lasts.
+    this.alarm('ReconcileFailures', serviceMetric(MetricName.ReconcileFailures, Stats.SUM), {
+      threshold: 1,
+      evaluationPeriods: 2,
+      description:
+        'The reconciler could not handle some executions or waiting tasks for 10 minutes (Step Functions or DynamoDB failing or throttling).',
+    });
     this.alarm('DispatchDeferred', serviceMetric(MetricName.DispatchDeferred, Stats.SUM), {
       threshold: 1,
       evaluationPeriods: 3,
@@ -172,8 +179,11 @@ export class ServiceMonitoring extends Construct {
         [
           graph('Executions', executions),
           graph(
-            'Active executions and oldest unclaimed task (s)',
-            [serviceMetric(MetricName.ActiveExecutions, Stats.MAXIMUM)],
+            'Active executions, reconciler failures; oldest unclaimed task (s)',
+            [
+              serviceMetric(MetricName.ActiveExecutions, Stats.MAXIMUM),
+              serviceMetric(MetricName.ReconcileFailures, Stats.SUM),
+            ],
             [serviceMetric(MetricName.OldestUnclaimedTaskAge, Stats.MAXIMUM)],
           ),
         ],

@@ -1,4 +1,4 @@
-import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -75,24 +75,12 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** Writes `sql` to a script file, runs a one-step schedule on it, and waits for the execution to end. */
-async function runScript(sql: string, sqlConnection = 'reporting') {
-  counter += 1;
-  const sqlScriptPath = join(dir, `script-${counter}.sql`);
-  await writeFile(sqlScriptPath, sql);
+/** Runs a one-schedule execution of `steps` on this file's pool and waits for it to end. */
+async function runSteps(steps: Record<string, unknown>[]) {
   const schedule = await admin.post('/schedules', {
-    name: `Worker SQL e2e ${counter} ${Math.random().toString(36).slice(2, 8)}`,
+    name: `Worker SQL e2e ${Math.random().toString(36).slice(2, 10)}`,
     triggerType: 'Manual',
-    steps: [
-      {
-        name: `sql ${counter}`,
-        stepType: 'SqlScript',
-        sqlConnection,
-        sqlScriptPath,
-        timeoutSeconds: 60,
-        workerPool: POOL,
-      },
-    ],
+    steps: steps.map((step) => ({ timeoutSeconds: 60, workerPool: POOL, ...step })),
   });
   expect(schedule.status, JSON.stringify(schedule.body)).toBe(201);
   const started = await admin.post(`/schedules/${schedule.body.id}/run`);
@@ -104,6 +92,14 @@ async function runScript(sql: string, sqlConnection = 'reporting') {
     20_000,
     200,
   );
+}
+
+/** Writes `sql` to a script file and runs a one-step schedule on it. */
+async function runScript(sql: string, sqlConnection = 'reporting') {
+  counter += 1;
+  const sqlScriptPath = join(dir, `script-${counter}.sql`);
+  await writeFile(sqlScriptPath, sql);
+  return runSteps([{ name: `sql ${counter}`, stepType: 'SqlScript', sqlConnection, sqlScriptPath }]);
 }
 
 describe('SqlScript steps through the local stack', () => {
@@ -153,5 +149,34 @@ describe('SqlScript steps through the local stack', () => {
       'SQL connection "warehouse" is not configured on this worker; configured connections: reporting',
     );
     expect(ends).toHaveLength(3);
+  });
+
+  it('gives the SQL runner its connection string and an Executable step an environment without it', async () => {
+    const sqlScriptPath = join(dir, 'secret-check.sql');
+    await writeFile(sqlScriptPath, 'CREATE TABLE e2e_secret_check (id int);\n');
+    // The whole environment goes to a file: the 4 KB output tail could cut a long one short.
+    const envFile = join(dir, 'step-env.json');
+    const dumpEnv = join(dir, 'dump-env.mjs');
+    await writeFile(
+      dumpEnv,
+      "import { writeFileSync } from 'node:fs';\nwriteFileSync(process.argv[2], JSON.stringify(process.env));\n",
+    );
+
+    const done = await runSteps([
+      { name: 'sql with the secret', stepType: 'SqlScript', sqlConnection: 'reporting', sqlScriptPath },
+      {
+        name: 'dump env',
+        stepType: 'Executable',
+        executablePath: process.execPath,
+        arguments: `"${dumpEnv}" "${envFile}"`,
+      },
+    ]);
+
+    expect(done.status, JSON.stringify(done.steps)).toBe('Completed');
+    expect(await query("SELECT to_regclass('e2e_secret_check') AS t")).toEqual([{ t: 'e2e_secret_check' }]);
+    const env = JSON.parse(await readFile(envFile, 'utf8')) as Record<string, string>;
+    expect(env.SCHEDULE_STEP_NAME).toBe('dump env');
+    expect(Object.keys(env)).not.toContain(CONNECTION_ENV);
+    expect(Object.values(env)).not.toContain(postgres.connectionString);
   });
 });

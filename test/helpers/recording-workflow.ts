@@ -10,6 +10,8 @@ export class RecordingWorkflow implements Workflow {
   readonly runs = new Map<string, { status: string; error?: string; cause?: string }>();
   /** Set to make `start` fail, as when Step Functions is unreachable. */
   startError: Error | undefined;
+  /** Errors `describe` throws for these execution ids, as when DescribeExecution is throttled. */
+  readonly describeErrors = new Map<string, Error>();
 
   async start(executionId: string) {
     this.calls.push({ method: 'start', args: [executionId] });
@@ -23,6 +25,8 @@ export class RecordingWorkflow implements Workflow {
   }
   async describe(executionId: string) {
     this.calls.push({ method: 'describe', args: [executionId] });
+    const error = this.describeErrors.get(executionId);
+    if (error) throw error;
     return this.runs.get(executionId);
   }
   async sendTaskSuccess(taskToken: string, output: unknown) {

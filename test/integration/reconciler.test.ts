@@ -107,6 +107,48 @@ describe('Reconciler', () => {
     },
   );
 
+  const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+
+  it('goes on past an execution whose DescribeExecution fails, and reports it', async () => {
+    // Arrange: one throttled, one whose state machine ended early, one whose state machine never started.
+    const stuck = await queued();
+    const ended = await queued();
+    const unstarted = await queued();
+    workflow.describeErrors.set(stuck, throttled());
+    workflow.runs.set(ended, { status: 'FAILED', error: 'States.Runtime', cause: 'boom' });
+    workflow.runs.delete(unstarted);
+    clock.advance(MINUTE);
+
+    // Act
+    const report = await services.reconciler.run();
+
+    // Assert
+    expect(report).toMatchObject({ checked: 3, failed: [ended], restarted: [unstarted] });
+    expect(report.failures).toEqual([
+      { subject: 'execution', id: stuck, error: 'ThrottlingException: Rate exceeded' },
+    ]);
+    expect((await services.executions.get(ended)).status).toBe('Failed');
+    expect((await services.executions.get(stuck)).status).toBe('Queued');
+  });
+
+  it('heartbeats the unclaimed tasks even when every DescribeExecution fails', async () => {
+    // Arrange: two executions, the first one's first step waiting for a worker.
+    const waiting = await queued();
+    const other = await queued();
+    await services.orchestrator.advance(waiting);
+    await services.orchestrator.enqueueStep(waiting, 0, 'token-waiting');
+    for (const id of [waiting, other]) workflow.describeErrors.set(id, throttled());
+    clock.advance(MINUTE);
+
+    // Act
+    const report = await services.reconciler.run();
+
+    // Assert
+    expect(workflow.calledWith('sendTaskHeartbeat')).toEqual([['token-waiting']]);
+    expect(report).toMatchObject({ heartbeated: 1, oldestUnclaimedTaskAgeSeconds: 60 });
+    expect(report.failures.map((failure) => failure.id).sort()).toEqual([waiting, other].sort());
+  });
+
   it('leaves running state machines and finished executions alone', async () => {
     const running = await queued();
     const cancelled = await queued();

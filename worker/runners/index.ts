@@ -1,6 +1,6 @@
 import { StepType } from '../../core/model.js';
 import type { ScheduleStep } from '../../core/schemas/schedule.js';
-import type { WorkerConfig } from '../config.js';
+import { secretVariables, type WorkerConfig } from '../config.js';
 import { ExecutableRunner } from './executable.js';
 import { PowerShellRunner } from './powershell.js';
 import { RunProfileRunner } from './run-profile.js';
@@ -13,14 +13,11 @@ export type RunnerTable = {
 };
 
 /**
- * The environment step processes get: the worker's, minus the variables that hold the worker's own
- * secrets (its API key and HTTP adapter tokens), so a user's script cannot read them.
+ * The environment step processes get: the worker's, minus every variable the configuration names as
+ * a secret, so a user's script cannot read the worker's credentials.
  */
 export function childEnvironment(config: WorkerConfig, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const hidden = new Set([config.apiKeyEnv]);
-  for (const system of Object.values(config.connectedSystems)) {
-    if ('http' in system && system.http.tokenEnv) hidden.add(system.http.tokenEnv);
-  }
+  const hidden = secretVariables(config);
   return Object.fromEntries(Object.entries(env).filter(([name]) => !hidden.has(name)));
 }
 

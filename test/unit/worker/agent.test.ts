@@ -64,7 +64,7 @@ function agentWith(api: FakeApi, config: Record<string, unknown> = {}) {
   const ends: TaskEnd[] = [];
   const agent = new WorkerAgent({
     config: parseWorkerConfig({
-      apiUrl: 'http://unused/api/v1',
+      apiUrl: 'https://unused/api/v1',
       workerId: 'unit-worker',
       pollWaitSeconds: 0,
       killGraceSeconds: 1,

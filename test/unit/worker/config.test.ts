@@ -201,6 +201,52 @@ describe('loadWorkerConfig', () => {
     );
   });
 
+  describe('plain http', () => {
+    const load = async (config: Record<string, unknown>) => {
+      const file = join(dir, 'http.json');
+      await writeFile(file, JSON.stringify(config));
+      return loadWorkerConfig(file);
+    };
+    const adapter = (url: string) => ({ connectedSystems: { '2': { http: { url, tokenEnv: 'HR_TOKEN' } } } });
+    const refusal = (field: string, host: string, what: string) =>
+      `${field}: Plain http:// to ${host} would send ${what} unencrypted; use https://, or set "allowInsecureHttp": true to accept it`;
+
+    it('refuses an apiUrl and an HTTP adapter off the machine, one line each', async () => {
+      const error = await load({
+        apiUrl: 'http://example.com/api/v1',
+        ...adapter('http://idm.example.com/run-profiles'),
+      }).catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).problems).toEqual([
+        refusal('apiUrl', 'example.com', 'the API key'),
+        refusal('connectedSystems.2.http.url', 'idm.example.com', 'its token and requests'),
+      ]);
+    });
+
+    it('accepts them with "allowInsecureHttp": true', async () => {
+      const config = await load({
+        apiUrl: 'http://example.com/api/v1',
+        ...adapter('http://idm.example.com/run-profiles'),
+        allowInsecureHttp: true,
+      });
+
+      expect(config.apiUrl).toBe('http://example.com/api/v1');
+      expect(config.connectedSystems['2']).toMatchObject({
+        http: { url: 'http://idm.example.com/run-profiles' },
+      });
+    });
+
+    it.each(['http://127.0.0.1:3000', 'http://localhost:3000', 'http://[::1]:3000', 'https://example.com'])(
+      'accepts %s without it',
+      async (origin) => {
+        const config = await load({ apiUrl: `${origin}/api/v1`, ...adapter(`${origin}/run-profiles`) });
+
+        expect(config).toMatchObject({ apiUrl: `${origin}/api/v1`, allowInsecureHttp: false });
+      },
+    );
+  });
+
   it('loads the example configuration', async () => {
     const config = await loadWorkerConfig(join(import.meta.dirname, '../../../examples/worker.json'));
 
