@@ -1,5 +1,6 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
+import { EXECUTION_CELL_INDEXES } from '../core/adapters/dynamodb/tables.js';
 import {
   type OidcSettingNames,
   type OidcSettings,
@@ -35,6 +36,7 @@ export const ContextKey = {
   alarmEmail: 'alarmEmail',
   oldestTaskAgeAlarmSeconds: 'oldestTaskAgeAlarmSeconds',
   api5xxAlarmPercent: 'api5xxAlarmPercent',
+  executionCellIndexes: 'executionCellIndexes',
 } as const;
 
 const OIDC_CONTEXT_KEYS: OidcSettingNames = {
@@ -91,6 +93,12 @@ export interface ServiceConfig {
   readonly logLevel: FunctionLogLevel;
   /** Alarm thresholds and who is told. */
   readonly alarms: AlarmSettings;
+  /**
+   * How many of the Executions table's cell indexes (EXECUTION_CELL_INDEXES, first ones first) the
+   * template has: all by default. Upgrading a stack deployed before them takes one deploy per index,
+   * since CloudFormation creates one global secondary index per table update (README, Deploy to AWS).
+   */
+  readonly executionCellIndexes: number;
 }
 
 export interface AlarmSettings {
@@ -119,6 +127,7 @@ export const DEFAULT_CONFIG: ServiceConfig = {
   // Ten minutes: a worker claims within seconds when one is up, and an unclaimed step keeps its
   // execution (and the schedule's next runs, under the overlap policy) waiting.
   alarms: { oldestTaskAgeSeconds: 600, api5xxPercent: 5 },
+  executionCellIndexes: EXECUTION_CELL_INDEXES.length,
 };
 
 export class ConfigError extends Error {
@@ -178,7 +187,20 @@ export function readConfig(node: Node): ServiceConfig {
     ...readOidcSettings(node),
     logLevel: readLogLevel(node),
     alarms: readAlarmSettings(node),
+    executionCellIndexes: readExecutionCellIndexes(node),
   };
+}
+
+// A stage of the upgrade keeps at least one cell index: with none the template is the older version's.
+function readExecutionCellIndexes(node: Node): number {
+  const key = ContextKey.executionCellIndexes;
+  const value = positiveNumber(key, node.tryGetContext(key), DEFAULT_CONFIG.executionCellIndexes);
+  if (!Number.isInteger(value) || value > EXECUTION_CELL_INDEXES.length) {
+    throw new ConfigError(
+      `Context ${key} must be a whole number from 1 to ${EXECUTION_CELL_INDEXES.length}.`,
+    );
+  }
+  return value;
 }
 
 function wholeDays(node: Node, key: string, fallback: number): number {

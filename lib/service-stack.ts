@@ -37,7 +37,7 @@ export class ServiceStack extends Stack {
     super(scope, id, props);
     const { config } = props;
 
-    this.data = new DataTables(this, 'Data');
+    this.data = new DataTables(this, 'Data', { executionCellIndexes: config.executionCellIndexes });
     this.workflow = new ExecutionWorkflow(this, 'Workflow', {
       tables: this.data.tables,
       logRetention: config.logRetention,

@@ -8,12 +8,11 @@ import {
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { cellCounterIds } from '../core/adapters/dynamodb/counters.js';
-import { indexAttributes, toExecution } from '../core/adapters/dynamodb/execution-store.js';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { backfillExecutionCells } from '../core/adapters/dynamodb/cell-backfill.js';
 import { DynamoScheduleStore } from '../core/adapters/dynamodb/schedule-store.js';
 import {
-  ExecutionIndex,
+  EXECUTION_CELL_INDEXES,
   TABLES,
   type TableDefinition,
   type TableKey,
@@ -176,40 +175,7 @@ export async function backfillAddedIndexes(
     const store = new DynamoScheduleStore(client, names.schedules);
     for (const schedule of await store.listAll()) await store.replace(schedule, schedule);
   }
-  const cellIndexes: string[] = [ExecutionIndex.cellByQueuedAt, ExecutionIndex.scheduleCellByQueuedAt];
-  if (added.some((index) => index.table === 'executions' && cellIndexes.includes(index.indexName))) {
+  if (added.some((i) => i.table === 'executions' && EXECUTION_CELL_INDEXES.includes(i.indexName))) {
     await backfillExecutionCells(client, names);
-  }
-}
-
-/**
- * Executions written before the status#initiatedByType cells existed: give each its cell keys and set
- * the cells' counters to what they hold. A one-off read of the whole table at startup, before the
- * handlers serve, so nothing moves an execution meanwhile.
- */
-async function backfillExecutionCells(client: DynamoDBDocumentClient, names: TableNames): Promise<void> {
-  const counts = new Map<string, number>();
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(
-      new ScanCommand({ TableName: names.executions, ExclusiveStartKey: start, ConsistentRead: true }),
-    );
-    for (const item of page.Items ?? []) {
-      const execution = toExecution(item);
-      const { cellPk, scheduleCellPk } = indexAttributes(execution);
-      await client.send(
-        new UpdateCommand({
-          TableName: names.executions,
-          Key: { id: execution.id },
-          UpdateExpression: 'SET cellPk = :cell, scheduleCellPk = :scheduleCell',
-          ExpressionAttributeValues: { ':cell': cellPk, ':scheduleCell': scheduleCellPk },
-        }),
-      );
-      for (const id of cellCounterIds(execution, 0)) counts.set(id, (counts.get(id) ?? 0) + 1);
-    }
-    start = page.LastEvaluatedKey;
-  } while (start);
-  for (const [id, count] of counts) {
-    await client.send(new PutCommand({ TableName: names.counters, Item: { id, count } }));
   }
 }

@@ -12,6 +12,7 @@ import {
 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import {
+  EXECUTION_CELL_INDEXES,
   type IndexDefinition,
   type KeyAttribute,
   TABLES,
@@ -27,6 +28,13 @@ export interface DataTablesProps {
    * stack deletion is never what anyone meant.
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * How many of EXECUTION_CELL_INDEXES the Executions table has, first ones first: fewer than all
+   * is a stage of the upgrade of a table deployed before them, one index per deploy.
+   *
+   * @default all of them
+   */
+  readonly executionCellIndexes?: number;
 }
 
 const ATTRIBUTE_TYPE = { S: AttributeType.STRING, N: AttributeType.NUMBER } as const;
@@ -52,6 +60,11 @@ export class DataTables extends Construct {
   constructor(scope: Construct, id: string, props: DataTablesProps = {}) {
     super(scope, id);
     const definitions = Object.entries(TABLES) as [TableKey, TableDefinition][];
+    const skipped = new Set(
+      EXECUTION_CELL_INDEXES.slice(props.executionCellIndexes ?? EXECUTION_CELL_INDEXES.length),
+    );
+    const indexesOf = (key: TableKey, definition: TableDefinition) =>
+      key === 'executions' ? definition.indexes.filter((i) => !skipped.has(i.indexName)) : definition.indexes;
     const tables = definitions.map(([key, definition]): [TableKey, ITableV2] => [
       key,
       // The construct id is the definition's id and never changes: a new logical id would make
@@ -59,7 +72,7 @@ export class DataTables extends Construct {
       new TableV2(this, definition.id, {
         partitionKey: attribute(definition.partitionKey),
         sortKey: definition.sortKey && attribute(definition.sortKey),
-        globalSecondaryIndexes: definition.indexes.map(index),
+        globalSecondaryIndexes: indexesOf(key, definition).map(index),
         // Traffic is spiky (minute ticks, a UI now and then): on-demand costs nothing when idle.
         billing: Billing.onDemand(),
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import {
+  EXECUTION_CELL_INDEXES,
   TABLE_ENV,
   TABLES,
   type TableDefinition,
@@ -57,6 +58,35 @@ describe('DataTables', () => {
         Projection: { ProjectionType: index.projection },
       })),
     );
+  });
+});
+
+describe('the staged upgrade to the cell indexes', () => {
+  const executionIndexes = (context: Record<string, unknown>) => {
+    const staged = synth(context);
+    const table = staged.resources[staged.tableIds.executions] as Resource;
+    return (table.Properties.GlobalSecondaryIndexes as { IndexName: string }[]).map((i) => i.IndexName);
+  };
+  const full = executionIndexes({});
+  // The template before this version: the Executions table without any cell index.
+  const previous = full.filter((name) => !EXECUTION_CELL_INDEXES.includes(name));
+  const stages = [previous, executionIndexes({ executionCellIndexes: '1' }), full];
+
+  it('leaves one cell index out of the first stage, and none out of the default template', () => {
+    expect(stages[1]).toHaveLength(full.length - 1);
+    expect(full).toEqual(TABLES.executions.indexes.map((index) => index.indexName));
+  });
+
+  it('creates at most one index per table update, from the previous version to the full template', () => {
+    for (const [before, after] of stages
+      .slice(1)
+      .map((stage, i): [string[], string[]] => [stages[i] as string[], stage])) {
+      const changed = [
+        ...after.filter((name) => !before.includes(name)),
+        ...before.filter((name) => !after.includes(name)),
+      ];
+      expect(changed).toHaveLength(1);
+    }
   });
 });
 
@@ -270,6 +300,9 @@ describe('config', () => {
     ['oldestTaskAgeAlarmSeconds', '0'],
     ['api5xxAlarmPercent', '150'],
     ['api5xxAlarmPercent', 'lots'],
+    ['executionCellIndexes', '0'],
+    ['executionCellIndexes', '3'],
+    ['executionCellIndexes', '1.5'],
   ])('refuses %s=%s', (key, value) => {
     expect(() => readConfig(newApp({ [key]: value }).node)).toThrow(ConfigError);
   });

@@ -66,6 +66,69 @@ export const DEFAULT_RETENTION_SECONDS = 90 * 86_400;
 export const expiresAt = (endedAt: string | null | undefined, retentionSeconds: number): number =>
   Math.floor((endedAt ? Date.parse(endedAt) : Date.now()) / 1000) + retentionSeconds;
 
+/** Adds `delta` to a counter, usable alone or inside a transaction. */
+const counterUpdate = (table: string, id: string, delta: number) => ({
+  Update: {
+    TableName: table,
+    Key: { id },
+    UpdateExpression: 'ADD #count :delta',
+    ExpressionAttributeNames: { '#count': 'count' },
+    ExpressionAttributeValues: { ':delta': delta },
+  },
+});
+
+/**
+ * Executions written before the cells existed have no `cellPk` and are in no cell's counter. An
+ * execution has `cellPk` exactly when its cell's counters hold it: this gives one such execution its
+ * cell keys and counts it into its cell in one transaction, on condition that it still has no
+ * `cellPk` and is still in the status read. So whoever gets there first (the backfill, a rerun of it,
+ * or a transition of that execution) counts it, and only once. Returns whether the execution was
+ * uncounted when read (`seen`, the item as just read, saves the first read); false if it is gone.
+ */
+export async function countIntoCell(
+  client: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'executions' | 'counters'>,
+  id: string,
+  seen?: Item,
+): Promise<boolean> {
+  let item = seen ?? (await readItem(client, tables.executions, id));
+  if (!item || item.cellPk !== undefined) return false;
+  for (;;) {
+    const execution = toExecution(item);
+    const { cellPk, scheduleCellPk } = indexAttributes(execution);
+    try {
+      await transactWrite(client, [
+        {
+          Update: {
+            TableName: tables.executions,
+            Key: { id },
+            UpdateExpression: 'SET cellPk = :cell, scheduleCellPk = :scheduleCell',
+            ConditionExpression: 'attribute_not_exists(cellPk) AND #status = :status',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':cell': cellPk,
+              ':scheduleCell': scheduleCellPk,
+              ':status': execution.status,
+            },
+          },
+        },
+        ...cellCounterIds(execution, 0).map((counter) => counterUpdate(tables.counters, counter, 1)),
+      ]);
+      return true;
+    } catch (error) {
+      if (cancellationCodes(error)?.[0] !== 'ConditionalCheckFailed') throw error;
+    }
+    // Moved or counted meanwhile: counted is done, moved is counted in its new status.
+    item = await readItem(client, tables.executions, id);
+    if (!item || item.cellPk !== undefined) return true;
+  }
+}
+
+async function readItem(client: DynamoDBDocumentClient, table: string, id: string) {
+  const { Item } = await client.send(new GetCommand({ TableName: table, Key: { id }, ConsistentRead: true }));
+  return Item;
+}
+
 /** Keys of the sort indexes, recomputed on every write so they always agree with the fields. */
 export function indexAttributes(e: Execution): Item {
   const tail = `${e.queuedAt}#${e.id}`;
@@ -118,10 +181,8 @@ export class DynamoExecutionStore implements ExecutionStore {
   ) {}
 
   async get(id: string): Promise<Execution | undefined> {
-    const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tables.executions, Key: { id }, ConsistentRead: true }),
-    );
-    return Item ? toExecution(Item) : undefined;
+    const item = await readItem(this.client, this.tables.executions, id);
+    return item ? toExecution(item) : undefined;
   }
 
   async getMany(ids: readonly string[]): Promise<Map<string, Execution>> {
@@ -368,7 +429,8 @@ export class DynamoExecutionStore implements ExecutionStore {
             TableName: this.tables.executions,
             Key: { id: execution.id },
             UpdateExpression: `${update.expression}${ending ? ' REMOVE activePk' : ''}`,
-            ConditionExpression: update.condition,
+            // Only a counted execution may leave its cell's counter (see countIntoCell).
+            ConditionExpression: `${update.condition} AND attribute_exists(cellPk)`,
             ExpressionAttributeNames: update.names,
             ExpressionAttributeValues: update.values,
           },
@@ -391,7 +453,15 @@ export class DynamoExecutionStore implements ExecutionStore {
       ]);
       return next;
     } catch (error) {
-      if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) return undefined;
+      const codes = cancellationCodes(error);
+      // An execution from before the cells, not backfilled yet: count it in, then move it.
+      if (
+        codes?.[0] === 'ConditionalCheckFailed' &&
+        (await countIntoCell(this.client, this.tables, execution.id))
+      ) {
+        return this.transition(execution, from, patch);
+      }
+      if (codes?.includes('ConditionalCheckFailed')) return undefined;
       throw error;
     }
   }
@@ -412,17 +482,8 @@ export class DynamoExecutionStore implements ExecutionStore {
     );
   }
 
-  /** Adds `delta` to a counter, usable alone or inside a transaction. */
   private counterUpdate(id: string, delta: number) {
-    return {
-      Update: {
-        TableName: this.tables.counters,
-        Key: { id },
-        UpdateExpression: 'ADD #count :delta',
-        ExpressionAttributeNames: { '#count': 'count' },
-        ExpressionAttributeValues: { ':delta': delta },
-      },
-    };
+    return counterUpdate(this.tables.counters, id, delta);
   }
 
   async getStep(executionId: string, ordinal: number): Promise<ExecutionStepRecord | undefined> {

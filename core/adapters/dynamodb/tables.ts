@@ -50,6 +50,16 @@ export const ExecutionIndex = {
   active: 'active',
 } as const;
 
+/**
+ * The executions indexes a deployed stack gains in the upgrade to filter cells, in the order they
+ * are created: CloudFormation creates one global secondary index per table update, so an upgrade
+ * deploys them one at a time (`executionCellIndexes` in lib/config.ts), and fresh tables get all.
+ */
+export const EXECUTION_CELL_INDEXES: readonly string[] = [
+  ExecutionIndex.cellByQueuedAt,
+  ExecutionIndex.scheduleCellByQueuedAt,
+];
+
 /** Sort-key attributes of the executions indexes, one per `sortBy`. */
 export const ExecutionSortKey = {
   queuedAt: 'kQueued',
