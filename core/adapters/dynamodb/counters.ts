@@ -61,3 +61,14 @@ export function countedIds(scheduleId: string | undefined, cells: readonly strin
     : [scheduleId ? schedule(scheduleId) : total];
   return shards.flatMap((shardOf) => SHARDS.map(shardOf));
 }
+
+/** Adds `delta` to a counter, usable alone or inside a transaction. */
+export const counterUpdate = (table: string, id: string, delta: number) => ({
+  Update: {
+    TableName: table,
+    Key: { id },
+    UpdateExpression: 'ADD #count :delta',
+    ExpressionAttributeNames: { '#count': 'count' },
+    ExpressionAttributeValues: { ':delta': delta },
+  },
+});

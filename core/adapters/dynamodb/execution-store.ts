@@ -29,7 +29,7 @@ import {
   transactWrite,
   withConflictRetry,
 } from './client.js';
-import { cellCounterIds, cellOf, countedIds, counterIdsOf, randomShard } from './counters.js';
+import { cellCounterIds, cellOf, countedIds, counterIdsOf, counterUpdate, randomShard } from './counters.js';
 import { scheduleRunUpdate } from './schedule-store.js';
 import { EXPIRES_AT, ExecutionIndex, ExecutionSortKey, type TableNames } from './tables.js';
 
@@ -65,17 +65,6 @@ export const DEFAULT_RETENTION_SECONDS = 90 * 86_400;
 /** The TTL value (epoch seconds) of something that ended at `endedAt` (now when unknown). */
 export const expiresAt = (endedAt: string | null | undefined, retentionSeconds: number): number =>
   Math.floor((endedAt ? Date.parse(endedAt) : Date.now()) / 1000) + retentionSeconds;
-
-/** Adds `delta` to a counter, usable alone or inside a transaction. */
-const counterUpdate = (table: string, id: string, delta: number) => ({
-  Update: {
-    TableName: table,
-    Key: { id },
-    UpdateExpression: 'ADD #count :delta',
-    ExpressionAttributeNames: { '#count': 'count' },
-    ExpressionAttributeValues: { ':delta': delta },
-  },
-});
 
 /**
  * Executions written before the cells existed have no `cellPk` and are in no cell's counter. An
