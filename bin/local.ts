@@ -54,8 +54,13 @@ try {
   console.log(`  try: curl -H "X-Api-Key: ${stack.adminApiKey}" ${stack.apiUrl}/schedules`);
   let stopping = false;
   const stop = async () => {
-    if (stopping) return;
+    // A second Ctrl-C does not wait: steps still running are reconciled at the next start.
+    if (stopping) process.exit(130);
     stopping = true;
+    if (stack.worker)
+      console.log(
+        'Stopping: the embedded worker lets its running steps end first (Ctrl-C again to quit now).',
+      );
     await stack.stop();
     process.exit(0);
   };

@@ -248,14 +248,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         clearInterval(ticker);
         clearTimeout(graceTimer);
         cronTicker?.stop();
-        // The worker stops claiming first; closing the API then ends its pending long poll at once
-        // (a claim cut off before an answer hands it nothing) instead of waiting out the poll.
-        const workerStopped = embedded?.stop();
+        // The worker stops first, with the API still serving: its pending long poll is answered
+        // (at most pollWaitSeconds; cutting it could strand what it claims) and the steps it runs
+        // may finish within its grace period and report their end. Only then does the API close.
+        await embedded?.stop();
         await new Promise<void>((done) => {
           listening.close(() => done());
           listening.closeAllConnections();
         });
-        await workerStopped;
         await follower?.stop();
         await sfn.stop();
         await bus.stop();
