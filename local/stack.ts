@@ -83,6 +83,8 @@ export interface LocalStack {
 
 export const LOCAL_ADMIN_KEY_NAME = 'local-admin';
 export const LOCAL_WORKER_KEY_NAME = 'local-worker';
+/** The embedded worker's longest claim long poll, whatever its configuration file says. */
+const EMBEDDED_POLL_WAIT_SECONDS = 2;
 
 const ORCHESTRATOR_ARN = 'arn:aws:lambda:local:000000000000:function:orchestrator';
 const DEFINITION = fileURLToPath(new URL('../statemachines/execution.asl.json', import.meta.url));
@@ -225,7 +227,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     let agent: WorkerAgent | undefined;
     let workerInfo: { workerId: string; pools: readonly string[] } | undefined;
     if (options.workerConfigFile) {
-      const config = { ...(await loadWorkerConfig(options.workerConfigFile)), apiUrl };
+      const loaded = await loadWorkerConfig(options.workerConfigFile);
+      // Stopping waits for the pending claim (see stop): a short long poll keeps Ctrl-C prompt, and
+      // costs nothing in hand-off time, since a claim returns as soon as a task is queued.
+      const pollWaitSeconds = Math.min(loaded.pollWaitSeconds, EMBEDDED_POLL_WAIT_SECONDS);
+      const config = { ...loaded, apiUrl, pollWaitSeconds };
       workerInfo = { workerId: config.workerId, pools: config.pools };
       const apiKey = await provisionKey(
         environment.getServices().apiKeys,
