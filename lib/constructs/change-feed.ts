@@ -69,7 +69,8 @@ export class ChangeFeed extends Construct {
         }),
       );
     }
-    // After a TTL removal: the steps are deleted (Query, BatchWriteItem) and the counters decremented.
+    // After a TTL removal: the steps are deleted (Query, BatchWriteItem), and the counters are
+    // decremented with the removal's marker put (TransactWriteItems of UpdateItem and PutItem).
     this.function.grantData(tables.executionSteps, 'readWrite');
     this.function.grantData(tables.counters, 'readWrite');
     acknowledgeNag(
