@@ -29,7 +29,7 @@ export interface ChangeFeedProps {
  */
 export class ChangeFeed extends Construct {
   public readonly function: ServiceFunction;
-  /** Batches that kept failing, with their stream positions, for a person to look at. */
+  /** Batches that kept failing, as their stream positions, for a person to replay (README). */
   public readonly deadLetterQueue: Queue;
 
   constructor(scope: Construct, id: string, props: ChangeFeedProps) {
