@@ -127,9 +127,10 @@ export interface ExecutionStore {
   getStep(executionId: string, ordinal: number): Promise<ExecutionStepRecord | undefined>;
   /**
    * What follows an execution's removal (retention): its steps are deleted and it leaves the
-   * counters behind `totalCount`. Idempotent for the steps; call once per removal for the counters.
+   * counters behind `totalCount`, its cell's too when `inCell` (its last image was counted in its
+   * cell). Idempotent: a removal applied again, or twice at once, changes nothing more.
    */
-  forget(execution: Execution): Promise<void>;
+  forget(execution: Execution, inCell: boolean): Promise<void>;
   /** Applies `patch` to a step still in one of `from`; false when it was not. */
   updateStep(
     executionId: string,

@@ -13,7 +13,8 @@ import { TRACE_OPTIONS, tracer } from './tracer.js';
 /**
  * Reads the Executions and ExecutionSteps streams: status events to EventBridge, execution and step
  * metrics, and the clean-up after retention removes an execution. A failure fails the batch, which
- * the event source mapping retries (consumers of the events may see one twice: `detail.eventKey`).
+ * the event source mapping retries, halves and at last parks (README: a parked batch is replayed by
+ * hand). Consumers of the events may see one twice (`detail.eventKey`); a removal is forgotten once.
  */
 export const handler = middy(async (event: DynamoDBStreamEvent) => {
   const changes = toFeedChanges(event.Records, tableNamesFromEnv());

@@ -13,7 +13,7 @@ import type { DynamoConnection } from './dynamodb-local.js';
  * The event source mapping Lambda runs for a DynamoDB stream, locally: polls DynamoDB Local's
  * streams of the given tables and invokes the handler with the event Lambda would send. What the
  * shards held before this process started is skipped (a persisted database's history is not
- * replayed: that would publish events again and decrement counters twice); shards that appear later
+ * replayed: that would publish its events again); shards that appear later
  * are read from their start. (Not `LATEST`: DynamoDB Local answers TrimmedDataAccessException to
  * such an iterator on a shard that was empty.) A batch the handler fails is retried, as Lambda does,
  * up to `maxRetries` times, then skipped with an error.

@@ -5,7 +5,12 @@ import type { Execution } from '../schemas/execution.js';
 import { executionOutcome, stepOutcome } from '../status-events.js';
 
 export type FeedChange =
-  | { table: 'executions'; change: RecordChange<Execution> }
+  | {
+      table: 'executions';
+      change: RecordChange<Execution>;
+      /** Whether `before` was counted in its cell's counters, as the store's item said. */
+      beforeInCell: boolean;
+    }
   | { table: 'executionSteps'; change: RecordChange<StoredStep> };
 
 /** The metrics a batch of changes yields, for the caller to emit (the domain knows no metrics library). */
@@ -25,17 +30,18 @@ export class ChangeFeed {
   async apply(changes: readonly FeedChange[]): Promise<FeedMetrics> {
     const events: ServiceEvent[] = [];
     const metrics: FeedMetrics = { counts: {}, steps: [] };
-    for (const { table, change } of changes) {
-      if (table === 'executions') {
+    for (const feedChange of changes) {
+      if (feedChange.table === 'executions') {
+        const { change } = feedChange;
         if (change.before && !change.after) {
-          await this.deps.executions.forget(change.before);
+          await this.deps.executions.forget(change.before, feedChange.beforeInCell);
           continue;
         }
         const { event, metric } = executionOutcome(change);
         if (event) events.push(event);
         if (metric) metrics.counts[metric] = (metrics.counts[metric] ?? 0) + 1;
       } else {
-        const outcome = stepOutcome(change);
+        const outcome = stepOutcome(feedChange.change);
         if (!outcome) continue;
         const { event, ...step } = outcome;
         if (event) events.push(event);

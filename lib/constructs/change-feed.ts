@@ -29,7 +29,7 @@ export interface ChangeFeedProps {
  */
 export class ChangeFeed extends Construct {
   public readonly function: ServiceFunction;
-  /** Batches that kept failing, with their stream positions, for a person to look at. */
+  /** Batches that kept failing, as their stream positions, for a person to replay (README). */
   public readonly deadLetterQueue: Queue;
 
   constructor(scope: Construct, id: string, props: ChangeFeedProps) {
@@ -69,7 +69,8 @@ export class ChangeFeed extends Construct {
         }),
       );
     }
-    // After a TTL removal: the steps are deleted (Query, BatchWriteItem) and the counters decremented.
+    // After a TTL removal: the steps are deleted (Query, BatchWriteItem), and the counters are
+    // decremented with the removal's marker put (TransactWriteItems of UpdateItem and PutItem).
     this.function.grantData(tables.executionSteps, 'readWrite');
     this.function.grantData(tables.counters, 'readWrite');
     acknowledgeNag(

@@ -9,12 +9,12 @@ const fn = stack.changeFeed.function;
 const fnId = logicalId(fn);
 
 describe('ChangeFeed', () => {
-  it('streams new and old images of executions and their steps, and expires executions and tasks by TTL', () => {
+  it('streams new and old images of executions and their steps, and expires executions, tasks and forgotten markers by TTL', () => {
     const table = (id: string) => (resources[id] as Resource).Properties;
     for (const key of ['executions', 'executionSteps'] as const) {
       expect(table(tableIds[key]).StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
     }
-    for (const key of ['executions', 'workerTasks'] as const) {
+    for (const key of ['executions', 'workerTasks', 'counters'] as const) {
       expect(table(tableIds[key]).TimeToLiveSpecification).toEqual({
         AttributeName: 'expiresAt',
         Enabled: true,

@@ -241,7 +241,7 @@ describe('ExecutionService.list filters over 40 executions of two schedules', ()
     })) as Execution;
     const afterCancel = await store.count({ statuses: ['Queued'] });
     const cancelledAfter = await store.count({ statuses: ['Cancelled'] });
-    await store.forget(cancelled);
+    await store.forget(cancelled, true);
 
     // Assert
     expect(afterCancel).toBe(before - 1);

@@ -44,10 +44,15 @@ export const cellCounterIds = (e: Counted, shard: number) => [
   scheduleCell(e.scheduleId, cellOf(e))(shard),
 ];
 
+/**
+ * The counters every execution counts in from its creation on: the total and its schedule's.
+ * (Executions from before the cells are in these, and in their cell's only once counted into it.)
+ */
+export const totalCounterIds = (e: Counted, shard: number) => [total(shard), schedule(e.scheduleId)(shard)];
+
 /** Every counter an execution counts in (created or forgotten): the totals and its cell's. */
 export const counterIdsOf = (e: Counted, shard: number) => [
-  total(shard),
-  schedule(e.scheduleId)(shard),
+  ...totalCounterIds(e, shard),
   ...cellCounterIds(e, shard),
 ];
 

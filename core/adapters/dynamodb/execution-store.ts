@@ -29,7 +29,15 @@ import {
   transactWrite,
   withConflictRetry,
 } from './client.js';
-import { cellCounterIds, cellOf, countedIds, counterIdsOf, counterUpdate, randomShard } from './counters.js';
+import {
+  cellCounterIds,
+  cellOf,
+  countedIds,
+  counterIdsOf,
+  counterUpdate,
+  randomShard,
+  totalCounterIds,
+} from './counters.js';
 import { scheduleRunUpdate } from './schedule-store.js';
 import { EXPIRES_AT, ExecutionIndex, ExecutionSortKey, type TableNames } from './tables.js';
 
@@ -67,8 +75,19 @@ export const expiresAt = (endedAt: string | null | undefined, retentionSeconds: 
   Math.floor((endedAt ? Date.parse(endedAt) : Date.now()) / 1000) + retentionSeconds;
 
 /**
- * Executions written before the cells existed have no `cellPk` and are in no cell's counter. An
- * execution has `cellPk` exactly when its cell's counters hold it: this gives one such execution its
+ * How long the marker of a forgotten execution is kept: longer than its removal can come back. A
+ * stream keeps a record 24 hours, and every retry, split or replay of a batch reads it from there.
+ */
+export const FORGOTTEN_RETENTION_SECONDS = 14 * 86_400;
+
+/**
+ * Whether an execution's cell counters hold it, as its item says: executions written before the
+ * cells existed have no `cellPk` and are in no cell's counter until {@link countIntoCell} counts them.
+ */
+export const countedInCell = (item: Item): boolean => item.cellPk !== undefined;
+
+/**
+ * An execution has `cellPk` exactly when its cell's counters hold it: this gives one such execution its
  * cell keys and counts it into its cell in one transaction, on condition that it still has no
  * `cellPk` and is still in the status read. So whoever gets there first (the backfill, a rerun of it,
  * or a transition of that execution) counts it, and only once. Returns whether the execution was
@@ -81,7 +100,7 @@ export async function countIntoCell(
   seen?: Item,
 ): Promise<boolean> {
   let item = seen ?? (await readItem(client, tables.executions, id));
-  if (!item || item.cellPk !== undefined) return false;
+  if (!item || countedInCell(item)) return false;
   for (;;) {
     const execution = toExecution(item);
     const { cellPk, scheduleCellPk } = indexAttributes(execution);
@@ -109,7 +128,7 @@ export async function countIntoCell(
     }
     // Moved or counted meanwhile: counted is done, moved is counted in its new status.
     item = await readItem(client, tables.executions, id);
-    if (!item || item.cellPk !== undefined) return true;
+    if (!item || countedInCell(item)) return true;
   }
 }
 
@@ -455,7 +474,8 @@ export class DynamoExecutionStore implements ExecutionStore {
     }
   }
 
-  async forget(execution: Execution): Promise<void> {
+  async forget(execution: Execution, inCell: boolean): Promise<void> {
+    // Deleting what is gone already deletes nothing: a batch seen again deletes the rest.
     const keys = await queryAll(this.client, {
       TableName: this.tables.executionSteps,
       KeyConditionExpression: 'executionId = :id',
@@ -463,12 +483,31 @@ export class DynamoExecutionStore implements ExecutionStore {
       ProjectionExpression: 'executionId, ordinal',
     });
     await batchDelete(this.client, this.tables.executionSteps, keys);
-    // Any global shard will do: the count is their sum.
-    await Promise.all(
-      counterIdsOf(execution, randomShard()).map((id) =>
-        this.client.send(new UpdateCommand(this.counterUpdate(id, -1).Update)),
-      ),
-    );
+    // A removal comes again when its batch is retried, split or replayed, and may come twice at
+    // once: the marker, written with the decrements on condition that it is not there yet, lets
+    // exactly one of them through.
+    const shard = randomShard();
+    try {
+      await transactWrite(this.client, [
+        {
+          Put: {
+            TableName: this.tables.counters,
+            Item: {
+              id: `forgotten#${execution.id}`,
+              [EXPIRES_AT]: expiresAt(null, FORGOTTEN_RETENTION_SECONDS),
+            },
+            ConditionExpression: 'attribute_not_exists(id)',
+          },
+        },
+        // Any shard will do: the count is their sum.
+        ...(inCell ? counterIdsOf(execution, shard) : totalCounterIds(execution, shard)).map((id) =>
+          this.counterUpdate(id, -1),
+        ),
+      ]);
+    } catch (error) {
+      // Marked: this removal has been forgotten already.
+      if (cancellationCodes(error)?.[0] !== 'ConditionalCheckFailed') throw error;
+    }
   }
 
   private counterUpdate(id: string, delta: number) {

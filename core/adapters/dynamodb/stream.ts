@@ -3,7 +3,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { StoredStep } from '../../ports.js';
 import type { FeedChange } from '../../services/change-feed.js';
-import { toExecution } from './execution-store.js';
+import { countedInCell, toExecution } from './execution-store.js';
 import type { TableNames } from './tables.js';
 
 type Image = Record<string, AttributeValue>;
@@ -31,6 +31,7 @@ export function toFeedChanges(
         {
           table,
           change: { before: before && toExecution(before), after: after && toExecution(after) },
+          beforeInCell: before !== undefined && countedInCell(before),
         },
       ];
     }

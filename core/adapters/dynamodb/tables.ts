@@ -180,6 +180,8 @@ export const TABLES = {
   counters: {
     id: 'Counters',
     partitionKey: S('id'),
+    // Counters never expire; the markers of forgotten executions do (see DynamoExecutionStore.forget).
+    timeToLiveAttribute: EXPIRES_AT,
     indexes: [],
   },
   apiKeys: {
