@@ -1,3 +1,4 @@
+import type { ClaimedResponse, IdempotencyClaim, IdempotencyScope } from './idempotency.js';
 import type {
   ActivityStatus,
   ExecutionStatus,
@@ -104,8 +105,17 @@ export interface ExecutionStore {
    * throws StaleVersionError otherwise. Side by side: the execution first, then the schedule names it
    * on condition that it still exists and still records runs side by side; false when it no longer
    * does (deleted, or its policy now decides runs one at a time), and the caller withdraws the run.
+   *
+   * With `claim`, the idempotency key's claim is written in the execution's own transaction, on
+   * condition that the key is unclaimed or its claim has expired; throws StaleVersionError when it
+   * is not (the caller reads the claim again and replays it).
    */
-  create(execution: Execution, steps: ExecutionStepRecord[], schedule: ScheduleRunUpdate): Promise<boolean>;
+  create(
+    execution: Execution,
+    steps: ExecutionStepRecord[],
+    schedule: ScheduleRunUpdate,
+    claim?: IdempotencyClaim<ClaimedResponse>,
+  ): Promise<boolean>;
   /**
    * Moves an active execution to Cancelled and its unfinished steps with it. Returns undefined when
    * the execution is no longer in `from` (someone else changed it first).
@@ -267,6 +277,16 @@ export interface ApiKeyStore {
   listAll(): Promise<StoredApiKey[]>;
   /** Returns false when no such key exists. */
   delete(id: string): Promise<boolean>;
+}
+
+/** Claims of idempotency keys (core/idempotency.ts); `ExecutionStore.create` makes them. */
+export interface IdempotencyStore {
+  /** The response of the key's claim unexpired at `now` (epoch seconds), read consistently. */
+  find<T extends ClaimedResponse>(scope: IdempotencyScope, now: number): Promise<T | undefined>;
+  /** Replaces the claim's response with the request's final one, when it differs from the claimed. */
+  settle<T extends ClaimedResponse>(scope: IdempotencyScope, response: T): Promise<void>;
+  /** Frees the key of a withdrawn run, if its claim still names that execution. */
+  release(scope: IdempotencyScope, executionId: string): Promise<void>;
 }
 
 /** A conditional write found the record changed since it was read; the caller re-reads and retries. */

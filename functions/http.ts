@@ -25,6 +25,7 @@ export interface RouteInput<R extends Route> {
   params: Output<R extends { params: infer P } ? P : undefined>;
   query: Output<R extends { query: infer Q } ? Q : undefined>;
   body: Output<R extends { body: infer B } ? B : undefined>;
+  headers: Output<R extends { headers: infer H } ? H : undefined>;
   principal: R extends { role: string } ? Principal : undefined;
 }
 
@@ -73,16 +74,44 @@ function parseBody(event: APIGatewayProxyEvent): unknown {
   }
 }
 
-function queryOf(event: APIGatewayProxyEvent): Record<string, string> {
-  const repeated = Object.entries(event.multiValueQueryStringParameters ?? {}).filter(
-    ([, values]) => (values?.length ?? 0) > 1,
-  );
+/** Each name's single value; a name given more than once is ambiguous, so a VALIDATION_ERROR. */
+function once(values: Record<string, readonly string[]>, what: string): Record<string, string> {
+  const repeated = Object.keys(values).filter((name) => (values[name]?.length ?? 0) > 1);
   if (repeated.length > 0) {
     throw new ApiError(ErrorCode.VALIDATION_ERROR, 'The request is not valid.', {
-      validationErrors: Object.fromEntries(repeated.map(([name]) => [name, ['Give this parameter once']])),
+      validationErrors: Object.fromEntries(repeated.map((name) => [name, [`Give this ${what} once`]])),
     });
   }
-  return { ...(event.queryStringParameters ?? {}) } as Record<string, string>;
+  return Object.fromEntries(
+    Object.entries(values).flatMap(([name, [value]]) => (value === undefined ? [] : [[name, value]])),
+  );
+}
+
+function queryOf(event: APIGatewayProxyEvent): Record<string, string> {
+  const multi = event.multiValueQueryStringParameters ?? {};
+  return once(
+    Object.fromEntries(
+      Object.entries(event.queryStringParameters ?? {}).map(([name, value]) => [
+        name,
+        multi[name] ?? [value ?? ''],
+      ]),
+    ),
+    'parameter',
+  );
+}
+
+/**
+ * The headers the route declares, under their declared names: HTTP header names are
+ * case-insensitive, and API Gateway passes them as the client spelled them.
+ */
+function headersOf(event: APIGatewayProxyEvent, schema: z.ZodObject): Record<string, string> {
+  const declared = new Map(Object.keys(schema.shape).map((name) => [name.toLowerCase(), name]));
+  const values = new Map<string, string[]>();
+  for (const [name, given] of Object.entries(event.multiValueHeaders ?? {})) {
+    const as = declared.get(name.toLowerCase());
+    if (as) values.set(as, [...(values.get(as) ?? []), ...(given ?? [])]);
+  }
+  return once(Object.fromEntries(values), 'header');
 }
 
 /** Validates everything the route declares and checks the caller's role, in that order of trust. */
@@ -100,6 +129,10 @@ function routeInput(route: Route, event: APIGatewayProxyEvent): RouteInput<Route
     params: 'params' in route ? parseOrThrow(route.params, event.pathParameters ?? {}, 'path') : undefined,
     query: 'query' in route ? parseOrThrow(route.query, queryOf(event), 'query') : undefined,
     body: 'body' in route ? parseOrThrow(route.body, parseBody(event), 'body') : undefined,
+    headers:
+      'headers' in route
+        ? parseOrThrow(route.headers, headersOf(event, route.headers), 'headers')
+        : undefined,
     principal,
   } as RouteInput<Route>;
 }

@@ -1,4 +1,5 @@
 import { API_BASE_PATH } from '../core/api/routes.js';
+import { IDEMPOTENT_REPLAYED } from '../core/schemas/common.js';
 import { initiator } from './auth-context.js';
 import { getServices } from './environment.js';
 import { createHttpHandler } from './http.js';
@@ -21,9 +22,14 @@ export const handler = createHttpHandler('schedules', {
   disableSchedule: async ({ params }) => ({
     body: await getServices().schedules.setEnabled(params.id, false),
   }),
-  runSchedule: async ({ params, principal }) => ({
-    body: await getServices().schedules.run(params.id, initiator(principal)),
-  }),
+  runSchedule: async ({ params, headers, principal }) => {
+    const { replayed, ...body } = await getServices().schedules.run(
+      params.id,
+      initiator(principal),
+      headers['Idempotency-Key'],
+    );
+    return replayed ? { body, headers: { [IDEMPOTENT_REPLAYED]: 'true' } } : { body };
+  },
   getNextRuns: async ({ params, query }) => ({
     body: await getServices().schedules.nextRuns(params.id, query.count),
   }),

@@ -31,6 +31,7 @@ function parameters(route: RouteDefinition): JsonSchema[] {
   for (const [where, schema] of [
     ['path', route.params],
     ['query', route.query],
+    ['header', route.headers],
   ] as const) {
     if (!schema) continue;
     const json = inputSchema(schema) as { properties?: Record<string, JsonSchema>; required?: string[] };
@@ -53,11 +54,27 @@ const errorResponse = (description: string) => ({
 
 function operation(route: RouteDefinition): JsonSchema {
   const responses: JsonSchema = {
-    [route.status]: route.response
-      ? { description: 'Success', content: { 'application/json': { schema: outputSchema(route.response) } } }
-      : { description: route.status === 204 ? 'No content' : 'Success' },
+    [route.status]: {
+      ...(route.response
+        ? {
+            description: 'Success',
+            content: { 'application/json': { schema: outputSchema(route.response) } },
+          }
+        : { description: route.status === 204 ? 'No content' : 'Success' }),
+      ...(route.responseHeaders
+        ? {
+            headers: Object.fromEntries(
+              Object.entries(route.responseHeaders).map(([name, description]) => [
+                name,
+                { description, schema: { type: 'string' } },
+              ]),
+            ),
+          }
+        : {}),
+    },
   };
-  if (route.params || route.query || route.body) responses[400] = errorResponse('Invalid request');
+  if (route.params || route.query || route.body || route.headers)
+    responses[400] = errorResponse('Invalid request');
   if (route.role) {
     responses[401] = errorResponse('Missing, unknown, revoked or expired credentials');
     const lacksRole = `The caller lacks the ${route.role} role`;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Role } from '../model.js';
 import { CreateApiKeyInput, CreatedApiKey, ListApiKeysQuery, PagedApiKeys } from '../schemas/api-key.js';
-import { IdParams } from '../schemas/common.js';
+import { IDEMPOTENT_REPLAYED, IdempotencyHeaders, IdParams } from '../schemas/common.js';
 import {
   ActiveExecutions,
   Execution,
@@ -62,8 +62,12 @@ export interface RouteDefinition {
   readonly params?: z.ZodType;
   readonly query?: z.ZodType;
   readonly body?: z.ZodType;
+  /** Request headers the route reads (beside the credentials), by their documented names. */
+  readonly headers?: z.ZodObject;
   readonly status: number;
   readonly response?: z.ZodType;
+  /** Headers the success response may carry: name → what it means. */
+  readonly responseHeaders?: Readonly<Record<string, string>>;
 }
 
 const admin = Role.Administrator;
@@ -154,10 +158,15 @@ export const ROUTES = [
     path: '/schedules/{id}/run',
     group: HandlerGroup.schedules,
     role: admin,
-    summary: 'Queue an execution of the schedule now (obeys the overlap policy)',
+    summary: 'Queue an execution of the schedule now (obeys the overlap policy; idempotent with a key)',
     params: IdParams,
+    headers: IdempotencyHeaders,
     status: 202,
     response: RunScheduleResult,
+    responseHeaders: {
+      [IDEMPOTENT_REPLAYED]:
+        '`true` when the response is the replay of an earlier request with the same Idempotency-Key',
+    },
   },
   {
     operationId: 'getNextRuns',

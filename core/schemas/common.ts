@@ -62,3 +62,22 @@ export const ErrorBodySchema = z
   .meta({ id: 'Error' });
 
 export const IdParams = z.strictObject({ id: Guid });
+
+/** Response header set on the replay of an earlier request's response (core/idempotency.ts). */
+export const IDEMPOTENT_REPLAYED = 'Idempotent-Replayed';
+
+/**
+ * Headers a request may carry besides the credentials. A header schema names each header as it is
+ * documented; it is matched case-insensitively, and others are ignored.
+ */
+export const IdempotencyHeaders = z.object({
+  'Idempotency-Key': z
+    .string()
+    .regex(/^[\x20-\x7e]{1,255}$/, { error: 'Must be 1-255 printable ASCII characters' })
+    .optional()
+    .meta({
+      description:
+        'Makes the request idempotent for 24 hours: repeating it with the same key (same caller, same ' +
+        `schedule) returns the first response, with ${IDEMPOTENT_REPLAYED}: true, and starts nothing.`,
+    }),
+});

@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoApiKeyStore } from '../adapters/dynamodb/api-key-store.js';
 import { DynamoExecutionStore } from '../adapters/dynamodb/execution-store.js';
+import { DynamoIdempotencyStore } from '../adapters/dynamodb/idempotency-store.js';
 import { DynamoScheduleStore } from '../adapters/dynamodb/schedule-store.js';
 import type { TableNames } from '../adapters/dynamodb/tables.js';
 import { DynamoWorkerTaskStore } from '../adapters/dynamodb/worker-task-store.js';
@@ -55,6 +56,7 @@ export function createServices(
     schedules: scheduleStore,
     executions: executionStore,
     executionService: executions,
+    idempotency: new DynamoIdempotencyStore(client, tables.idempotencyKeys),
     workflow,
     onStartFailure: options.onStartFailure,
     clock,

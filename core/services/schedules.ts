@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { planFire } from '../catch-up.js';
 import { nextFireTimes } from '../cron.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
+import { claimOf, claimTime, type IdempotencyScope, type Replayable } from '../idempotency.js';
 import {
   ExecutionStatus,
   InitiatedByType,
@@ -17,6 +18,7 @@ import type {
   Clock,
   ExecutionStepRecord,
   ExecutionStore,
+  IdempotencyStore,
   ScheduleRecord,
   ScheduleStore,
   Workflow,
@@ -78,6 +80,7 @@ export interface ScheduleServiceDeps {
   schedules: ScheduleStore;
   executions: ExecutionStore;
   executionService: ExecutionService;
+  idempotency: IdempotencyStore;
   workflow: Workflow;
   /** Told when the state machine could not be started (the reconciler retries); for logging. */
   onStartFailure?: (executionId: string, error: unknown) => void;
@@ -159,9 +162,30 @@ export class ScheduleService {
     });
   }
 
-  /** Creates a Queued execution (steps Pending, name and steps snapshotted), obeying the overlap policy. */
-  async run(id: string, initiator: Initiator): Promise<RunScheduleResult> {
-    return this.retrying(async () => {
+  /**
+   * Creates a Queued execution (steps Pending, name and steps snapshotted), obeying the overlap policy.
+   * With an idempotency key, a run the caller already made with it on this schedule is not made
+   * again: its response is replayed (core/idempotency.ts). The key is read again on every attempt,
+   * before the policy is applied, so a retry is not refused because of the run it repeats.
+   */
+  async run(
+    id: string,
+    initiator: Initiator,
+    idempotencyKey?: string,
+  ): Promise<Replayable<RunScheduleResult>> {
+    const scope: IdempotencyScope | undefined =
+      idempotencyKey !== undefined && initiator.id !== null
+        ? {
+            operation: 'runSchedule',
+            principal: { type: initiator.type, id: initiator.id },
+            resourceId: id,
+            key: idempotencyKey,
+          }
+        : undefined;
+    return this.retrying(async (): Promise<Replayable<RunScheduleResult>> => {
+      const earlier =
+        scope && (await this.deps.idempotency.find<RunScheduleResult>(scope, claimTime(this.clock)));
+      if (earlier) return { ...earlier, replayed: true };
       const schedule = await this.require(id);
       if (schedule.steps.length === 0) {
         throw new BadRequestError(`Schedule '${schedule.name}' has no steps to run.`);
@@ -175,31 +199,45 @@ export class ScheduleService {
         );
       }
       const execution = this.newExecution(schedule, initiator, null);
-      const named = await this.deps.executions.create(execution, snapshotSteps(schedule.steps), {
-        version: schedule.version,
-        exclusive: runsOneAtATime(schedule.overlapPolicy),
-        lastRunTime: execution.queuedAt,
-      });
-      if (!named) await this.withdraw(execution);
+      const queued: RunScheduleResult = {
+        executionId: execution.id,
+        status: execution.status,
+        message:
+          decision === OverlapDecision.Start && active.length > 0
+            ? `Execution queued behind ${active.length} active execution(s) (overlap policy ${schedule.overlapPolicy}).`
+            : 'Execution queued.',
+      };
+      const named = await this.deps.executions.create(
+        execution,
+        snapshotSteps(schedule.steps),
+        {
+          version: schedule.version,
+          exclusive: runsOneAtATime(schedule.overlapPolicy),
+          lastRunTime: execution.queuedAt,
+        },
+        scope && claimOf(scope, queued, this.clock),
+      );
+      if (!named) await this.withdraw(execution, scope);
       const cancelled =
         decision === OverlapDecision.StartAndSupersede
           ? await this.supersede(schedule, execution, initiator)
           : [];
-      if (cancelled.some((e) => e.id === execution.id)) {
-        return {
-          executionId: execution.id,
-          status: ExecutionStatus.Cancelled,
-          message: `Execution queued, then cancelled: a newer run of the schedule started at the same time (overlap policy CancelOther).`,
-        };
-      }
-      await this.startWorkflow(execution.id);
-      const message =
-        cancelled.length > 0
-          ? `Execution queued; cancelled the active execution(s) ${cancelled.map((e) => e.id).join(', ')} (overlap policy CancelOther).`
-          : decision === OverlapDecision.Start && active.length > 0
-            ? `Execution queued behind ${active.length} active execution(s) (overlap policy ${schedule.overlapPolicy}).`
-            : 'Execution queued.';
-      return { executionId: execution.id, status: execution.status, message };
+      const result: RunScheduleResult = cancelled.some((e) => e.id === execution.id)
+        ? {
+            executionId: execution.id,
+            status: ExecutionStatus.Cancelled,
+            message: `Execution queued, then cancelled: a newer run of the schedule started at the same time (overlap policy CancelOther).`,
+          }
+        : cancelled.length > 0
+          ? {
+              ...queued,
+              message: `Execution queued; cancelled the active execution(s) ${cancelled.map((e) => e.id).join(', ')} (overlap policy CancelOther).`,
+            }
+          : queued;
+      // The claim was written with what was known then; a replay should say what this answer says.
+      if (scope && result !== queued) await this.deps.idempotency.settle(scope, result);
+      if (result.status !== ExecutionStatus.Cancelled) await this.startWorkflow(execution.id);
+      return result;
     });
   }
 
@@ -300,15 +338,19 @@ export class ScheduleService {
    * A run recorded side by side whose schedule, by the time it was named on it, was deleted or had
    * moved to a policy that decides runs one at a time (Skip, BufferOne: a run decided under those may
    * already have counted this one out). It is cancelled before it starts, and the request decides
-   * again on what the schedule is now: 404 when it is gone, the new policy otherwise.
+   * again on what the schedule is now: 404 when it is gone, the new policy otherwise. Its key's
+   * claim is released after the cancel: a crash between leaves the key replaying the cancelled run,
+   * never a second run for one key.
    */
-  private async withdraw(execution: Execution): Promise<never> {
+  private async withdraw(execution: Execution, scope: IdempotencyScope | undefined): Promise<never> {
     await this.deps.executions.transition(execution, ExecutionStatus.Queued, {
       status: ExecutionStatus.Cancelled,
       completedAt: this.clock.now().toISOString(),
       errorMessage:
         'Withdrawn before it started: the schedule was deleted or its overlap policy changed while the run was recorded.',
     });
+    // The key claimed it in the same transaction; freed, so the request's next attempt runs afresh.
+    if (scope) await this.deps.idempotency.release(scope, execution.id);
     throw new StaleVersionError('The schedule changed while the run was recorded.');
   }
 

@@ -66,14 +66,14 @@ interface HandlerAccess {
 
 /**
  * Least privilege per function, from what its domain code does: creating and running schedules
- * writes the execution, its steps and the counters in one transaction and starts the state machine
- * (CancelOther stops the one it replaces); cancelling rewrites the execution and its steps and stops
+ * writes the execution, its steps, the counters and an idempotency key's claim in one transaction
+ * and starts the state machine (CancelOther stops the one it replaces); cancelling rewrites the execution and its steps and stops
  * the state machine; workers claim and complete tasks, which moves their steps, and answer the
  * state machine's task tokens; API keys touch only their own table; meta reads no data at all.
  */
 const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
   [HandlerGroup.schedules]: {
-    readWrite: ['schedules', 'executions', 'executionSteps', 'counters'],
+    readWrite: ['schedules', 'executions', 'executionSteps', 'counters', 'idempotencyKeys'],
     read: [],
     workflow: [WorkflowAccess.start, WorkflowAccess.stop],
   },

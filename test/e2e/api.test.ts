@@ -387,6 +387,37 @@ describe('schedule executions', () => {
     expect((await admin.get(`/schedule-executions/${first.body.executionId}`)).status).toBe(200);
   });
 
+  it('replays a run with the same Idempotency-Key and names a bad key in a 400', async () => {
+    const schedule = (
+      await admin.post('/schedules', sampleSchedule('Idempotent', { overlapPolicy: 'AllowAll' }))
+    ).body;
+    const keyed = (key: string) => apiClient(stack, stack.adminApiKey, { 'Idempotency-Key': key });
+
+    const first = await keyed('order-7 #1').post(`/schedules/${schedule.id}/run`);
+    // Header names are case-insensitive: the same key however the client spells it.
+    const again = await apiClient(stack, stack.adminApiKey, { 'idempotency-KEY': 'order-7 #1' }).post(
+      `/schedules/${schedule.id}/run`,
+    );
+    const other = await keyed('order-8').post(`/schedules/${schedule.id}/run`);
+
+    expect(first.status).toBe(202);
+    expect(first.headers.get('Idempotent-Replayed')).toBeNull();
+    expect(again.status).toBe(202);
+    expect(again.headers.get('Idempotent-Replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect(other.status).toBe(202);
+    expect(other.body.executionId).not.toBe(first.body.executionId);
+    const listed = await admin.get(`/schedule-executions?scheduleId=${schedule.id}`);
+    expect(listed.body.totalCount).toBe(2);
+
+    for (const bad of ['k'.repeat(256), 'tab\there', 'cl\u00e9']) {
+      const refused = await keyed(bad).post(`/schedules/${schedule.id}/run`);
+      expect(refused.status).toBe(400);
+      expectErrorBody(refused.body, 'VALIDATION_ERROR');
+      expect(Object.keys(refused.body.validationErrors)).toEqual(['Idempotency-Key']);
+    }
+  });
+
   it('answers 404 to an unknown execution and 400 to a schedule without steps', async () => {
     const missing = await admin.get(`/schedule-executions/${UNKNOWN_ID}`);
     expect(missing.status).toBe(404);

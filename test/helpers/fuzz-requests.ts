@@ -248,6 +248,13 @@ const HEADER_VALUES = fc.oneof(
   fc.string({ maxLength: 30 }).map((s) => s.replace(/[^\t\x20-\x7e]/g, '')),
 );
 
+/** Idempotency keys: valid ones (which replay), and ones too long, empty or not printable ASCII. */
+const IDEMPOTENCY_KEYS = fc.oneof(
+  fc.string({ minLength: 1, maxLength: 255 }).map((s) => s.replace(/[^\x21-\x7e]/g, 'k')),
+  fc.constantFrom('fuzz-key', 'x'.repeat(256), '\t', 'a\tb', asHeaderBytes('clé')),
+  HEADER_VALUES,
+);
+
 const extraHeaders = fc.dictionary(
   fc.constantFrom(
     'Content-Type',
@@ -266,6 +273,23 @@ const extraHeaders = fc.dictionary(
     fc.tuple(HEADER_VALUES, HEADER_VALUES).map(([a, b]) => [a, b]),
   ),
   { maxKeys: 3 },
+);
+
+/** An Idempotency-Key now and then, in either spelling, once or twice. */
+const idempotencyHeader = fc.oneof(
+  { weight: 3, arbitrary: fc.constant({}) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({
+        name: fc.constantFrom('Idempotency-Key', 'idempotency-key'),
+        value: fc.oneof(
+          IDEMPOTENCY_KEYS,
+          fc.tuple(IDEMPOTENCY_KEYS, IDEMPOTENCY_KEYS).map(([a, b]) => [a, b]),
+        ),
+      })
+      .map(({ name, value }): Record<string, string | string[]> => ({ [name]: value })),
+  },
 );
 
 /** Valid bodies, so that mutations of them get past the first checks and reach deeper code. */
@@ -394,10 +418,11 @@ export const fuzzRequest = (ctx: FuzzContext): fc.Arbitrary<RawRequest> =>
         query: queryOf,
         credential: credentialOf(ctx),
         extra: extraHeaders,
+        idempotency: idempotencyHeader,
         body: bodyOf(route?.operationId),
       })
-      .map(({ method, query, credential, extra, body }) => {
-        const headers: Record<string, string | string[]> = { ...extra, ...credential };
+      .map(({ method, query, credential, extra, idempotency, body }) => {
+        const headers: Record<string, string | string[]> = { ...extra, ...idempotency, ...credential };
         if (body) {
           if (headers['Content-Type'] === undefined) headers['Content-Type'] = 'application/json';
           // node:http frames a GET or DELETE body only when told its length.

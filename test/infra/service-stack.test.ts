@@ -157,7 +157,10 @@ describe('IAM', () => {
 
   // What each handler's domain code needs; a new table access must be added here on purpose.
   const expected: Record<HandlerGroup, { write: TableKey[]; read: TableKey[] }> = {
-    schedules: { write: ['schedules', 'executions', 'executionSteps', 'counters'], read: [] },
+    schedules: {
+      write: ['schedules', 'executions', 'executionSteps', 'counters', 'idempotencyKeys'],
+      read: [],
+    },
     executions: { write: ['executions', 'executionSteps'], read: ['counters'] },
     'api-keys': { write: ['apiKeys'], read: [] },
     meta: { write: [], read: [] },

@@ -198,3 +198,19 @@ describe('buildOpenApiDocument: pools of API keys', () => {
     expect(JSON.stringify(claimBody)).toContain('requestId');
   });
 });
+
+describe('buildOpenApiDocument: idempotent runs', () => {
+  const run = doc.paths['/schedules/{id}/run'].post;
+
+  it('documents the optional Idempotency-Key header, its rule, and the replay header', () => {
+    // Act
+    const header = run.parameters.find((p: any) => p.in === 'header');
+
+    // Assert
+    expect(header).toMatchObject({ name: 'Idempotency-Key', required: false, schema: { type: 'string' } });
+    expect(header.schema.pattern).toBe('^[\\x20-\\x7e]{1,255}$');
+    expect(header.schema.description).toMatch(/24 hours/);
+    expect(run.responses['400']).toBeDefined();
+    expect(run.responses['202'].headers['Idempotent-Replayed'].description).toMatch(/replay/);
+  });
+});

@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { BadRequestError, ValidationError } from '../../errors.js';
+import type { ClaimedResponse, IdempotencyClaim } from '../../idempotency.js';
 import {
   ACTIVE_EXECUTION_STATUSES,
   ExecutionStatus,
@@ -38,6 +39,7 @@ import {
   randomShard,
   totalCounterIds,
 } from './counters.js';
+import { claimPut } from './idempotency-store.js';
 import { scheduleRunUpdate } from './schedule-store.js';
 import { EXPIRES_AT, ExecutionIndex, ExecutionSortKey, type TableNames } from './tables.js';
 
@@ -132,6 +134,18 @@ export async function countIntoCell(
   }
 }
 
+/** A transaction whose condition failed wrote on something changed since it was read. */
+async function staleOnCondition(write: Promise<void>, what: string): Promise<void> {
+  try {
+    await write;
+  } catch (error) {
+    if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) {
+      throw new StaleVersionError(`${what} since it was read.`, { cause: error });
+    }
+    throw error;
+  }
+}
+
 async function readItem(client: DynamoDBDocumentClient, table: string, id: string) {
   const { Item } = await client.send(new GetCommand({ TableName: table, Key: { id }, ConsistentRead: true }));
   return Item;
@@ -181,7 +195,10 @@ export function toExecution(item: Item): Execution {
 export class DynamoExecutionStore implements ExecutionStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
-    private readonly tables: Pick<TableNames, 'executions' | 'executionSteps' | 'counters' | 'schedules'>,
+    private readonly tables: Pick<
+      TableNames,
+      'executions' | 'executionSteps' | 'counters' | 'schedules' | 'idempotencyKeys'
+    >,
     /** How long an execution is kept once it has ended; TTL then removes it (and the change feed its steps). */
     private readonly retentionSeconds: number = DEFAULT_RETENTION_SECONDS,
     /** The most executions a from/to count reads before refusing the range. */
@@ -369,7 +386,12 @@ export class DynamoExecutionStore implements ExecutionStore {
       .sort(olderFirst);
   }
 
-  async create(execution: Execution, steps: ExecutionStepRecord[], run: ScheduleRunUpdate): Promise<boolean> {
+  async create(
+    execution: Execution,
+    steps: ExecutionStepRecord[],
+    run: ScheduleRunUpdate,
+    claim?: IdempotencyClaim<ClaimedResponse>,
+  ): Promise<boolean> {
     const own = [
       {
         Put: {
@@ -382,24 +404,19 @@ export class DynamoExecutionStore implements ExecutionStore {
         Put: { TableName: this.tables.executionSteps, Item: { ...step, executionId: execution.id } },
       })),
       ...counterIdsOf(execution, randomShard()).map((id) => this.counterUpdate(id, 1)),
+      // Its only condition that can fail is the claim's (the execution's id is new): the key was used.
+      ...(claim ? [claimPut(this.tables.idempotencyKeys, claim)] : []),
     ];
     const named = scheduleRunUpdate(this.tables.schedules, execution.scheduleId, execution.id, run);
     if (run.exclusive) {
-      try {
-        await transactWrite(this.client, [named, ...own]);
-        return true;
-      } catch (error) {
-        if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') {
-          throw new StaleVersionError('The schedule changed since it was read.', { cause: error });
-        }
-        throw error;
-      }
+      await staleOnCondition(transactWrite(this.client, [named, ...own]), 'The schedule or the key changed');
+      return true;
     }
     // Side by side, the schedule item stays out of the transaction: in it, every concurrent run of
     // the schedule would conflict with every other (TransactionConflict), as its counters would if
     // they were not sharded. What the schedule's item guarded (that it exists and still admits runs
     // side by side) is checked when it names the run, just after.
-    await transactWrite(this.client, own);
+    await staleOnCondition(transactWrite(this.client, own), 'The idempotency key was claimed');
     try {
       await withConflictRetry(() => this.client.send(new UpdateCommand(named.Update)));
       return true;

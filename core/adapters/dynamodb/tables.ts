@@ -184,6 +184,14 @@ export const TABLES = {
     timeToLiveAttribute: EXPIRES_AT,
     indexes: [],
   },
+  idempotencyKeys: {
+    id: 'IdempotencyKeys',
+    // `id` is a hash of the key's scope (core/adapters/dynamodb/idempotency-store.ts).
+    partitionKey: S('id'),
+    // Expired claims are also ignored when read: TTL deletes them only eventually.
+    timeToLiveAttribute: EXPIRES_AT,
+    indexes: [],
+  },
   apiKeys: {
     id: 'ApiKeys',
     partitionKey: S('keyHash'),
@@ -207,4 +215,5 @@ export const TABLE_ENV: Record<TableKey, string> = {
   workerTasks: 'WORKER_TASKS_TABLE',
   counters: 'COUNTERS_TABLE',
   apiKeys: 'API_KEYS_TABLE',
+  idempotencyKeys: 'IDEMPOTENCY_KEYS_TABLE',
 };
