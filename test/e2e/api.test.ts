@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { type ApiClient, apiClient, sampleSchedule, startTestStack } from '../helpers/local-api.js';
@@ -436,5 +437,20 @@ describe('schedule executions', () => {
 
     const tampered = await admin.get('/schedule-executions?nextToken=bm90LWEtdG9rZW4');
     expect(tampered.status).toBe(400);
+
+    // Positions DynamoDB would refuse as keys, signed with a key that is not the service's.
+    const first = await admin.get(`/schedule-executions?scheduleId=${schedule.id}&pageSize=3`);
+    const [body] = (first.body.nextToken as string).split('.');
+    const payload = JSON.parse(Buffer.from(body as string, 'base64url').toString('utf8'));
+    for (const m of ['', 'k'.repeat(2048)]) {
+      const forgedBody = Buffer.from(JSON.stringify({ ...payload, k: { m } })).toString('base64url');
+      const signature = createHmac('sha256', 'not-the-key').update(forgedBody).digest('base64url');
+      const forged = await admin.get(
+        `/schedule-executions?scheduleId=${schedule.id}&pageSize=3&nextToken=${forgedBody}.${signature}`,
+      );
+      expect(forged.status).toBe(400);
+      expectErrorBody(forged.body, 'VALIDATION_ERROR');
+      expect(forged.body.validationErrors).toHaveProperty('nextToken');
+    }
   });
 });
