@@ -174,6 +174,34 @@ describe('schedules', () => {
     expectErrorBody(duplicate.body, 'CONFLICT');
   });
 
+  it('refuses a schedule too large to store with 400 naming steps, and runs one just under the limit', async () => {
+    const steps = (text: number, path: number) =>
+      Array.from({ length: 90 }, (_, i) => ({
+        name: `${i} ${'€'.repeat(190)}`,
+        stepType: 'Executable',
+        executablePath: '€'.repeat(path),
+        arguments: '€'.repeat(text),
+        workingDirectory: '€'.repeat(path),
+      }));
+    const tooLarge = await admin.post('/schedules', {
+      ...sampleSchedule('Too large'),
+      steps: steps(2000, 1024),
+    });
+    expect(tooLarge.status).toBe(400);
+    expectErrorBody(tooLarge.body, 'VALIDATION_ERROR');
+    expect(tooLarge.body.validationErrors.steps[0]).toMatch(/stored as \d+ bytes .*over the limit of \d+/);
+
+    const justUnder = await admin.post('/schedules', {
+      ...sampleSchedule('Just under'),
+      steps: steps(660, 220),
+    });
+    expect(justUnder.status).toBe(201);
+    const run = await admin.post(`/schedules/${justUnder.body.id}/run`);
+    expect(run.status).toBe(202);
+    const execution = await admin.get(`/schedule-executions/${run.body.executionId}`);
+    expect(execution.body.steps).toHaveLength(90);
+  });
+
   it('lists schedules with search, sort and paging', async () => {
     for (const name of ['Alpha export', 'Beta export', 'Gamma import']) {
       expect((await admin.post('/schedules', sampleSchedule(name))).status).toBe(201);
