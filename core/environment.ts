@@ -24,3 +24,13 @@ export const OIDC_ENV = {
   jwksUri: 'OIDC_JWKS_URI',
   clientIds: 'OIDC_CLIENT_IDS',
 } as const;
+
+/**
+ * Where the functions that list find the key that signs `nextToken`s: a Secrets Manager secret, read
+ * through the AWS Parameters and Secrets Lambda Extension, which listens on localhost at
+ * `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` (its own variable; 2773 unless set).
+ */
+export const PAGE_TOKEN_ENV = {
+  secretId: 'PAGE_TOKEN_SECRET_ID',
+  extensionPort: 'PARAMETERS_SECRETS_EXTENSION_HTTP_PORT',
+} as const;

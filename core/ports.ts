@@ -28,9 +28,15 @@ export interface ScheduleRecord extends Omit<ScheduleSummary, 'lastExecutionStat
 
 export interface ScheduleStore {
   get(id: string): Promise<ScheduleRecord | undefined>;
-  /** Throws ConflictError when another schedule already has the name. */
+  /**
+   * Throws ConflictError when another schedule already has the name, ValidationError (naming
+   * `steps`) when the schedule is too large to store.
+   */
   create(schedule: ScheduleRecord): Promise<void>;
-  /** Throws ConflictError on a name clash, StaleVersionError when `previous` is no longer current. */
+  /**
+   * Throws ConflictError on a name clash, StaleVersionError when `previous` is no longer current,
+   * ValidationError (naming `steps`) when the schedule is too large to store.
+   */
   replace(schedule: ScheduleRecord, previous: ScheduleRecord): Promise<void>;
   /** Throws StaleVersionError when `previous` is no longer current. */
   delete(previous: ScheduleRecord): Promise<void>;

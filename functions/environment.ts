@@ -3,10 +3,12 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
 import { TABLE_ENV, type TableKey, type TableNames } from '../core/adapters/dynamodb/tables.js';
 import { EventBridgePublisher } from '../core/adapters/eventbridge/publisher.js';
+import { readSecretVersions } from '../core/adapters/secrets/secrets-extension.js';
 import { StepFunctionsWorkflow } from '../core/adapters/stepfunctions/workflow.js';
 import { oidcSettingsFromEnv } from '../core/auth/oidc-settings.js';
 import { UserTokenVerifier } from '../core/auth/user-tokens.js';
-import { WORKFLOW_ENV } from '../core/environment.js';
+import { PAGE_TOKEN_ENV, WORKFLOW_ENV } from '../core/environment.js';
+import { PageTokens } from '../core/paging.js';
 import { createServices, type Services } from '../core/services/index.js';
 import { DEFAULT_ORCHESTRATOR_SETTINGS, type OrchestratorSettings } from '../core/services/orchestrator.js';
 import { logger } from './logger.js';
@@ -73,6 +75,13 @@ export function getServices(): Services {
       logger.warn('State machine not started; the reconciler will retry', { executionId, error }),
     onFireError: (scheduleId, error) =>
       logger.error('Schedule not fired; it stays due for the next tick', { scheduleId, error }),
+    // Read when a list first pages: only the functions that list have the secret (and may read it).
+    pageTokens: new PageTokens(() =>
+      readSecretVersions(
+        required(process.env, PAGE_TOKEN_ENV.secretId, 'the secret that signs nextTokens'),
+        process.env,
+      ),
+    ),
   });
   return services;
 }

@@ -7,7 +7,7 @@ import { TABLE_ENV, type TableKey } from '../core/adapters/dynamodb/tables.js';
 import { API_BASE_PATH } from '../core/api/routes.js';
 import { type OidcSettings, oidcEnvironment } from '../core/auth/oidc-settings.js';
 import { ALL_DUE_PARTITIONS } from '../core/due-partitions.js';
-import { OIDC_ENV, WORKFLOW_ENV } from '../core/environment.js';
+import { OIDC_ENV, PAGE_TOKEN_ENV, WORKFLOW_ENV } from '../core/environment.js';
 import { SERVICE_NAME } from '../core/metrics.js';
 import { Role } from '../core/model.js';
 import { RECONCILE_GRACE_MS } from '../core/services/reconciler.js';
@@ -21,6 +21,7 @@ import {
   startDynamoDbLocal,
 } from './dynamodb-local.js';
 import { type LocalEventBridge, type PublishedEvent, startLocalEventBridge } from './eventbridge.js';
+import { LOCAL_PAGE_TOKEN_SECRET, type LocalSecrets, pageTokenKey, startLocalSecrets } from './secrets.js';
 import { type LocalStepFunctions, startLocalStepFunctions } from './step-functions.js';
 import { followStreams } from './streams.js';
 import { backfillAddedIndexes, ensureTables, localTableNames } from './tables.js';
@@ -100,6 +101,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let server: Server | undefined;
   let stepFunctions: LocalStepFunctions | undefined;
   let eventBridge: LocalEventBridge | undefined;
+  let secrets: LocalSecrets | undefined;
   let streamFollower: { stop(): Promise<void> } | undefined;
   let ticker: NodeJS.Timeout | undefined;
   let graceTimer: NodeJS.Timeout | undefined;
@@ -115,6 +117,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
     });
     eventBridge = await startLocalEventBridge();
+    secrets = await startLocalSecrets({ [LOCAL_PAGE_TOKEN_SECRET]: pageTokenKey(options.dataDir) });
     const tables = localTableNames(options.tablePrefix ?? 'schedule-service');
     Object.assign(process.env, {
       AWS_REGION: dynamo.connection.region,
@@ -123,6 +126,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.connection.endpoint,
       AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.endpoint,
+      // What Lambda and its secrets extension give a function: its session token and the extension's port.
+      AWS_SESSION_TOKEN: secrets.sessionToken,
+      [PAGE_TOKEN_ENV.extensionPort]: String(secrets.port),
+      [PAGE_TOKEN_ENV.secretId]: LOCAL_PAGE_TOKEN_SECRET,
       STATE_MACHINE_ARN: stepFunctions.stateMachineArn,
       ORCHESTRATOR_WAIT_SECONDS: String(options.waitSeconds ?? 5),
       STEP_HEARTBEAT_TIMEOUT_SECONDS: String(options.heartbeatTimeoutSeconds ?? 120),
@@ -243,6 +250,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     const embedded = agent;
     const bus = eventBridge;
+    const secretsEndpoint = secrets;
     const follower = streamFollower;
     return {
       apiUrl,
@@ -265,6 +273,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         await follower?.stop();
         await sfn.stop();
         await bus.stop();
+        await secretsEndpoint.stop();
         await dynamo.stop();
       },
     };
@@ -275,6 +284,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     server?.close();
     await streamFollower?.stop();
     await eventBridge?.stop();
+    await secrets?.stop();
     await stepFunctions?.stop();
     await dynamo.stop();
     throw error;

@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { ExecutionStatus, isActiveExecutionStatus } from '../model.js';
 import type { PageEnvelope } from '../paging.js';
-import { decodePageToken, encodePageToken, envelope, MAX_PAGE_OFFSET } from '../paging.js';
+import { envelope, MAX_PAGE_OFFSET, type PageTokens } from '../paging.js';
 import type { Clock, ExecutionStore, Workflow } from '../ports.js';
 import { systemClock } from '../ports.js';
 import type { Execution, ExecutionDetail, ListExecutionsQuery } from '../schemas/execution.js';
@@ -10,6 +10,8 @@ import type { Initiator } from './schedules.js';
 export interface ExecutionServiceDeps {
   executions: ExecutionStore;
   workflow: Workflow;
+  /** Signs the `nextToken`s this list hands out, and checks the ones that come back. */
+  pageTokens: PageTokens;
   clock?: Clock;
 }
 
@@ -39,7 +41,7 @@ export class ExecutionService {
       if (query.page !== undefined) {
         throw new ValidationError({ nextToken: ['Send either page or nextToken, not both'] });
       }
-      ({ page, key: cursor } = decodePageToken(query.nextToken, shape));
+      ({ page, key: cursor } = await this.deps.pageTokens.read(query.nextToken, shape));
     } else {
       page = query.page ?? 1;
       if ((page - 1) * pageSize > MAX_PAGE_OFFSET) {
@@ -59,7 +61,9 @@ export class ExecutionService {
       offset: cursor ? 0 : (page - 1) * pageSize,
       cursor,
     });
-    const nextToken = result.cursor ? encodePageToken(shape, page + 1, result.cursor) : undefined;
+    const nextToken = result.cursor
+      ? await this.deps.pageTokens.issue(shape, page + 1, result.cursor)
+      : undefined;
     return envelope(result.items, result.totalCount, page, pageSize, nextToken);
   }
 

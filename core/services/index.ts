@@ -5,6 +5,7 @@ import { DynamoIdempotencyStore } from '../adapters/dynamodb/idempotency-store.j
 import { DynamoScheduleStore } from '../adapters/dynamodb/schedule-store.js';
 import type { TableNames } from '../adapters/dynamodb/tables.js';
 import { DynamoWorkerTaskStore } from '../adapters/dynamodb/worker-task-store.js';
+import { PageTokens } from '../paging.js';
 import type { Clock, EventPublisher, Workflow } from '../ports.js';
 import { ApiKeyService } from './api-keys.js';
 import { ChangeFeed } from './change-feed.js';
@@ -37,6 +38,11 @@ export interface ServiceOptions {
   /** Where the change feed publishes status events; without one it cannot run. */
   events?: EventPublisher;
   onFireError?: (scheduleId: string, error: unknown) => void;
+  /**
+   * Signs `nextToken`s. Every process that lists must share the key (in Lambda, the stack's secret);
+   * a random one of this process's own by default.
+   */
+  pageTokens?: PageTokens;
 }
 
 /** The composition root of the domain over DynamoDB: Lambda handlers, the local runtime and tests share it. */
@@ -49,7 +55,12 @@ export function createServices(
   const settings = options.settings ?? DEFAULT_ORCHESTRATOR_SETTINGS;
   const executionStore = new DynamoExecutionStore(client, tables, options.retentionSeconds);
   const tasks = new DynamoWorkerTaskStore(client, tables, executionStore, options.retentionSeconds);
-  const executions = new ExecutionService({ executions: executionStore, workflow, clock });
+  const executions = new ExecutionService({
+    executions: executionStore,
+    workflow,
+    pageTokens: options.pageTokens ?? PageTokens.ephemeral(),
+    clock,
+  });
   const orchestrator = new Orchestrator({ executions: executionStore, tasks, workflow, settings, clock });
   const scheduleStore = new DynamoScheduleStore(client, tables.schedules);
   const schedules = new ScheduleService({

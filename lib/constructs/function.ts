@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Duration } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type ParamsAndSecretsLayerVersion, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -79,6 +79,12 @@ export interface ServiceFunctionProps {
    * @default 512
    */
   readonly memorySize?: number;
+  /**
+   * The AWS Parameters and Secrets Lambda Extension, for functions that read a secret.
+   *
+   * @default none
+   */
+  readonly paramsAndSecrets?: ParamsAndSecretsLayerVersion;
 }
 
 /**
@@ -105,6 +111,7 @@ export class ServiceFunction extends NodejsFunction {
       projectRoot: ROOT,
       depsLockFilePath: join(ROOT, 'package-lock.json'),
       bundling: BUNDLING,
+      paramsAndSecrets: props.paramsAndSecrets,
       logGroup,
       // Active X-Ray tracing: each invocation is a segment, joined to the API stage's and the state
       // machine's traces; the Powertools Tracer (functions/tracer.ts) adds every SDK call inside.

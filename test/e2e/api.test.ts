@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { type ApiClient, apiClient, sampleSchedule, startTestStack } from '../helpers/local-api.js';
@@ -171,6 +172,34 @@ describe('schedules', () => {
     const duplicate = await admin.post('/schedules', sampleSchedule('weekly full sync'));
     expect(duplicate.status).toBe(409);
     expectErrorBody(duplicate.body, 'CONFLICT');
+  });
+
+  it('refuses a schedule too large to store with 400 naming steps, and runs one just under the limit', async () => {
+    const steps = (text: number, path: number) =>
+      Array.from({ length: 90 }, (_, i) => ({
+        name: `${i} ${'€'.repeat(190)}`,
+        stepType: 'Executable',
+        executablePath: '€'.repeat(path),
+        arguments: '€'.repeat(text),
+        workingDirectory: '€'.repeat(path),
+      }));
+    const tooLarge = await admin.post('/schedules', {
+      ...sampleSchedule('Too large'),
+      steps: steps(2000, 1024),
+    });
+    expect(tooLarge.status).toBe(400);
+    expectErrorBody(tooLarge.body, 'VALIDATION_ERROR');
+    expect(tooLarge.body.validationErrors.steps[0]).toMatch(/stored as \d+ bytes .*over the limit of \d+/);
+
+    const justUnder = await admin.post('/schedules', {
+      ...sampleSchedule('Just under'),
+      steps: steps(660, 220),
+    });
+    expect(justUnder.status).toBe(201);
+    const run = await admin.post(`/schedules/${justUnder.body.id}/run`);
+    expect(run.status).toBe(202);
+    const execution = await admin.get(`/schedule-executions/${run.body.executionId}`);
+    expect(execution.body.steps).toHaveLength(90);
   });
 
   it('lists schedules with search, sort and paging', async () => {
@@ -467,5 +496,20 @@ describe('schedule executions', () => {
 
     const tampered = await admin.get('/schedule-executions?nextToken=bm90LWEtdG9rZW4');
     expect(tampered.status).toBe(400);
+
+    // Positions DynamoDB would refuse as keys, signed with a key that is not the service's.
+    const first = await admin.get(`/schedule-executions?scheduleId=${schedule.id}&pageSize=3`);
+    const [body] = (first.body.nextToken as string).split('.');
+    const payload = JSON.parse(Buffer.from(body as string, 'base64url').toString('utf8'));
+    for (const m of ['', 'k'.repeat(2048)]) {
+      const forgedBody = Buffer.from(JSON.stringify({ ...payload, k: { m } })).toString('base64url');
+      const signature = createHmac('sha256', 'not-the-key').update(forgedBody).digest('base64url');
+      const forged = await admin.get(
+        `/schedule-executions?scheduleId=${schedule.id}&pageSize=3&nextToken=${forgedBody}.${signature}`,
+      );
+      expect(forged.status).toBe(400);
+      expectErrorBody(forged.body, 'VALIDATION_ERROR');
+      expect(forged.body.validationErrors).toHaveProperty('nextToken');
+    }
   });
 });

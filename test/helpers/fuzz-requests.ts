@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import fc from 'fast-check';
 import { API_BASE_PATH, ROUTES } from '../../core/api/routes.js';
@@ -175,9 +176,33 @@ const QUERY_NAMES = [
   ...PROTOTYPE_NAMES,
 ];
 
+/**
+ * `nextToken`s shaped as the service's (`<base64url payload>.<base64url HMAC>`), with positions
+ * DynamoDB would refuse as keys (empty, 2 KB, not a string) and signatures from a key of their own.
+ */
+const forgedToken = fc
+  .record({
+    q: fc.string({ maxLength: 16 }),
+    p: fc.oneof(fc.integer(), fc.constant(2)),
+    k: fc.oneof(
+      fc.constantFrom({ m: '' }, { m: 'k'.repeat(2048) }, { m: 7 }, {}, { id: 'x', allPk: 'EXECUTION' }),
+      fc.dictionary(
+        fc.string({ maxLength: 8 }),
+        nastyString.filter((s) => s.length <= 1_000),
+      ),
+    ),
+  })
+  .chain((payload) =>
+    fc.string({ maxLength: 32 }).map((key) => {
+      const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
+      return `${body}.${createHmac('sha256', key).update(body).digest('base64url')}`;
+    }),
+  );
+
 const queryValue = fc.oneof(
   fc.constantFrom('1', '0', '-1', '1.5', '100', '101', '1e3', '999999999999', 'true', 'Queued,Failed', ''),
   nastyString.filter((s) => s.length <= 3_000),
+  forgedToken,
 );
 
 /** `?a=1&a=2&__proto__=x`: known and unknown names, repeated, raw bad escapes now and then. */

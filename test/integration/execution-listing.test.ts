@@ -1,11 +1,16 @@
+import { createHmac } from 'node:crypto';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createDocumentClient } from '../../core/adapters/dynamodb/client.js';
 import { DynamoExecutionStore } from '../../core/adapters/dynamodb/execution-store.js';
 import { DynamoScheduleStore } from '../../core/adapters/dynamodb/schedule-store.js';
-import { BadRequestError, ValidationError } from '../../core/errors.js';
+import type { TableNames } from '../../core/adapters/dynamodb/tables.js';
+import { ValidationError } from '../../core/errors.js';
 import type { ExecutionStatus } from '../../core/model.js';
+import { PageTokens } from '../../core/paging.js';
 import type { Execution, ExecutionSortBy, ListExecutionsQuery } from '../../core/schemas/execution.js';
 import { createServices, type Services } from '../../core/services/index.js';
-import { freshTables } from '../helpers/dynamodb.js';
+import { freshTables, recordRequests, type SentRequest } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { canceller, MINUTE, operator, scheduleInput, TestClock } from './fixtures.js';
 
@@ -64,7 +69,17 @@ describe('ExecutionService.list over 45 executions of two schedules', () => {
   beforeAll(async () => {
     // Arrange: 25 runs of Alpha and 20 of Bravo interleaved, one a minute; every fourth cancelled later,
     // in the reverse order, so completedAt and status orders differ from queuedAt order.
-    const { tables, client } = await freshTables();
+    const { tables, client, config } = await freshTables();
+    const own = createDocumentClient(config);
+    signed = {
+      services: createServices(own, tables, {
+        workflow: new RecordingWorkflow(),
+        pageTokens: new PageTokens(async () => ['the-key']),
+      }),
+      client: own,
+      tables,
+      sent: recordRequests(own),
+    };
     const clock = new TestClock(new Date(BASE));
     services = createServices(client, tables, { clock: clock, workflow: new RecordingWorkflow() });
     alpha = (await services.schedules.create(scheduleInput({ name: 'Alpha', overlapPolicy: 'AllowAll' }))).id;
@@ -90,6 +105,9 @@ describe('ExecutionService.list over 45 executions of two schedules', () => {
       Object.assign(execution, { status: cancelled.status, completedAt: cancelled.completedAt });
     }
   }, 120_000);
+
+  /** Services over the same tables with a known signing key, and the DynamoDB requests they send. */
+  let signed: { services: Services; client: DynamoDBDocumentClient; tables: TableNames; sent: SentRequest[] };
 
   const ofSchedule = (scheduleId?: string) => known.filter((e) => !scheduleId || e.scheduleId === scheduleId);
 
@@ -248,67 +266,81 @@ describe('ExecutionService.list over 45 executions of two schedules', () => {
       { change: 'sortBy', other: () => ({ sortBy: 'status' as const }) },
       { change: 'sortDescending', other: () => ({ sortDescending: false }) },
       { change: 'pageSize', other: () => ({ pageSize: 10 }) },
+      { change: 'status', other: () => ({ status: ['Cancelled' as const] }) },
     ])(
-      'refuses a token with BadRequestError when $change differs from the query that issued it',
+      'refuses a genuine token naming nextToken, before any DynamoDB read, when $change differs from the query that issued it',
       async ({ other }) => {
         // Arrange
-        const { nextToken } = await services.executions.list(query());
+        const { nextToken } = await signed.services.executions.list(query());
         expect(nextToken).toBeDefined();
+        signed.sent.length = 0;
 
         // Act
-        const attempt = services.executions.list(query({ ...other(), nextToken }));
+        const attempt = signed.services.executions.list(query({ ...other(), nextToken }));
 
         // Assert
-        await expect(attempt).rejects.toBeInstanceOf(BadRequestError);
+        await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+        await expect(attempt).rejects.toMatchObject({
+          validationErrors: { nextToken: [expect.any(String)] },
+        });
+        expect(signed.sent).toEqual([]);
       },
     );
 
-    it('refuses a token whose store position was edited to another schedule with BadRequestError', async () => {
-      // Arrange
-      const { nextToken } = await services.executions.list(query({ scheduleId: alpha }));
-      const payload = JSON.parse(Buffer.from(nextToken as string, 'base64url').toString('utf8'));
-      payload.k.scheduleId = bravo;
-      const edited = Buffer.from(JSON.stringify(payload)).toString('base64url');
-
-      // Act
-      const attempt = services.executions.list(query({ scheduleId: alpha, nextToken: edited }));
-
-      // Assert
-      await expect(attempt).rejects.toBeInstanceOf(BadRequestError);
-    });
+    /** A token as the service would sign it, but with `key`: what a forger holding another key makes. */
+    const forge = (payload: unknown, key: string) => {
+      const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
+      return `${body}.${createHmac('sha256', key).update(body).digest('base64url')}`;
+    };
+    const payloadOf = (token: string) =>
+      JSON.parse(Buffer.from(token.split('.')[0] as string, 'base64url').toString('utf8'));
 
     it.each([
-      { sortBy: 'queuedAt', value: '' },
-      { sortBy: 'queuedAt', value: 'k'.repeat(1025) },
-      // Sorted by status over a status filter, a position is `<status>#<sort key>`: an empty sort key.
-      { sortBy: 'status', value: 'Completed#' },
-    ] as const)(
-      'refuses a token whose position ($sortBy) is $value.length characters that DynamoDB would refuse as a key, with BadRequestError',
-      async ({ sortBy, value }) => {
-        // Arrange
-        const q = query({
-          sortBy,
-          pageSize: 2,
-          status: ['Queued', 'InProgress', 'Paused', 'Completed', 'Failed', 'Cancelled'],
-        });
-        const { nextToken } = await services.executions.list(q);
-        const payload = JSON.parse(Buffer.from(nextToken as string, 'base64url').toString('utf8'));
-        expect(payload.k).toHaveProperty('m');
-        payload.k.m = value;
-        const edited = Buffer.from(JSON.stringify(payload)).toString('base64url');
-
-        // Act
-        const attempt = services.executions.list({ ...q, nextToken: edited });
-
-        // Assert
-        await expect(attempt).rejects.toBeInstanceOf(BadRequestError);
+      { what: 'not a token at all', token: async () => 'bm90IGEgdG9rZW4' },
+      {
+        what: 'bit-flipped',
+        token: async (genuine: string) =>
+          `${genuine.slice(0, 5)}${genuine[5] === 'A' ? 'B' : 'A'}${genuine.slice(6)}`,
       },
-    );
+      {
+        what: 'an empty position',
+        token: async (genuine: string) => forge({ ...payloadOf(genuine), k: { m: '' } }, 'another-key'),
+      },
+      {
+        what: 'a 2 KB position',
+        token: async (genuine: string) =>
+          forge({ ...payloadOf(genuine), k: { m: 'k'.repeat(2048) } }, 'another-key'),
+      },
+      {
+        what: "another schedule's position",
+        token: async (genuine: string) =>
+          forge({ ...payloadOf(genuine), k: { ...payloadOf(genuine).k, scheduleId: bravo } }, 'another-key'),
+      },
+      {
+        what: 'signed by another key',
+        token: async (genuine: string) => forge(payloadOf(genuine), 'another-key'),
+      },
+      {
+        what: 'issued by another deployment',
+        token: async () => {
+          const other = createServices(signed.client, signed.tables, { workflow: new RecordingWorkflow() });
+          return (await other.executions.list(query({ scheduleId: alpha }))).nextToken as string;
+        },
+      },
+    ])('refuses a token that is $what naming nextToken, before any DynamoDB read', async ({ token }) => {
+      // Arrange
+      const genuine = (await signed.services.executions.list(query({ scheduleId: alpha })))
+        .nextToken as string;
+      const forged = await token(genuine);
+      signed.sent.length = 0;
 
-    it('refuses a token it did not issue with BadRequestError', async () => {
-      await expect(services.executions.list(query({ nextToken: 'bm90IGEgdG9rZW4' }))).rejects.toBeInstanceOf(
-        BadRequestError,
-      );
+      // Act
+      const attempt = signed.services.executions.list(query({ scheduleId: alpha, nextToken: forged }));
+
+      // Assert
+      await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+      await expect(attempt).rejects.toMatchObject({ validationErrors: { nextToken: [expect.any(String)] } });
+      expect(signed.sent).toEqual([]);
     });
 
     it('refuses page and nextToken together with ValidationError', async () => {

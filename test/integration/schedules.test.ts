@@ -1,11 +1,13 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConflictError, NotFoundError } from '../../core/errors.js';
+import { MAX_SCHEDULE_BYTES } from '../../core/adapters/dynamodb/schedule-store.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js';
 import type {
   ListSchedulesQuery,
   Schedule,
   ScheduleSortBy,
   ScheduleSummary,
 } from '../../core/schemas/schedule.js';
+import { MAX_STEPS } from '../../core/schemas/schedule.js';
 import { createServices, type Services } from '../../core/services/index.js';
 import { freshTables } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
@@ -464,5 +466,77 @@ describe('ScheduleService.list', () => {
 
     expect(names(result.items)).toEqual(['echo cleanup']);
     expect(result).toMatchObject({ totalCount: 2, totalPages: 2, hasNextPage: false, hasPreviousPage: true });
+  });
+});
+
+describe('schedule size', () => {
+  let services: Services;
+  let workflow: RecordingWorkflow;
+
+  beforeEach(async () => {
+    const { tables, client } = await freshTables();
+    workflow = new RecordingWorkflow();
+    services = createServices(client, tables, { workflow });
+  });
+
+  /** 90 Executable steps whose strings are `length` characters of `char` (3 bytes in UTF-8 for '€'). */
+  const heavy = (length: { text: number; path: number }, char = '€') =>
+    scheduleInput({
+      name: 'Heavy',
+      description: char.repeat(1000),
+      steps: Array.from({ length: MAX_STEPS }, (_, i) => ({
+        name: `${i} ${char.repeat(190)}`,
+        stepType: 'Executable',
+        executablePath: char.repeat(length.path),
+        arguments: char.repeat(length.text),
+        workingDirectory: char.repeat(length.path),
+      })),
+    });
+
+  it('refuses 90 steps of maximal multi-byte strings with ValidationError naming steps, the size and the limit', async () => {
+    // Act
+    const attempt = services.schedules.create(heavy({ text: 2000, path: 1024 }));
+
+    // Assert
+    await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+    await expect(attempt).rejects.toMatchObject({
+      validationErrors: {
+        steps: [expect.stringMatching(new RegExp(`stored as \\d+ bytes .*limit of ${MAX_SCHEDULE_BYTES}`))],
+      },
+    });
+    expect(
+      await services.schedules.list({ pageSize: 20, sortBy: 'created', sortDescending: false }),
+    ).toMatchObject({
+      totalCount: 0,
+    });
+  });
+
+  it('refuses an edit that makes a stored schedule too large, leaving it as it was', async () => {
+    // Arrange
+    const stored = await services.schedules.create(scheduleInput());
+
+    // Act
+    const attempt = services.schedules.replace(stored.id, heavy({ text: 2000, path: 1024 }));
+
+    // Assert
+    await expect(attempt).rejects.toMatchObject({ validationErrors: { steps: [expect.any(String)] } });
+    expect((await services.schedules.get(stored.id)).steps).toHaveLength(stored.steps.length);
+  });
+
+  it('stores and runs a schedule just under the limit, snapshotting all 90 steps', async () => {
+    // Arrange: ~5% under the limit, measured as the store measures it.
+    const input = heavy({ text: 660, path: 220 });
+
+    // Act
+    const stored = await services.schedules.create(input);
+    const { executionId } = await services.schedules.run(stored.id, operator);
+
+    // Assert
+    const bytes = Buffer.byteLength(JSON.stringify(await services.schedules.get(stored.id)));
+    expect(bytes).toBeGreaterThan(0.95 * MAX_SCHEDULE_BYTES);
+    expect(bytes).toBeLessThan(MAX_SCHEDULE_BYTES);
+    const execution = await services.executions.get(executionId);
+    expect(execution.steps).toHaveLength(MAX_STEPS);
+    expect(execution.steps[89]?.name).toBe(stored.steps[89]?.name);
   });
 });

@@ -1,6 +1,7 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { BadRequestError } from '../../core/errors.js';
-import { decodePageToken, encodePageToken, envelope, pageInMemory } from '../../core/paging.js';
+import { ValidationError } from '../../core/errors.js';
+import { envelope, PageTokens, pageInMemory } from '../../core/paging.js';
 
 describe('envelope', () => {
   it.each([
@@ -88,24 +89,29 @@ describe('pageInMemory', () => {
 
 describe('page tokens', () => {
   const query = { scheduleId: null, sortBy: 'queuedAt', sortDescending: true, pageSize: 20 };
-  const key = { id: 'e1', allPk: 'EXECUTION', kQueued: '2026-01-01T00:00:00.000Z#e1' };
+  const key = { m: '2026-01-01T00:00:00.000Z#e1' };
+  const tokens = new PageTokens(async () => ['the-key']);
 
-  const payloadOf = (token: string) => JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-  const tokenOf = (payload: unknown) => Buffer.from(JSON.stringify(payload)).toString('base64url');
+  /** A token as a forger would make it: any payload, signed with a key of their own. */
+  const forged = (payload: unknown, signingKey = 'not-the-key') => {
+    const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
+    return `${body}.${createHmac('sha256', signingKey).update(body).digest('base64url')}`;
+  };
+  const refusal = { validationErrors: { nextToken: [expect.any(String)] } };
 
-  it('round-trips the page and the store key for the same query', () => {
+  it('round-trips the page and the store position for the same query', async () => {
     // Arrange
-    const token = encodePageToken(query, 3, key);
+    const token = await tokens.issue(query, 3, key);
 
     // Act
-    const decoded = decodePageToken(token, { ...query });
+    const read = await tokens.read(token, { ...query });
 
     // Assert
-    expect(decoded).toEqual({ page: 3, key });
+    expect(read).toEqual({ page: 3, key });
   });
 
-  it('issues URL-safe tokens', () => {
-    expect(encodePageToken(query, 2, key)).toMatch(/^[A-Za-z0-9_-]+$/);
+  it('issues URL-safe tokens', async () => {
+    expect(await tokens.issue(query, 2, key)).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
   });
 
   it.each([
@@ -113,43 +119,83 @@ describe('page tokens', () => {
     { change: 'sortBy', other: { ...query, sortBy: 'status' } },
     { change: 'sortDescending', other: { ...query, sortDescending: false } },
     { change: 'pageSize', other: { ...query, pageSize: 50 } },
-  ])('refuses a token with BadRequestError when $change differs', ({ other }) => {
+  ])('refuses a token naming nextToken when $change differs', async ({ other }) => {
     // Arrange
-    const token = encodePageToken(query, 2, key);
+    const token = await tokens.issue(query, 2, key);
 
-    // Act / Assert
-    expect(() => decodePageToken(token, other)).toThrow(BadRequestError);
-    expect(() => decodePageToken(token, other)).toThrow(/different query/);
+    // Act
+    const attempt = tokens.read(token, other);
+
+    // Assert
+    await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+    await expect(attempt).rejects.toMatchObject({
+      validationErrors: { nextToken: [expect.stringMatching(/different query/)] },
+    });
   });
 
   it.each([
-    { what: 'not base64 JSON', token: 'not-a-token' },
-    { what: 'JSON null', token: tokenOf(null) },
-    { what: 'a number', token: tokenOf(42) },
-    { what: 'no page', token: tokenOf({ q: 'x', k: {} }) },
-    { what: 'a string page', token: tokenOf({ q: 'x', p: '2', k: {} }) },
-    { what: 'no key', token: tokenOf({ q: 'x', p: 2 }) },
-    { what: 'a null key', token: tokenOf({ q: 'x', p: 2, k: null }) },
-  ])('refuses a token that is $what with BadRequestError', ({ token }) => {
-    expect(() => decodePageToken(token, query)).toThrow(BadRequestError);
+    { what: 'not base64 JSON', token: () => 'not-a-token' },
+    { what: 'unsigned', token: async () => (await tokens.issue(query, 2, key)).split('.')[0] as string },
+    { what: 'signed twice', token: async () => `${await tokens.issue(query, 2, key)}.x` },
+    { what: 'bit-flipped in its payload', token: async () => flip(await tokens.issue(query, 2, key), 3) },
+    { what: 'bit-flipped in its signature', token: async () => flip(await tokens.issue(query, 2, key), -3) },
+    { what: 'signed by another key', token: () => forged({ q: 'x', p: 2, k: key }) },
+    {
+      what: 'signed by another key with an empty position',
+      token: () => forged({ q: 'x', p: 2, k: { m: '' } }),
+    },
+    {
+      what: 'signed by another key with a 2 KB position',
+      token: () => forged({ q: 'x', p: 2, k: { m: 'k'.repeat(2048) } }),
+    },
+  ])('refuses a token that is $what, naming nextToken', async ({ token }) => {
+    const attempt = tokens.read(await token(), query);
+    await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+    await expect(attempt).rejects.toMatchObject(refusal);
   });
 
-  it('refuses a token whose fingerprint was tampered with', () => {
+  it('accepts a token signed by the previous key after a rotation, and signs with the new one', async () => {
     // Arrange
-    const payload = payloadOf(encodePageToken(query, 2, key));
-    const tampered = tokenOf({ ...payload, q: 'AAAAAAAAAAAAAAAA' });
+    const before = await new PageTokens(async () => ['old']).issue(query, 2, key);
+    const rotated = new PageTokens(async () => ['new', 'old']);
 
-    // Act / Assert
-    expect(() => decodePageToken(tampered, query)).toThrow(BadRequestError);
+    // Act
+    const read = await rotated.read(before, query);
+    const issued = await rotated.issue(query, 2, key);
+
+    // Assert
+    expect(read).toEqual({ page: 2, key });
+    await expect(new PageTokens(async () => ['old']).read(issued, query)).rejects.toMatchObject(refusal);
+    expect(await new PageTokens(async () => ['new']).read(issued, query)).toEqual({ page: 2, key });
   });
 
-  // The page number in a token only ever comes from page + 1; anything else was edited by hand.
-  it.each([0, -1, 1.5])('refuses a token edited to lead to page %s', (page) => {
+  it('loads its keys once, and again after a load failed', async () => {
     // Arrange
-    const payload = payloadOf(encodePageToken(query, 2, key));
-    const tampered = tokenOf({ ...payload, p: page });
+    let loads = 0;
+    const flaky = new PageTokens(async () => {
+      loads += 1;
+      if (loads === 1) throw new Error('secret unavailable');
+      return ['the-key'];
+    });
 
-    // Act / Assert
-    expect(() => decodePageToken(tampered, query)).toThrow(BadRequestError);
+    // Act
+    await expect(flaky.issue(query, 2, key)).rejects.toThrow('secret unavailable');
+    const token = await flaky.issue(query, 2, key);
+    await flaky.read(token, query);
+
+    // Assert
+    expect(loads).toBe(2);
+  });
+
+  it('signs with a key of its own when ephemeral', async () => {
+    const token = await PageTokens.ephemeral().issue(query, 2, key);
+    await expect(PageTokens.ephemeral().read(token, query)).rejects.toMatchObject(refusal);
   });
 });
+
+/** The token with one bit of the character at `at` changed (staying in the base64url alphabet). */
+function flip(token: string, at: number): string {
+  const i = at < 0 ? token.length + at : at;
+  const c = token[i] as string;
+  return `${token.slice(0, i)}${c === 'A' ? 'B' : 'A'}${token.slice(i + 1)}`;
+}

@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { BadRequestError, ValidationError } from '../../errors.js';
+import { ValidationError } from '../../errors.js';
 import type { ClaimedResponse, IdempotencyClaim } from '../../idempotency.js';
 import {
   ACTIVE_EXECUTION_STATUSES,
@@ -12,6 +12,7 @@ import {
   StepStatus,
 } from '../../model.js';
 import { olderFirst } from '../../overlap.js';
+import { refusedPageToken } from '../../paging.js';
 import type {
   ExecutionFilter,
   ExecutionPage,
@@ -305,7 +306,7 @@ export class DynamoExecutionStore implements ExecutionStore {
       let { lower, upper } = range;
       if (after !== undefined) {
         if (after.startsWith(partition.prefix)) {
-          const bound = { value: keyValue(after.slice(partition.prefix.length)), strict: true };
+          const bound = { value: after.slice(partition.prefix.length), strict: true };
           if (descending) upper = upper === undefined || bound.value <= upper.value ? bound : upper;
           else lower = lower === undefined || bound.value >= lower.value ? bound : lower;
         } else if (partition.prefix < after !== descending) {
@@ -728,23 +729,14 @@ function keyCondition(partition: Partition, lower?: Bound, upper?: Bound) {
   };
 }
 
-const NOT_ISSUED = 'nextToken is not a token this API issued.';
-
-/** A cursor comes back from the client: accept exactly the shape this store issues. */
-function checkCursor(cursor: Record<string, unknown>): string {
-  const names = Object.keys(cursor);
-  const value = cursor[MERGE_KEY];
-  if (names.length !== 1 || typeof value !== 'string' || value === '') {
-    throw new BadRequestError(NOT_ISSUED);
-  }
-  return value;
-}
-
 /**
- * The cursor's position as a key condition value: DynamoDB refuses an empty one, or a sort key over
- * 1024 bytes, with a ValidationException (a 500 here, where the client deserves a 400).
+ * The cursor's position. Tokens are signed (core/paging.ts), so a cursor is one this store issued:
+ * only one from an older version of the store, with another shape, is refused here.
  */
-function keyValue(value: string): string {
-  if (value === '' || Buffer.byteLength(value) > 1024) throw new BadRequestError(NOT_ISSUED);
+function checkCursor(cursor: Record<string, unknown>): string {
+  const value = cursor[MERGE_KEY];
+  if (Object.keys(cursor).length !== 1 || typeof value !== 'string' || value === '') {
+    throw refusedPageToken();
+  }
   return value;
 }

@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { ALL_DUE_PARTITIONS, duePartitionOf } from '../../due-partitions.js';
-import { ConflictError } from '../../errors.js';
+import { ConflictError, ValidationError } from '../../errors.js';
 import { SIDE_BY_SIDE_POLICIES } from '../../overlap.js';
 import type { ScheduleRecord, ScheduleRunUpdate, ScheduleStore } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
@@ -14,11 +14,29 @@ function dueAttributes(id: string, nextRunTime: string | null): Record<string, s
   return nextRunTime ? { duePartition: String(duePartitionOf(id)), dueAt: nextRunTime } : {};
 }
 
-const scheduleItem = (schedule: ScheduleRecord) => ({
-  ...schedule,
-  listPk: LIST_PK,
-  ...dueAttributes(schedule.id, schedule.nextRunTime),
-});
+/**
+ * The most a schedule item may weigh, in UTF-8 bytes of its JSON: DynamoDB refuses an item over
+ * 400 KB (409,600 bytes) with a ValidationException, a 500 to the client. JSON outweighs DynamoDB's
+ * own measure (quotes, colons, `null` for a 1-byte NULL), and the 16 KB margin covers what runs add
+ * later (lastExecutionId, lastRunTime, due keys: a few hundred bytes). A run's step rows copy the
+ * steps (each its definition plus a few fields), well under the transaction's 4 MB with 90 of them.
+ */
+export const MAX_SCHEDULE_BYTES = 384 * 1024;
+
+/** The item the store writes, refused before the write when it would be too large to store. */
+function scheduleItem(schedule: ScheduleRecord) {
+  const item = { ...schedule, listPk: LIST_PK, ...dueAttributes(schedule.id, schedule.nextRunTime) };
+  const bytes = Buffer.byteLength(JSON.stringify(item));
+  if (bytes > MAX_SCHEDULE_BYTES) {
+    throw new ValidationError({
+      // The steps are what can grow: the other fields together stay under 6 KB.
+      steps: [
+        `The schedule would be stored as ${bytes} bytes (UTF-8), over the limit of ${MAX_SCHEDULE_BYTES}: use fewer or shorter steps`,
+      ],
+    });
+  }
+  return item;
+}
 
 /**
  * The schedule's side of a run: it names the new execution and records the run time. An exclusive
