@@ -26,6 +26,7 @@ export const ContextKey = {
   throttlingBurstLimit: 'throttlingBurstLimit',
   orchestratorWaitSeconds: 'orchestratorWaitSeconds',
   stepHeartbeatTimeoutSeconds: 'stepHeartbeatTimeoutSeconds',
+  stepQueueTimeoutSeconds: 'stepQueueTimeoutSeconds',
   retentionDays: 'retentionDays',
   oidcIssuer: 'oidcIssuer',
   oidcAudience: 'oidcAudience',
@@ -75,9 +76,10 @@ export interface ServiceConfig {
   /** Stage-wide throttling. */
   readonly throttling: StageThrottling;
   /**
-   * How long the state machine holds before looking again at a paused or buffered execution, and
-   * the heartbeat deadline of a running step (`ORCHESTRATOR_WAIT_SECONDS`,
-   * `STEP_HEARTBEAT_TIMEOUT_SECONDS` in every function that builds the services).
+   * How long the state machine holds before looking again at a paused or buffered execution, the
+   * heartbeat deadline of a running step and how long a step may wait for a worker
+   * (`ORCHESTRATOR_WAIT_SECONDS`, `STEP_HEARTBEAT_TIMEOUT_SECONDS`, `STEP_QUEUE_TIMEOUT_SECONDS` in
+   * every function that builds the services).
    */
   readonly orchestrator: OrchestratorSettings;
   /** Days a finished execution and its steps are kept before DynamoDB's TTL removes them. */
@@ -279,5 +281,10 @@ function readOrchestratorSettings(node: Node): OrchestratorSettings {
         'the reconciler keeps unclaimed tasks alive with a heartbeat once a minute.',
     );
   }
-  return { waitSeconds, heartbeatTimeoutSeconds };
+  const queueTimeoutSeconds = wholeSeconds(
+    node,
+    ContextKey.stepQueueTimeoutSeconds,
+    DEFAULT_CONFIG.orchestrator.queueTimeoutSeconds,
+  );
+  return { waitSeconds, heartbeatTimeoutSeconds, queueTimeoutSeconds };
 }

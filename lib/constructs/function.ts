@@ -33,6 +33,7 @@ export function serviceEnvironment(
     [WORKFLOW_ENV.stateMachineArn]: stateMachineArn,
     [WORKFLOW_ENV.waitSeconds]: String(settings.waitSeconds),
     [WORKFLOW_ENV.heartbeatTimeoutSeconds]: String(settings.heartbeatTimeoutSeconds),
+    [WORKFLOW_ENV.queueTimeoutSeconds]: String(settings.queueTimeoutSeconds),
     [WORKFLOW_ENV.retentionSeconds]: String(retentionDays * 86_400),
   };
 }
