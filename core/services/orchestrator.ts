@@ -215,18 +215,31 @@ export class Orchestrator {
    */
   async timeOutIfOverdue(task: WorkerTask): Promise<boolean> {
     const step = await this.deps.executions.getStep(task.executionId, task.ordinal);
-    // The step moves Queued → Processing in the claim's transaction, with the task Queued → Claimed.
-    const from =
-      task.status === WorkerTaskStatus.Queued
-        ? { status: StepStatus.Queued, at: task.createdAt, seconds: this.settings.queueTimeoutSeconds }
-        : task.status === WorkerTaskStatus.Claimed && task.claimedAt && step
-          ? { status: StepStatus.Processing, at: task.claimedAt, seconds: step.timeoutSeconds }
-          : undefined;
-    if (!step || !from || step.status !== from.status || step.taskId !== task.taskId) return false;
-    if (this.clock.now().getTime() < Date.parse(from.at) + from.seconds * 1000) return false;
+    const deadline = step && this.deadlineOf(task, step);
+    if (!step || !deadline || step.status !== deadline.status || step.taskId !== task.taskId) return false;
+    if (this.clock.now().getTime() < deadline.at) return false;
     if (!(await this.failStep(task.executionId, step, { Error: 'States.Timeout' }))) return false;
     await this.deps.workflow.sendTaskSuccess(task.taskToken, { timedOut: true });
     return true;
+  }
+
+  /**
+   * When the task's time is up, and the step status that deadline belongs to: the queue limit from
+   * the enqueue while no worker has it, the step's timeoutSeconds from the claim once one does (the
+   * claim moves the task Queued → Claimed and the step Queued → Processing in one transaction).
+   */
+  private deadlineOf(
+    task: WorkerTask,
+    step: ExecutionStepRecord,
+  ): { status: StepStatus; at: number } | undefined {
+    if (task.status === WorkerTaskStatus.Queued) {
+      const at = Date.parse(task.createdAt) + this.settings.queueTimeoutSeconds * 1000;
+      return { status: StepStatus.Queued, at };
+    }
+    if (task.status === WorkerTaskStatus.Claimed && task.claimedAt) {
+      return { status: StepStatus.Processing, at: Date.parse(task.claimedAt) + step.timeoutSeconds * 1000 };
+    }
+    return undefined;
   }
 
   /** Step (still in the status read) → Failed with the reason, its task abandoned; false when it had moved. */
