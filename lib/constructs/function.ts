@@ -80,6 +80,12 @@ export interface ServiceFunctionProps {
    * @default 512
    */
   readonly memorySize?: number;
+  /**
+   * Concurrency set aside for the function, and its cap (see `CapacitySettings`).
+   *
+   * @default none: the account's unreserved pool
+   */
+  readonly reservedConcurrentExecutions?: number | undefined;
 }
 
 /**
@@ -103,6 +109,7 @@ export class ServiceFunction extends NodejsFunction {
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout,
       retryAttempts: props.retryAttempts,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       projectRoot: ROOT,
       depsLockFilePath: join(ROOT, 'package-lock.json'),
       bundling: BUNDLING,

@@ -63,6 +63,28 @@ describe('ExecutionWorkflow state machine', () => {
     expect(result.isValid).toBe(true);
   });
 
+  it('retries RunStep only on the invoke failing in Lambda, never on the step timing out or failing', () => {
+    const definition = JSON.parse(stateMachine.Properties.DefinitionString as string);
+    const runStep = definition.States.RunStage.ItemProcessor.States.RunStep;
+    expect(runStep.Retry).toEqual([
+      {
+        ErrorEquals: [
+          'Lambda.TooManyRequestsException',
+          'Lambda.ServiceException',
+          'Lambda.AWSLambdaException',
+          'Lambda.SdkClientException',
+        ],
+        IntervalSeconds: 2,
+        MaxAttempts: 6,
+        BackoffRate: 2,
+        JitterStrategy: 'FULL',
+      },
+    ]);
+    // The step's own outcomes go to its Catch (StepFailed) at once.
+    expect(runStep.Catch.map((c: { ErrorEquals: string[] }) => c.ErrorEquals)).toEqual([['States.ALL']]);
+    expect(runStep.TimeoutSecondsPath).toBe('$.step.backstopSeconds');
+  });
+
   it('is a Standard state machine with tracing and error logging that leaves execution data out', () => {
     expect(stateMachine.Properties.StateMachineType).toBe('STANDARD');
     expect(stateMachine.Properties.TracingConfiguration).toEqual({ Enabled: true });
