@@ -31,6 +31,9 @@ try {
     ...(process.env.STEP_HEARTBEAT_TIMEOUT_SECONDS
       ? { heartbeatTimeoutSeconds: Number(process.env.STEP_HEARTBEAT_TIMEOUT_SECONDS) }
       : {}),
+    ...(process.env.STEP_QUEUE_TIMEOUT_SECONDS
+      ? { queueTimeoutSeconds: Number(process.env.STEP_QUEUE_TIMEOUT_SECONDS) }
+      : {}),
     ...(oidc ? { oidc } : {}),
   });
   console.log(`Schedule execution service: ${stack.apiUrl}`);

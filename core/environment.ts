@@ -6,6 +6,7 @@ export const WORKFLOW_ENV = {
   stateMachineArn: 'STATE_MACHINE_ARN',
   waitSeconds: 'ORCHESTRATOR_WAIT_SECONDS',
   heartbeatTimeoutSeconds: 'STEP_HEARTBEAT_TIMEOUT_SECONDS',
+  queueTimeoutSeconds: 'STEP_QUEUE_TIMEOUT_SECONDS',
   /** How long a finished execution (and its steps) is kept before DynamoDB's TTL removes it. */
   retentionSeconds: 'EXECUTION_RETENTION_SECONDS',
   /** The EventBridge bus status events go to; the account's default bus when unset. */

@@ -48,6 +48,11 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Orchestra
       ENV.heartbeatTimeoutSeconds,
       DEFAULT_ORCHESTRATOR_SETTINGS.heartbeatTimeoutSeconds,
     ),
+    queueTimeoutSeconds: seconds(
+      env,
+      ENV.queueTimeoutSeconds,
+      DEFAULT_ORCHESTRATOR_SETTINGS.queueTimeoutSeconds,
+    ),
   };
 }
 

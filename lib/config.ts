@@ -26,6 +26,7 @@ export const ContextKey = {
   throttlingBurstLimit: 'throttlingBurstLimit',
   orchestratorWaitSeconds: 'orchestratorWaitSeconds',
   stepHeartbeatTimeoutSeconds: 'stepHeartbeatTimeoutSeconds',
+  stepQueueTimeoutSeconds: 'stepQueueTimeoutSeconds',
   retentionDays: 'retentionDays',
   oidcIssuer: 'oidcIssuer',
   oidcAudience: 'oidcAudience',
@@ -37,6 +38,8 @@ export const ContextKey = {
   oldestTaskAgeAlarmSeconds: 'oldestTaskAgeAlarmSeconds',
   api5xxAlarmPercent: 'api5xxAlarmPercent',
   executionCellIndexes: 'executionCellIndexes',
+  workerReservedConcurrency: 'workerReservedConcurrency',
+  authorizerReservedConcurrency: 'authorizerReservedConcurrency',
 } as const;
 
 const OIDC_CONTEXT_KEYS: OidcSettingNames = {
@@ -75,9 +78,10 @@ export interface ServiceConfig {
   /** Stage-wide throttling. */
   readonly throttling: StageThrottling;
   /**
-   * How long the state machine holds before looking again at a paused or buffered execution, and
-   * the heartbeat deadline of a running step (`ORCHESTRATOR_WAIT_SECONDS`,
-   * `STEP_HEARTBEAT_TIMEOUT_SECONDS` in every function that builds the services).
+   * How long the state machine holds before looking again at a paused or buffered execution, the
+   * heartbeat deadline of a running step and how long a step may wait for a worker
+   * (`ORCHESTRATOR_WAIT_SECONDS`, `STEP_HEARTBEAT_TIMEOUT_SECONDS`, `STEP_QUEUE_TIMEOUT_SECONDS` in
+   * every function that builds the services).
    */
   readonly orchestrator: OrchestratorSettings;
   /** Days a finished execution and its steps are kept before DynamoDB's TTL removes them. */
@@ -99,6 +103,22 @@ export interface ServiceConfig {
    * since CloudFormation creates one global secondary index per table update (README, Deploy to AWS).
    */
   readonly executionCellIndexes: number;
+  /** Reserved concurrency of the functions that could crowd out the rest of the service. */
+  readonly capacity: CapacitySettings;
+}
+
+/**
+ * Reserved concurrency caps a function, and sets that much of the account's Lambda concurrency
+ * aside for it. Worker claims long-poll (up to 20 s each), and the authorizer runs before every
+ * request: capped, neither can take the concurrency the orchestrator, the reconciler, the dispatcher
+ * and the API handlers need. Undefined: no reservation (context value 0), for an account whose
+ * limit is too small to set any aside (Lambda keeps 100 of it unreserved).
+ */
+export interface CapacitySettings {
+  /** The worker function: about one concurrent execution per polling worker, plus heartbeats and completes. */
+  readonly workerReservedConcurrency?: number;
+  /** The authorizer: no result cache, so one short invocation per API request. */
+  readonly authorizerReservedConcurrency?: number;
 }
 
 export interface AlarmSettings {
@@ -128,6 +148,10 @@ export const DEFAULT_CONFIG: ServiceConfig = {
   // execution (and the schedule's next runs, under the overlap policy) waiting.
   alarms: { oldestTaskAgeSeconds: 600, api5xxPercent: 5 },
   executionCellIndexes: EXECUTION_CELL_INDEXES.length,
+  // 150 of the default account limit of 1000 (at most 900 may be reserved). The worker's 50: about
+  // 40 workers long-polling at once, the rest for their heartbeats and completes. The authorizer's
+  // 100: the stage's default burst, each request of which may run it at once.
+  capacity: { workerReservedConcurrency: 50, authorizerReservedConcurrency: 100 },
 };
 
 export class ConfigError extends Error {
@@ -188,7 +212,30 @@ export function readConfig(node: Node): ServiceConfig {
     logLevel: readLogLevel(node),
     alarms: readAlarmSettings(node),
     executionCellIndexes: readExecutionCellIndexes(node),
+    capacity: {
+      workerReservedConcurrency: reservedConcurrency(
+        node,
+        ContextKey.workerReservedConcurrency,
+        DEFAULT_CONFIG.capacity.workerReservedConcurrency,
+      ),
+      authorizerReservedConcurrency: reservedConcurrency(
+        node,
+        ContextKey.authorizerReservedConcurrency,
+        DEFAULT_CONFIG.capacity.authorizerReservedConcurrency,
+      ),
+    },
   };
+}
+
+// 0 means no reservation, not CloudFormation's 0 (which would throttle every invocation).
+function reservedConcurrency(node: Node, key: string, fallback: number | undefined): number | undefined {
+  const value = node.tryGetContext(key);
+  if (value === undefined) return fallback;
+  const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof parsed !== 'number' || !Number.isInteger(parsed) || parsed < 0) {
+    throw new ConfigError(`Context ${key} must be a whole number ≥ 0 (0: no reservation).`);
+  }
+  return parsed === 0 ? undefined : parsed;
 }
 
 // A stage of the upgrade keeps at least one cell index: with none the template is the older version's.
@@ -279,5 +326,10 @@ function readOrchestratorSettings(node: Node): OrchestratorSettings {
         'the reconciler keeps unclaimed tasks alive with a heartbeat once a minute.',
     );
   }
-  return { waitSeconds, heartbeatTimeoutSeconds };
+  const queueTimeoutSeconds = wholeSeconds(
+    node,
+    ContextKey.stepQueueTimeoutSeconds,
+    DEFAULT_CONFIG.orchestrator.queueTimeoutSeconds,
+  );
+  return { waitSeconds, heartbeatTimeoutSeconds, queueTimeoutSeconds };
 }

@@ -52,6 +52,7 @@ export class ServiceStack extends Stack {
       logRetention: config.logRetention,
       logLevel: config.logLevel,
       throttling: config.throttling,
+      capacity: config.capacity,
       ...(config.oidc ? { oidc: config.oidc } : {}),
     });
 

@@ -44,6 +44,8 @@ export interface LocalStackOptions {
   waitSeconds?: number;
   /** A claimed step with no heartbeat for this long fails (default 120). */
   heartbeatTimeoutSeconds?: number;
+  /** A step no worker claims for this long fails as never claimed (default a day). */
+  queueTimeoutSeconds?: number;
   /** How often the reconciler runs (EventBridge: every minute); 0 turns it off (benchmarks). */
   reconcileEveryMs?: number;
   /**
@@ -133,6 +135,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       STATE_MACHINE_ARN: stepFunctions.stateMachineArn,
       ORCHESTRATOR_WAIT_SECONDS: String(options.waitSeconds ?? 5),
       STEP_HEARTBEAT_TIMEOUT_SECONDS: String(options.heartbeatTimeoutSeconds ?? 120),
+      STEP_QUEUE_TIMEOUT_SECONDS: String(options.queueTimeoutSeconds ?? 86_400),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       // EMF lines on the terminal every minute help nobody locally; CloudWatch is where they count.

@@ -97,6 +97,7 @@ export function createServices(
       tasks,
       workflow,
       heartbeatTimeoutSeconds: settings.heartbeatTimeoutSeconds,
+      deadlines: orchestrator,
       clock,
     }),
     reconciler: new Reconciler({ executions: executionStore, tasks, workflow, orchestrator, clock }),

@@ -7,7 +7,14 @@ import {
   WorkerTaskStatus,
 } from '../model.js';
 import { olderFirst } from '../overlap.js';
-import type { Clock, ExecutionStepRecord, ExecutionStore, WorkerTaskStore, Workflow } from '../ports.js';
+import type {
+  Clock,
+  ExecutionStepRecord,
+  ExecutionStore,
+  WorkerTask,
+  WorkerTaskStore,
+  Workflow,
+} from '../ports.js';
 import { systemClock } from '../ports.js';
 import type { Execution } from '../schemas/execution.js';
 import { blockingFailures, isStageFinished, stageFailureMessage, stagesOf } from '../status-rules.js';
@@ -17,7 +24,8 @@ export type NextMove =
   | {
       action: 'run';
       stageIndex: number;
-      steps: { ordinal: number; timeoutSeconds: number; heartbeatSeconds: number }[];
+      /** `backstopSeconds` is RunStep's TimeoutSecondsPath (see `backstopSeconds`). */
+      steps: { ordinal: number; backstopSeconds: number; heartbeatSeconds: number }[];
     }
   | { action: 'wait'; waitSeconds: number }
   | { action: 'finished'; status: ExecutionStatus };
@@ -27,12 +35,23 @@ export interface OrchestratorSettings {
   waitSeconds: number;
   /** A claimed task with no heartbeat for this long fails (the state machine's HeartbeatSeconds). */
   heartbeatTimeoutSeconds: number;
+  /** A step no worker claims for this long fails as never claimed; its timeoutSeconds counts from the claim. */
+  queueTimeoutSeconds: number;
 }
 
 export const DEFAULT_ORCHESTRATOR_SETTINGS: OrchestratorSettings = {
   waitSeconds: 5,
   heartbeatTimeoutSeconds: 120,
+  queueTimeoutSeconds: 86_400,
 };
+
+/**
+ * Time the state machine's own timeout on RunStep leaves past a step's deadlines. The service keeps
+ * the deadlines (`timeOutIfOverdue`, from heartbeats and the once-a-minute reconciler); the state
+ * machine's timeout counts from the enqueue and is only the backstop for when neither comes, so it
+ * allows a few missed reconciler runs first.
+ */
+export const BACKSTOP_MARGIN_SECONDS = 300;
 
 export interface OrchestratorDeps {
   executions: ExecutionStore;
@@ -121,7 +140,8 @@ export class Orchestrator {
           .filter((step) => !isTerminalStepStatus(step.status))
           .map((step) => ({
             ordinal: step.ordinal,
-            timeoutSeconds: step.timeoutSeconds,
+            backstopSeconds:
+              this.settings.queueTimeoutSeconds + step.timeoutSeconds + BACKSTOP_MARGIN_SECONDS,
             heartbeatSeconds: this.settings.heartbeatTimeoutSeconds,
           })),
       };
@@ -183,13 +203,58 @@ export class Orchestrator {
   ): Promise<void> {
     const step = await this.deps.executions.getStep(executionId, ordinal);
     if (!step || isTerminalStepStatus(step.status)) return;
-    const updated = await this.deps.executions.updateStep(executionId, ordinal, [step.status], {
+    if (!(await this.failStep(executionId, step, error))) await this.stepFailed(executionId, ordinal, error);
+  }
+
+  /**
+   * Fails the task's step when it is past a deadline: still unclaimed `queueTimeoutSeconds` after
+   * its enqueue, or claimed longer ago than its `timeoutSeconds` (queue time does not count). Then
+   * lets the state machine go on, which reads the failure from the step as for any outcome. False
+   * when the task is within its time, or its step moved on meanwhile (claimed, reported, cancelled):
+   * the next heartbeat or reconciler run looks again.
+   */
+  async timeOutIfOverdue(task: WorkerTask): Promise<boolean> {
+    const step = await this.deps.executions.getStep(task.executionId, task.ordinal);
+    const deadline = step && this.deadlineOf(task, step);
+    if (!step || !deadline || step.status !== deadline.status || step.taskId !== task.taskId) return false;
+    if (this.clock.now().getTime() < deadline.at) return false;
+    if (!(await this.failStep(task.executionId, step, { Error: 'States.Timeout' }))) return false;
+    await this.deps.workflow.sendTaskSuccess(task.taskToken, { timedOut: true });
+    return true;
+  }
+
+  /**
+   * When the task's time is up, and the step status that deadline belongs to: the queue limit from
+   * the enqueue while no worker has it, the step's timeoutSeconds from the claim once one does (the
+   * claim moves the task Queued → Claimed and the step Queued → Processing in one transaction).
+   */
+  private deadlineOf(
+    task: WorkerTask,
+    step: ExecutionStepRecord,
+  ): { status: StepStatus; at: number } | undefined {
+    if (task.status === WorkerTaskStatus.Queued) {
+      const at = Date.parse(task.createdAt) + this.settings.queueTimeoutSeconds * 1000;
+      return { status: StepStatus.Queued, at };
+    }
+    if (task.status === WorkerTaskStatus.Claimed && task.claimedAt) {
+      return { status: StepStatus.Processing, at: Date.parse(task.claimedAt) + step.timeoutSeconds * 1000 };
+    }
+    return undefined;
+  }
+
+  /** Step (still in the status read) → Failed with the reason, its task abandoned; false when it had moved. */
+  private async failStep(
+    executionId: string,
+    step: ExecutionStepRecord,
+    error: { Error?: string; Cause?: string },
+  ): Promise<boolean> {
+    const updated = await this.deps.executions.updateStep(executionId, step.ordinal, [step.status], {
       status: StepStatus.Failed,
       completedAt: this.now(),
-      errorMessage: describeStepError(step, error),
+      errorMessage: describeStepError(step, error, this.settings.queueTimeoutSeconds),
     });
-    if (step.taskId) await this.deps.tasks.abandon(step.taskId);
-    if (!updated) await this.stepFailed(executionId, ordinal, error);
+    if (updated && step.taskId) await this.deps.tasks.abandon(step.taskId);
+    return updated;
   }
 
   /** Something unexpected ended the state machine: the execution must not stay active. */
@@ -214,9 +279,16 @@ const isActive = (execution: Execution) =>
   execution.status === ExecutionStatus.InProgress ||
   execution.status === ExecutionStatus.Paused;
 
-function describeStepError(step: ExecutionStepRecord, error: { Error?: string; Cause?: string }): string {
+function describeStepError(
+  step: ExecutionStepRecord,
+  error: { Error?: string; Cause?: string },
+  queueTimeoutSeconds: number,
+): string {
   switch (error.Error) {
     case 'States.Timeout':
+      if (step.status === StepStatus.Queued) {
+        return `Never claimed: no worker of pool '${step.workerPool}' claimed the step within the queue limit of ${queueTimeoutSeconds} s.`;
+      }
       return `Timed out: the step did not finish within its timeout of ${step.timeoutSeconds} s; its worker was told to stop.`;
     case 'States.HeartbeatTimeout':
       return 'Lost heartbeat: the worker running the step stopped reporting; it was told to stop.';

@@ -27,6 +27,8 @@ export interface ReconcileReport {
   restarted: string[];
   failed: string[];
   heartbeated: number;
+  /** Tasks whose step failed as never claimed within the queue limit (instead of a heartbeat). */
+  neverClaimed: string[];
   /** Seconds the oldest task still waiting for a worker has waited; 0 when none waits. */
   oldestUnclaimedTaskAgeSeconds: number;
   /** Each item that failed, in the order met; the others were still handled. */
@@ -41,7 +43,8 @@ const ENDED = new Set(['FAILED', 'TIMED_OUT', 'ABORTED', 'SUCCEEDED']);
  * Runs every minute so that nothing stays active forever: an execution whose state machine never
  * started is started (idempotently), one whose state machine ended without finishing the record is
  * failed with the reason. It also keeps unclaimed worker tasks alive: the state machine's heartbeat
- * deadline is for running steps, not for steps still waiting for a worker.
+ * deadline is for running steps, not for steps still waiting for a worker; one that has waited
+ * past the queue limit fails instead, as never claimed.
  *
  * Each item is handled on its own: one throttled or failing call is reported in `failures` and the
  * run goes on. The heartbeats come first, since a waiting step whose heartbeat is missed twice fails,
@@ -60,6 +63,7 @@ export class Reconciler {
       restarted: [],
       failed: [],
       heartbeated: 0,
+      neverClaimed: [],
       oldestUnclaimedTaskAgeSeconds: 0,
       failures: [],
     };
@@ -77,9 +81,12 @@ export class Reconciler {
         report.oldestUnclaimedTaskAgeSeconds,
         Math.round(waited),
       );
-      const beaten = await attempt(report, { subject: 'task', id: task.taskId }, () =>
-        this.deps.workflow.sendTaskHeartbeat(task.taskToken),
-      );
+      const item = { subject: 'task', id: task.taskId } as const;
+      if (await attempt(report, item, () => this.deps.orchestrator.timeOutIfOverdue(task))) {
+        report.neverClaimed.push(task.taskId);
+        continue;
+      }
+      const beaten = await attempt(report, item, () => this.deps.workflow.sendTaskHeartbeat(task.taskToken));
       if (beaten) report.heartbeated += 1;
     }
   }

@@ -19,6 +19,7 @@ import type {
 import { systemClock } from '../ports.js';
 import type { ScheduleStep } from '../schemas/schedule.js';
 import { STEP_STATUS_BY_ACTIVITY } from '../status-rules.js';
+import type { Orchestrator } from './orchestrator.js';
 
 export interface ClaimRequest {
   workerId: string;
@@ -56,6 +57,8 @@ export interface WorkerServiceDeps {
   workflow: Workflow;
   /** The state machine's HeartbeatSeconds: workers beat at a third of it. */
   heartbeatTimeoutSeconds: number;
+  /** Ends a step past its deadline; each heartbeat asks, since the state machine does not count from the claim. */
+  deadlines: Pick<Orchestrator, 'timeOutIfOverdue'>;
   clock?: Clock;
   /** How often a long-polling claim looks again. */
   pollIntervalMs?: number;
@@ -166,6 +169,7 @@ export class WorkerService {
     if (!step || isTerminalStepStatus(step.status) || execution?.status === ExecutionStatus.Cancelled) {
       return stop;
     }
+    if (await this.deps.deadlines.timeOutIfOverdue(task)) return stop;
     // The claimant-checked write first, so only the claimant's beat ever reaches the state machine.
     if (!(await this.deps.tasks.touch(taskId, claimant, this.now(), message))) return stop;
     if (!(await this.deps.workflow.sendTaskHeartbeat(task.taskToken))) return stop;

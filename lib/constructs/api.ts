@@ -28,7 +28,7 @@ import {
 import { API_BASE_PATH, HandlerGroup, ROUTES, type RouteDefinition } from '../../core/api/routes.js';
 import { type OidcSettings, oidcEnvironment } from '../../core/auth/oidc-settings.js';
 import { PAGE_TOKEN_ENV } from '../../core/environment.js';
-import type { FunctionLogLevel, StageThrottling } from '../config.js';
+import type { CapacitySettings, FunctionLogLevel, StageThrottling } from '../config.js';
 import { acknowledgeNag } from '../nag.js';
 import { ServiceFunction } from './function.js';
 import { type ExecutionWorkflow, WorkflowAccess } from './workflow.js';
@@ -55,6 +55,8 @@ export interface ServiceApiProps {
    * @default API keys only
    */
   readonly oidc?: OidcSettings;
+  /** Reserved concurrency of the worker function and the authorizer. */
+  readonly capacity: CapacitySettings;
 }
 
 /**
@@ -168,6 +170,7 @@ export class ServiceApi extends Construct {
       logRetention: props.logRetention,
       logLevel: props.logLevel,
       timeout: API_TIMEOUT,
+      reservedConcurrentExecutions: props.capacity.authorizerReservedConcurrency,
     });
     // Only the point read by key hash that `authenticate` does: not Query, not the indexes, no writes.
     this.authorizerFunction.addToRolePolicy(
@@ -265,6 +268,8 @@ export class ServiceApi extends Construct {
       logRetention: props.logRetention,
       logLevel: props.logLevel,
       timeout: HANDLER_TIMEOUT[group] ?? API_TIMEOUT,
+      reservedConcurrentExecutions:
+        group === HandlerGroup.worker ? props.capacity.workerReservedConcurrency : undefined,
     });
     for (const key of access.readWrite) fn.grantData(props.tables[key], 'readWrite');
     for (const key of access.read) fn.grantData(props.tables[key], 'read');

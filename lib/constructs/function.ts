@@ -33,6 +33,7 @@ export function serviceEnvironment(
     [WORKFLOW_ENV.stateMachineArn]: stateMachineArn,
     [WORKFLOW_ENV.waitSeconds]: String(settings.waitSeconds),
     [WORKFLOW_ENV.heartbeatTimeoutSeconds]: String(settings.heartbeatTimeoutSeconds),
+    [WORKFLOW_ENV.queueTimeoutSeconds]: String(settings.queueTimeoutSeconds),
     [WORKFLOW_ENV.retentionSeconds]: String(retentionDays * 86_400),
   };
 }
@@ -85,6 +86,12 @@ export interface ServiceFunctionProps {
    * @default none
    */
   readonly paramsAndSecrets?: ParamsAndSecretsLayerVersion;
+  /**
+   * Concurrency set aside for the function, and its cap (see `CapacitySettings`).
+   *
+   * @default none: the account's unreserved pool
+   */
+  readonly reservedConcurrentExecutions?: number | undefined;
 }
 
 /**
@@ -108,6 +115,7 @@ export class ServiceFunction extends NodejsFunction {
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout,
       retryAttempts: props.retryAttempts,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       projectRoot: ROOT,
       depsLockFilePath: join(ROOT, 'package-lock.json'),
       bundling: BUNDLING,

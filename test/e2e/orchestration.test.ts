@@ -213,9 +213,23 @@ describe('timeouts and heartbeats', () => {
     const done = await settled(executionId);
     expect(done.status).toBe('Failed');
     expect(done.steps[0].status).toBe('Failed');
-    expect(done.steps[0].errorMessage).toMatch(/Timed out/);
+    expect(done.steps[0].errorMessage).toMatch(/^Timed out: .* timeout of 2 s/);
     // The worker's late report changes nothing.
     expect((await worker.complete(task?.taskId as string)).body.accepted).toBe(false);
+  });
+
+  it('counts timeoutSeconds from the claim: a step that waited longer unclaimed still completes', async () => {
+    const { executionId } = await run([{ name: 'patient', timeoutSeconds: 2 }]);
+    // No worker for twice the step's timeout (the reconciler keeps the waiting task alive).
+    await new Promise((r) => setTimeout(r, 4_000));
+    expect((await execution(executionId)).steps[0].status).toBe('Queued');
+    const [task] = await worker.claimAtLeast(1);
+    expect((await worker.heartbeat(task?.taskId as string)).cancellationRequested).toBe(false);
+    expect((await worker.complete(task?.taskId as string)).body).toEqual({
+      accepted: true,
+      stepStatus: 'Completed',
+    });
+    expect((await settled(executionId)).status).toBe('Completed');
   });
 
   it('fails a step whose worker stops heartbeating', async () => {

@@ -129,6 +129,47 @@ describe('ServiceApi functions', () => {
   );
 });
 
+describe('reserved concurrency', () => {
+  /** ReservedConcurrentExecutions by function logical id, for the functions that have one. */
+  const reserved = (functionsOf: typeof ofType): Record<string, number> =>
+    Object.fromEntries(
+      functionsOf('AWS::Lambda::Function')
+        .filter(([, fn]) => fn.Properties.ReservedConcurrentExecutions !== undefined)
+        .map(([id, fn]) => [id, fn.Properties.ReservedConcurrentExecutions]),
+    );
+
+  it('caps the worker function and the authorizer by default, and no other function', () => {
+    expect(reserved(ofType)).toEqual({
+      [logicalId(stack.api.functions.worker)]: DEFAULT_CONFIG.capacity.workerReservedConcurrency,
+      [logicalId(stack.api.authorizerFunction)]: DEFAULT_CONFIG.capacity.authorizerReservedConcurrency,
+    });
+    // Within what Lambda lets an account of the default limit (1000) reserve: it keeps 100 unreserved.
+    expect(Object.values(reserved(ofType)).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(900);
+  });
+
+  it('takes the reservations from context', () => {
+    const custom = synth({ workerReservedConcurrency: '12', authorizerReservedConcurrency: 30 });
+    expect(reserved(custom.ofType)).toEqual({
+      [custom.logicalId(custom.stack.api.functions.worker)]: 12,
+      [custom.logicalId(custom.stack.api.authorizerFunction)]: 30,
+    });
+  });
+
+  it('reserves nothing for 0, rather than throttling the function to 0', () => {
+    expect(
+      reserved(synth({ workerReservedConcurrency: 0, authorizerReservedConcurrency: '0' }).ofType),
+    ).toEqual({});
+  });
+
+  it.each([
+    ['workerReservedConcurrency', '-1'],
+    ['workerReservedConcurrency', '2.5'],
+    ['authorizerReservedConcurrency', 'many'],
+  ])('refuses %s=%s', (key, value) => {
+    expect(() => readConfig(newApp({ [key]: value }).node)).toThrow(ConfigError);
+  });
+});
+
 describe('IAM', () => {
   it('lets the authorizer do nothing but GetItem on the API keys table (and send its traces)', () => {
     expect(roleStatements(stack.api.authorizerFunction)).toEqual([

@@ -63,6 +63,28 @@ describe('ExecutionWorkflow state machine', () => {
     expect(result.isValid).toBe(true);
   });
 
+  it('retries RunStep only on the invoke failing in Lambda, never on the step timing out or failing', () => {
+    const definition = JSON.parse(stateMachine.Properties.DefinitionString as string);
+    const runStep = definition.States.RunStage.ItemProcessor.States.RunStep;
+    expect(runStep.Retry).toEqual([
+      {
+        ErrorEquals: [
+          'Lambda.TooManyRequestsException',
+          'Lambda.ServiceException',
+          'Lambda.AWSLambdaException',
+          'Lambda.SdkClientException',
+        ],
+        IntervalSeconds: 2,
+        MaxAttempts: 6,
+        BackoffRate: 2,
+        JitterStrategy: 'FULL',
+      },
+    ]);
+    // The step's own outcomes go to its Catch (StepFailed) at once.
+    expect(runStep.Catch.map((c: { ErrorEquals: string[] }) => c.ErrorEquals)).toEqual([['States.ALL']]);
+    expect(runStep.TimeoutSecondsPath).toBe('$.step.backstopSeconds');
+  });
+
   it('is a Standard state machine with tracing and error logging that leaves execution data out', () => {
     expect(stateMachine.Properties.StateMachineType).toBe('STANDARD');
     expect(stateMachine.Properties.TracingConfiguration).toEqual({ Enabled: true });
@@ -266,6 +288,7 @@ describe('function environment and timeouts', () => {
         [ENV.stateMachineArn]: builtArn,
         [ENV.waitSeconds]: String(DEFAULT_CONFIG.orchestrator.waitSeconds),
         [ENV.heartbeatTimeoutSeconds]: String(DEFAULT_CONFIG.orchestrator.heartbeatTimeoutSeconds),
+        [ENV.queueTimeoutSeconds]: String(DEFAULT_CONFIG.orchestrator.queueTimeoutSeconds),
       });
       for (const key of Object.keys(TABLE_ENV) as TableKey[]) {
         expect(variables[TABLE_ENV[key]]).toEqual({ Ref: logicalId(stack.data.tables[key]) });
@@ -300,11 +323,16 @@ describe('function environment and timeouts', () => {
   });
 
   it('takes the orchestrator settings from context', () => {
-    const custom = synth({ orchestratorWaitSeconds: '7', stepHeartbeatTimeoutSeconds: 300 });
+    const custom = synth({
+      orchestratorWaitSeconds: '7',
+      stepHeartbeatTimeoutSeconds: 300,
+      stepQueueTimeoutSeconds: '3600',
+    });
     const variables = custom.resources[custom.logicalId(custom.stack.api.functions.worker)]?.Properties
       .Environment.Variables as Record<string, unknown>;
     expect(variables[ENV.waitSeconds]).toBe('7');
     expect(variables[ENV.heartbeatTimeoutSeconds]).toBe('300');
+    expect(variables[ENV.queueTimeoutSeconds]).toBe('3600');
   });
 
   it.each([
@@ -312,6 +340,7 @@ describe('function environment and timeouts', () => {
     ['orchestratorWaitSeconds', '2.5'],
     ['stepHeartbeatTimeoutSeconds', 'soon'],
     ['stepHeartbeatTimeoutSeconds', String(MIN_STEP_HEARTBEAT_TIMEOUT_SECONDS - 1)],
+    ['stepQueueTimeoutSeconds', '0'],
   ])('refuses %s=%s', (key, value) => {
     expect(() => readConfig(newApp({ [key]: value }).node)).toThrow(ConfigError);
   });

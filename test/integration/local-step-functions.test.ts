@@ -60,9 +60,10 @@ class FakeOrchestrator {
 const POLL_MS = 20;
 const ended = (description: DescribeExecutionCommandOutput) => description.status !== 'RUNNING';
 
-const step = (ordinal: number, timeoutSeconds = 30, heartbeatSeconds = 5) => ({
+// The Map item the orchestrator's `run` answer gives each step (NextMove).
+const step = (ordinal: number, backstopSeconds = 30, heartbeatSeconds = 5) => ({
   ordinal,
-  timeoutSeconds,
+  backstopSeconds,
   heartbeatSeconds,
 });
 const run = (...steps: ReturnType<typeof step>[]) => ({ action: 'run', stageIndex: 0, steps });
@@ -232,7 +233,7 @@ describe('startLocalStepFunctions with the product state machine', () => {
     expect(orchestrator.callsOf(executionId, 'stepFailed')).toHaveLength(0);
   });
 
-  it('fails a step with States.Timeout after its timeoutSeconds, and retires its token', async () => {
+  it('fails a step with States.Timeout after its backstopSeconds, and retires its token', async () => {
     // Arrange
     const executionId = await start((call) => (call === 0 ? run(step(0, 1, 5)) : finished));
     const [call] = await enqueued(executionId, 1);

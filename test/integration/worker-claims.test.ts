@@ -4,6 +4,7 @@ import { DynamoWorkerTaskStore } from '../../core/adapters/dynamodb/worker-task-
 import { ForbiddenError } from '../../core/errors.js';
 import type { Principal } from '../../core/model.js';
 import { createServices, type Services } from '../../core/services/index.js';
+import { Orchestrator } from '../../core/services/orchestrator.js';
 import { type ClaimRequest, WorkerService } from '../../core/services/workers.js';
 import { freshTables } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
@@ -84,7 +85,14 @@ describe('WorkerService claims on DynamoDB Local', () => {
         },
       },
     }) as DynamoExecutionStore;
-    return new WorkerService({ executions: flaky, tasks: store, workflow, heartbeatTimeoutSeconds: 30 });
+    const deadlines = new Orchestrator({ executions: flaky, tasks: store, workflow });
+    return new WorkerService({
+      executions: flaky,
+      tasks: store,
+      workflow,
+      heartbeatTimeoutSeconds: 30,
+      deadlines,
+    });
   }
 
   describe('pools of the credential', () => {
