@@ -256,7 +256,7 @@ const transitionsPerExecution = (stages: number, steps: number) => 3 * stages + 
 
 /**
  * Transitions the counted orchestrator invocations imply: each Advance invocation is the Advance state
- * (a retry is another one), each successful one is followed by Route and by RunStage (Map), Hold or
+ * (a retry is another one), each successful one is followed by Route and by RunStage (Map), Park or
  * Finished; each RunStep invokes enqueueStep once; StepFailed and Crash invoke their own action.
  */
 function measuredTransitions(invocations: Invocation[]): number {
@@ -268,7 +268,7 @@ function measuredTransitions(invocations: Invocation[]): number {
   const crashes = orchestrator.filter((i) => i.kind === 'crash');
   return (
     advances.length +
-    routed * 2 + // Route + (RunStage | Hold | Finished)
+    routed * 2 + // Route + (RunStage | Park | Finished)
     enqueues +
     stepFailed +
     crashes.length +
@@ -962,10 +962,10 @@ export async function runOrchestrationBench(): Promise<boolean> {
       `Step Functions state transitions (Standard bills every state entered, retries included; the start and end of an execution are not states):`,
     );
     log(
-      '  computed from the ASL: per execution (S stages, N steps, no hold, no failure) = Advance (S+1) + Route (S+1) + RunStage Map (S)',
+      '  computed from the ASL: per execution (S stages, N steps, no wait, no failure) = Advance (S+1) + Route (S+1) + RunStage Map (S)',
     );
     log(
-      '                         + RunStep (N) + Finished (1) = 3S + N + 3; a hold adds 3 (Hold, Advance, Route), a failed step 1 (StepFailed)',
+      '                         + RunStep (N) + Finished (1) = 3S + N + 3; a park adds 3 (Park, Advance, Route) per wake-up or timeout, a failed step 1 (StepFailed)',
     );
     table(
       ['', 'S', 'N', 'computed/execution', 'computed/step', 'measured/step'],

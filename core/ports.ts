@@ -154,6 +154,13 @@ export interface ExecutionStore {
     from: readonly StepStatus[],
     patch: Partial<ExecutionStep>,
   ): Promise<boolean>;
+  /**
+   * Keeps the callback token of the state machine parked on a waiting execution, on condition that
+   * the execution is still Queued or Paused (the statuses that wait); false when it is not.
+   */
+  park(executionId: string, taskToken: string): Promise<boolean>;
+  /** The token the execution was last parked with (spent once woken or timed out), if any. */
+  parkToken(executionId: string): Promise<string | undefined>;
 }
 
 export interface ActivityReport {

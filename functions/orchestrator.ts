@@ -16,6 +16,7 @@ const OrchestratorEvent = z.discriminatedUnion('action', [
     ordinal: z.number(),
     taskToken: z.string(),
   }),
+  z.object({ action: z.literal('park'), executionId: z.string(), taskToken: z.string() }),
   z.object({
     action: z.literal('stepFailed'),
     executionId: z.string(),
@@ -34,6 +35,9 @@ async function orchestrate(event: unknown): Promise<unknown> {
       return orchestrator.advance(request.executionId);
     case 'enqueueStep':
       await orchestrator.enqueueStep(request.executionId, request.ordinal, request.taskToken);
+      return {};
+    case 'park':
+      await orchestrator.park(request.executionId, request.taskToken);
       return {};
     case 'stepFailed':
       await orchestrator.stepFailed(request.executionId, request.ordinal, request.error);

@@ -78,10 +78,11 @@ export interface ServiceConfig {
   /** Stage-wide throttling. */
   readonly throttling: StageThrottling;
   /**
-   * How long the state machine holds before looking again at a paused or buffered execution, the
-   * heartbeat deadline of a running step and how long a step may wait for a worker
-   * (`ORCHESTRATOR_WAIT_SECONDS`, `STEP_HEARTBEAT_TIMEOUT_SECONDS`, `STEP_QUEUE_TIMEOUT_SECONDS` in
-   * every function that builds the services).
+   * The longest a paused or buffered execution stays parked without a wake-up before the state
+   * machine looks again (the fallback for a lost wake-up), the heartbeat deadline of a running step
+   * and how long a step may wait for a worker (`ORCHESTRATOR_WAIT_SECONDS`,
+   * `STEP_HEARTBEAT_TIMEOUT_SECONDS`, `STEP_QUEUE_TIMEOUT_SECONDS` in every function that builds the
+   * services).
    */
   readonly orchestrator: OrchestratorSettings;
   /** Days a finished execution and its steps are kept before DynamoDB's TTL removes them. */

@@ -10,6 +10,7 @@ import { ALL_DUE_PARTITIONS } from '../core/due-partitions.js';
 import { OIDC_ENV, PAGE_TOKEN_ENV, WORKFLOW_ENV } from '../core/environment.js';
 import { SERVICE_NAME } from '../core/metrics.js';
 import { Role } from '../core/model.js';
+import { DEFAULT_ORCHESTRATOR_SETTINGS } from '../core/services/orchestrator.js';
 import { RECONCILE_GRACE_MS } from '../core/services/reconciler.js';
 import { WorkerAgent } from '../worker/agent.js';
 import { loadWorkerConfig } from '../worker/config.js';
@@ -40,7 +41,7 @@ export interface LocalStackOptions {
   /** Use this exact key as the Administrator key (`LOCAL_ADMIN_API_KEY`); a new one otherwise. */
   adminApiKey?: string;
   tablePrefix?: string;
-  /** Seconds the state machine holds a paused or buffered execution before looking again (default 5). */
+  /** Longest park of a paused or buffered execution without a wake-up before the state machine looks again (default 3600). */
   waitSeconds?: number;
   /** A claimed step with no heartbeat for this long fails (default 120). */
   heartbeatTimeoutSeconds?: number;
@@ -133,9 +134,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       [PAGE_TOKEN_ENV.extensionPort]: String(secrets.port),
       [PAGE_TOKEN_ENV.secretId]: LOCAL_PAGE_TOKEN_SECRET,
       STATE_MACHINE_ARN: stepFunctions.stateMachineArn,
-      ORCHESTRATOR_WAIT_SECONDS: String(options.waitSeconds ?? 5),
-      STEP_HEARTBEAT_TIMEOUT_SECONDS: String(options.heartbeatTimeoutSeconds ?? 120),
-      STEP_QUEUE_TIMEOUT_SECONDS: String(options.queueTimeoutSeconds ?? 86_400),
+      ORCHESTRATOR_WAIT_SECONDS: String(options.waitSeconds ?? DEFAULT_ORCHESTRATOR_SETTINGS.waitSeconds),
+      STEP_HEARTBEAT_TIMEOUT_SECONDS: String(
+        options.heartbeatTimeoutSeconds ?? DEFAULT_ORCHESTRATOR_SETTINGS.heartbeatTimeoutSeconds,
+      ),
+      STEP_QUEUE_TIMEOUT_SECONDS: String(
+        options.queueTimeoutSeconds ?? DEFAULT_ORCHESTRATOR_SETTINGS.queueTimeoutSeconds,
+      ),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       // EMF lines on the terminal every minute help nobody locally; CloudWatch is where they count.

@@ -6,12 +6,14 @@ import type { Clock, ExecutionStore, Workflow } from '../ports.js';
 import { systemClock } from '../ports.js';
 import type { Execution, ExecutionDetail, ListExecutionsQuery } from '../schemas/execution.js';
 import type { Initiator } from './schedules.js';
+import type { WakeUps } from './wake-ups.js';
 
 export interface ExecutionServiceDeps {
   executions: ExecutionStore;
   workflow: Workflow;
   /** Signs the `nextToken`s this list hands out, and checks the ones that come back. */
   pageTokens: PageTokens;
+  wakeUps: WakeUps;
   clock?: Clock;
 }
 
@@ -112,8 +114,9 @@ export class ExecutionService {
       // forward, so this ends within a few rounds: cancelled, or finished and refused above.
       if (cancelled) {
         // The record is final first; stopping the state machine only saves it the wait. Running
-        // steps learn of the cancel from their next heartbeat.
+        // steps learn of the cancel from their next heartbeat. A parked one is stopped with it.
         await this.deps.workflow.stop(id, `Cancelled by ${by.name ?? 'the system'}.`);
+        await this.deps.wakeUps.afterEnd(cancelled);
         return cancelled;
       }
     }
@@ -124,9 +127,11 @@ export class ExecutionService {
     return this.move(id, ExecutionStatus.InProgress, ExecutionStatus.Paused, 'pause');
   }
 
-  /** Paused → InProgress: the next stage starts when the state machine next looks (within seconds). */
-  resume(id: string): Promise<Execution> {
-    return this.move(id, ExecutionStatus.Paused, ExecutionStatus.InProgress, 'resume');
+  /** Paused → InProgress: the state machine parked on the pause is woken and starts the next stage. */
+  async resume(id: string): Promise<Execution> {
+    const resumed = await this.move(id, ExecutionStatus.Paused, ExecutionStatus.InProgress, 'resume');
+    await this.deps.wakeUps.wake(id);
+    return resumed;
   }
 
   private async move(

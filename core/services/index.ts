@@ -14,6 +14,7 @@ import { ExecutionService } from './executions.js';
 import { DEFAULT_ORCHESTRATOR_SETTINGS, Orchestrator, type OrchestratorSettings } from './orchestrator.js';
 import { Reconciler } from './reconciler.js';
 import { ScheduleService } from './schedules.js';
+import { WakeUps } from './wake-ups.js';
 import { WorkerService } from './workers.js';
 
 export interface Services {
@@ -55,13 +56,22 @@ export function createServices(
   const settings = options.settings ?? DEFAULT_ORCHESTRATOR_SETTINGS;
   const executionStore = new DynamoExecutionStore(client, tables, options.retentionSeconds);
   const tasks = new DynamoWorkerTaskStore(client, tables, executionStore, options.retentionSeconds);
+  const wakeUps = new WakeUps({ executions: executionStore, workflow });
   const executions = new ExecutionService({
     executions: executionStore,
     workflow,
+    wakeUps,
     pageTokens: options.pageTokens ?? PageTokens.ephemeral(),
     clock,
   });
-  const orchestrator = new Orchestrator({ executions: executionStore, tasks, workflow, settings, clock });
+  const orchestrator = new Orchestrator({
+    executions: executionStore,
+    tasks,
+    workflow,
+    wakeUps,
+    settings,
+    clock,
+  });
   const scheduleStore = new DynamoScheduleStore(client, tables.schedules);
   const schedules = new ScheduleService({
     schedules: scheduleStore,

@@ -18,6 +18,7 @@ import type {
 import { systemClock } from '../ports.js';
 import type { Execution } from '../schemas/execution.js';
 import { blockingFailures, isStageFinished, stageFailureMessage, stagesOf } from '../status-rules.js';
+import type { WakeUps } from './wake-ups.js';
 
 /** What the state machine does next; `Advance` returns one of these. */
 export type NextMove =
@@ -31,7 +32,11 @@ export type NextMove =
   | { action: 'finished'; status: ExecutionStatus };
 
 export interface OrchestratorSettings {
-  /** How long the state machine holds before looking again at a paused or buffered execution. */
+  /**
+   * The longest a paused or buffered execution stays parked without a wake-up before the state
+   * machine looks again: the fallback for a lost wake-up (see WakeUps), and what bounds the state
+   * transitions of a long wait (about 13 history events per period).
+   */
   waitSeconds: number;
   /** A claimed task with no heartbeat for this long fails (the state machine's HeartbeatSeconds). */
   heartbeatTimeoutSeconds: number;
@@ -40,7 +45,7 @@ export interface OrchestratorSettings {
 }
 
 export const DEFAULT_ORCHESTRATOR_SETTINGS: OrchestratorSettings = {
-  waitSeconds: 5,
+  waitSeconds: 3600,
   heartbeatTimeoutSeconds: 120,
   queueTimeoutSeconds: 86_400,
 };
@@ -57,6 +62,7 @@ export interface OrchestratorDeps {
   executions: ExecutionStore;
   tasks: WorkerTaskStore;
   workflow: Workflow;
+  wakeUps: WakeUps;
   settings?: OrchestratorSettings;
   clock?: Clock;
 }
@@ -83,18 +89,27 @@ export class Orchestrator {
   /** Starts, waits, runs the next stage, or finishes the execution. */
   async advance(executionId: string): Promise<NextMove> {
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const move = await this.tryAdvance(executionId);
-      if (move) return move;
+      const decided = await this.tryAdvance(executionId);
+      if (!decided) continue;
+      // Also when it had ended before (a retried Advance): a failed wake-up is then sent again.
+      if (decided.move.action === 'finished') await this.deps.wakeUps.afterEnd(decided.execution);
+      return decided.move;
     }
     throw new Error(`Execution ${executionId} kept changing while the orchestrator decided its next move.`);
   }
 
-  /** One decision; undefined when a conditional write lost to a concurrent change (decide again). */
-  private async tryAdvance(executionId: string): Promise<NextMove | undefined> {
+  /**
+   * One decision, with the execution it was made on; undefined when a conditional write lost to a
+   * concurrent change (decide again).
+   */
+  private async tryAdvance(
+    executionId: string,
+  ): Promise<{ move: NextMove; execution: Execution } | undefined> {
     const execution = await this.deps.executions.get(executionId);
     if (!execution) throw new Error(`Execution ${executionId} does not exist.`);
-    if (!isActive(execution)) return { action: 'finished', status: execution.status };
-    const wait: NextMove = { action: 'wait', waitSeconds: this.settings.waitSeconds };
+    const decided = (move: NextMove) => ({ move, execution });
+    if (!isActive(execution)) return decided({ action: 'finished', status: execution.status });
+    const wait = decided({ action: 'wait', waitSeconds: this.settings.waitSeconds });
 
     if (execution.status === ExecutionStatus.Queued) {
       if (await this.mustWaitForPredecessor(execution)) return wait;
@@ -116,7 +131,7 @@ export class Orchestrator {
           completedAt: this.now(),
           errorMessage: stageFailureMessage(failures),
         });
-        return failed ? { action: 'finished', status: ExecutionStatus.Failed } : undefined;
+        return failed ? decided({ action: 'finished', status: ExecutionStatus.Failed }) : undefined;
       }
       if (execution.status === ExecutionStatus.Paused) {
         // The stage is reached but held: its steps show Waiting until the execution resumes.
@@ -133,7 +148,7 @@ export class Orchestrator {
         });
         if (!moved) return undefined;
       }
-      return {
+      return decided({
         action: 'run',
         stageIndex,
         steps: stage
@@ -144,13 +159,13 @@ export class Orchestrator {
               this.settings.queueTimeoutSeconds + step.timeoutSeconds + BACKSTOP_MARGIN_SECONDS,
             heartbeatSeconds: this.settings.heartbeatTimeoutSeconds,
           })),
-      };
+      });
     }
     const completed = await this.deps.executions.transition(execution, execution.status, {
       status: ExecutionStatus.Completed,
       completedAt: this.now(),
     });
-    return completed ? { action: 'finished', status: ExecutionStatus.Completed } : undefined;
+    return completed ? decided({ action: 'finished', status: ExecutionStatus.Completed }) : undefined;
   }
 
   /** BufferOne: a buffered execution starts only once every older active execution of its schedule ended. */
@@ -158,7 +173,34 @@ export class Orchestrator {
     if (execution.overlapPolicy !== OverlapPolicy.BufferOne) return false;
     const active = await this.deps.executions.listActive(execution.scheduleId);
     // Ordered as everywhere (ties by id): two queued in the same millisecond must not wait for each other.
-    return active.some((other) => other.id !== execution.id && olderFirst(other, execution) < 0);
+    const older = active.filter((other) => other.id !== execution.id && olderFirst(other, execution) < 0);
+    // Each one read again, consistently: one that has just ended woke nobody if this run was not
+    // parked yet (see park), so it must not be seen active here.
+    for (const other of older) {
+      const current = await this.deps.executions.get(other.id);
+      if (current && isActive(current)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The state machine waits (Advance said so) on a callback: the token is kept on the execution,
+   * for whatever ends the wait to send (WakeUps), and the state machine sleeps until then or until
+   * the park's timeout. Stored first, looked at second: a resume or a predecessor's end that came
+   * after Advance's decision but before the token was stored found no token to send, so this look
+   * sees it and answers at once. Two wake-ups send the same token; the second is answered false.
+   */
+  async park(executionId: string, taskToken: string): Promise<void> {
+    const parked = await this.deps.executions.park(executionId, taskToken);
+    if (parked && (await this.mustWait(executionId))) return;
+    await this.deps.workflow.sendTaskSuccess(taskToken, { woken: true });
+  }
+
+  /** What makes Advance answer `wait`: paused at a stage, or buffered behind an older run. */
+  private async mustWait(executionId: string): Promise<boolean> {
+    const execution = await this.deps.executions.get(executionId);
+    if (execution?.status === ExecutionStatus.Paused) return true;
+    return execution?.status === ExecutionStatus.Queued && (await this.mustWaitForPredecessor(execution));
   }
 
   /**
@@ -261,7 +303,9 @@ export class Orchestrator {
   async crash(executionId: string, error: { Error?: string; Cause?: string }): Promise<void> {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const execution = await this.deps.executions.get(executionId);
-      if (!execution || !isActive(execution)) return;
+      if (!execution) return;
+      // Also when it had ended before (a retried crash): a failed wake-up is then sent again.
+      if (!isActive(execution)) return this.deps.wakeUps.afterEnd(execution);
       const failed = await this.deps.executions.transition(execution, execution.status, {
         status: ExecutionStatus.Failed,
         completedAt: this.now(),
@@ -269,7 +313,7 @@ export class Orchestrator {
           error.Cause ? `: ${error.Cause}` : ''
         }`,
       });
-      if (failed) return;
+      if (failed) return this.deps.wakeUps.afterEnd(execution);
     }
   }
 }

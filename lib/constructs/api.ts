@@ -74,21 +74,23 @@ interface HandlerAccess {
 /**
  * Least privilege per function, from what its domain code does: creating and running schedules
  * writes the execution, its steps, the counters and an idempotency key's claim in one transaction
- * and starts the state machine (CancelOther stops the one it replaces); cancelling rewrites the execution and its steps and stops
- * the state machine; workers claim and complete tasks, which moves their steps, and answer the
- * state machine's task tokens; API keys touch only their own table; meta reads no data at all.
+ * and starts the state machine (CancelOther stops the one it replaces); cancelling rewrites the
+ * execution and its steps and stops the state machine; an execution that ends or resumes wakes the
+ * state machine parked on it or behind it (SendTaskSuccess on its park token); workers claim and
+ * complete tasks, which moves their steps, and answer the state machine's task tokens; API keys
+ * touch only their own table; meta reads no data at all.
  */
 const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
   [HandlerGroup.schedules]: {
     readWrite: ['schedules', 'executions', 'executionSteps', 'counters', 'idempotencyKeys'],
     read: [],
-    workflow: [WorkflowAccess.start, WorkflowAccess.stop],
+    workflow: [WorkflowAccess.start, WorkflowAccess.stop, WorkflowAccess.taskSuccess],
   },
   // Listing reads the counters; cancelling rewrites the execution and its steps.
   [HandlerGroup.executions]: {
     readWrite: ['executions', 'executionSteps'],
     read: ['counters'],
-    workflow: [WorkflowAccess.stop],
+    workflow: [WorkflowAccess.stop, WorkflowAccess.taskSuccess],
     signsPageTokens: true,
   },
   [HandlerGroup.apiKeys]: { readWrite: ['apiKeys'], read: [], workflow: [] },

@@ -57,7 +57,12 @@ export class CronTrigger extends Construct {
     for (const key of ['schedules', 'executions', 'executionSteps', 'counters'] as const) {
       this.dispatcherFunction.grantData(props.tables[key], 'readWrite');
     }
-    props.workflow.grant(this.dispatcherFunction, [WorkflowAccess.start, WorkflowAccess.stop]);
+    // CancelOther's cancel ends executions, which wakes a run parked behind them (SendTaskSuccess).
+    props.workflow.grant(this.dispatcherFunction, [
+      WorkflowAccess.start,
+      WorkflowAccess.stop,
+      WorkflowAccess.taskSuccess,
+    ]);
 
     this.rule = new Rule(this, 'EveryMinute', {
       description: 'Fires due cron schedules (the dispatcher) every minute',

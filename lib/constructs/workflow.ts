@@ -48,7 +48,7 @@ export interface ExecutionWorkflowProps {
   readonly logRetention: RetentionDays;
   /** `POWERTOOLS_LOG_LEVEL` of the orchestrator and the reconciler. */
   readonly logLevel: FunctionLogLevel;
-  /** Hold between looks at a paused or buffered execution, and the running step's heartbeat deadline. */
+  /** Longest park of a paused or buffered execution without a wake-up, and the running step's heartbeat deadline. */
   readonly settings: OrchestratorSettings;
   /** Days finished executions are kept (TTL); every function that ends executions needs it. */
   readonly retentionDays: number;
@@ -128,7 +128,8 @@ export class ExecutionWorkflow extends Construct {
     for (const key of ['executions', 'executionSteps', 'workerTasks'] as const) {
       this.orchestratorFunction.grantData(tables[key], 'readWrite');
     }
-    // A step that can no longer run is answered at once (SendTaskSuccess with `skipped`). Scoped
+    // A step that can no longer run is answered at once (SendTaskSuccess with `skipped`), and so is
+    // a park that is no longer needed, or a run parked behind one that ends. Scoped
     // through the built ARN, not the resource, or the grant would close the cycle described above.
     this.grantTaskResponse(this.orchestratorFunction, this.stateMachineArn, [WorkflowAccess.taskSuccess]);
 
@@ -181,10 +182,12 @@ export class ExecutionWorkflow extends Construct {
     this.reconcilerFunction.grantData(tables.executions, 'readWrite');
     this.reconcilerFunction.grantData(tables.executionSteps, 'readWrite');
     this.reconcilerFunction.grantData(tables.workerTasks, 'read');
+    // SendTaskSuccess: failing an orphan ends it, which wakes a run parked behind it.
     this.grant(this.reconcilerFunction, [
       WorkflowAccess.start,
       WorkflowAccess.describe,
       WorkflowAccess.taskHeartbeat,
+      WorkflowAccess.taskSuccess,
     ]);
 
     this.reconcilerSchedule = new Rule(this, 'ReconcilerSchedule', {

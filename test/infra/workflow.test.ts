@@ -192,14 +192,18 @@ describe('Step Functions permissions', () => {
   // What each function's domain code calls; a new call must be added here on purpose.
   const expected: [string, { role?: IConstruct }, string[]][] = [
     [
-      'schedules (run starts, CancelOther stops)',
+      'schedules (run starts, CancelOther stops and wakes a run parked behind)',
       api.functions[HandlerGroup.schedules],
-      ['states:StartExecution on stateMachine', 'states:StopExecution on executions'],
+      [
+        'states:SendTaskSuccess on stateMachine',
+        'states:StartExecution on stateMachine',
+        'states:StopExecution on executions',
+      ],
     ],
     [
-      'executions (cancel stops)',
+      'executions (cancel stops, resume and cancel wake a parked state machine)',
       api.functions[HandlerGroup.executions],
-      ['states:StopExecution on executions'],
+      ['states:SendTaskSuccess on stateMachine', 'states:StopExecution on executions'],
     ],
     [
       'worker (complete, heartbeat)',
@@ -210,21 +214,26 @@ describe('Step Functions permissions', () => {
     ['meta', api.functions[HandlerGroup.meta], []],
     ['authorizer', api.authorizerFunction, []],
     [
-      'orchestrator (answers a step that can no longer run)',
+      'orchestrator (answers a step that can no longer run, wakes a park)',
       workflow.orchestratorFunction,
       ['states:SendTaskSuccess on stateMachine'],
     ],
     [
-      'dispatcher (cron runs start, CancelOther stops)',
+      'dispatcher (cron runs start, CancelOther stops and wakes a run parked behind)',
       stack.cronTrigger.dispatcherFunction,
-      ['states:StartExecution on stateMachine', 'states:StopExecution on executions'],
+      [
+        'states:SendTaskSuccess on stateMachine',
+        'states:StartExecution on stateMachine',
+        'states:StopExecution on executions',
+      ],
     ],
     [
-      'reconciler (restarts, inspects, keeps unclaimed tasks alive)',
+      'reconciler (restarts, inspects, keeps unclaimed tasks alive, wakes a run parked behind an orphan)',
       workflow.reconcilerFunction,
       [
         'states:DescribeExecution on executions',
         'states:SendTaskHeartbeat on stateMachine',
+        'states:SendTaskSuccess on stateMachine',
         'states:StartExecution on stateMachine',
       ],
     ],

@@ -360,18 +360,49 @@ describe('startLocalStepFunctions with the product state machine', () => {
     expect((await finalState(executionId)).status).toBe('SUCCEEDED');
   });
 
-  it('holds for waitSeconds on a wait answer, then advances again', async () => {
-    // Arrange
-    const executionId = await start((call) => (call === 0 ? { action: 'wait', waitSeconds: 1 } : finished));
-    const startedAt = Date.now();
+  it('parks on a wait answer until its token is sent, then advances at once', async () => {
+    // Arrange: the fallback is far away (10 min), so only the wake-up can end the park.
+    const executionId = await start((call) => (call === 0 ? { action: 'wait', waitSeconds: 600 } : finished));
+    const [park] = await eventually(
+      async () => orchestrator.callsOf(executionId, 'park'),
+      (calls) => calls.length > 0,
+      5_000,
+      POLL_MS,
+    );
+    expect(park).toEqual({ action: 'park', executionId, taskToken: expect.any(String) });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(orchestrator.callsOf(executionId, 'advance')).toHaveLength(1);
+    const wokenAt = Date.now();
 
     // Act
+    await succeed(park?.taskToken, { woken: true });
     const description = await finalState(executionId);
 
     // Assert
     expect(description.status).toBe('SUCCEEDED');
     expect(orchestrator.callsOf(executionId, 'advance')).toHaveLength(2);
-    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(950);
+    expect(Date.now() - wokenAt).toBeLessThan(1_000);
+    expect(await rejectionOf(succeed(park?.taskToken))).toBeInstanceOf(TaskTimedOut);
+  });
+
+  it('looks again (Advance) once per park timeout while nothing wakes it: a bounded loop', async () => {
+    // Arrange: a 1 s fallback stands for the default hour; three timeouts, then finished.
+    const timeouts = 3;
+    const executionId = await start((call) =>
+      call < timeouts ? { action: 'wait', waitSeconds: 1 } : finished,
+    );
+    const startedAt = Date.now();
+
+    // Act
+    const description = await eventually(() => describeExecution(executionId), ended, 10_000, POLL_MS);
+
+    // Assert: one Park and one Advance per timeout (~13 history events in AWS), nothing in between.
+    const elapsed = Date.now() - startedAt;
+    expect(description.status).toBe('SUCCEEDED');
+    expect(orchestrator.callsOf(executionId, 'park')).toHaveLength(timeouts);
+    expect(orchestrator.callsOf(executionId, 'advance')).toHaveLength(timeouts + 1);
+    expect(elapsed).toBeGreaterThanOrEqual(timeouts * 1000 - 50);
+    expect(elapsed).toBeLessThan(timeouts * 1000 + 1_500);
   });
 
   it('crashes and fails the execution when advance keeps throwing', async () => {

@@ -5,6 +5,7 @@ import { ForbiddenError } from '../../core/errors.js';
 import type { Principal } from '../../core/model.js';
 import { createServices, type Services } from '../../core/services/index.js';
 import { Orchestrator } from '../../core/services/orchestrator.js';
+import { WakeUps } from '../../core/services/wake-ups.js';
 import { type ClaimRequest, WorkerService } from '../../core/services/workers.js';
 import { freshTables } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
@@ -85,7 +86,8 @@ describe('WorkerService claims on DynamoDB Local', () => {
         },
       },
     }) as DynamoExecutionStore;
-    const deadlines = new Orchestrator({ executions: flaky, tasks: store, workflow });
+    const wakeUps = new WakeUps({ executions: flaky, workflow });
+    const deadlines = new Orchestrator({ executions: flaky, tasks: store, workflow, wakeUps });
     return new WorkerService({
       executions: flaky,
       tasks: store,

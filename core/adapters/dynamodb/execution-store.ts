@@ -47,6 +47,8 @@ import { EXPIRES_AT, ExecutionIndex, ExecutionSortKey, type TableNames } from '.
 type Item = Record<string, unknown>;
 
 const ALL_PK = 'EXECUTION';
+/** The state machine's callback token while it is parked on the execution; not part of `Execution`. */
+const PARK_TOKEN = 'parkToken';
 const ACTIVE_PK = 'ACTIVE';
 /** Sorts after any ISO date: a time not reached yet orders last ascending, first descending (as SQL NULLs). */
 const NOT_YET = '~';
@@ -526,6 +528,42 @@ export class DynamoExecutionStore implements ExecutionStore {
       // Marked: this removal has been forgotten already.
       if (cancellationCodes(error)?.[0] !== 'ConditionalCheckFailed') throw error;
     }
+  }
+
+  async park(executionId: string, taskToken: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tables.executions,
+          Key: { id: executionId },
+          UpdateExpression: `SET ${PARK_TOKEN} = :token`,
+          ConditionExpression: '#status IN (:queued, :paused)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':token': taskToken,
+            ':queued': ExecutionStatus.Queued,
+            ':paused': ExecutionStatus.Paused,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async parkToken(executionId: string): Promise<string | undefined> {
+    // Consistent: a wake-up must see a token stored just before it (see Orchestrator.park).
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tables.executions,
+        Key: { id: executionId },
+        ProjectionExpression: PARK_TOKEN,
+        ConsistentRead: true,
+      }),
+    );
+    return Item?.[PARK_TOKEN] as string | undefined;
   }
 
   private counterUpdate(id: string, delta: number) {
