@@ -1,4 +1,4 @@
-import type { Clock } from './ports.js';
+import type { Clock } from './clock.js';
 
 /**
  * Idempotency keys of the operations that start an execution (`POST /schedules/{id}/run`; the

@@ -91,6 +91,13 @@ export const InitiatedByType = {
 } as const;
 export type InitiatedByType = (typeof InitiatedByType)[keyof typeof InitiatedByType];
 
+/** Who starts an execution, or cancels one: the caller as recorded (`initiatedBy*`, `cancelledBy*`); cron runs are `NotSet` with no id. */
+export interface Initiator {
+  type: InitiatedByType;
+  id: string | null;
+  name: string | null;
+}
+
 export const Role = {
   Administrator: 'Administrator',
   Worker: 'Worker',

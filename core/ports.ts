@@ -307,8 +307,4 @@ export class StaleVersionError extends Error {
   override readonly name = 'StaleVersionError';
 }
 
-export interface Clock {
-  now(): Date;
-}
-
-export const systemClock: Clock = { now: () => new Date() };
+export { type Clock, systemClock } from './clock.js';

@@ -1,6 +1,5 @@
-import type { Principal, Role } from '../core/model.js';
+import type { Initiator, Principal, Role } from '../core/model.js';
 import { Role as Roles } from '../core/model.js';
-import type { Initiator } from '../core/services/schedules.js';
 
 /**
  * How the authorizer hands the caller to the handlers. API Gateway only passes flat string, number

@@ -1,11 +1,10 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import { ExecutionStatus, isActiveExecutionStatus } from '../model.js';
+import { ExecutionStatus, type Initiator, isActiveExecutionStatus } from '../model.js';
 import type { PageEnvelope } from '../paging.js';
 import { envelope, MAX_PAGE_OFFSET, type PageTokens } from '../paging.js';
 import type { Clock, ExecutionStore, Workflow } from '../ports.js';
 import { systemClock } from '../ports.js';
 import type { Execution, ExecutionDetail, ListExecutionsQuery } from '../schemas/execution.js';
-import type { Initiator } from './schedules.js';
 import type { WakeUps } from './wake-ups.js';
 
 export interface ExecutionServiceDeps {

@@ -76,7 +76,7 @@ export function createServices(
   const schedules = new ScheduleService({
     schedules: scheduleStore,
     executions: executionStore,
-    executionService: executions,
+    canceller: executions,
     idempotency: new DynamoIdempotencyStore(client, tables.idempotencyKeys),
     workflow,
     onStartFailure: options.onStartFailure,

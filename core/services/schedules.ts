@@ -6,6 +6,7 @@ import { claimOf, claimTime, type IdempotencyScope, type Replayable } from '../i
 import {
   ExecutionStatus,
   InitiatedByType,
+  type Initiator,
   isActiveExecutionStatus,
   StepStatus,
   StepType,
@@ -36,14 +37,6 @@ import type {
   ScheduleSummary,
 } from '../schemas/schedule.js';
 import { assignStageIndexes, countStages } from '../stages.js';
-import type { ExecutionService } from './executions.js';
-
-/** Who starts an execution. Cron runs are `NotSet` with no id. */
-export interface Initiator {
-  type: InitiatedByType;
-  id: string | null;
-  name: string | null;
-}
 
 /** A cron run is started by no one: its name is the schedule's trigger, as the contract allows. */
 const cronInitiator = (cronExpression: string, timeZone: string): Initiator => ({
@@ -76,10 +69,16 @@ export interface FireResult {
   queuedAt?: string;
 }
 
+/** What the schedule service needs of the execution service: CancelOther cancels the runs it supersedes. */
+export interface ExecutionCanceller {
+  /** Cancels the execution if it is still active; one that had already finished is left alone. */
+  cancelIfActive(id: string, by: Initiator): Promise<unknown>;
+}
+
 export interface ScheduleServiceDeps {
   schedules: ScheduleStore;
   executions: ExecutionStore;
-  executionService: ExecutionService;
+  canceller: ExecutionCanceller;
   idempotency: IdempotencyStore;
   workflow: Workflow;
   /** Told when the state machine could not be started (the reconciler retries); for logging. */
@@ -369,7 +368,7 @@ export class ScheduleService {
     const active = new Map((await this.activeExecutions(current)).map((e) => [e.id, e]));
     if (!active.has(execution.id)) active.set(execution.id, execution);
     const losers = superseded([...active.values()]);
-    for (const loser of losers) await this.deps.executionService.cancelIfActive(loser.id, initiator);
+    for (const loser of losers) await this.deps.canceller.cancelIfActive(loser.id, initiator);
     return losers;
   }
 

@@ -1,6 +1,6 @@
+import type { Initiator } from '../../core/model.js';
 import type { Clock } from '../../core/ports.js';
 import { ScheduleInput } from '../../core/schemas/schedule.js';
-import type { Initiator } from '../../core/services/schedules.js';
 
 /** A clock the test moves by hand, so every queuedAt, created and completedAt is known. */
 export class TestClock implements Clock {
