@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { planFire } from '../catch-up.js';
 import { nextFireTimes } from '../cron.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
-import { claimOf, claimTime, type IdempotencyScope, type Replayable } from '../idempotency.js';
+import {
+  type ClaimedResponse,
+  claimOf,
+  claimTime,
+  type IdempotencyClaim,
+  type IdempotencyScope,
+  type Replayable,
+} from '../idempotency.js';
 import {
   ExecutionStatus,
   InitiatedByType,
@@ -21,6 +28,7 @@ import type {
   ExecutionStore,
   IdempotencyStore,
   ScheduleRecord,
+  ScheduleRunUpdate,
   ScheduleStore,
   Workflow,
 } from '../ports.js';
@@ -85,6 +93,30 @@ export interface ScheduleServiceDeps {
   onStartFailure?: (executionId: string, error: unknown) => void;
   clock?: Clock;
   newId?: () => string;
+}
+
+/** What differs between a manual run and a cron fire, for `ScheduleService.launch`. */
+interface Launch<R> {
+  initiator: Initiator;
+  /** The fire time a cron fire runs for; null for a manual run. */
+  scheduledFor: string | null;
+  /** The answer when the overlap policy refuses the run (nothing was written). */
+  refused(active: Execution[]): Promise<R>;
+  /** What recording the execution writes on its schedule, and the idempotency key's claim with it. */
+  record(
+    execution: Execution,
+    decision: OverlapDecision,
+    active: Execution[],
+  ): ScheduleRunUpdate & { claim?: IdempotencyClaim<ClaimedResponse> | undefined };
+  /** The key a withdrawn run releases. */
+  scope?: IdempotencyScope | undefined;
+  /** The answer once the run is recorded and what it supersedes cancelled, before its state machine starts. */
+  launched(run: {
+    execution: Execution;
+    decision: OverlapDecision;
+    active: Execution[];
+    cancelled: Execution[];
+  }): Promise<R>;
 }
 
 /** Conditional writes lose to concurrent ones only briefly; re-reads with jittered backoff settle the race. */
@@ -189,54 +221,52 @@ export class ScheduleService {
       if (schedule.steps.length === 0) {
         throw new BadRequestError(`Schedule '${schedule.name}' has no steps to run.`);
       }
-      const active = await this.activeExecutions(schedule);
-      const decision = decideOverlap(schedule.overlapPolicy, active.length);
-      if (decision === OverlapDecision.Refuse) {
-        throw new ConflictError(
-          `Schedule '${schedule.name}' already has an active execution (overlap policy ${schedule.overlapPolicy}).`,
-          { activeExecutionId: active[0]?.id, activeExecutionIds: active.map((e) => e.id) },
-        );
-      }
-      const execution = this.newExecution(schedule, initiator, null);
-      const queued: RunScheduleResult = {
+      const queued = (
+        execution: Execution,
+        decision: OverlapDecision,
+        active: Execution[],
+      ): RunScheduleResult => ({
         executionId: execution.id,
         status: execution.status,
         message:
           decision === OverlapDecision.Start && active.length > 0
             ? `Execution queued behind ${active.length} active execution(s) (overlap policy ${schedule.overlapPolicy}).`
             : 'Execution queued.',
-      };
-      const named = await this.deps.executions.create(
-        execution,
-        snapshotSteps(schedule.steps),
-        {
+      });
+      return this.launch(schedule, {
+        initiator,
+        scheduledFor: null,
+        refused: async (active) => {
+          throw new ConflictError(
+            `Schedule '${schedule.name}' already has an active execution (overlap policy ${schedule.overlapPolicy}).`,
+            { activeExecutionId: active[0]?.id, activeExecutionIds: active.map((e) => e.id) },
+          );
+        },
+        record: (execution, decision, active) => ({
           version: schedule.version,
           exclusive: runsOneAtATime(schedule.overlapPolicy),
           lastRunTime: execution.queuedAt,
+          claim: scope && claimOf(scope, queued(execution, decision, active), this.clock),
+        }),
+        scope,
+        launched: async ({ execution, decision, active, cancelled }) => {
+          const result: RunScheduleResult = cancelled.some((e) => e.id === execution.id)
+            ? {
+                executionId: execution.id,
+                status: ExecutionStatus.Cancelled,
+                message: `Execution queued, then cancelled: a newer run of the schedule started at the same time (overlap policy CancelOther).`,
+              }
+            : cancelled.length > 0
+              ? {
+                  ...queued(execution, decision, active),
+                  message: `Execution queued; cancelled the active execution(s) ${cancelled.map((e) => e.id).join(', ')} (overlap policy CancelOther).`,
+                }
+              : queued(execution, decision, active);
+          // The claim was written with what was known then; a replay should say what this answer says.
+          if (scope && cancelled.length > 0) await this.deps.idempotency.settle(scope, result);
+          return result;
         },
-        scope && claimOf(scope, queued, this.clock),
-      );
-      if (!named) await this.withdraw(execution, scope);
-      const cancelled =
-        decision === OverlapDecision.StartAndSupersede
-          ? await this.supersede(schedule, execution, initiator)
-          : [];
-      const result: RunScheduleResult = cancelled.some((e) => e.id === execution.id)
-        ? {
-            executionId: execution.id,
-            status: ExecutionStatus.Cancelled,
-            message: `Execution queued, then cancelled: a newer run of the schedule started at the same time (overlap policy CancelOther).`,
-          }
-        : cancelled.length > 0
-          ? {
-              ...queued,
-              message: `Execution queued; cancelled the active execution(s) ${cancelled.map((e) => e.id).join(', ')} (overlap policy CancelOther).`,
-            }
-          : queued;
-      // The claim was written with what was known then; a replay should say what this answer says.
-      if (scope && result !== queued) await this.deps.idempotency.settle(scope, result);
-      if (result.status !== ExecutionStatus.Cancelled) await this.startWorkflow(execution.id);
-      return result;
+      });
     });
   }
 
@@ -271,35 +301,28 @@ export class ScheduleService {
         await this.deps.schedules.replace({ ...schedule, ...fire, version: schedule.version + 1 }, schedule);
         return { ...result, outcome: FireOutcome.Missed };
       }
-      const active = await this.activeExecutions(schedule);
-      const decision = decideOverlap(schedule.overlapPolicy, active.length);
-      if (decision === OverlapDecision.Refuse || schedule.steps.length === 0) {
+      const skip = async (): Promise<FireResult> => {
         await this.deps.schedules.replace(
           { ...schedule, ...fire, skippedCount: schedule.skippedCount + 1, version: schedule.version + 1 },
           schedule,
         );
         return { ...result, outcome: FireOutcome.Skipped };
-      }
-      const initiator = cronInitiator(schedule.cronExpression, schedule.timeZone);
-      const execution = this.newExecution(schedule, initiator, result.fireTime);
-      // Exclusive whatever the policy: the write claims the fire time, which only one may do.
-      await this.deps.executions.create(execution, snapshotSteps(schedule.steps), {
-        version: schedule.version,
-        exclusive: true,
-        lastRunTime: plan.fireTime.toISOString(),
-        fire,
-      });
-      const cancelled =
-        decision === OverlapDecision.StartAndSupersede
-          ? await this.supersede(schedule, execution, initiator)
-          : [];
-      if (!cancelled.some((e) => e.id === execution.id)) await this.startWorkflow(execution.id);
-      return {
-        ...result,
-        outcome: FireOutcome.Started,
-        executionId: execution.id,
-        queuedAt: execution.queuedAt,
       };
+      if (schedule.steps.length === 0) return skip();
+      const fireTime = plan.fireTime.toISOString();
+      return this.launch(schedule, {
+        initiator: cronInitiator(schedule.cronExpression, schedule.timeZone),
+        scheduledFor: fireTime,
+        refused: skip,
+        // Exclusive whatever the policy: the write claims the fire time, which only one may do.
+        record: () => ({ version: schedule.version, exclusive: true, lastRunTime: fireTime, fire }),
+        launched: async ({ execution }) => ({
+          ...result,
+          outcome: FireOutcome.Started,
+          executionId: execution.id,
+          queuedAt: execution.queuedAt,
+        }),
+      });
     });
   }
 
@@ -318,6 +341,31 @@ export class ScheduleService {
         t.toISOString(),
       ),
     };
+  }
+
+  /**
+   * One run of a schedule, manual or cron: decided under its overlap policy on the active executions,
+   * recorded (with its write on the schedule and, for a run with an idempotency key, the key's
+   * claim), withdrawn when recorded side by side on a schedule that changed meanwhile, then for
+   * CancelOther every run it supersedes cancelled, and last the state machine started unless the run
+   * was itself superseded. `refused` answers a run the policy refuses, before anything is written;
+   * `launched` answers one recorded, before its state machine is started.
+   */
+  private async launch<R>(schedule: ScheduleRecord, run: Launch<R>): Promise<R> {
+    const active = await this.activeExecutions(schedule);
+    const decision = decideOverlap(schedule.overlapPolicy, active.length);
+    if (decision === OverlapDecision.Refuse) return run.refused(active);
+    const execution = this.newExecution(schedule, run.initiator, run.scheduledFor);
+    const { claim, ...update } = run.record(execution, decision, active);
+    const named = await this.deps.executions.create(execution, snapshotSteps(schedule.steps), update, claim);
+    if (!named) await this.withdraw(execution, run.scope);
+    const cancelled =
+      decision === OverlapDecision.StartAndSupersede
+        ? await this.supersede(schedule, execution, run.initiator)
+        : [];
+    const answer = await run.launched({ execution, decision, active, cancelled });
+    if (!cancelled.some((e) => e.id === execution.id)) await this.startWorkflow(execution.id);
+    return answer;
   }
 
   /**
