@@ -1,13 +1,10 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { type Credential, readCredential } from '../core/auth/credentials.js';
 import type { Principal } from '../core/model.js';
 import { toAuthorizerContext } from './auth-context.js';
 import { getServices, getUserTokens } from './environment.js';
 import { logger } from './logger.js';
-import { TRACE_OPTIONS, tracer } from './tracer.js';
+import { withPowertools } from './middleware.js';
 
 /** What API Gateway expects an authorizer to throw to answer 401 (its gateway response UNAUTHORIZED). */
 export const UNAUTHORIZED = 'Unauthorized';
@@ -60,6 +57,4 @@ async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGa
   };
 }
 
-export const handler = middy(authorize)
-  .use(captureLambdaHandler(tracer, TRACE_OPTIONS))
-  .use(injectLambdaContext(logger, { resetKeys: true }));
+export const handler = withPowertools(authorize);

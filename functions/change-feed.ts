@@ -1,14 +1,10 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { toFeedChanges } from '../core/adapters/dynamodb/stream.js';
 import { MetricDimension, MetricName } from '../core/metrics.js';
 import { getServices, tableNamesFromEnv } from './environment.js';
-import { logger } from './logger.js';
 import { metrics } from './metrics.js';
-import { TRACE_OPTIONS, tracer } from './tracer.js';
+import { withPowertools } from './middleware.js';
 
 /**
  * Reads the Executions and ExecutionSteps streams: status events to EventBridge, execution and step
@@ -16,7 +12,7 @@ import { TRACE_OPTIONS, tracer } from './tracer.js';
  * the event source mapping retries, halves and at last parks (README: a parked batch is replayed by
  * hand). Consumers of the events may see one twice (`detail.eventKey`); a removal is forgotten once.
  */
-export const handler = middy(async (event: DynamoDBStreamEvent) => {
+export const handler = withPowertools(async (event: DynamoDBStreamEvent) => {
   const changes = toFeedChanges(event.Records, tableNamesFromEnv());
   const result = await getServices().changeFeed.apply(changes);
   const counts = Object.entries(result.counts);
@@ -38,6 +34,4 @@ export const handler = middy(async (event: DynamoDBStreamEvent) => {
     }
   }
   return { records: event.Records.length, changes: changes.length };
-})
-  .use(captureLambdaHandler(tracer, TRACE_OPTIONS))
-  .use(injectLambdaContext(logger, { resetKeys: true }));
+});

@@ -1,22 +1,18 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import { ALL_DUE_PARTITIONS } from '../core/due-partitions.js';
 import { MetricName } from '../core/metrics.js';
 import { DispatchEvent } from '../core/schemas/dispatch.js';
 import { getServices } from './environment.js';
 import { logger } from './logger.js';
 import { metrics } from './metrics.js';
-import { TRACE_OPTIONS, tracer } from './tracer.js';
+import { withPowertools } from './middleware.js';
 
 /**
  * The cron trigger: invoked every minute by EventBridge, once per due partition (locally, by the
  * ticker), and fires every due schedule of its partition. What is due is read from the schedules
  * themselves, so a late, repeated or concurrent invocation does no harm.
  */
-export const handler = middy(async (event: unknown) => {
+async function dispatch(event: unknown) {
   const { partition } = DispatchEvent.parse(event ?? {});
   const partitions = partition === undefined ? ALL_DUE_PARTITIONS : [partition];
   const { lagsMs, ...report } = await getServices().dispatcher.tick(partitions);
@@ -34,7 +30,6 @@ export const handler = middy(async (event: unknown) => {
   // One value per fire (EMF keeps up to 100 values of a metric per line; Powertools splits beyond).
   for (const lag of lagsMs) metrics.addMetric(MetricName.DispatchLag, MetricUnit.Milliseconds, lag);
   return summary;
-})
-  .use(captureLambdaHandler(tracer, TRACE_OPTIONS))
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics));
+}
+
+export const handler = withPowertools(dispatch, { metrics });

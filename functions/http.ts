@@ -1,6 +1,3 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { API_BASE_PATH, type HandlerGroup, ROUTES, type Route } from '../core/api/routes.js';
@@ -16,7 +13,7 @@ import type { Principal } from '../core/model.js';
 import { parseOrThrow } from '../core/schemas/validation.js';
 import { fromAuthorizerContext } from './auth-context.js';
 import { logger } from './logger.js';
-import { TRACE_OPTIONS, tracer } from './tracer.js';
+import { withPowertools } from './middleware.js';
 
 type Output<S> = S extends z.ZodType ? z.output<S> : undefined;
 
@@ -162,7 +159,5 @@ export function createHttpHandler<G extends HandlerGroup>(group: G, handlers: No
       return errorResponse(error);
     }
   };
-  return middy(handle)
-    .use(captureLambdaHandler(tracer, TRACE_OPTIONS))
-    .use(injectLambdaContext(logger, { resetKeys: true }));
+  return withPowertools(handle);
 }

@@ -1,10 +1,7 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import { z } from 'zod';
 import { getServices } from './environment.js';
 import { logger } from './logger.js';
-import { TRACE_OPTIONS, tracer } from './tracer.js';
+import { withPowertools } from './middleware.js';
 
 /** The state machine's task states call this function; `action` names the decision wanted. */
 const StateError = z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough();
@@ -49,6 +46,4 @@ async function orchestrate(event: unknown): Promise<unknown> {
   }
 }
 
-export const handler = middy(orchestrate)
-  .use(captureLambdaHandler(tracer, TRACE_OPTIONS))
-  .use(injectLambdaContext(logger, { resetKeys: true }));
+export const handler = withPowertools(orchestrate);

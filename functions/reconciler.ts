@@ -1,13 +1,9 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import { MetricName } from '../core/metrics.js';
 import { getServices } from './environment.js';
 import { logger } from './logger.js';
 import { metrics } from './metrics.js';
-import { TRACE_OPTIONS, tracer } from './tracer.js';
+import { withPowertools } from './middleware.js';
 
 /**
  * Invoked every minute by EventBridge: nothing stays Queued or InProgress forever. Being the one
@@ -15,7 +11,7 @@ import { TRACE_OPTIONS, tracer } from './tracer.js';
  * the two gauges: active executions and the age of the oldest task no worker has claimed, and
  * how many items it could not handle.
  */
-export const handler = middy(async () => {
+async function reconcile() {
   const report = await getServices().reconciler.run();
   if (report.failures.length > 0) {
     // The run went on past each of them, so the invocation succeeds: the metric's alarm tells instead.
@@ -31,7 +27,6 @@ export const handler = middy(async () => {
   );
   metrics.addMetric(MetricName.ReconcileFailures, MetricUnit.Count, report.failures.length);
   return report;
-})
-  .use(captureLambdaHandler(tracer, TRACE_OPTIONS))
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics));
+}
+
+export const handler = withPowertools(reconcile, { metrics });
