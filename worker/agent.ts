@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ActivityStatus } from '../core/model.js';
 import type { ScheduleStep } from '../core/schemas/schedule.js';
-import { ClaimedTask as ClaimedTaskSchema } from '../core/schemas/worker.js';
+import { ClaimedTask as ClaimedTaskSchema, WORKER_LIMITS } from '../core/schemas/worker.js';
 import { sleep, WorkerApiClient, WorkerApiError } from './api-client.js';
 import type { WorkerConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
@@ -171,7 +171,13 @@ export class WorkerAgent {
       let claimed: unknown[];
       try {
         claimed = await this.client.claim(
-          { workerId, pools, maxTasks: Math.min(free, 20), waitSeconds: pollWaitSeconds, requestId },
+          {
+            workerId,
+            pools,
+            maxTasks: Math.min(free, WORKER_LIMITS.maxTasks),
+            waitSeconds: pollWaitSeconds,
+            requestId,
+          },
           { signal: this.hardStop.signal, stopRetrying: this.stopClaiming.signal, retryForMs: 60_000 },
         );
         failures = 0;

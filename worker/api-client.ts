@@ -1,3 +1,4 @@
+import { WORKER_LIMITS } from '../core/schemas/worker.js';
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
 import type { StepOutcome } from './runners/types.js';
@@ -111,7 +112,10 @@ export class WorkerApiClient {
       'heartbeat',
       'POST',
       `/worker/tasks/${encodeURIComponent(taskId)}/heartbeat`,
-      { ...this.claimant(), ...(message ? { message: message.slice(0, 1000) } : {}) },
+      {
+        ...this.claimant(),
+        ...(message ? { message: message.slice(0, WORKER_LIMITS.heartbeatMessage) } : {}),
+      },
       options,
     );
     return { cancellationRequested: body?.cancellationRequested === true };

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { WORKER_LIMITS } from '../core/schemas/worker.js';
 import { LogLevel } from './log.js';
 
 /**
@@ -156,11 +157,11 @@ const WorkerConfigFields = z.strictObject({
     .string()
     .regex(WORKER_ID, { error: 'Must be 1-128 letters, digits or . _ : @ -' })
     .default(defaultWorkerId),
-  pools: z.array(poolName).min(1).max(20).default(['default']),
+  pools: z.array(poolName).min(1).max(WORKER_LIMITS.pools).default(['default']),
   /** Most steps run at once. */
   concurrency: z.number().int().min(1).max(64).default(4),
-  /** Long poll: how long one claim waits for work (the API allows up to 20). */
-  pollWaitSeconds: z.number().int().min(0).max(20).default(20),
+  /** Long poll: how long one claim waits for work; by default as long as the API allows. */
+  pollWaitSeconds: z.number().int().min(0).max(WORKER_LIMITS.waitSeconds).default(WORKER_LIMITS.waitSeconds),
   /** On SIGTERM, how long running steps may go on before they are stopped and reported Cancelled. */
   shutdownGraceSeconds: z.number().int().min(0).max(86_400).default(60),
   /** After SIGTERM to a step's process group, how long before SIGKILL. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ActivityStatus } from '../core/model.js';
-import { type FinalActivityStatus, STEP_STATUS_BY_ACTIVITY } from '../core/status-rules.js';
+import { FINAL_ACTIVITY_STATUSES as FINAL, WORKER_LIMITS } from '../core/schemas/worker.js';
+import type { FinalActivityStatus } from '../core/status-rules.js';
 import type { StepOutcome } from './runners/types.js';
 
 /**
@@ -32,13 +33,6 @@ export const EXIT_CODE_STATUS: Readonly<Record<number, FinalActivityStatus>> = {
   10: ActivityStatus.CompleteWithWarning,
   11: ActivityStatus.CompleteWithError,
 };
-
-/** Bounds of the complete endpoint (`CompleteInput`): a report over them would be rejected and lost. */
-export const MAX_ERROR_MESSAGE = 4000;
-export const MAX_ACTIVITY_ID = 200;
-export const MAX_OUTPUT = 65_536;
-
-const FINAL = Object.keys(STEP_STATUS_BY_ACTIVITY) as [FinalActivityStatus, ...FinalActivityStatus[]];
 
 /** The JSON a program prints as its last line, or an HTTP adapter answers. Other fields are ignored. */
 export const ActivityResult = z.looseObject({
@@ -150,9 +144,11 @@ export const failed = (errorMessage: string, extra: Partial<StepOutcome> = {}): 
 export function bound(outcome: StepOutcome): StepOutcome {
   return {
     activityStatus: outcome.activityStatus,
-    ...(outcome.errorMessage ? { errorMessage: keepEnd(outcome.errorMessage, MAX_ERROR_MESSAGE) } : {}),
-    ...(outcome.activityId ? { activityId: outcome.activityId.slice(0, MAX_ACTIVITY_ID) } : {}),
-    ...(outcome.output ? { output: keepEnd(outcome.output, MAX_OUTPUT) } : {}),
+    ...(outcome.errorMessage
+      ? { errorMessage: keepEnd(outcome.errorMessage, WORKER_LIMITS.errorMessage) }
+      : {}),
+    ...(outcome.activityId ? { activityId: outcome.activityId.slice(0, WORKER_LIMITS.activityId) } : {}),
+    ...(outcome.output ? { output: keepEnd(outcome.output, WORKER_LIMITS.output) } : {}),
   };
 }
 

@@ -1,7 +1,32 @@
 import { z } from 'zod';
-import { STEP_STATUS_BY_ACTIVITY } from '../status-rules.js';
+import { type FinalActivityStatus, STEP_STATUS_BY_ACTIVITY } from '../status-rules.js';
 import { Guid, PoolName } from './common.js';
 import { ScheduleStep } from './schedule.js';
+
+/**
+ * Bounds of the worker endpoints' requests. The worker (worker/) keeps within them: a claim or a
+ * report over them would be refused, and a refused report is lost.
+ */
+export const WORKER_LIMITS = {
+  /** Pools one claim may name. */
+  pools: 20,
+  /** Tasks one claim may ask for. */
+  maxTasks: 20,
+  /** Longest long poll of a claim, in seconds (API Gateway allows 29 s a request). */
+  waitSeconds: 20,
+  /** Characters of a heartbeat's message. */
+  heartbeatMessage: 1000,
+  /** Characters of a completion's `errorMessage`, `activityId` and `output`. */
+  errorMessage: 4000,
+  activityId: 200,
+  output: 65_536,
+} as const;
+
+/** The activity statuses a step ends with, as a completion reports them. */
+export const FINAL_ACTIVITY_STATUSES = Object.keys(STEP_STATUS_BY_ACTIVITY) as [
+  FinalActivityStatus,
+  ...FinalActivityStatus[],
+];
 
 const WorkerId = z
   .string()
@@ -17,13 +42,13 @@ const ClaimantWorkerId = WorkerId.optional().meta({
 
 export const ClaimInput = z.strictObject({
   workerId: WorkerId,
-  pools: z.array(PoolName).min(1).max(20).meta({
+  pools: z.array(PoolName).min(1).max(WORKER_LIMITS.pools).meta({
     description:
       'The pools to claim from; each must be one the credential may serve, or the claim is refused (403).',
   }),
-  maxTasks: z.number().int().min(1).max(20).default(1),
-  /** Long poll: how long to wait for a task when none is queued (API Gateway allows 29 s a request). */
-  waitSeconds: z.number().int().min(0).max(20).default(0),
+  maxTasks: z.number().int().min(1).max(WORKER_LIMITS.maxTasks).default(1),
+  /** Long poll: how long to wait for a task when none is queued. */
+  waitSeconds: z.number().int().min(0).max(WORKER_LIMITS.waitSeconds).default(0),
   requestId: z
     .string()
     .regex(/^[A-Za-z0-9._:-]{1,64}$/, { error: 'Must be 1-64 letters, digits or . _ : -' })
@@ -52,24 +77,22 @@ export const ClaimResult = z.object({ tasks: z.array(ClaimedTask) }).meta({ id: 
 export const TaskParams = z.strictObject({ taskId: Guid });
 
 export const HeartbeatInput = z
-  .strictObject({ workerId: ClaimantWorkerId, message: z.string().max(1000).optional() })
+  .strictObject({
+    workerId: ClaimantWorkerId,
+    message: z.string().max(WORKER_LIMITS.heartbeatMessage).optional(),
+  })
   .default({});
 export const HeartbeatResult = z
   .object({ cancellationRequested: z.boolean() })
   .meta({ id: 'HeartbeatResult' });
 
-const FINAL_ACTIVITY = Object.keys(STEP_STATUS_BY_ACTIVITY) as [
-  keyof typeof STEP_STATUS_BY_ACTIVITY,
-  ...string[],
-];
-
 export const CompleteInput = z.strictObject({
   workerId: ClaimantWorkerId,
-  activityStatus: z.enum(FINAL_ACTIVITY as [keyof typeof STEP_STATUS_BY_ACTIVITY]),
-  errorMessage: z.string().max(4000).nullish(),
-  activityId: z.string().max(200).nullish(),
+  activityStatus: z.enum(FINAL_ACTIVITY_STATUSES),
+  errorMessage: z.string().max(WORKER_LIMITS.errorMessage).nullish(),
+  activityId: z.string().max(WORKER_LIMITS.activityId).nullish(),
   /** What the step printed last (e.g. a stdout tail), for the record. */
-  output: z.string().max(65_536).nullish(),
+  output: z.string().max(WORKER_LIMITS.output).nullish(),
 });
 export type CompleteInput = z.infer<typeof CompleteInput>;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { WORKER_LIMITS } from '../../../core/schemas/worker.js';
 import {
   bound,
-  MAX_ERROR_MESSAGE,
   type ProcessEnd,
   processOutcome,
   readResultLine,
@@ -176,7 +176,7 @@ describe('bound', () => {
   it('keeps the end of an errorMessage too long for the API', () => {
     const outcome = bound({ activityStatus: 'FailedWithError', errorMessage: `${'x'.repeat(5000)}END` });
 
-    expect(outcome.errorMessage).toHaveLength(MAX_ERROR_MESSAGE);
+    expect(outcome.errorMessage).toHaveLength(WORKER_LIMITS.errorMessage);
     expect(outcome.errorMessage?.endsWith('END')).toBe(true);
   });
 });
