@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { OidcSettingsError, oidcSettingsFromEnv } from '../core/auth/oidc-settings.js';
+import { settingsFromEnv } from '../core/environment.js';
 import { LocalRuntimeError } from '../local/dynamodb-local.js';
 import { startLocalStack } from '../local/stack.js';
 import { ConfigError } from '../worker/config.js';
@@ -19,21 +20,20 @@ const workerConfigFile =
 try {
   // Read as the authorizer reads them, but checked now, so a typo stops start-up instead of every sign-in.
   const oidc = oidcSettingsFromEnv(process.env);
+  // The workflow's tuning, read and checked as the functions read it (their defaults when unset;
+  // here, as for every variable of `npm start`, a variable set empty counts as unset).
+  const { waitSeconds, heartbeatTimeoutSeconds, queueTimeoutSeconds } = settingsFromEnv(
+    Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== '')),
+  );
   const stack = await startLocalStack({
     port,
     ...(inMemory ? {} : { dataDir }),
     ...(process.env.LOCAL_ADMIN_API_KEY ? { adminApiKey: process.env.LOCAL_ADMIN_API_KEY } : {}),
-    ...(process.env.ORCHESTRATOR_WAIT_SECONDS
-      ? { waitSeconds: Number(process.env.ORCHESTRATOR_WAIT_SECONDS) }
-      : {}),
+    waitSeconds,
     ...(workerConfigFile ? { workerConfigFile } : {}),
     cronTrigger,
-    ...(process.env.STEP_HEARTBEAT_TIMEOUT_SECONDS
-      ? { heartbeatTimeoutSeconds: Number(process.env.STEP_HEARTBEAT_TIMEOUT_SECONDS) }
-      : {}),
-    ...(process.env.STEP_QUEUE_TIMEOUT_SECONDS
-      ? { queueTimeoutSeconds: Number(process.env.STEP_QUEUE_TIMEOUT_SECONDS) }
-      : {}),
+    heartbeatTimeoutSeconds,
+    queueTimeoutSeconds,
     ...(oidc ? { oidc } : {}),
   });
   console.log(`Schedule execution service: ${stack.apiUrl}`);

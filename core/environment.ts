@@ -1,3 +1,5 @@
+import { DEFAULT_ORCHESTRATOR_SETTINGS, type OrchestratorSettings } from './services/orchestrator.js';
+
 /**
  * Names of the environment variables (besides the table names in `TABLE_ENV`) through which the
  * stack, or the local runtime, tells every function where the state machine is and how it is tuned.
@@ -12,6 +14,38 @@ export const WORKFLOW_ENV = {
   /** The EventBridge bus status events go to; the account's default bus when unset. */
   eventBusName: 'EVENT_BUS_NAME',
 } as const;
+
+/**
+ * A whole number of seconds ≥ 1 from `variable`, or `fallback` when it is unset. The functions and the local
+ * runtime (`npm start`) read the tuning of the workflow through these, so both refuse the same values.
+ */
+function seconds<T extends number | undefined>(env: NodeJS.ProcessEnv, variable: string, fallback: T) {
+  if (env[variable] === undefined) return fallback;
+  const value = Number(env[variable]);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${variable} must be a whole number of seconds ≥ 1.`);
+  return value;
+}
+
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): OrchestratorSettings {
+  return {
+    waitSeconds: seconds(env, WORKFLOW_ENV.waitSeconds, DEFAULT_ORCHESTRATOR_SETTINGS.waitSeconds),
+    heartbeatTimeoutSeconds: seconds(
+      env,
+      WORKFLOW_ENV.heartbeatTimeoutSeconds,
+      DEFAULT_ORCHESTRATOR_SETTINGS.heartbeatTimeoutSeconds,
+    ),
+    queueTimeoutSeconds: seconds(
+      env,
+      WORKFLOW_ENV.queueTimeoutSeconds,
+      DEFAULT_ORCHESTRATOR_SETTINGS.queueTimeoutSeconds,
+    ),
+  };
+}
+
+/** How long finished executions are kept; undefined (the services' default) when unset. */
+export const retentionFromEnv = (env: NodeJS.ProcessEnv = process.env): number | undefined =>
+  seconds(env, WORKFLOW_ENV.retentionSeconds, undefined);
 
 /**
  * Names of the environment variables that turn on `Authorization: Bearer` sign-in (OIDC) in the

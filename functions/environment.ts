@@ -7,10 +7,9 @@ import { readSecretVersions } from '../core/adapters/secrets/secrets-extension.j
 import { StepFunctionsWorkflow } from '../core/adapters/stepfunctions/workflow.js';
 import { oidcSettingsFromEnv } from '../core/auth/oidc-settings.js';
 import { UserTokenVerifier } from '../core/auth/user-tokens.js';
-import { PAGE_TOKEN_ENV, WORKFLOW_ENV } from '../core/environment.js';
+import { PAGE_TOKEN_ENV, retentionFromEnv, settingsFromEnv, WORKFLOW_ENV } from '../core/environment.js';
 import { PageTokens } from '../core/paging.js';
 import { createServices, type Services } from '../core/services/index.js';
-import { DEFAULT_ORCHESTRATOR_SETTINGS, type OrchestratorSettings } from '../core/services/orchestrator.js';
 import { logger } from './logger.js';
 import { tracer } from './tracer.js';
 
@@ -30,35 +29,6 @@ export function tableNamesFromEnv(env: NodeJS.ProcessEnv = process.env): TableNa
   }
   return names;
 }
-
-/** A whole number of seconds ≥ 1 from `variable`, or `fallback` when it is unset. */
-function seconds<T extends number | undefined>(env: NodeJS.ProcessEnv, variable: string, fallback: T) {
-  if (env[variable] === undefined) return fallback;
-  const value = Number(env[variable]);
-  if (!Number.isInteger(value) || value < 1)
-    throw new Error(`${variable} must be a whole number of seconds ≥ 1.`);
-  return value;
-}
-
-export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): OrchestratorSettings {
-  return {
-    waitSeconds: seconds(env, ENV.waitSeconds, DEFAULT_ORCHESTRATOR_SETTINGS.waitSeconds),
-    heartbeatTimeoutSeconds: seconds(
-      env,
-      ENV.heartbeatTimeoutSeconds,
-      DEFAULT_ORCHESTRATOR_SETTINGS.heartbeatTimeoutSeconds,
-    ),
-    queueTimeoutSeconds: seconds(
-      env,
-      ENV.queueTimeoutSeconds,
-      DEFAULT_ORCHESTRATOR_SETTINGS.queueTimeoutSeconds,
-    ),
-  };
-}
-
-/** How long finished executions are kept; undefined (the services' default) when unset. */
-export const retentionFromEnv = (env: NodeJS.ProcessEnv = process.env): number | undefined =>
-  seconds(env, ENV.retentionSeconds, undefined);
 
 let services: Services | undefined;
 

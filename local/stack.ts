@@ -133,12 +133,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_SESSION_TOKEN: secrets.sessionToken,
       [PAGE_TOKEN_ENV.extensionPort]: String(secrets.port),
       [PAGE_TOKEN_ENV.secretId]: LOCAL_PAGE_TOKEN_SECRET,
-      STATE_MACHINE_ARN: stepFunctions.stateMachineArn,
-      ORCHESTRATOR_WAIT_SECONDS: String(options.waitSeconds ?? DEFAULT_ORCHESTRATOR_SETTINGS.waitSeconds),
-      STEP_HEARTBEAT_TIMEOUT_SECONDS: String(
+      [WORKFLOW_ENV.stateMachineArn]: stepFunctions.stateMachineArn,
+      [WORKFLOW_ENV.waitSeconds]: String(options.waitSeconds ?? DEFAULT_ORCHESTRATOR_SETTINGS.waitSeconds),
+      [WORKFLOW_ENV.heartbeatTimeoutSeconds]: String(
         options.heartbeatTimeoutSeconds ?? DEFAULT_ORCHESTRATOR_SETTINGS.heartbeatTimeoutSeconds,
       ),
-      STEP_QUEUE_TIMEOUT_SECONDS: String(
+      [WORKFLOW_ENV.queueTimeoutSeconds]: String(
         options.queueTimeoutSeconds ?? DEFAULT_ORCHESTRATOR_SETTINGS.queueTimeoutSeconds,
       ),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
