@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ActivityStatus } from '../core/model.js';
-import { type FinalActivityStatus, STEP_STATUS_BY_ACTIVITY } from '../core/status-rules.js';
+import { type FinalActivityStatus, STEP_STATUS_BY_ACTIVITY } from '../core/transitions.js';
 import type { StepOutcome } from './runners/types.js';
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { STEP_STATUS_BY_ACTIVITY } from '../status-rules.js';
+import { STEP_STATUS_BY_ACTIVITY } from '../transitions.js';
 import { Guid, PoolName } from './common.js';
 import { ScheduleStep } from './schedule.js';
 

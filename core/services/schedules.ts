@@ -3,14 +3,7 @@ import { planFire } from '../catch-up.js';
 import { nextFireTimes } from '../cron.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import { claimOf, claimTime, type IdempotencyScope, type Replayable } from '../idempotency.js';
-import {
-  ExecutionStatus,
-  InitiatedByType,
-  isActiveExecutionStatus,
-  StepStatus,
-  StepType,
-  TriggerType,
-} from '../model.js';
+import { ExecutionStatus, InitiatedByType, StepStatus, StepType, TriggerType } from '../model.js';
 import { decideOverlap, OverlapDecision, runsOneAtATime, superseded } from '../overlap.js';
 import type { PageEnvelope } from '../paging.js';
 import { pageInMemory } from '../paging.js';
@@ -36,6 +29,7 @@ import type {
   ScheduleSummary,
 } from '../schemas/schedule.js';
 import { assignStageIndexes, countStages } from '../stages.js';
+import { isActiveExecutionStatus } from '../transitions.js';
 import type { ExecutionService } from './executions.js';
 
 /** Who starts an execution. Cron runs are `NotSet` with no id. */
