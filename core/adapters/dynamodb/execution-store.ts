@@ -540,13 +540,7 @@ export class DynamoExecutionStore implements ExecutionStore {
       { [PARK_TOKEN]: taskToken },
       { status: PARKING_EXECUTION_STATUSES },
     );
-    try {
-      await this.client.send(new UpdateCommand(Update));
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return sendIfMatches(this.client, Update);
   }
 
   async parkToken(executionId: string): Promise<string | undefined> {
@@ -585,13 +579,7 @@ export class DynamoExecutionStore implements ExecutionStore {
     from: readonly StepStatus[],
     patch: Partial<ExecutionStep>,
   ): Promise<boolean> {
-    try {
-      await this.client.send(new UpdateCommand(this.stepUpdate(executionId, ordinal, from, patch).Update));
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return sendIfMatches(this.client, this.stepUpdate(executionId, ordinal, from, patch).Update);
   }
 
   /** A conditional step update, usable alone or inside a transaction. */
@@ -602,6 +590,20 @@ export class DynamoExecutionStore implements ExecutionStore {
     patch: Partial<ExecutionStep>,
   ) {
     return conditionalUpdate(this.tables.executionSteps, { executionId, ordinal }, patch, { status: from });
+  }
+}
+
+/** Sends one conditional update alone; false when its condition did not hold (nothing written). */
+export async function sendIfMatches(
+  client: DynamoDBDocumentClient,
+  update: ReturnType<typeof conditionalUpdate>['Update'],
+): Promise<boolean> {
+  try {
+    await client.send(new UpdateCommand(update));
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
   }
 }
 

@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ActivityStatus, type StepStatus } from '../../model.js';
@@ -7,7 +6,7 @@ import type { ExecutionStep } from '../../schemas/execution.js';
 import { canMove, STEP_MOVES, TASK_MOVES } from '../../transitions.js';
 import { cancellationCodes, queryAll, transactWrite } from './client.js';
 import type { DynamoExecutionStore } from './execution-store.js';
-import { conditionalUpdate, DEFAULT_RETENTION_SECONDS, expiresAt } from './execution-store.js';
+import { conditionalUpdate, DEFAULT_RETENTION_SECONDS, expiresAt, sendIfMatches } from './execution-store.js';
 import { EXPIRES_AT, type TableNames } from './tables.js';
 
 const QUEUED_ALL = 'QUEUED';
@@ -210,13 +209,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
       { lastHeartbeatAt: now, heartbeatMessage: message ?? null },
       claimedByCondition(claimant),
     );
-    try {
-      await this.client.send(new UpdateCommand(Update));
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return sendIfMatches(this.client, Update);
   }
 
   async complete(
@@ -247,11 +240,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
       if (codes[0] === 'ConditionalCheckFailed') return 'not-claimed';
     }
     // The step ended without the worker; keep the late report on the task for the record.
-    try {
-      await this.client.send(new UpdateCommand(finishTask(false).Update));
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    await sendIfMatches(this.client, finishTask(false).Update);
     return 'late';
   }
 
@@ -263,11 +252,8 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
       { status: TASK_MOVES.abandon.from },
       ['queuedPool', 'queuedAll'],
     );
-    try {
-      await this.client.send(new UpdateCommand(Update));
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    // False when it had ended already: nothing to abandon.
+    await sendIfMatches(this.client, Update);
   }
 }
 
