@@ -13,16 +13,6 @@ export const ExecutionStatus = {
 } as const;
 export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
 
-/** Statuses in which an execution still holds its schedule (overlap policy, delete guard, `/active`). */
-export const ACTIVE_EXECUTION_STATUSES: readonly ExecutionStatus[] = [
-  ExecutionStatus.Queued,
-  ExecutionStatus.InProgress,
-  ExecutionStatus.Paused,
-];
-
-export const isActiveExecutionStatus = (status: ExecutionStatus): boolean =>
-  ACTIVE_EXECUTION_STATUSES.includes(status);
-
 export const StepStatus = {
   Pending: 'Pending',
   Queued: 'Queued',
@@ -35,16 +25,6 @@ export const StepStatus = {
   Cancelled: 'Cancelled',
 } as const;
 export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
-
-export const TERMINAL_STEP_STATUSES: readonly StepStatus[] = [
-  StepStatus.Completed,
-  StepStatus.CompletedWithWarning,
-  StepStatus.CompletedWithError,
-  StepStatus.Failed,
-  StepStatus.Cancelled,
-];
-
-export const isTerminalStepStatus = (status: StepStatus): boolean => TERMINAL_STEP_STATUSES.includes(status);
 
 export const ActivityStatus = {
   InProgress: 'InProgress',

@@ -1,7 +1,8 @@
 import { MetricName } from './metrics.js';
-import { ExecutionStatus, isTerminalStepStatus, StepStatus, type StepType } from './model.js';
+import { ExecutionStatus, type StepType } from './model.js';
 import type { RecordChange, ServiceEvent, StoredStep } from './ports.js';
 import type { Execution } from './schemas/execution.js';
+import { FAILED_STEP_STATUSES, isTerminalStepStatus } from './transitions.js';
 
 /**
  * What a committed change means to the outside world: the EventBridge events consumers wire
@@ -16,9 +17,6 @@ export const EventDetailType = {
   /** A step that ended Failed or Completed with Error. */
   StepFailed: 'Schedule Execution Step Failed',
 } as const;
-
-/** Statuses at which a step counts as failed for events and metrics (Cancelled is the execution's doing). */
-const FAILED_STEP_STATUSES: readonly StepStatus[] = [StepStatus.Failed, StepStatus.CompletedWithError];
 
 const EXECUTION_STATUS_METRIC: Partial<Record<ExecutionStatus, MetricName>> = {
   [ExecutionStatus.Completed]: MetricName.ExecutionsCompleted,

@@ -1,27 +1,11 @@
-import { ActivityStatus, isTerminalStepStatus, StepStatus } from './model.js';
+import type { StepStatus } from './model.js';
+import { isTerminalStepStatus, STAGE_FAILING_STEP_STATUSES } from './transitions.js';
 
 /**
- * The rules that turn step outcomes into execution outcomes. The orchestrator, the worker endpoints
- * and the tests all use these; nothing else decides what a status means.
+ * The rules that turn step outcomes into execution outcomes. The orchestrator and the tests use
+ * these; which statuses count as failing, and where a worker's report moves a step, are in the table
+ * of moves (core/transitions.ts).
  */
-
-/** Activity status a worker reports → the step's status. `InProgress` is not an outcome. */
-export const STEP_STATUS_BY_ACTIVITY = {
-  [ActivityStatus.Complete]: StepStatus.Completed,
-  [ActivityStatus.CompleteWithWarning]: StepStatus.CompletedWithWarning,
-  [ActivityStatus.CompleteWithError]: StepStatus.CompletedWithError,
-  [ActivityStatus.FailedWithError]: StepStatus.Failed,
-  [ActivityStatus.Cancelled]: StepStatus.Cancelled,
-} as const satisfies Record<Exclude<ActivityStatus, 'InProgress'>, StepStatus>;
-
-export type FinalActivityStatus = keyof typeof STEP_STATUS_BY_ACTIVITY;
-
-/** Step statuses that stop the execution unless the step says `continueOnFailure`. */
-const FAILING: readonly StepStatus[] = [
-  StepStatus.Failed,
-  StepStatus.CompletedWithError,
-  StepStatus.Cancelled,
-];
 
 export interface StepOutcome {
   name: string;
@@ -32,7 +16,7 @@ export interface StepOutcome {
 
 /** The steps of a finished stage that fail the execution. */
 export const blockingFailures = <T extends StepOutcome>(stage: readonly T[]): T[] =>
-  stage.filter((step) => FAILING.includes(step.status) && !step.continueOnFailure);
+  stage.filter((step) => STAGE_FAILING_STEP_STATUSES.includes(step.status) && !step.continueOnFailure);
 
 /** A stage ends when all its steps end: there is no fail-fast inside a stage. */
 export const isStageFinished = (stage: readonly { status: StepStatus }[]): boolean =>

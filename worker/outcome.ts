@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ActivityStatus } from '../core/model.js';
 import { FINAL_ACTIVITY_STATUSES as FINAL, WORKER_LIMITS } from '../core/schemas/worker.js';
-import type { FinalActivityStatus } from '../core/status-rules.js';
+import type { FinalActivityStatus } from '../core/transitions.js';
 import type { StepOutcome } from './runners/types.js';
 
 /**

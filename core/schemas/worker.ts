@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type FinalActivityStatus, STEP_STATUS_BY_ACTIVITY } from '../status-rules.js';
+import { type FinalActivityStatus, STEP_STATUS_BY_ACTIVITY } from '../transitions.js';
 import { Guid, PoolName } from './common.js';
 import { ScheduleStep } from './schedule.js';
 

@@ -1,10 +1,11 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import { ExecutionStatus, type Initiator, isActiveExecutionStatus } from '../model.js';
+import type { Initiator } from '../model.js';
 import type { PageEnvelope } from '../paging.js';
 import { envelope, MAX_PAGE_OFFSET, type PageTokens } from '../paging.js';
 import type { Clock, ExecutionStore, Workflow } from '../ports.js';
 import { systemClock } from '../ports.js';
 import type { Execution, ExecutionDetail, ListExecutionsQuery } from '../schemas/execution.js';
+import { canMove, EXECUTION_MOVES, type ExecutionMoveName } from '../transitions.js';
 import type { WakeUps } from './wake-ups.js';
 
 export interface ExecutionServiceDeps {
@@ -99,7 +100,7 @@ export class ExecutionService {
     for (;;) {
       const execution = await this.deps.executions.get(id);
       if (!execution) throw new NotFoundError('Execution', id);
-      if (!isActiveExecutionStatus(execution.status)) {
+      if (!canMove(EXECUTION_MOVES.cancel, execution.status)) {
         throw new ConflictError(`Execution '${id}' has already finished (${execution.status}).`, {
           status: execution.status,
         });
@@ -123,31 +124,29 @@ export class ExecutionService {
 
   /** InProgress → Paused: running steps finish, no new stage starts until resumed. */
   pause(id: string): Promise<Execution> {
-    return this.move(id, ExecutionStatus.InProgress, ExecutionStatus.Paused, 'pause');
+    return this.move(id, 'pause');
   }
 
   /** Paused → InProgress: the state machine parked on the pause is woken and starts the next stage. */
   async resume(id: string): Promise<Execution> {
-    const resumed = await this.move(id, ExecutionStatus.Paused, ExecutionStatus.InProgress, 'resume');
+    const resumed = await this.move(id, 'resume');
     await this.deps.wakeUps.wake(id);
     return resumed;
   }
 
-  private async move(
-    id: string,
-    from: ExecutionStatus,
-    to: ExecutionStatus,
-    verb: string,
-  ): Promise<Execution> {
+  /** A move the table allows from one status only, to one status; 409 from any other. */
+  private async move(id: string, verb: Extract<ExecutionMoveName, 'pause' | 'resume'>): Promise<Execution> {
+    const { from, to } = EXECUTION_MOVES[verb];
     for (;;) {
       const execution = await this.deps.executions.get(id);
       if (!execution) throw new NotFoundError('Execution', id);
-      if (execution.status !== from) {
-        throw new ConflictError(`Cannot ${verb} execution '${id}': it is ${execution.status}, not ${from}.`, {
-          status: execution.status,
-        });
+      if (!canMove(EXECUTION_MOVES[verb], execution.status)) {
+        throw new ConflictError(
+          `Cannot ${verb} execution '${id}': it is ${execution.status}, not ${from.join(' or ')}.`,
+          { status: execution.status },
+        );
       }
-      const moved = await this.deps.executions.transition(execution, from, { status: to });
+      const moved = await this.deps.executions.transition(execution, execution.status, { status: to });
       if (moved) return moved;
     }
   }

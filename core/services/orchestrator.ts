@@ -1,11 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  ExecutionStatus,
-  isTerminalStepStatus,
-  OverlapPolicy,
-  StepStatus,
-  WorkerTaskStatus,
-} from '../model.js';
+import { ExecutionStatus, OverlapPolicy, StepStatus, WorkerTaskStatus } from '../model.js';
 import { olderFirst } from '../overlap.js';
 import type {
   Clock,
@@ -18,6 +12,15 @@ import type {
 import { systemClock } from '../ports.js';
 import type { Execution } from '../schemas/execution.js';
 import { blockingFailures, isStageFinished, stageFailureMessage, stagesOf } from '../status-rules.js';
+import {
+  canMove,
+  EXECUTION_MOVES,
+  HANDED_OUT_STEP_STATUSES,
+  INITIAL_STATUS,
+  isActiveExecutionStatus,
+  isTerminalStepStatus,
+  STEP_MOVES,
+} from '../transitions.js';
 import type { WakeUps } from './wake-ups.js';
 
 /** What the state machine does next; `Advance` returns one of these. */
@@ -111,10 +114,10 @@ export class Orchestrator {
     if (!isActive(execution)) return decided({ action: 'finished', status: execution.status });
     const wait = decided({ action: 'wait', waitSeconds: this.settings.waitSeconds });
 
-    if (execution.status === ExecutionStatus.Queued) {
+    if (canMove(EXECUTION_MOVES.start, execution.status)) {
       if (await this.mustWaitForPredecessor(execution)) return wait;
-      const started = await this.deps.executions.transition(execution, ExecutionStatus.Queued, {
-        status: ExecutionStatus.InProgress,
+      const started = await this.deps.executions.transition(execution, execution.status, {
+        status: EXECUTION_MOVES.start.to,
         startedAt: this.now(),
       });
       return started ? this.tryAdvance(executionId) : undefined;
@@ -127,17 +130,17 @@ export class Orchestrator {
         const failures = blockingFailures(stage);
         if (failures.length === 0) continue;
         const failed = await this.deps.executions.transition(execution, execution.status, {
-          status: ExecutionStatus.Failed,
+          status: EXECUTION_MOVES.fail.to,
           completedAt: this.now(),
           errorMessage: stageFailureMessage(failures),
         });
-        return failed ? decided({ action: 'finished', status: ExecutionStatus.Failed }) : undefined;
+        return failed ? decided({ action: 'finished', status: EXECUTION_MOVES.fail.to }) : undefined;
       }
       if (execution.status === ExecutionStatus.Paused) {
         // The stage is reached but held: its steps show Waiting until the execution resumes.
-        for (const step of stage.filter((s) => s.status === StepStatus.Pending)) {
-          await this.deps.executions.updateStep(executionId, step.ordinal, [StepStatus.Pending], {
-            status: StepStatus.Waiting,
+        for (const step of stage.filter((s) => canMove(STEP_MOVES.hold, s.status))) {
+          await this.deps.executions.updateStep(executionId, step.ordinal, STEP_MOVES.hold.from, {
+            status: STEP_MOVES.hold.to,
           });
         }
         return wait;
@@ -162,10 +165,10 @@ export class Orchestrator {
       });
     }
     const completed = await this.deps.executions.transition(execution, execution.status, {
-      status: ExecutionStatus.Completed,
+      status: EXECUTION_MOVES.complete.to,
       completedAt: this.now(),
     });
-    return completed ? decided({ action: 'finished', status: ExecutionStatus.Completed }) : undefined;
+    return completed ? decided({ action: 'finished', status: EXECUTION_MOVES.complete.to }) : undefined;
   }
 
   /** BufferOne: a buffered execution starts only once every older active execution of its schedule ended. */
@@ -218,7 +221,7 @@ export class Orchestrator {
       return;
     }
     // Already handed out (the state machine was restarted): the task keeps going with the new token.
-    if (step.taskId && (step.status === StepStatus.Queued || step.status === StepStatus.Processing)) {
+    if (step.taskId && HANDED_OUT_STEP_STATUSES.includes(step.status)) {
       await this.deps.tasks.replaceToken(step.taskId, taskToken);
       return;
     }
@@ -228,11 +231,11 @@ export class Orchestrator {
         executionId,
         ordinal,
         pool: step.workerPool,
-        status: WorkerTaskStatus.Queued,
+        status: INITIAL_STATUS.task,
         taskToken,
         createdAt: this.now(),
       },
-      [StepStatus.Pending, StepStatus.Waiting],
+      STEP_MOVES.enqueue.from,
     );
     if (!enqueued) await this.enqueueStep(executionId, ordinal, taskToken);
   }
@@ -244,7 +247,7 @@ export class Orchestrator {
     error: { Error?: string; Cause?: string },
   ): Promise<void> {
     const step = await this.deps.executions.getStep(executionId, ordinal);
-    if (!step || isTerminalStepStatus(step.status)) return;
+    if (!step || !canMove(STEP_MOVES.fail, step.status)) return;
     if (!(await this.failStep(executionId, step, error))) await this.stepFailed(executionId, ordinal, error);
   }
 
@@ -291,10 +294,11 @@ export class Orchestrator {
     error: { Error?: string; Cause?: string },
   ): Promise<boolean> {
     const updated = await this.deps.executions.updateStep(executionId, step.ordinal, [step.status], {
-      status: StepStatus.Failed,
+      status: STEP_MOVES.fail.to,
       completedAt: this.now(),
       errorMessage: describeStepError(step, error, this.settings.queueTimeoutSeconds),
     });
+    // What the move carries for its task (STEP_MOVES.fail.task): abandoned, so its worker stops.
     if (updated && step.taskId) await this.deps.tasks.abandon(step.taskId);
     return updated;
   }
@@ -307,7 +311,7 @@ export class Orchestrator {
       // Also when it had ended before (a retried crash): a failed wake-up is then sent again.
       if (!isActive(execution)) return this.deps.wakeUps.afterEnd(execution);
       const failed = await this.deps.executions.transition(execution, execution.status, {
-        status: ExecutionStatus.Failed,
+        status: EXECUTION_MOVES.fail.to,
         completedAt: this.now(),
         errorMessage: `The execution stopped on an unexpected error: ${error.Error ?? 'Error'}${
           error.Cause ? `: ${error.Cause}` : ''
@@ -318,10 +322,7 @@ export class Orchestrator {
   }
 }
 
-const isActive = (execution: Execution) =>
-  execution.status === ExecutionStatus.Queued ||
-  execution.status === ExecutionStatus.InProgress ||
-  execution.status === ExecutionStatus.Paused;
+const isActive = (execution: Execution) => isActiveExecutionStatus(execution.status);
 
 function describeStepError(
   step: ExecutionStepRecord,

@@ -1,6 +1,6 @@
-import { isActiveExecutionStatus } from '../model.js';
 import type { Clock, ExecutionStore, WorkerTaskStore, Workflow } from '../ports.js';
 import { systemClock } from '../ports.js';
+import { isActiveExecutionStatus } from '../transitions.js';
 import type { Orchestrator } from './orchestrator.js';
 
 export interface ReconcilerDeps {

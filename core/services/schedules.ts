@@ -14,7 +14,6 @@ import {
   ExecutionStatus,
   InitiatedByType,
   type Initiator,
-  isActiveExecutionStatus,
   StepStatus,
   StepType,
   TriggerType,
@@ -45,6 +44,7 @@ import type {
   ScheduleSummary,
 } from '../schemas/schedule.js';
 import { assignStageIndexes, countStages } from '../stages.js';
+import { isActiveExecutionStatus } from '../transitions.js';
 
 /** A cron run is started by no one: its name is the schedule's trigger, as the contract allows. */
 const cronInitiator = (cronExpression: string, timeZone: string): Initiator => ({

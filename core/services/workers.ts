@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
-import {
-  ActivityStatus,
-  ExecutionStatus,
-  isTerminalStepStatus,
-  type Principal,
-  WorkerTaskStatus,
-} from '../model.js';
+import { ActivityStatus, type Principal, WorkerTaskStatus } from '../model.js';
 import type {
   ActivityReport,
   Clock,
@@ -18,7 +12,7 @@ import type {
 } from '../ports.js';
 import { systemClock } from '../ports.js';
 import type { ScheduleStep } from '../schemas/schedule.js';
-import { STEP_STATUS_BY_ACTIVITY } from '../status-rules.js';
+import { canMove, STEP_STATUS_BY_ACTIVITY, TASK_MOVES, taskMustStop } from '../transitions.js';
 import type { Orchestrator } from './orchestrator.js';
 
 export interface ClaimRequest {
@@ -161,14 +155,13 @@ export class WorkerService {
     }
     const claimant = this.claimant(task, caller);
     const stop = { cancellationRequested: true };
-    if (task.status !== WorkerTaskStatus.Claimed) return stop;
+    // Completed or abandoned: nothing is left for its worker to do.
+    if (!canMove(TASK_MOVES.complete, task.status)) return stop;
     const [execution, step] = await Promise.all([
       this.deps.executions.get(task.executionId),
       this.deps.executions.getStep(task.executionId, task.ordinal),
     ]);
-    if (!step || isTerminalStepStatus(step.status) || execution?.status === ExecutionStatus.Cancelled) {
-      return stop;
-    }
+    if (taskMustStop(step, execution)) return stop;
     if (await this.deps.deadlines.timeOutIfOverdue(task)) return stop;
     // The claimant-checked write first, so only the claimant's beat ever reaches the state machine.
     if (!(await this.deps.tasks.touch(taskId, claimant, this.now(), message))) return stop;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { type ExecutionStatus, isActiveExecutionStatus, type StepStatus } from '../../core/model.js';
+import type { ExecutionStatus, StepStatus } from '../../core/model.js';
+import { isActiveExecutionStatus } from '../../core/transitions.js';
 import { eventually } from '../helpers/eventually.js';
 import { processTree } from '../helpers/listeners.js';
 import type { ApiClient } from '../helpers/local-api.js';

@@ -1,5 +1,5 @@
 import type { ScheduleStep } from '../../core/schemas/schedule.js';
-import type { FinalActivityStatus } from '../../core/status-rules.js';
+import type { FinalActivityStatus } from '../../core/transitions.js';
 
 /** What running a step produced: the activity status the worker reports, and its evidence. */
 export interface StepOutcome {

@@ -3,14 +3,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../../errors.js';
 import type { ClaimedResponse, IdempotencyClaim } from '../../idempotency.js';
-import {
-  ACTIVE_EXECUTION_STATUSES,
-  ExecutionStatus,
-  InitiatedByType,
-  isActiveExecutionStatus,
-  isTerminalStepStatus,
-  StepStatus,
-} from '../../model.js';
+import { ExecutionStatus, InitiatedByType, type StepStatus } from '../../model.js';
 import { olderFirst } from '../../overlap.js';
 import { refusedPageToken } from '../../paging.js';
 import type {
@@ -23,6 +16,15 @@ import type {
 } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
 import type { Execution, ExecutionStep } from '../../schemas/execution.js';
+import {
+  ACTIVE_EXECUTION_STATUSES,
+  canMove,
+  EXECUTION_MOVES,
+  executionMove,
+  isActiveExecutionStatus,
+  PARKING_EXECUTION_STATUSES,
+  STEP_MOVES,
+} from '../../transitions.js';
 import {
   batchDelete,
   batchGet,
@@ -434,7 +436,7 @@ export class DynamoExecutionStore implements ExecutionStore {
     from: ExecutionStatus,
     change: { completedAt: string; cancelledById: string | null; cancelledByName: string | null },
   ): Promise<Execution | undefined> {
-    return this.transition(execution, from, { ...change, status: ExecutionStatus.Cancelled });
+    return this.transition(execution, from, { ...change, status: EXECUTION_MOVES.cancel.to });
   }
 
   async transition(
@@ -443,9 +445,10 @@ export class DynamoExecutionStore implements ExecutionStore {
     patch: Partial<Execution>,
   ): Promise<Execution | undefined> {
     const next: Execution = { ...execution, ...patch };
-    const ending = !isActiveExecutionStatus(next.status);
+    // The table says whether the move is allowed, and what it carries when it ends the execution.
+    const ending = executionMove(from, next.status).ends;
     const unfinished = ending
-      ? (await this.getSteps(execution.id)).filter((step) => !isTerminalStepStatus(step.status))
+      ? (await this.getSteps(execution.id)).filter((step) => canMove(STEP_MOVES.cancel, step.status))
       : [];
     const { activePk: _activePk, ...keys } = indexAttributes(next);
     const expiry = ending ? { [EXPIRES_AT]: expiresAt(next.completedAt, this.retentionSeconds) } : {};
@@ -465,7 +468,7 @@ export class DynamoExecutionStore implements ExecutionStore {
         },
         ...unfinished.map((step) =>
           this.stepUpdate(execution.id, step.ordinal, [step.status], {
-            status: StepStatus.Cancelled,
+            status: STEP_MOVES.cancel.to,
             completedAt: next.completedAt ?? new Date().toISOString(),
           }),
         ),
@@ -531,26 +534,13 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   async park(executionId: string, taskToken: string): Promise<boolean> {
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tables.executions,
-          Key: { id: executionId },
-          UpdateExpression: `SET ${PARK_TOKEN} = :token`,
-          ConditionExpression: '#status IN (:queued, :paused)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':token': taskToken,
-            ':queued': ExecutionStatus.Queued,
-            ':paused': ExecutionStatus.Paused,
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    const { Update } = conditionalUpdate(
+      this.tables.executions,
+      { id: executionId },
+      { [PARK_TOKEN]: taskToken },
+      { status: PARKING_EXECUTION_STATUSES },
+    );
+    return sendIfMatches(this.client, Update);
   }
 
   async parkToken(executionId: string): Promise<string | undefined> {
@@ -589,13 +579,7 @@ export class DynamoExecutionStore implements ExecutionStore {
     from: readonly StepStatus[],
     patch: Partial<ExecutionStep>,
   ): Promise<boolean> {
-    try {
-      await this.client.send(new UpdateCommand(this.stepUpdate(executionId, ordinal, from, patch).Update));
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return sendIfMatches(this.client, this.stepUpdate(executionId, ordinal, from, patch).Update);
   }
 
   /** A conditional step update, usable alone or inside a transaction. */
@@ -605,18 +589,47 @@ export class DynamoExecutionStore implements ExecutionStore {
     from: readonly StepStatus[],
     patch: Partial<ExecutionStep>,
   ) {
-    const update = setExpression(patch, { status: from });
-    return {
-      Update: {
-        TableName: this.tables.executionSteps,
-        Key: { executionId, ordinal },
-        UpdateExpression: update.expression,
-        ConditionExpression: update.condition,
-        ExpressionAttributeNames: update.names,
-        ExpressionAttributeValues: update.values,
-      },
-    };
+    return conditionalUpdate(this.tables.executionSteps, { executionId, ordinal }, patch, { status: from });
   }
+}
+
+/** Sends one conditional update alone; false when its condition did not hold (nothing written). */
+export async function sendIfMatches(
+  client: DynamoDBDocumentClient,
+  update: ReturnType<typeof conditionalUpdate>['Update'],
+): Promise<boolean> {
+  try {
+    await client.send(new UpdateCommand(update));
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+/**
+ * A conditional update of one item (see `setExpression`), usable alone or inside a transaction;
+ * `remove` names attributes the same write drops.
+ */
+export function conditionalUpdate(
+  table: string,
+  key: Record<string, unknown>,
+  patch: Record<string, unknown>,
+  expected: Record<string, unknown>,
+  remove: readonly string[] = [],
+) {
+  const update = setExpression(patch, expected);
+  return {
+    Update: {
+      TableName: table,
+      Key: key,
+      UpdateExpression:
+        remove.length > 0 ? `${update.expression} REMOVE ${remove.join(', ')}` : update.expression,
+      ConditionExpression: update.condition,
+      ExpressionAttributeNames: update.names,
+      ExpressionAttributeValues: update.values,
+    },
+  };
 }
 
 /**

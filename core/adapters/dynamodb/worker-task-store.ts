@@ -1,12 +1,12 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { ActivityStatus, StepStatus, WorkerTaskStatus } from '../../model.js';
+import { ActivityStatus, type StepStatus } from '../../model.js';
 import type { ActivityReport, TaskClaimant, WorkerTask, WorkerTaskStore } from '../../ports.js';
 import type { ExecutionStep } from '../../schemas/execution.js';
+import { canMove, STEP_MOVES, TASK_MOVES } from '../../transitions.js';
 import { cancellationCodes, queryAll, transactWrite } from './client.js';
 import type { DynamoExecutionStore } from './execution-store.js';
-import { DEFAULT_RETENTION_SECONDS, expiresAt, setExpression } from './execution-store.js';
+import { conditionalUpdate, DEFAULT_RETENTION_SECONDS, expiresAt, sendIfMatches } from './execution-store.js';
 import { EXPIRES_AT, type TableNames } from './tables.js';
 
 const QUEUED_ALL = 'QUEUED';
@@ -59,7 +59,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
           },
         },
         this.executions.stepUpdate(task.executionId, task.ordinal, stepFrom, {
-          status: StepStatus.Queued,
+          status: STEP_MOVES.enqueue.to,
           taskId: task.taskId,
         }),
       ]);
@@ -113,31 +113,23 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
   ): Promise<WorkerTask | undefined> {
     const { claimedBy, workerId } = claimant;
     const task = await this.get(taskId);
-    if (!task || task.status !== WorkerTaskStatus.Queued) return undefined;
+    if (!task || !canMove(TASK_MOVES.claim, task.status)) return undefined;
+    const claimed = {
+      status: TASK_MOVES.claim.to,
+      workerId,
+      claimedBy,
+      claimId,
+      claimedAt: now,
+      lastHeartbeatAt: now,
+    };
     try {
       await transactWrite(this.client, [
-        {
-          Update: {
-            TableName: this.tables.workerTasks,
-            Key: { taskId },
-            UpdateExpression:
-              'SET #status = :claimed, workerId = :worker, claimedBy = :by, claimId = :claim, ' +
-              'claimedAt = :now, lastHeartbeatAt = :now ' +
-              'REMOVE queuedPool, queuedAll',
-            ConditionExpression: '#status = :queued',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: {
-              ':claimed': WorkerTaskStatus.Claimed,
-              ':queued': WorkerTaskStatus.Queued,
-              ':worker': workerId,
-              ':by': claimedBy,
-              ':claim': claimId,
-              ':now': now,
-            },
-          },
-        },
-        this.executions.stepUpdate(task.executionId, task.ordinal, [StepStatus.Queued], {
-          status: StepStatus.Processing,
+        conditionalUpdate(this.tables.workerTasks, { taskId }, claimed, { status: TASK_MOVES.claim.from }, [
+          'queuedPool',
+          'queuedAll',
+        ]),
+        this.executions.stepUpdate(task.executionId, task.ordinal, STEP_MOVES.claim.from, {
+          status: STEP_MOVES.claim.to,
           startedAt: now,
           activityStatus: ActivityStatus.InProgress,
         }),
@@ -156,15 +148,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
           },
         },
       ]);
-      return {
-        ...task,
-        status: WorkerTaskStatus.Claimed,
-        workerId,
-        claimedBy,
-        claimId,
-        claimedAt: now,
-        lastHeartbeatAt: now,
-      };
+      return { ...task, ...claimed };
     } catch (error) {
       const codes = cancellationCodes(error);
       if (!codes?.includes('ConditionalCheckFailed')) throw error;
@@ -184,45 +168,28 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     );
     const tasks = await Promise.all(((Item?.taskIds ?? []) as string[]).map((taskId) => this.get(taskId)));
     return tasks.filter(
-      (task): task is WorkerTask => task?.status === WorkerTaskStatus.Claimed && task.claimId === claimId,
+      (task): task is WorkerTask =>
+        task !== undefined && canMove(TASK_MOVES.release, task.status) && task.claimId === claimId,
     );
   }
 
   async release(task: WorkerTask, claimId: string): Promise<void> {
     try {
       await transactWrite(this.client, [
-        {
-          Update: {
-            TableName: this.tables.workerTasks,
-            Key: { taskId: task.taskId },
-            UpdateExpression:
-              'SET #status = :queued, queuedPool = :pool, queuedAll = :all ' +
-              'REMOVE workerId, claimedBy, claimId, claimedAt, lastHeartbeatAt',
-            ConditionExpression: '#status = :claimed AND claimId = :claim',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: {
-              ':queued': WorkerTaskStatus.Queued,
-              ':claimed': WorkerTaskStatus.Claimed,
-              ':pool': task.pool,
-              ':all': QUEUED_ALL,
-              ':claim': claimId,
-            },
-          },
-        },
-        {
-          Update: {
-            TableName: this.tables.executionSteps,
-            Key: { executionId: task.executionId, ordinal: task.ordinal },
-            UpdateExpression: 'SET #status = :queued REMOVE startedAt, activityStatus',
-            ConditionExpression: '#status = :processing AND taskId = :task',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: {
-              ':queued': StepStatus.Queued,
-              ':processing': StepStatus.Processing,
-              ':task': task.taskId,
-            },
-          },
-        },
+        conditionalUpdate(
+          this.tables.workerTasks,
+          { taskId: task.taskId },
+          { status: TASK_MOVES.release.to, queuedPool: task.pool, queuedAll: QUEUED_ALL },
+          { status: TASK_MOVES.release.from, claimId },
+          ['workerId', 'claimedBy', 'claimId', 'claimedAt', 'lastHeartbeatAt'],
+        ),
+        conditionalUpdate(
+          this.tables.executionSteps,
+          { executionId: task.executionId, ordinal: task.ordinal },
+          { status: STEP_MOVES.release.to },
+          { status: STEP_MOVES.release.from, taskId: task.taskId },
+          ['startedAt', 'activityStatus'],
+        ),
       ]);
     } catch (error) {
       // Reported on, ended or claimed anew meanwhile: it is no longer this claim's to give back.
@@ -236,26 +203,13 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     now: string,
     message: string | undefined,
   ): Promise<boolean> {
-    const update = setExpression(
+    const { Update } = conditionalUpdate(
+      this.tables.workerTasks,
+      { taskId },
       { lastHeartbeatAt: now, heartbeatMessage: message ?? null },
       claimedByCondition(claimant),
     );
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tables.workerTasks,
-          Key: { taskId },
-          UpdateExpression: update.expression,
-          ConditionExpression: update.condition,
-          ExpressionAttributeNames: update.names,
-          ExpressionAttributeValues: update.values,
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return sendIfMatches(this.client, Update);
   }
 
   async complete(
@@ -265,27 +219,19 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     now: string,
     stepPatch: Partial<ExecutionStep>,
   ): Promise<'ok' | 'late' | 'not-claimed'> {
-    const finishTask = (outcomeAccepted: boolean) => {
-      const update = setExpression(
-        { status: WorkerTaskStatus.Completed, outcome: report, outcomeAccepted, completedAt: now },
+    const finishTask = (outcomeAccepted: boolean) =>
+      conditionalUpdate(
+        this.tables.workerTasks,
+        { taskId: task.taskId },
+        { status: TASK_MOVES.complete.to, outcome: report, outcomeAccepted, completedAt: now },
         claimedByCondition(claimant),
+        ['queuedPool', 'queuedAll'],
       );
-      return {
-        Update: {
-          TableName: this.tables.workerTasks,
-          Key: { taskId: task.taskId },
-          UpdateExpression: `${update.expression} REMOVE queuedPool, queuedAll`,
-          ConditionExpression: update.condition,
-          ExpressionAttributeNames: update.names,
-          ExpressionAttributeValues: update.values,
-        },
-      };
-    };
     try {
       await transactWrite(this.client, [
         finishTask(true),
         // The step must still be this task's and running: a cancel or timeout that came first wins.
-        this.executions.stepUpdate(task.executionId, task.ordinal, [StepStatus.Processing], stepPatch),
+        this.executions.stepUpdate(task.executionId, task.ordinal, STEP_MOVES.finish.from, stepPatch),
       ]);
       return 'ok';
     } catch (error) {
@@ -294,39 +240,27 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
       if (codes[0] === 'ConditionalCheckFailed') return 'not-claimed';
     }
     // The step ended without the worker; keep the late report on the task for the record.
-    try {
-      await this.client.send(new UpdateCommand(finishTask(false).Update));
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    await sendIfMatches(this.client, finishTask(false).Update);
     return 'late';
   }
 
   async abandon(taskId: string): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tables.workerTasks,
-          Key: { taskId },
-          UpdateExpression: 'SET #status = :abandoned REMOVE queuedPool, queuedAll',
-          ConditionExpression: '#status IN (:queued, :claimed)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':abandoned': WorkerTaskStatus.Abandoned,
-            ':queued': WorkerTaskStatus.Queued,
-            ':claimed': WorkerTaskStatus.Claimed,
-          },
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    const { Update } = conditionalUpdate(
+      this.tables.workerTasks,
+      { taskId },
+      { status: TASK_MOVES.abandon.to },
+      { status: TASK_MOVES.abandon.from },
+      ['queuedPool', 'queuedAll'],
+    );
+    // False when it had ended already: nothing to abandon.
+    await sendIfMatches(this.client, Update);
   }
 }
 
 /** The condition that the task is claimed, and by `claimant`: checked by the write itself. */
 const claimedByCondition = (claimant: TaskClaimant): Record<string, unknown> => ({
-  status: WorkerTaskStatus.Claimed,
+  // Claimed: the status its claimant completes it from.
+  status: TASK_MOVES.complete.from,
   claimedBy: claimant.claimedBy,
   ...(claimant.workerId === undefined ? {} : { workerId: claimant.workerId }),
 });
