@@ -1,4 +1,7 @@
 import { cellOf } from '../../../core/adapters/dynamodb/counters.js';
+// The adapter's own item mapping and index keys: the fake reads and orders as it does.
+import { indexAttributes, toExecution } from '../../../core/adapters/dynamodb/execution-store.js';
+import { ExecutionSortKey } from '../../../core/adapters/dynamodb/tables.js';
 import { ValidationError } from '../../../core/errors.js';
 import type { ClaimedResponse, IdempotencyClaim } from '../../../core/idempotency.js';
 import {
@@ -23,50 +26,9 @@ import type { Execution, ExecutionStep } from '../../../core/schemas/execution.j
 import { claimable, claimKey } from './idempotency-store.js';
 import { applyPatch, copy, type MemoryTables } from './tables.js';
 
-/** The fields of an execution item that `Execution` has: what `toExecution` reads (absent: null). */
-const EXECUTION_FIELDS = [
-  'id',
-  'scheduleId',
-  'scheduleName',
-  'status',
-  'currentStepIndex',
-  'totalSteps',
-  'queuedAt',
-  'startedAt',
-  'completedAt',
-  'initiatedByType',
-  'initiatedById',
-  'initiatedByName',
-  'errorMessage',
-  'overlapPolicy',
-  'scheduledFor',
-  'cancelledById',
-  'cancelledByName',
-] as const satisfies readonly (keyof Execution)[];
-
-function toExecution(item: Execution): Execution {
-  const execution: Record<string, unknown> = {};
-  for (const field of EXECUTION_FIELDS) execution[field] = copy(item[field] ?? null);
-  return execution as unknown as Execution;
-}
-
-/** Sorts after any ISO date, as the adapter's index keys have it. */
-const NOT_YET = '~';
-
 /** The adapter's sort keys (`kQueued`, `kStarted`, …), which order pages and carry the cursor. */
-export function sortKeyOf(e: Execution, sortBy: ExecutionPageRequest['sortBy']): string {
-  const tail = `${e.queuedAt}#${e.id}`;
-  switch (sortBy) {
-    case 'queuedAt':
-      return tail;
-    case 'startedAt':
-      return `${e.startedAt ?? NOT_YET}#${tail}`;
-    case 'completedAt':
-      return `${e.completedAt ?? NOT_YET}#${tail}`;
-    case 'status':
-      return `${e.status}#${tail}`;
-  }
-}
+export const sortKeyOf = (e: Execution, sortBy: ExecutionPageRequest['sortBy']): string =>
+  indexAttributes(e)[ExecutionSortKey[sortBy]] as string;
 
 /** The counters an execution counts in (the adapter's ids without their shards). */
 const totalCounters = (e: Pick<Execution, 'scheduleId'>) => [
