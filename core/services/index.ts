@@ -6,7 +6,16 @@ import { DynamoScheduleStore } from '../adapters/dynamodb/schedule-store.js';
 import type { TableNames } from '../adapters/dynamodb/tables.js';
 import { DynamoWorkerTaskStore } from '../adapters/dynamodb/worker-task-store.js';
 import { PageTokens } from '../paging.js';
-import type { Clock, EventPublisher, Workflow } from '../ports.js';
+import type {
+  ApiKeyStore,
+  Clock,
+  EventPublisher,
+  ExecutionStore,
+  IdempotencyStore,
+  ScheduleStore,
+  WorkerTaskStore,
+  Workflow,
+} from '../ports.js';
 import { ApiKeyService } from './api-keys.js';
 import { ChangeFeed } from './change-feed.js';
 import { Dispatcher, type DispatcherSettings } from './dispatcher.js';
@@ -52,10 +61,33 @@ export function createServices(
   tables: TableNames,
   options: ServiceOptions,
 ): Services {
+  const executions = new DynamoExecutionStore(client, tables, options.retentionSeconds);
+  return composeServices(
+    {
+      executions,
+      tasks: new DynamoWorkerTaskStore(client, tables, executions, options.retentionSeconds),
+      schedules: new DynamoScheduleStore(client, tables.schedules),
+      idempotency: new DynamoIdempotencyStore(client, tables.idempotencyKeys),
+      apiKeys: new DynamoApiKeyStore(client, tables.apiKeys),
+    },
+    options,
+  );
+}
+
+/** The stores the services work on: DynamoDB's in `createServices`, in-memory fakes in unit tests. */
+export interface Stores {
+  executions: ExecutionStore;
+  tasks: WorkerTaskStore;
+  schedules: ScheduleStore;
+  idempotency: IdempotencyStore;
+  apiKeys: ApiKeyStore;
+}
+
+/** The services over the given stores (`retentionSeconds` is the stores' own business here). */
+export function composeServices(stores: Stores, options: ServiceOptions): Services {
   const { workflow, clock } = options;
   const settings = options.settings ?? DEFAULT_ORCHESTRATOR_SETTINGS;
-  const executionStore = new DynamoExecutionStore(client, tables, options.retentionSeconds);
-  const tasks = new DynamoWorkerTaskStore(client, tables, executionStore, options.retentionSeconds);
+  const { executions: executionStore, tasks, schedules: scheduleStore } = stores;
   const wakeUps = new WakeUps({ executions: executionStore, workflow });
   const executions = new ExecutionService({
     executions: executionStore,
@@ -72,12 +104,11 @@ export function createServices(
     settings,
     clock,
   });
-  const scheduleStore = new DynamoScheduleStore(client, tables.schedules);
   const schedules = new ScheduleService({
     schedules: scheduleStore,
     executions: executionStore,
     canceller: executions,
-    idempotency: new DynamoIdempotencyStore(client, tables.idempotencyKeys),
+    idempotency: stores.idempotency,
     workflow,
     onStartFailure: options.onStartFailure,
     clock,
@@ -101,7 +132,7 @@ export function createServices(
       settings: options.dispatcher,
       onFireError: options.onFireError,
     }),
-    apiKeys: new ApiKeyService(new DynamoApiKeyStore(client, tables.apiKeys), clock),
+    apiKeys: new ApiKeyService(stores.apiKeys, clock),
     workers: new WorkerService({
       executions: executionStore,
       tasks,

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { eventually } from '../helpers/eventually.js';
-import { type ApiClient, apiClient, startTestStack } from '../helpers/local-api.js';
+import {
+  type ApiClient,
+  apiClient,
+  executionOf,
+  type RunStepSpec,
+  runSchedule,
+  settled as settledOn,
+  startTestStack,
+} from '../helpers/local-api.js';
 import { TestWorker } from '../helpers/test-worker.js';
 
 /**
@@ -26,45 +34,17 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-type StepSpec = {
-  name?: string;
-  mode?: 'Sequential' | 'ParallelWithPrevious';
-  continueOnFailure?: boolean;
-  timeoutSeconds?: number;
-};
-
-/** Creates a schedule of Executable steps (the type does not matter to orchestration) and runs it. */
-async function run(steps: StepSpec[], extra: Record<string, unknown> = {}) {
+/** Creates a schedule of Executable steps, in a pool of its own, and runs it. */
+async function run(steps: RunStepSpec[], extra: Record<string, unknown> = {}) {
   counter += 1;
   // Each scenario has a pool of its own, so a task left by one can never be claimed by another.
   const pool = `pool-${counter}`;
   worker.pools = [pool];
-  const schedule = await admin.post('/schedules', {
-    name: `Orchestration ${counter}`,
-    triggerType: 'Manual',
-    steps: steps.map((step, i) => ({
-      name: step.name ?? `step ${i}`,
-      stepType: 'Executable',
-      executablePath: '/bin/true',
-      executionMode: step.mode ?? 'Sequential',
-      continueOnFailure: step.continueOnFailure ?? false,
-      timeoutSeconds: step.timeoutSeconds ?? 60,
-      workerPool: pool,
-    })),
-    ...extra,
-  });
-  expect(schedule.status).toBe(201);
-  const started = await admin.post(`/schedules/${schedule.body.id}/run`);
-  expect(started.status).toBe(202);
-  return { scheduleId: schedule.body.id as string, executionId: started.body.executionId as string };
+  return runSchedule(admin, `Orchestration ${counter}`, pool, steps, extra);
 }
 
-const execution = async (id: string) => (await admin.get(`/schedule-executions/${id}`)).body;
-const settled = (id: string) =>
-  eventually(
-    () => execution(id),
-    (e) => ['Completed', 'Failed', 'Cancelled'].includes(e.status),
-  );
+const execution = (id: string) => executionOf(admin, id);
+const settled = (id: string) => settledOn(admin, id);
 
 /** Claims and completes one task at a time until the execution ends, with the given outcome per step name. */
 async function drive(executionId: string, outcomes: Record<string, string> = {}) {

@@ -2,7 +2,14 @@ import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { eventually } from '../helpers/eventually.js';
-import { type ApiClient, apiClient, startTestStack } from '../helpers/local-api.js';
+import {
+  type ApiClient,
+  apiClient,
+  executionOf,
+  runSchedule,
+  settled as settledOn,
+  startTestStack,
+} from '../helpers/local-api.js';
 import { TestWorker } from '../helpers/test-worker.js';
 
 /**
@@ -43,30 +50,17 @@ async function run(names: string[], overlapPolicy = 'AllowAll') {
   counter += 1;
   const pool = `park-pool-${counter}`;
   worker.pools = [pool];
-  const schedule = await admin.post('/schedules', {
-    name: `Parked ${counter}`,
-    triggerType: 'Manual',
-    overlapPolicy,
-    steps: names.map((name) => ({
-      name,
-      stepType: 'Executable',
-      executablePath: '/bin/true',
-      timeoutSeconds: 60,
-      workerPool: pool,
-    })),
-  });
-  expect(schedule.status).toBe(201);
-  const started = await admin.post(`/schedules/${schedule.body.id}/run`);
-  expect(started.status).toBe(202);
-  return { scheduleId: schedule.body.id as string, executionId: started.body.executionId as string };
+  return runSchedule(
+    admin,
+    `Parked ${counter}`,
+    pool,
+    names.map((name) => ({ name })),
+    { overlapPolicy },
+  );
 }
 
-const execution = async (id: string) => (await admin.get(`/schedule-executions/${id}`)).body;
-const settled = (id: string) =>
-  eventually(
-    () => execution(id),
-    (e) => ['Completed', 'Failed', 'Cancelled'].includes(e.status),
-  );
+const execution = (id: string) => executionOf(admin, id);
+const settled = (id: string) => settledOn(admin, id);
 const stateMachineStatus = async (id: string) =>
   (
     await sfn.send(

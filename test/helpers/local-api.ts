@@ -1,4 +1,6 @@
+import { expect } from 'vitest';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.js';
+import { eventually } from './eventually.js';
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -73,3 +75,50 @@ export const sampleSchedule = (name: string, extra: Record<string, unknown> = {}
   ],
   ...extra,
 });
+
+/** A step of `runSchedule`: Executable `/bin/true` (the type does not matter to orchestration). */
+export interface RunStepSpec {
+  name?: string;
+  mode?: 'Sequential' | 'ParallelWithPrevious';
+  continueOnFailure?: boolean;
+  timeoutSeconds?: number;
+}
+
+/** Creates a Manual schedule of the steps, all in `pool`, and runs it: the schedule's id and the execution's. */
+export async function runSchedule(
+  admin: ApiClient,
+  name: string,
+  pool: string,
+  steps: RunStepSpec[],
+  extra: Record<string, unknown> = {},
+) {
+  const schedule = await admin.post('/schedules', {
+    name,
+    triggerType: 'Manual',
+    steps: steps.map((step, i) => ({
+      name: step.name ?? `step ${i}`,
+      stepType: 'Executable',
+      executablePath: '/bin/true',
+      executionMode: step.mode ?? 'Sequential',
+      continueOnFailure: step.continueOnFailure ?? false,
+      timeoutSeconds: step.timeoutSeconds ?? 60,
+      workerPool: pool,
+    })),
+    ...extra,
+  });
+  expect(schedule.status).toBe(201);
+  const started = await admin.post(`/schedules/${schedule.body.id}/run`);
+  expect(started.status).toBe(202);
+  return { scheduleId: schedule.body.id as string, executionId: started.body.executionId as string };
+}
+
+/** The execution as the API shows it. */
+export const executionOf = async (admin: ApiClient, id: string) =>
+  (await admin.get(`/schedule-executions/${id}`)).body;
+
+/** The execution once it has ended (Completed, Failed or Cancelled). */
+export const settled = (admin: ApiClient, id: string) =>
+  eventually(
+    () => executionOf(admin, id),
+    (e) => ['Completed', 'Failed', 'Cancelled'].includes(e.status),
+  );

@@ -14,6 +14,7 @@ import { ScheduleStep } from '../../core/schemas/schedule.js';
 import { ChangeFeed } from '../../core/services/change-feed.js';
 import { snapshotSteps } from '../../core/services/schedules.js';
 import { freshTables, recordRequests } from '../helpers/dynamodb.js';
+import { executionRecord } from './fixtures.js';
 
 /**
  * The change feed's clean-up after TTL removes an execution, on DynamoDB Local with the real store:
@@ -23,25 +24,13 @@ import { freshTables, recordRequests } from '../helpers/dynamodb.js';
 
 const SCHEDULE = '5e0c6a1f-2b7d-4c1e-9a8f-0d3b6c2e7f41';
 
-const execution = (i: number, status: ExecutionStatus): Execution => ({
-  id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-  scheduleId: SCHEDULE,
-  scheduleName: 'Alpha',
-  status,
-  overlapPolicy: 'AllowAll',
-  currentStepIndex: 0,
-  totalSteps: 1,
-  queuedAt: new Date(Date.parse('2026-04-05T06:00:00.000Z') + i * 60_000).toISOString(),
-  startedAt: status === 'Queued' ? null : '2026-04-05T06:00:01.000Z',
-  completedAt: status === 'Queued' ? null : '2026-04-05T07:00:00.000Z',
-  initiatedByType: 'ApiKey',
-  initiatedById: null,
-  initiatedByName: null,
-  errorMessage: null,
-  scheduledFor: null,
-  cancelledById: null,
-  cancelledByName: null,
-});
+const execution = (i: number, status: ExecutionStatus): Execution =>
+  executionRecord(i, {
+    scheduleId: SCHEDULE,
+    status,
+    // Ended or not, each has its times: the feed reads them as stored.
+    completedAt: status === 'Queued' ? null : '2026-04-05T07:00:00.000Z',
+  });
 
 /** EventBridge is AWS: a publisher that keeps what it is given, and fails when told to. */
 class TestPublisher implements EventPublisher {

@@ -4,11 +4,11 @@ import { ALL_DUE_PARTITIONS, duePartitionOf } from '../../core/due-partitions.js
 import { ConflictError } from '../../core/errors.js';
 import type { Schedule } from '../../core/schemas/schedule.js';
 import { Dispatcher, type DispatchReport } from '../../core/services/dispatcher.js';
-import { createServices, type Services } from '../../core/services/index.js';
+import type { Services } from '../../core/services/index.js';
 import { FireOutcome } from '../../core/services/schedules.js';
-import { freshTables } from '../helpers/dynamodb.js';
-import { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { MINUTE, operator, scheduleInput, TestClock } from './fixtures.js';
+import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
+import { MINUTE, operator, scheduleInput, type TestClock } from './fixtures.js';
+import { executionsOf as executionsOfSchedule, servicesOnFreshTables } from './services.js';
 
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
@@ -20,11 +20,9 @@ describe('cron dispatch (Dispatcher and ScheduleService.fireDue)', () => {
   let scheduleStore: DynamoScheduleStore;
 
   beforeEach(async () => {
-    const { tables, client } = await freshTables();
-    scheduleStore = new DynamoScheduleStore(client, tables.schedules);
-    clock = new TestClock('2026-04-05T05:58:30.000Z');
-    workflow = new RecordingWorkflow();
-    services = createServices(client, tables, { clock, workflow });
+    let db: Awaited<ReturnType<typeof servicesOnFreshTables>>['db'];
+    ({ db, clock, workflow, services } = await servicesOnFreshTables('2026-04-05T05:58:30.000Z'));
+    scheduleStore = new DynamoScheduleStore(db.client, db.tables.schedules);
   });
 
   const cronSchedule = (overrides: Record<string, unknown> = {}) =>
@@ -37,15 +35,7 @@ describe('cron dispatch (Dispatcher and ScheduleService.fireDue)', () => {
         ...overrides,
       }),
     );
-  const executionsOf = async (schedule: Schedule) =>
-    (
-      await services.executions.list({
-        scheduleId: schedule.id,
-        pageSize: 100,
-        sortBy: 'queuedAt',
-        sortDescending: false,
-      })
-    ).items;
+  const executionsOf = (schedule: Schedule) => executionsOfSchedule(services, schedule);
   /** Ticks at `time` (the dispatcher reads the clock, never the event). */
   const tickAt = (time: string | Date): Promise<DispatchReport> => {
     clock.set(time);

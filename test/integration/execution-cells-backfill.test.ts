@@ -8,6 +8,7 @@ import { DynamoExecutionStore, indexAttributes } from '../../core/adapters/dynam
 import type { ExecutionStatus, InitiatedByType } from '../../core/model.js';
 import type { Execution } from '../../core/schemas/execution.js';
 import { freshTables } from '../helpers/dynamodb.js';
+import { executionRecord } from './fixtures.js';
 
 const ALPHA = '5e0c6a1f-2b7d-4c1e-9a8f-0d3b6c2e7f41';
 const BRAVO = '9b2d4f6a-8c1e-4a3b-b5d7-e9f1a3c5e7b9';
@@ -17,25 +18,13 @@ const execution = (
   scheduleId: string,
   status: ExecutionStatus,
   initiatedByType: InitiatedByType,
-): Execution => ({
-  id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-  scheduleId,
-  scheduleName: scheduleId === ALPHA ? 'Alpha' : 'Bravo',
-  status,
-  overlapPolicy: 'AllowAll',
-  currentStepIndex: 0,
-  totalSteps: 1,
-  queuedAt: new Date(Date.parse('2026-04-05T06:00:00.000Z') + i * 60_000).toISOString(),
-  startedAt: status === 'Queued' ? null : '2026-04-05T06:00:01.000Z',
-  completedAt: ['Completed', 'Failed', 'Cancelled'].includes(status) ? '2026-04-05T07:00:00.000Z' : null,
-  initiatedByType,
-  initiatedById: null,
-  initiatedByName: null,
-  errorMessage: null,
-  scheduledFor: null,
-  cancelledById: null,
-  cancelledByName: null,
-});
+): Execution =>
+  executionRecord(i, {
+    scheduleId,
+    scheduleName: scheduleId === ALPHA ? 'Alpha' : 'Bravo',
+    status,
+    initiatedByType,
+  });
 
 /** Executions as the version before the cells wrote them: no cell keys, in no cell's counter. */
 const OLD = [

@@ -7,7 +7,7 @@ import type { Execution, ListExecutionsQuery } from '../../core/schemas/executio
 import { createServices, type Services } from '../../core/services/index.js';
 import { freshTables } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { MINUTE, scheduleInput, TestClock } from './fixtures.js';
+import { executionRecord, MINUTE, scheduleInput, TestClock } from './fixtures.js';
 
 const BASE = Date.parse('2026-03-01T00:00:00.000Z');
 const TYPES: InitiatedByType[] = ['ApiKey', 'User', 'NotSet'];
@@ -55,25 +55,13 @@ describe('ExecutionService.list filters over 40 executions of two schedules', ()
     for (let i = 0; i < 40; i++) {
       const scheduleId = i % 4 === 0 ? bravo : alpha;
       const type = TYPES[i % 3] as InitiatedByType;
-      let execution: Execution = {
-        id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      let execution = executionRecord(i, {
         scheduleId,
         scheduleName: scheduleId === alpha ? 'Alpha' : 'Bravo',
-        status: 'Queued',
-        overlapPolicy: 'AllowAll',
-        currentStepIndex: 0,
-        totalSteps: 1,
         queuedAt: at(i),
-        startedAt: null,
-        completedAt: null,
         initiatedByType: type,
         initiatedById: type === 'NotSet' ? null : `who-${i}`,
-        initiatedByName: null,
-        errorMessage: null,
-        scheduledFor: null,
-        cancelledById: null,
-        cancelledByName: null,
-      };
+      });
       const { version } = (await schedules.get(scheduleId)) as { version: number };
       await store.create(execution, [], { version, lastRunTime: execution.queuedAt, exclusive: true });
       for (const status of PATHS[(i * 7) % PATHS.length] as ExecutionStatus[]) {

@@ -1,6 +1,8 @@
-import type { Initiator } from '../../core/model.js';
+import { ExecutionStatus, type Initiator } from '../../core/model.js';
 import type { Clock } from '../../core/ports.js';
+import type { Execution } from '../../core/schemas/execution.js';
 import { ScheduleInput } from '../../core/schemas/schedule.js';
+import { isActiveExecutionStatus } from '../../core/transitions.js';
 
 /** A clock the test moves by hand, so every queuedAt, created and completedAt is known. */
 export class TestClock implements Clock {
@@ -50,4 +52,35 @@ export function scheduleInput(overrides: Record<string, unknown> = {}): Schedule
     ],
     ...overrides,
   });
+}
+
+/** The schedule `executionRecord` belongs to unless told otherwise. */
+export const ALPHA_SCHEDULE_ID = '5e0c6a1f-2b7d-4c1e-9a8f-0d3b6c2e7f41';
+
+/**
+ * Execution record `i` as a store holds it: id and queuedAt follow from `i` (a minute apart from
+ * 2026-04-05T06:00Z), started unless Queued, completed once finished; any field can be overridden.
+ */
+export function executionRecord(i: number, fields: Partial<Execution> = {}): Execution {
+  const status = fields.status ?? ExecutionStatus.Queued;
+  return {
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    scheduleId: ALPHA_SCHEDULE_ID,
+    scheduleName: 'Alpha',
+    status,
+    overlapPolicy: 'AllowAll',
+    currentStepIndex: 0,
+    totalSteps: 1,
+    queuedAt: new Date(Date.parse('2026-04-05T06:00:00.000Z') + i * MINUTE).toISOString(),
+    startedAt: status === ExecutionStatus.Queued ? null : '2026-04-05T06:00:01.000Z',
+    completedAt: isActiveExecutionStatus(status) ? null : '2026-04-05T07:00:00.000Z',
+    initiatedByType: 'ApiKey',
+    initiatedById: null,
+    initiatedByName: null,
+    errorMessage: null,
+    scheduledFor: null,
+    cancelledById: null,
+    cancelledByName: null,
+    ...fields,
+  };
 }

@@ -3,10 +3,11 @@ import { ConflictError } from '../../core/errors.js';
 import { IDEMPOTENCY_WINDOW_SECONDS } from '../../core/idempotency.js';
 import type { OverlapPolicy } from '../../core/model.js';
 import { MAX_STEPS, type Schedule } from '../../core/schemas/schedule.js';
-import { createServices, type Services } from '../../core/services/index.js';
-import { freshTables, recordRequests } from '../helpers/dynamodb.js';
-import { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { canceller, operator, scheduleInput, TestClock } from './fixtures.js';
+import type { Services } from '../../core/services/index.js';
+import type { freshTables } from '../helpers/dynamodb.js';
+import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
+import { canceller, operator, scheduleInput, type TestClock } from './fixtures.js';
+import { beforeFirstPutIn, executionsOf as executionsOfSchedule, servicesOnFreshTables } from './services.js';
 
 describe('ScheduleService.run with an idempotency key', () => {
   let clock: TestClock;
@@ -15,23 +16,12 @@ describe('ScheduleService.run with an idempotency key', () => {
   let db: Awaited<ReturnType<typeof freshTables>>;
 
   beforeEach(async () => {
-    db = await freshTables();
-    clock = new TestClock('2026-04-05T06:00:00.000Z');
-    workflow = new RecordingWorkflow();
-    services = createServices(db.client, db.tables, { clock, workflow });
+    ({ db, clock, workflow, services } = await servicesOnFreshTables());
   });
 
   const withPolicy = (overlapPolicy: OverlapPolicy, name = 'Nightly HR sync') =>
     services.schedules.create(scheduleInput({ overlapPolicy, name }));
-  const executionsOf = async (schedule: Schedule) =>
-    (
-      await services.executions.list({
-        scheduleId: schedule.id,
-        pageSize: 100,
-        sortBy: 'queuedAt',
-        sortDescending: false,
-      })
-    ).items;
+  const executionsOf = (schedule: Schedule) => executionsOfSchedule(services, schedule);
 
   it('replays the first run for the same key: one execution, the same id, marked as a replay', async () => {
     // Arrange
@@ -158,14 +148,9 @@ describe('ScheduleService.run with an idempotency key', () => {
     // Arrange: the keyed run's write races an edit of the policy to Skip, with another run active.
     const schedule = await withPolicy('AllowAll');
     const active = await services.schedules.run(schedule.id, operator);
-    let edited = false;
-    recordRequests(db.client, async (request) => {
-      const puts = (request.input.TransactItems as { Put?: { TableName: string } }[] | undefined) ?? [];
-      if (!edited && puts.some((item) => item.Put?.TableName === db.tables.idempotencyKeys)) {
-        edited = true;
-        await services.schedules.replace(schedule.id, scheduleInput({ overlapPolicy: 'Skip' }));
-      }
-    });
+    beforeFirstPutIn(db, db.tables.idempotencyKeys, () =>
+      services.schedules.replace(schedule.id, scheduleInput({ overlapPolicy: 'Skip' })),
+    );
     await expect(services.schedules.run(schedule.id, operator, 'racing')).rejects.toBeInstanceOf(
       ConflictError,
     );

@@ -2,10 +2,11 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { BadRequestError, ConflictError, NotFoundError } from '../../core/errors.js';
 import type { OverlapPolicy } from '../../core/model.js';
 import type { Schedule } from '../../core/schemas/schedule.js';
-import { createServices, type Services } from '../../core/services/index.js';
-import { freshTables, recordRequests, transactionsIn } from '../helpers/dynamodb.js';
-import { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { canceller, MINUTE, operator, scheduleInput, TestClock } from './fixtures.js';
+import type { Services } from '../../core/services/index.js';
+import { type freshTables, recordRequests, transactionsIn } from '../helpers/dynamodb.js';
+import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
+import { canceller, MINUTE, operator, scheduleInput, type TestClock } from './fixtures.js';
+import { beforeFirstPutIn, servicesOnFreshTables } from './services.js';
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
@@ -26,10 +27,7 @@ describe('ScheduleService.run and ExecutionService', () => {
   let db: Awaited<ReturnType<typeof freshTables>>;
 
   beforeEach(async () => {
-    db = await freshTables();
-    clock = new TestClock('2026-04-05T06:00:00.000Z');
-    workflow = new RecordingWorkflow();
-    services = createServices(db.client, db.tables, { clock: clock, workflow });
+    ({ db, clock, workflow, services } = await servicesOnFreshTables());
   });
 
   const createSchedule = (overrides: Record<string, unknown> = {}) =>
@@ -397,14 +395,9 @@ describe('ScheduleService.run and ExecutionService', () => {
       // Arrange: one run active, then a second whose write races an edit of the policy to Skip.
       const schedule = await withPolicy('AllowAll');
       const first = await services.schedules.run(schedule.id, operator);
-      let edited = false;
-      recordRequests(db.client, async (request) => {
-        const puts = (request.input.TransactItems as { Put?: { TableName: string } }[] | undefined) ?? [];
-        if (!edited && puts.some((item) => item.Put?.TableName === db.tables.executions)) {
-          edited = true;
-          await services.schedules.replace(schedule.id, scheduleInput({ overlapPolicy: 'Skip' }));
-        }
-      });
+      beforeFirstPutIn(db, db.tables.executions, () =>
+        services.schedules.replace(schedule.id, scheduleInput({ overlapPolicy: 'Skip' })),
+      );
 
       // Act
       const error = await conflictOf(services.schedules.run(schedule.id, operator));

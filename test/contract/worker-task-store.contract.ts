@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { WorkerTask } from '../../core/ports.js';
+import type { Execution } from '../../core/schemas/execution.js';
+import type { Stores } from '../../core/services/index.js';
+import { recordRun, type StoresFactory, scheduleRecord } from './records.js';
+
+const NOW = '2026-04-05T07:00:00.000Z';
+const worker = { claimedBy: 'key-1', workerId: 'w-1' };
+const done = { activityStatus: 'Complete' as const };
+
+/** What every WorkerTaskStore must do, DynamoDB's and the in-memory fake alike. */
+export function workerTaskStoreContract(name: string, makeStores: StoresFactory) {
+  describe(`WorkerTaskStore contract: ${name}`, () => {
+    let stores: Stores;
+    let execution: Execution;
+    beforeEach(async () => {
+      stores = await makeStores();
+      const schedule = scheduleRecord();
+      await stores.schedules.create(schedule);
+      execution = await recordRun(stores, schedule, 1);
+    });
+
+    const task = (ordinal: number, fields: Partial<WorkerTask> = {}): WorkerTask => ({
+      taskId: randomUUID(),
+      executionId: execution.id,
+      ordinal,
+      pool: 'default',
+      status: 'Queued',
+      taskToken: `token-${ordinal}`,
+      createdAt: `2026-04-05T06:0${ordinal}:00.000Z`,
+      ...fields,
+    });
+    const step = async (ordinal: number) => (await stores.executions.getStep(execution.id, ordinal))?.status;
+
+    it('enqueues a task with its step, only from the statuses given, once', async () => {
+      const first = task(0);
+      expect(await stores.tasks.enqueue(first, ['Pending', 'Waiting'])).toBe(true);
+      expect(await step(0)).toBe('Queued');
+      expect((await stores.executions.getStep(execution.id, 0))?.taskId).toBe(first.taskId);
+      expect(await stores.tasks.enqueue(task(0), ['Pending', 'Waiting'])).toBe(false);
+      expect(await stores.tasks.enqueue({ ...task(1), taskId: first.taskId }, ['Pending'])).toBe(false);
+      expect(await step(1)).toBe('Pending');
+      const other = task(1, { pool: 'sql' });
+      await stores.tasks.enqueue(other, ['Pending']);
+      expect(await stores.tasks.queuedIn('default', 10)).toEqual([first.taskId]);
+      expect((await stores.tasks.allQueued()).map((t) => t.taskId)).toEqual([first.taskId, other.taskId]);
+      await stores.tasks.replaceToken(first.taskId, 'restarted');
+      expect((await stores.tasks.get(first.taskId))?.taskToken).toBe('restarted');
+      await expect(stores.tasks.replaceToken(randomUUID(), 'x')).rejects.toThrow();
+    });
+
+    it('claims a queued task once, with its step, and finds it again by its claim', async () => {
+      const queued = task(0);
+      await stores.tasks.enqueue(queued, ['Pending']);
+      const claimed = await stores.tasks.claim(queued.taskId, worker, 'c-1', NOW);
+      expect(claimed).toMatchObject({
+        status: 'Claimed',
+        ...worker,
+        claimId: 'c-1',
+        claimedAt: NOW,
+        lastHeartbeatAt: NOW,
+      });
+      expect(await stores.executions.getStep(execution.id, 0)).toMatchObject({
+        status: 'Processing',
+        startedAt: NOW,
+        activityStatus: 'InProgress',
+      });
+      expect(
+        await stores.tasks.claim(queued.taskId, { claimedBy: 'key-2', workerId: 'w-2' }, 'c-2', NOW),
+      ).toBeUndefined();
+      expect(await stores.tasks.queuedIn('default', 10)).toEqual([]);
+      expect((await stores.tasks.claimedIn(worker, 'c-1')).map((t) => t.taskId)).toEqual([queued.taskId]);
+      expect(await stores.tasks.claimedIn({ ...worker, claimedBy: 'key-2' }, 'c-1')).toEqual([]);
+    });
+
+    it('abandons a queued task whose step was cancelled when it is claimed', async () => {
+      const queued = task(0);
+      await stores.tasks.enqueue(queued, ['Pending']);
+      await stores.executions.transition(execution, 'Queued', { status: 'Cancelled', completedAt: NOW });
+      expect(await stores.tasks.claim(queued.taskId, worker, 'c-1', NOW)).toBeUndefined();
+      expect((await stores.tasks.get(queued.taskId))?.status).toBe('Abandoned');
+    });
+
+    it('releases a claim back to the queue, only for the claim that holds it', async () => {
+      const queued = task(0);
+      await stores.tasks.enqueue(queued, ['Pending']);
+      const claimed = (await stores.tasks.claim(queued.taskId, worker, 'c-1', NOW)) as WorkerTask;
+      await stores.tasks.release(claimed, 'c-other');
+      expect((await stores.tasks.get(queued.taskId))?.status).toBe('Claimed');
+      await stores.tasks.release(claimed, 'c-1');
+      const released = await stores.tasks.get(queued.taskId);
+      expect(released).toMatchObject({ status: 'Queued' });
+      expect(released).not.toHaveProperty('claimId');
+      const stepRow = await stores.executions.getStep(execution.id, 0);
+      expect(stepRow?.status).toBe('Queued');
+      expect(stepRow?.startedAt ?? null).toBeNull();
+      expect(await stores.tasks.queuedIn('default', 10)).toEqual([queued.taskId]);
+    });
+
+    it('takes heartbeats and outcomes only from the claimant; late once the step ended without it', async () => {
+      const queued = task(0);
+      await stores.tasks.enqueue(queued, ['Pending']);
+      const claimed = (await stores.tasks.claim(queued.taskId, worker, 'c-1', NOW)) as WorkerTask;
+      expect(await stores.tasks.touch(queued.taskId, { claimedBy: 'key-2' }, NOW, 'hi')).toBe(false);
+      expect(
+        await stores.tasks.touch(queued.taskId, { claimedBy: 'key-1', workerId: 'w-9' }, NOW, 'hi'),
+      ).toBe(false);
+      expect(
+        await stores.tasks.touch(queued.taskId, { claimedBy: 'key-1' }, '2026-04-05T07:01:00.000Z', 'half'),
+      ).toBe(true);
+      expect(await stores.tasks.get(queued.taskId)).toMatchObject({
+        lastHeartbeatAt: '2026-04-05T07:01:00.000Z',
+        heartbeatMessage: 'half',
+      });
+      expect(
+        await stores.tasks.complete(claimed, { claimedBy: 'key-2' }, done, NOW, { status: 'Completed' }),
+      ).toBe('not-claimed');
+      expect(
+        await stores.tasks.complete(claimed, worker, done, NOW, { status: 'Completed', completedAt: NOW }),
+      ).toBe('ok');
+      expect(await step(0)).toBe('Completed');
+      expect(await stores.tasks.get(queued.taskId)).toMatchObject({
+        status: 'Completed',
+        outcomeAccepted: true,
+        outcome: done,
+      });
+      expect(await stores.tasks.complete(claimed, worker, done, NOW, { status: 'Completed' })).toBe(
+        'not-claimed',
+      );
+
+      // The step fails without the worker (a timeout): its report comes late, kept on the task only.
+      const second = task(1);
+      await stores.tasks.enqueue(second, ['Pending']);
+      const claimedSecond = (await stores.tasks.claim(second.taskId, worker, 'c-2', NOW)) as WorkerTask;
+      await stores.executions.updateStep(execution.id, 1, ['Processing'], { status: 'Failed' });
+      expect(await stores.tasks.complete(claimedSecond, worker, done, NOW, { status: 'Completed' })).toBe(
+        'late',
+      );
+      expect(await step(1)).toBe('Failed');
+      expect(await stores.tasks.get(second.taskId)).toMatchObject({
+        status: 'Completed',
+        outcomeAccepted: false,
+      });
+    });
+
+    it('abandons a queued or claimed task, and nothing that has finished', async () => {
+      const queued = task(0);
+      await stores.tasks.enqueue(queued, ['Pending']);
+      await stores.tasks.abandon(queued.taskId);
+      expect((await stores.tasks.get(queued.taskId))?.status).toBe('Abandoned');
+      expect(await stores.tasks.queuedIn('default', 10)).toEqual([]);
+      const second = task(1);
+      await stores.tasks.enqueue(second, ['Pending']);
+      const claimed = (await stores.tasks.claim(second.taskId, worker, 'c-1', NOW)) as WorkerTask;
+      await stores.tasks.complete(claimed, worker, done, NOW, { status: 'Completed' });
+      await stores.tasks.abandon(second.taskId);
+      expect((await stores.tasks.get(second.taskId))?.status).toBe('Completed');
+      await stores.tasks.abandon(randomUUID());
+    });
+  });
+}

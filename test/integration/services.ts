@@ -1,0 +1,44 @@
+import type { Schedule } from '../../core/schemas/schedule.js';
+import { createServices, type Services } from '../../core/services/index.js';
+import { freshTables, recordRequests } from '../helpers/dynamodb.js';
+import { RecordingWorkflow } from '../helpers/recording-workflow.js';
+import { TestClock } from './fixtures.js';
+
+/** The setup of the service-level tests: the services over fresh tables, a recording workflow and a clock at `start`. */
+export async function servicesOnFreshTables(start = '2026-04-05T06:00:00.000Z') {
+  const db = await freshTables();
+  const clock = new TestClock(start);
+  const workflow = new RecordingWorkflow();
+  const services = createServices(db.client, db.tables, { clock, workflow });
+  return { db, clock, workflow, services };
+}
+
+/** A schedule's executions, oldest first (up to 100). */
+export async function executionsOf(services: Services, schedule: Pick<Schedule, 'id'>) {
+  const page = await services.executions.list({
+    scheduleId: schedule.id,
+    pageSize: 100,
+    sortBy: 'queuedAt',
+    sortDescending: false,
+  });
+  return page.items;
+}
+
+/**
+ * Acts as a concurrent writer would: runs `write` once, just before the first transaction that puts
+ * an item in `table` is sent (the transaction then meets what `write` changed).
+ */
+export function beforeFirstPutIn(
+  db: Awaited<ReturnType<typeof freshTables>>,
+  table: string,
+  write: () => Promise<unknown>,
+): void {
+  let done = false;
+  recordRequests(db.client, async (request) => {
+    const puts = (request.input.TransactItems as { Put?: { TableName: string } }[] | undefined) ?? [];
+    if (!done && puts.some((item) => item.Put?.TableName === table)) {
+      done = true;
+      await write();
+    }
+  });
+}
