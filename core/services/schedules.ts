@@ -33,15 +33,15 @@ import type {
 } from '../ports.js';
 import { StaleVersionError, systemClock } from '../ports.js';
 import type { Execution } from '../schemas/execution.js';
-import type {
-  ListSchedulesQuery,
-  NextRuns,
+import {
+  type ListSchedulesQuery,
+  type NextRuns,
   RunScheduleResult,
-  Schedule,
-  ScheduleInput,
-  ScheduleSortBy,
-  ScheduleStep,
-  ScheduleSummary,
+  type Schedule,
+  type ScheduleInput,
+  type ScheduleSortBy,
+  type ScheduleStep,
+  type ScheduleSummary,
 } from '../schemas/schedule.js';
 import { assignStageIndexes, countStages } from '../stages.js';
 import { isActiveExecutionStatus } from '../transitions.js';
@@ -216,7 +216,8 @@ export class ScheduleService {
     return this.retrying(async (): Promise<Replayable<RunScheduleResult>> => {
       const earlier =
         scope && (await this.deps.idempotency.find<RunScheduleResult>(scope, claimTime(this.clock)));
-      if (earlier) return { ...earlier, replayed: true };
+      // Parsed again: the stored record's fields come back in no order, the contract's answer in its own.
+      if (earlier) return { ...RunScheduleResult.parse(earlier), replayed: true };
       const schedule = await this.require(id);
       if (schedule.steps.length === 0) {
         throw new BadRequestError(`Schedule '${schedule.name}' has no steps to run.`);

@@ -434,6 +434,7 @@ describe('schedule executions', () => {
     expect(again.status).toBe(202);
     expect(again.headers.get('Idempotent-Replayed')).toBe('true');
     expect(again.body).toEqual(first.body);
+    expect(Object.keys(again.body)).toEqual(Object.keys(first.body)); // the contract's field order
     expect(other.status).toBe(202);
     expect(other.body.executionId).not.toBe(first.body.executionId);
     const listed = await admin.get(`/schedule-executions?scheduleId=${schedule.id}`);
