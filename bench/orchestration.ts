@@ -1,4 +1,5 @@
 import { cpus, loadavg } from 'node:os';
+import { WorkerTaskIndex } from '../core/adapters/dynamodb/tables.js';
 import { assignStageIndexes, countStages } from '../core/stages.js';
 import { random } from './data.js';
 import type { DynamoCall } from './dynamo-proxy.js';
@@ -1090,13 +1091,13 @@ export async function runOrchestrationBench(): Promise<boolean> {
       beat,
     );
     const idleCalls = a.idle.calls.filter((c) => c.status === 200);
-    const queueCalls = idleCalls.filter((c) => c.index === 'pool-queued');
+    const queueCalls = idleCalls.filter((c) => c.index === WorkerTaskIndex.poolQueued);
     const idleQueries = queueCalls.length;
     const scale = HANDOFF_WAIT_SECONDS / IDLE_SECONDS;
     // Queue queries scale with the wait; the authorizer's read is once per claim.
     const idleRru =
       sum(queueCalls.map((c) => c.capacity)) * scale +
-      sum(idleCalls.filter((c) => c.index !== 'pool-queued').map((c) => c.capacity));
+      sum(idleCalls.filter((c) => c.index !== WorkerTaskIndex.poolQueued).map((c) => c.capacity));
     const polls = (30 * 86_400) / HANDOFF_WAIT_SECONDS;
     const idleLambdaMs = sum(a.idle.invocations.map((i) => i.ms)) * (HANDOFF_WAIT_SECONDS / IDLE_SECONDS);
     const idleMonth = {
