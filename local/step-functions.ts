@@ -9,6 +9,7 @@ import {
   StateMachine,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
+import { readBody } from './http.js';
 
 /**
  * A local stand-in for AWS Step Functions (Standard workflows): a small HTTP server speaking the
@@ -313,10 +314,8 @@ function stringField(body: Json, field: string, required = false): string | unde
   return value;
 }
 
-async function readBody(request: IncomingMessage): Promise<Json> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
+async function readJsonObject(request: IncomingMessage): Promise<Json> {
+  const text = (await readBody(request)).toString('utf8');
   if (text.trim() === '') return {};
   try {
     const body: unknown = JSON.parse(text);
@@ -658,7 +657,7 @@ export async function startLocalStepFunctions(o: LocalStepFunctionsOptions): Pro
           'com.amazon.coral.service',
         );
       }
-      send(200, operation(await readBody(request)));
+      send(200, operation(await readJsonObject(request)));
     } catch (error) {
       if (error instanceof ApiError) {
         send(400, { __type: `${error.namespace}#${error.type}`, message: error.message });
