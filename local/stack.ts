@@ -23,7 +23,7 @@ import {
 import { type LocalEventBridge, type PublishedEvent, startLocalEventBridge } from './eventbridge.js';
 import { closeServer, listenOnLoopback } from './http.js';
 import { LOCAL_PAGE_TOKEN_SECRET, type LocalSecrets, pageTokenKey, startLocalSecrets } from './secrets.js';
-import { type LocalStepFunctions, startLocalStepFunctions } from './step-functions.js';
+import { type LocalStepFunctions, startLocalStepFunctions } from './step-functions/index.js';
 import { followStreams } from './streams.js';
 import { backfillAddedIndexes, ensureTables, localTableNames } from './tables.js';
 
