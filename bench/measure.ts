@@ -154,3 +154,14 @@ export async function runScenario(
 export function trim(value: number): string {
   return String(Math.round(value * 100) / 100);
 }
+
+/** A line of the report, on stdout. */
+export const log = (line = '') => process.stdout.write(`${line}\n`);
+
+/** A number with thousands separators and exactly `digits` decimals. */
+export const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+export const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
