@@ -17,7 +17,7 @@ import {
   type ScenarioResult,
   trim,
 } from './measure.js';
-import { runOrchestrationBench } from './orchestration.js';
+import { runOrchestrationBench } from './orchestration/index.js';
 import { checkItemsMatchStore, seedExecutions } from './seed.js';
 import { type BenchStack, startBenchStack } from './stack.js';
 import { runWorkerOverheadBench } from './worker-overhead.js';
