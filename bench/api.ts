@@ -25,3 +25,11 @@ export function apiCaller(apiUrl: string) {
 }
 
 export type ApiCall = ReturnType<typeof apiCaller>;
+
+/** Creates an API key with the Worker role, as an admin; returns the key. */
+export async function createWorkerKey(call: ApiCall, adminKey: string, name: string): Promise<string> {
+  const answer = await call('POST', '/api-keys', adminKey, { name, roles: ['Worker'] });
+  if (answer.status !== 201)
+    throw new Error(`Creating a Worker key: ${answer.status} ${JSON.stringify(answer.body)}`);
+  return answer.body.key as string;
+}

@@ -6,7 +6,7 @@ import { WorkerAgent } from '../worker/agent.js';
 import { WorkerApiClient } from '../worker/api-client.js';
 import { parseWorkerConfig } from '../worker/config.js';
 import { silentLogger } from '../worker/log.js';
-import { apiCaller } from './api.js';
+import { apiCaller, createWorkerKey } from './api.js';
 import { log, percentile } from './measure.js';
 
 /**
@@ -92,13 +92,7 @@ export async function runWorkerOverheadBench(): Promise<boolean> {
   let agent: WorkerAgent | undefined;
   const call = apiCaller(stack.apiUrl);
   try {
-    const key = await call('POST', '/api-keys', stack.adminApiKey, {
-      name: 'bench-worker-overhead',
-      roles: ['Worker'],
-    });
-    if (key.status !== 201)
-      throw new Error(`Creating a Worker key: ${key.status} ${JSON.stringify(key.body)}`);
-    const workerKey = key.body.key as string;
+    const workerKey = await createWorkerKey(call, stack.adminApiKey, 'bench-worker-overhead');
 
     const config = parseWorkerConfig(
       { apiUrl: stack.apiUrl, workerId: 'bench-worker', pools: [POOL], concurrency: 1, pollWaitSeconds: 2 },

@@ -1,5 +1,5 @@
 import { cpus, loadavg } from 'node:os';
-import { apiCaller } from '../api.js';
+import { apiCaller, createWorkerKey } from '../api.js';
 import { instrumentLambdas } from '../lambdas.js';
 import { log } from '../measure.js';
 import { startBenchStack } from '../stack.js';
@@ -45,13 +45,7 @@ export async function runOrchestrationBench(): Promise<boolean> {
     const call = apiCaller(stack.apiUrl);
     const meter = await instrumentLambdas();
     const progress = new Progress(meter);
-    const key = await call('POST', '/api-keys', stack.adminApiKey, {
-      name: 'bench-worker',
-      roles: ['Worker'],
-    });
-    if (key.status !== 201)
-      throw new Error(`Creating the Worker key: ${key.status} ${JSON.stringify(key.body)}`);
-    const workerKey = key.body.key as string;
+    const workerKey = await createWorkerKey(call, stack.adminApiKey, 'bench-worker');
     const createSchedule = async (body: unknown) => {
       const answer = await call('POST', '/schedules', stack.adminApiKey, body);
       if (answer.status !== 201)

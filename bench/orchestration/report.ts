@@ -1,6 +1,6 @@
 import type { DynamoCall } from '../dynamo-proxy.js';
 import type { Invocation } from '../lambdas.js';
-import { fmt, log, percentile, sum, trim } from '../measure.js';
+import { fmt, log, percentile, sum, table, trim } from '../measure.js';
 import type { replayWriteUnits, WriteUnits } from '../write-units.js';
 import type { HandoffResult } from './handoff.js';
 import { costRows, idleWorkerMonth, PRICES } from './pricing.js';
@@ -21,18 +21,6 @@ import { groupBy, type PerStep, pricedUnits, transitionsPerExecution, type Windo
 /** The tables and lines the orchestration benchmark prints. */
 
 const sorted = (values: readonly number[]) => [...values].sort((a, b) => a - b);
-
-export function table(header: string[], rows: string[][], right: (column: number) => boolean) {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => (row[c] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, c) => (right(c) ? cell.padStart(widths[c] as number) : cell.padEnd(widths[c] as number)))
-      .join('  ')
-      .trimEnd();
-  log(line(header));
-  log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of rows) log(line(row));
-}
 
 export const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(0) : '–');
 export const stats = (values: number[]) => {
