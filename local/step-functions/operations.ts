@@ -27,6 +27,15 @@ function stringField(body: Json, field: string, required = false): string | unde
   return value;
 }
 
+/** The JSON a string field holds, or the API error `type` (message `<what>: '<text>'`) when it is not JSON. */
+function parseJson(text: string, type: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(type, `${what}: '${text}'`);
+  }
+}
+
 export function stepFunctionsOperations(runtime: Runtime): Operations {
   const { stateMachineArn } = runtime;
 
@@ -39,12 +48,7 @@ export function stepFunctionsOperations(runtime: Runtime): Operations {
     const name = stringField(body, 'name') ?? randomUUID();
     if (!EXECUTION_NAME.test(name)) throw new ApiError('InvalidName', `Invalid Name: '${name}'`);
     const input = stringField(body, 'input') ?? '{}';
-    let parsedInput: unknown;
-    try {
-      parsedInput = JSON.parse(input);
-    } catch {
-      throw new ApiError('InvalidExecutionInput', `Invalid Execution Input: '${input}'`);
-    }
+    const parsedInput = parseJson(input, 'InvalidExecutionInput', 'Invalid Execution Input');
     const executionArn = runtime.executionArn(name);
     const existing = runtime.execution(executionArn);
     if (existing) {
@@ -107,13 +111,7 @@ export function stepFunctionsOperations(runtime: Runtime): Operations {
     SendTaskSuccess: (body) => {
       const task = openTask(body);
       const output = stringField(body, 'output', true);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(output);
-      } catch {
-        throw new ApiError('InvalidOutput', `Invalid Output: '${output}'`);
-      }
-      runtime.succeed(task, parsed);
+      runtime.succeed(task, parseJson(output, 'InvalidOutput', 'Invalid Output'));
       return {};
     },
     SendTaskFailure: (body) => {
