@@ -1,10 +1,9 @@
-import type { ApiCall } from '../api.js';
 import { random } from '../data.js';
 import type { DynamoCall } from '../dynamo-proxy.js';
 import type { Invocation, LambdaMeter } from '../lambdas.js';
 import { sleep } from '../measure.js';
 import type { BenchStack } from '../stack.js';
-import type { Progress } from './progress.js';
+import type { PhaseContext } from './progress.js';
 import { SEQUENTIAL, shapeOf } from './schedules.js';
 import { HANDOFF_WAIT_SECONDS, HANDOFFS, IDLE_SECONDS } from './settings.js';
 import type { Window } from './units.js';
@@ -47,14 +46,8 @@ export interface HandoffResult {
   immediateClaims: number[];
 }
 
-export async function handoffPhase(
-  stack: BenchStack,
-  call: ApiCall,
-  workerKey: string,
-  meter: LambdaMeter,
-  progress: Progress,
-  scheduleId: string,
-): Promise<HandoffResult> {
+export async function handoffPhase(context: PhaseContext, scheduleId: string): Promise<HandoffResult> {
+  const { stack, call, workerKey, meter, progress } = context;
   const pool = 'handoff';
   const running = new BenchWorker(stack.apiUrl, workerKey, 'bench-handoff-1');
   const polling = new BenchWorker(stack.apiUrl, workerKey, 'bench-handoff-2');

@@ -58,9 +58,10 @@ export async function runOrchestrationBench(): Promise<boolean> {
       mixSchedules.push(await createSchedule(scheduleBody(`Bench mix ${n + 1}`, 'mix', MIX)));
     }
 
-    const a = await handoffPhase(stack, call, workerKey, meter, progress, handoffSchedule);
+    const context = { stack, call, workerKey, meter, progress };
+    const a = await handoffPhase(context, handoffSchedule);
     log(`(a) done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
-    const b = await throughputPhase(stack, call, workerKey, meter, progress, mixSchedules);
+    const b = await throughputPhase(context, mixSchedules);
     problems = b.problems;
     log(`(b) done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
 

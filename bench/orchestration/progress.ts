@@ -1,4 +1,15 @@
+import type { ApiCall } from '../api.js';
 import type { Invocation, LambdaMeter } from '../lambdas.js';
+import type { BenchStack } from '../stack.js';
+
+/** What a phase runs on: the stack, an API caller, the Worker key and the meters. */
+export interface PhaseContext {
+  stack: BenchStack;
+  call: ApiCall;
+  workerKey: string;
+  meter: LambdaMeter;
+  progress: Progress;
+}
 
 /** Observing the state machine through the orchestrator's invocations. */
 export class Progress {

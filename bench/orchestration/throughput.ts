@@ -1,8 +1,5 @@
-import type { ApiCall } from '../api.js';
-import type { LambdaMeter } from '../lambdas.js';
 import { sleep } from '../measure.js';
-import type { BenchStack } from '../stack.js';
-import type { Progress } from './progress.js';
+import type { PhaseContext } from './progress.js';
 import { MIX, shapeOf } from './schedules.js';
 import { EXECUTIONS, MAX_TASKS, THROUGHPUT_WAIT_SECONDS, WORKER_LOOPS } from './settings.js';
 import type { Window } from './units.js';
@@ -24,13 +21,10 @@ export interface ThroughputResult {
 }
 
 export async function throughputPhase(
-  stack: BenchStack,
-  call: ApiCall,
-  workerKey: string,
-  meter: LambdaMeter,
-  progress: Progress,
+  context: PhaseContext,
   scheduleIds: string[],
 ): Promise<ThroughputResult> {
+  const { stack, call, workerKey, meter, progress } = context;
   const pool = 'mix';
   const shape = shapeOf(MIX);
   const expectedSteps = EXECUTIONS * shape.steps;
