@@ -26,7 +26,7 @@ import { runWorkerOverheadBench } from './worker-overhead.js';
 
 /**
  * `npm run bench`: read cost of the execution endpoints with 10,000 and 100,000 stored executions, then
- * the orchestration figures (orchestration.ts: hand-off latency, throughput, cost per step), all local.
+ * the orchestration figures (orchestration/: hand-off latency, throughput, cost per step), all local.
  * BENCH_ONLY=reads, orchestration, worker or dispatch runs one part (worker-overhead.ts: the worker agent's
  * own overhead per task; dispatch.ts: one cron tick over 1,000 and 10,000 due schedules). The orchestration and worker parts run in processes of their
  * own: the handlers build their services once per process, from the environment of the first stack.
