@@ -9,7 +9,7 @@ import { createServices } from '../core/services/index.js';
 import { type DynamoConnection, startDynamoDbLocal } from '../local/dynamodb-local.js';
 import { ensureTables, localTableNames } from '../local/tables.js';
 import { type DynamoCall, startCountingProxy } from './dynamo-proxy.js';
-import { percentile, trim } from './measure.js';
+import { fmt, log, percentile, trim } from './measure.js';
 
 /**
  * Cron dispatch figures (`npm run bench`, or `BENCH_ONLY=dispatch`): N enabled cron schedules all due at
@@ -39,10 +39,6 @@ const FIRE_TIME = Date.parse('2026-12-01T06:00:00.000Z');
 const SEED_CONCURRENCY = 16;
 /** Minutes of ticks before giving up: only a machine far slower than this one needs more than 3. */
 const MAX_TICKS = 10;
-
-const log = (line = '') => process.stdout.write(`${line}\n`);
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 /** The real clock, shifted: `at(t)` makes it read `t` now, and it runs on from there. */
 class ShiftedClock implements Clock {

@@ -1,5 +1,5 @@
-import { Agent, createServer, type IncomingMessage, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, createServer, request, type Server } from 'node:http';
+import { closeServer, listenOnLoopback, readBody } from '../local/http.js';
 
 /**
  * A counting HTTP proxy in front of DynamoDB Local. The handlers' SDK client is pointed at it (through
@@ -93,12 +93,6 @@ function capacityOf(answer: Json): number {
   return list.reduce((sum: number, entry: Json) => sum + Number(entry.CapacityUnits ?? 0), 0);
 }
 
-async function readAll(stream: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 function errorOf(status: number, answer: Json): string | undefined {
   if (status === 200) return undefined;
   const type = typeof answer.__type === 'string' ? answer.__type : 'UnknownError';
@@ -118,7 +112,7 @@ export async function startCountingProxy(
   const server: Server = createServer(async (req, res) => {
     try {
       const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? 'unknown';
-      let body = await readAll(req);
+      let body = await readBody(req);
       let parsed: Json = {};
       try {
         parsed = JSON.parse(body.toString('utf8')) as Json;
@@ -139,7 +133,7 @@ export async function startCountingProxy(
       });
       upstreamReq.on('response', async (upstreamRes) => {
         try {
-          const answer = await readAll(upstreamRes);
+          const answer = await readBody(upstreamRes);
           const status = upstreamRes.statusCode ?? 502;
           let answered: Json = {};
           try {
@@ -179,11 +173,7 @@ export async function startCountingProxy(
     }
   });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => ok());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   return {
     endpoint: `http://127.0.0.1:${port}`,
     take: () => {
@@ -193,10 +183,7 @@ export async function startCountingProxy(
     },
     writeLog: () => writes,
     stop: async () => {
-      await new Promise<void>((done) => {
-        server.close(() => done());
-        server.closeAllConnections();
-      });
+      await closeServer(server);
       agent.destroy();
     },
   };

@@ -154,3 +154,38 @@ export async function runScenario(
 export function trim(value: number): string {
   return String(Math.round(value * 100) / 100);
 }
+
+/** A line of the report, on stdout. */
+export const log = (line = '') => process.stdout.write(`${line}\n`);
+
+/** A number with thousands separators and exactly `digits` decimals. */
+export const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+/**
+ * A table on stdout: a header, a rule, the rows; `right` says which columns are right-aligned, and
+ * `gapBefore` before which rows (by index) a blank line goes.
+ */
+export function table(
+  header: string[],
+  rows: string[][],
+  right: (column: number) => boolean,
+  gapBefore: (row: number) => boolean = () => false,
+) {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => (row[c] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, c) => (right(c) ? cell.padStart(widths[c] as number) : cell.padEnd(widths[c] as number)))
+      .join('  ')
+      .trimEnd();
+  log(line(header));
+  log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const [i, row] of rows.entries()) {
+    if (gapBefore(i)) log();
+    log(line(row));
+  }
+}
+
+export const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

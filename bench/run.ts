@@ -11,20 +11,22 @@ import { runDispatchBench } from './dispatch.js';
 import {
   apiClient,
   exercise,
+  log,
   percentile,
   runScenario,
   type Scenario,
   type ScenarioResult,
+  table,
   trim,
 } from './measure.js';
-import { runOrchestrationBench } from './orchestration.js';
+import { runOrchestrationBench } from './orchestration/index.js';
 import { checkItemsMatchStore, seedExecutions } from './seed.js';
 import { type BenchStack, startBenchStack } from './stack.js';
 import { runWorkerOverheadBench } from './worker-overhead.js';
 
 /**
  * `npm run bench`: read cost of the execution endpoints with 10,000 and 100,000 stored executions, then
- * the orchestration figures (orchestration.ts: hand-off latency, throughput, cost per step), all local.
+ * the orchestration figures (orchestration/: hand-off latency, throughput, cost per step), all local.
  * BENCH_ONLY=reads, orchestration, worker or dispatch runs one part (worker-overhead.ts: the worker agent's
  * own overhead per task; dispatch.ts: one cron tick over 1,000 and 10,000 due schedules). The orchestration and worker parts run in processes of their
  * own: the handlers build their services once per process, from the environment of the first stack.
@@ -56,7 +58,6 @@ const READS = process.env.BENCH_READS?.split(',').map((s) => s.trim());
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-const log = (line = '') => process.stdout.write(`${line}\n`);
 
 async function createSchedules(stack: BenchStack): Promise<Schedule[]> {
   const schedules: Schedule[] = [];
@@ -243,21 +244,13 @@ function printTable(results: ScenarioResult[]) {
       : `${trim(r.rcu.mean)} (${trim(r.rcu.min)}–${trim(r.rcu.max)})`,
     r.operations,
   ]);
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => (row[c] as string).length)));
   const right = new Set([1, 2, 3, 4, 5]);
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, c) =>
-        right.has(c) ? cell.padStart(widths[c] as number) : cell.padEnd(widths[c] as number),
-      )
-      .join('  ')
-      .trimEnd();
-  log(line(header));
-  log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const [i, row] of rows.entries()) {
-    if (i > 0 && results[i]?.rank !== results[i - 1]?.rank) log();
-    log(line(row));
-  }
+  table(
+    header,
+    rows,
+    (c) => right.has(c),
+    (i) => i > 0 && results[i]?.rank !== results[i - 1]?.rank,
+  );
 }
 
 async function reads(began: number) {
@@ -387,23 +380,13 @@ async function main() {
   }
   await reads(began);
   if (only === undefined) {
-    log();
-    const code = await partInChild('orchestration');
-    if (code !== 0) {
-      log(`The orchestration part failed (exit code ${code}).`);
-      process.exitCode = code;
-    }
-    log();
-    const workerCode = await partInChild('worker');
-    if (workerCode !== 0) {
-      log(`The worker part failed (exit code ${workerCode}).`);
-      process.exitCode = workerCode;
-    }
-    log();
-    const dispatchCode = await partInChild('dispatch');
-    if (dispatchCode !== 0) {
-      log(`The dispatch part failed (exit code ${dispatchCode}).`);
-      process.exitCode = dispatchCode;
+    for (const part of ['orchestration', 'worker', 'dispatch'] as const) {
+      log();
+      const code = await partInChild(part);
+      if (code !== 0) {
+        log(`The ${part} part failed (exit code ${code}).`);
+        process.exitCode = code;
+      }
     }
     log();
     log(`Whole benchmark (reads + orchestration + worker + dispatch): ${seconds(performance.now() - began)}`);

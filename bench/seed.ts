@@ -13,6 +13,7 @@ import type { ExecutionStepRecord } from '../core/ports.js';
 import type { Execution } from '../core/schemas/execution.js';
 import type { Schedule } from '../core/schemas/schedule.js';
 import { generateExecution, scheduleOf } from './data.js';
+import { sleep } from './measure.js';
 
 /**
  * Seeds executions straight into the tables with BatchWriteItem, item for item as
@@ -27,8 +28,6 @@ type Item = Record<string, unknown>;
 // `checkItemsMatchStore` compares with what `DynamoExecutionStore.create` writes.
 const executionItem = (execution: Execution): Item => ({ ...execution, ...indexAttributes(execution) });
 const stepItem = (executionId: string, step: ExecutionStepRecord): Item => ({ ...step, executionId });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function batchWrite(client: DynamoDBDocumentClient, table: string, items: Item[]): Promise<void> {
   let pending = items.map((Item) => ({ PutRequest: { Item } }));

@@ -6,7 +6,8 @@ import { WorkerAgent } from '../worker/agent.js';
 import { WorkerApiClient } from '../worker/api-client.js';
 import { parseWorkerConfig } from '../worker/config.js';
 import { silentLogger } from '../worker/log.js';
-import { percentile } from './measure.js';
+import { apiCaller, createWorkerKey } from './api.js';
+import { log, percentile } from './measure.js';
 
 /**
  * The worker agent's own overhead per task (`npm run bench`, or `BENCH_ONLY=worker`): a fresh local stack
@@ -28,7 +29,6 @@ if (!Number.isSafeInteger(TASKS) || TASKS < 1) throw new Error('BENCH_WORKER_TAS
 const POOL = 'bench-worker-overhead';
 const BIN_TRUE = '/bin/true';
 
-const log = (line = '') => process.stdout.write(`${line}\n`);
 const now = () => performance.now();
 
 interface Marks {
@@ -53,16 +53,6 @@ function instrumentSpawn(onSpawn: (at: number, child: ChildProcess) => void): ()
     childProcess.spawn = original;
     syncBuiltinESMExports();
   };
-}
-
-async function api(apiUrl: string, key: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${apiUrl}${path}`, {
-    method,
-    headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
 }
 
 const stats = (values: number[]) => {
@@ -100,14 +90,9 @@ export async function runWorkerOverheadBench(): Promise<boolean> {
     });
   });
   let agent: WorkerAgent | undefined;
+  const call = apiCaller(stack.apiUrl);
   try {
-    const key = await api(stack.apiUrl, stack.adminApiKey, 'POST', '/api-keys', {
-      name: 'bench-worker-overhead',
-      roles: ['Worker'],
-    });
-    if (key.status !== 201)
-      throw new Error(`Creating a Worker key: ${key.status} ${JSON.stringify(key.body)}`);
-    const workerKey = key.body.key as string;
+    const workerKey = await createWorkerKey(call, stack.adminApiKey, 'bench-worker-overhead');
 
     const config = parseWorkerConfig(
       { apiUrl: stack.apiUrl, workerId: 'bench-worker', pools: [POOL], concurrency: 1, pollWaitSeconds: 2 },
@@ -141,7 +126,7 @@ export async function runWorkerOverheadBench(): Promise<boolean> {
       return answer;
     };
 
-    const schedule = await api(stack.apiUrl, stack.adminApiKey, 'POST', '/schedules', {
+    const schedule = await call('POST', '/schedules', stack.adminApiKey, {
       name: 'Worker overhead bench',
       triggerType: 'Manual',
       overlapPolicy: 'AllowAll',
@@ -181,12 +166,7 @@ export async function runWorkerOverheadBench(): Promise<boolean> {
     // waiting when a task arrives and claims carry one task each.
     for (let n = 0; n < TASKS; n++) {
       const target = n;
-      const started = await api(
-        stack.apiUrl,
-        stack.adminApiKey,
-        'POST',
-        `/schedules/${schedule.body.id}/run`,
-      );
+      const started = await call('POST', `/schedules/${schedule.body.id}/run`, stack.adminApiKey);
       if (started.status !== 202) throw new Error(`Running the schedule: ${started.status}`);
       const deadline = Date.now() + 30_000;
       while (ended <= target) {

@@ -22,6 +22,7 @@ import {
   gatewayStatus,
 } from '../core/api/gateway-responses.js';
 import { API_BASE_PATH, type HandlerGroup, ROUTES, type Route } from '../core/api/routes.js';
+import { readBody } from './http.js';
 
 /**
  * A local stand-in for API Gateway (REST API, Lambda proxy integration): it matches the same route
@@ -130,25 +131,6 @@ function refuseUnparsable(error: NodeJS.ErrnoException, socket: Duplex): void {
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
 }
 
-/**
- * The body, or 'too-large' as soon as it passes API Gateway's limit: nothing past the limit is
- * buffered, and the stream is left open for {@link refuseTooLarge} to drain.
- */
-function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
-      req.off('data', onData).off('end', onEnd);
-      resolve('too-large');
-    };
-    const onEnd = () => resolve(Buffer.concat(chunks));
-    req.on('data', onData).once('end', onEnd).once('error', reject);
-  });
-}
-
 /** A Lambda context for in-process invocations. */
 export function lambdaContext(functionName: string, requestId: string = randomUUID()): Context {
   const deadline = Date.now() + 30_000;
@@ -197,7 +179,8 @@ export function createLocalApi(options: LocalApiOptions): Server {
       const found = match(method, url.pathname);
       if (!found) return sendGatewayResponse(res, 'MISSING_AUTHENTICATION_TOKEN', requestTime);
       if (found === 'bad-escape') return sendGatewayResponse(res, 'DEFAULT_4XX', requestTime);
-      const raw = await readBody(req);
+      // Nothing past the limit is buffered; the stream is left open for refuseTooLarge to drain.
+      const raw = await readBody(req, MAX_BODY_BYTES);
       if (raw === 'too-large') return refuseTooLarge(req, res, requestTime);
 
       const headers = multiValue(

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback, readBody } from './http.js';
 
 /**
  * EventBridge's PutEvents, locally: the change feed publishes with the real
@@ -58,9 +58,7 @@ function accept(entry: Entry): PublishedEvent | { ErrorCode: string; ErrorMessag
 }
 
 async function readJson(request: IncomingMessage): Promise<{ Entries?: Entry[] }> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  return JSON.parse((await readBody(request)).toString('utf8') || '{}');
 }
 
 export async function startLocalEventBridge(): Promise<LocalEventBridge> {
@@ -92,15 +90,10 @@ export async function startLocalEventBridge(): Promise<LocalEventBridge> {
       send(400, { __type: 'SerializationException', message: (error as Error).message });
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   return {
     endpoint: `http://127.0.0.1:${port}`,
     events: () => published,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    stop: () => closeServer(server),
   };
 }

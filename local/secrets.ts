@@ -1,8 +1,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { closeServer, listenOnLoopback } from './http.js';
 
 /**
  * The AWS Parameters and Secrets Lambda Extension's secret endpoint, locally: the functions read
@@ -61,14 +61,9 @@ export async function startLocalSecrets(secrets: Readonly<Record<string, string>
     }
     send(200, { Name: id, SecretString: value, VersionStages: ['AWSCURRENT'] });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    port: (server.address() as AddressInfo).port,
+    port: await listenOnLoopback(server),
     sessionToken,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    stop: () => closeServer(server),
   };
 }

@@ -1,5 +1,4 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
@@ -22,8 +21,9 @@ import {
   startDynamoDbLocal,
 } from './dynamodb-local.js';
 import { type LocalEventBridge, type PublishedEvent, startLocalEventBridge } from './eventbridge.js';
+import { closeServer, listenOnLoopback } from './http.js';
 import { LOCAL_PAGE_TOKEN_SECRET, type LocalSecrets, pageTokenKey, startLocalSecrets } from './secrets.js';
-import { type LocalStepFunctions, startLocalStepFunctions } from './step-functions.js';
+import { type LocalStepFunctions, startLocalStepFunctions } from './step-functions/index.js';
 import { followStreams } from './streams.js';
 import { backfillAddedIndexes, ensureTables, localTableNames } from './tables.js';
 
@@ -204,11 +204,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       authorizer: authorizer.handler,
     });
     const listening = server;
-    await new Promise<void>((ok, fail) => {
-      listening.once('error', fail);
-      listening.listen(options.port, '127.0.0.1', () => ok());
-    });
-    const { port } = listening.address() as AddressInfo;
+    const port = await listenOnLoopback(listening, options.port);
 
     // EventBridge's minute rule. Its first run at start-up also resumes executions whose state
     // machine was lost with the previous process (the local engine keeps runs in memory).
@@ -274,10 +270,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         // (at most pollWaitSeconds; cutting it could strand what it claims) and the steps it runs
         // may finish within its grace period and report their end. Only then does the API close.
         await embedded?.stop();
-        await new Promise<void>((done) => {
-          listening.close(() => done());
-          listening.closeAllConnections();
-        });
+        await closeServer(listening);
         await follower?.stop();
         await sfn.stop();
         await bus.stop();

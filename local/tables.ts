@@ -13,6 +13,7 @@ import { backfillExecutionCells } from '../core/adapters/dynamodb/cell-backfill.
 import { DynamoScheduleStore } from '../core/adapters/dynamodb/schedule-store.js';
 import {
   EXECUTION_CELL_INDEXES,
+  ScheduleIndex,
   TABLES,
   type TableDefinition,
   type TableKey,
@@ -171,7 +172,7 @@ export async function backfillAddedIndexes(
   names: TableNames,
   added: readonly AddedIndex[],
 ): Promise<void> {
-  if (added.some((index) => index.table === 'schedules' && index.indexName === 'due')) {
+  if (added.some((index) => index.table === 'schedules' && index.indexName === ScheduleIndex.due)) {
     const store = new DynamoScheduleStore(client, names.schedules);
     for (const schedule of await store.listAll()) await store.replace(schedule, schedule);
   }

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
+import { closeServer, listenOnLoopback } from '../../local/http.js';
 
 /**
  * A stand-in OIDC provider for tests: a freshly generated key pair, its key set and discovery
@@ -48,8 +48,7 @@ export async function startOidcProvider(
     res.writeHead(body ? 200 : 404, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(body ?? { error: 'not found' }));
   });
-  await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
-  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  issuer = `http://127.0.0.1:${await listenOnLoopback(server)}`;
   return {
     issuer,
     audience: TEST_AUDIENCE,
@@ -72,10 +71,6 @@ export async function startOidcProvider(
         })
         .sign(options.key ?? privateKey);
     },
-    stop: () =>
-      new Promise<void>((done) => {
-        server.close(() => done());
-        server.closeAllConnections();
-      }),
+    stop: () => closeServer(server),
   };
 }

@@ -15,7 +15,7 @@ import {
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStepFunctions, startLocalStepFunctions } from '../../local/step-functions.js';
+import { type LocalStepFunctions, startLocalStepFunctions } from '../../local/step-functions/index.js';
 import { eventually } from '../helpers/eventually.js';
 
 const ORCHESTRATOR_ARN = 'arn:aws:lambda:local:000000000000:function:orchestrator';

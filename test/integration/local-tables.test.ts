@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../core/adapters/dynamodb/client.js';
 import { DynamoExecutionStore, indexAttributes } from '../../core/adapters/dynamodb/execution-store.js';
 import { DynamoScheduleStore } from '../../core/adapters/dynamodb/schedule-store.js';
-import { ExecutionIndex } from '../../core/adapters/dynamodb/tables.js';
+import { ExecutionIndex, ScheduleIndex } from '../../core/adapters/dynamodb/tables.js';
 import type { Execution } from '../../core/schemas/execution.js';
 import { type DynamoConnection, type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb-local.js';
 import { backfillAddedIndexes, ensureTables, localTableNames } from '../../local/tables.js';
@@ -54,7 +54,7 @@ describe('ensureTables on a persisted local database', () => {
         ],
         GlobalSecondaryIndexes: [
           {
-            IndexName: 'all-created',
+            IndexName: ScheduleIndex.allByCreated,
             KeySchema: [
               { AttributeName: 'listPk', KeyType: 'HASH' },
               { AttributeName: 'created', KeyType: 'RANGE' },

@@ -2,6 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { ApiKeyStore, StoredApiKey } from '../../ports.js';
 import { queryAll, transactWrite } from './client.js';
+import { ApiKeyIndex } from './tables.js';
 
 const LIST_PK = 'APIKEY';
 
@@ -50,7 +51,7 @@ export class DynamoApiKeyStore implements ApiKeyStore {
   async listAll(): Promise<StoredApiKey[]> {
     const items = await queryAll(this.client, {
       TableName: this.tableName,
-      IndexName: 'all-created',
+      IndexName: ApiKeyIndex.allByCreated,
       KeyConditionExpression: 'listPk = :pk',
       ExpressionAttributeValues: { ':pk': LIST_PK },
     });
@@ -78,7 +79,7 @@ export class DynamoApiKeyStore implements ApiKeyStore {
     const { Items } = await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
-        IndexName: 'by-id',
+        IndexName: ApiKeyIndex.byId,
         KeyConditionExpression: 'id = :id',
         ExpressionAttributeValues: { ':id': id },
       }),

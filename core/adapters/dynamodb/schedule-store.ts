@@ -6,6 +6,7 @@ import { SIDE_BY_SIDE_POLICIES } from '../../overlap.js';
 import type { ScheduleRecord, ScheduleRunUpdate, ScheduleStore } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
 import { cancellationCodes, queryAll, type TransactItems, transactWrite } from './client.js';
+import { ScheduleIndex } from './tables.js';
 
 const LIST_PK = 'SCHEDULE';
 
@@ -178,7 +179,7 @@ export class DynamoScheduleStore implements ScheduleStore {
   async listAll(): Promise<ScheduleRecord[]> {
     const items = await queryAll(this.client, {
       TableName: this.tableName,
-      IndexName: 'all-created',
+      IndexName: ScheduleIndex.allByCreated,
       KeyConditionExpression: 'listPk = :pk',
       ExpressionAttributeValues: { ':pk': LIST_PK },
     });
@@ -190,7 +191,7 @@ export class DynamoScheduleStore implements ScheduleStore {
       partitions.map((partition) =>
         queryAll(this.client, {
           TableName: this.tableName,
-          IndexName: 'due',
+          IndexName: ScheduleIndex.due,
           KeyConditionExpression: 'duePartition = :partition AND dueAt <= :now',
           ExpressionAttributeValues: { ':partition': String(partition), ':now': now },
         }),

@@ -50,6 +50,24 @@ export const ExecutionIndex = {
   active: 'active',
 } as const;
 
+/** Index names of the schedules table. */
+export const ScheduleIndex = {
+  allByCreated: 'all-created',
+  due: 'due',
+} as const;
+
+/** Index names of the worker tasks table. */
+export const WorkerTaskIndex = {
+  poolQueued: 'pool-queued',
+  allQueued: 'all-queued',
+} as const;
+
+/** Index names of the API keys table. */
+export const ApiKeyIndex = {
+  byId: 'by-id',
+  allByCreated: 'all-created',
+} as const;
+
 /**
  * The executions indexes a deployed stack gains in the upgrade to filter cells, in the order they
  * are created: CloudFormation creates one global secondary index per table update, so an upgrade
@@ -74,9 +92,19 @@ export const TABLES = {
     partitionKey: S('id'),
     indexes: [
       // Sparse: only schedule items carry `listPk` (name-reservation items do not).
-      { indexName: 'all-created', partitionKey: S('listPk'), sortKey: S('created'), projection: 'ALL' },
+      {
+        indexName: ScheduleIndex.allByCreated,
+        partitionKey: S('listPk'),
+        sortKey: S('created'),
+        projection: 'ALL',
+      },
       // Sparse: only schedules that will fire (enabled, Cron) carry `duePartition` and `dueAt`.
-      { indexName: 'due', partitionKey: S('duePartition'), sortKey: S('dueAt'), projection: 'KEYS_ONLY' },
+      {
+        indexName: ScheduleIndex.due,
+        partitionKey: S('duePartition'),
+        sortKey: S('dueAt'),
+        projection: 'KEYS_ONLY',
+      },
     ],
   },
   executions: {
@@ -169,12 +197,17 @@ export const TABLES = {
     indexes: [
       // Both sparse: the attributes exist only while the task waits for a worker.
       {
-        indexName: 'pool-queued',
+        indexName: WorkerTaskIndex.poolQueued,
         partitionKey: S('queuedPool'),
         sortKey: S('createdAt'),
         projection: 'KEYS_ONLY',
       },
-      { indexName: 'all-queued', partitionKey: S('queuedAll'), sortKey: S('createdAt'), projection: 'ALL' },
+      {
+        indexName: WorkerTaskIndex.allQueued,
+        partitionKey: S('queuedAll'),
+        sortKey: S('createdAt'),
+        projection: 'ALL',
+      },
     ],
   },
   counters: {
@@ -196,8 +229,13 @@ export const TABLES = {
     id: 'ApiKeys',
     partitionKey: S('keyHash'),
     indexes: [
-      { indexName: 'by-id', partitionKey: S('id'), projection: 'KEYS_ONLY' },
-      { indexName: 'all-created', partitionKey: S('listPk'), sortKey: S('created'), projection: 'ALL' },
+      { indexName: ApiKeyIndex.byId, partitionKey: S('id'), projection: 'KEYS_ONLY' },
+      {
+        indexName: ApiKeyIndex.allByCreated,
+        partitionKey: S('listPk'),
+        sortKey: S('created'),
+        projection: 'ALL',
+      },
     ],
   },
 } as const satisfies Record<string, TableDefinition>;

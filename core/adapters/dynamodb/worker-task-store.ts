@@ -7,7 +7,7 @@ import { canMove, STEP_MOVES, TASK_MOVES } from '../../transitions.js';
 import { cancellationCodes, queryAll, transactWrite } from './client.js';
 import type { DynamoExecutionStore } from './execution-store.js';
 import { conditionalUpdate, DEFAULT_RETENTION_SECONDS, expiresAt, sendIfMatches } from './execution-store.js';
-import { EXPIRES_AT, type TableNames } from './tables.js';
+import { EXPIRES_AT, type TableNames, WorkerTaskIndex } from './tables.js';
 
 const QUEUED_ALL = 'QUEUED';
 const TASK_EXPIRY_MARGIN_SECONDS = 2 * 86_400;
@@ -86,7 +86,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     const { Items } = await this.client.send(
       new QueryCommand({
         TableName: this.tables.workerTasks,
-        IndexName: 'pool-queued',
+        IndexName: WorkerTaskIndex.poolQueued,
         KeyConditionExpression: 'queuedPool = :pool',
         ExpressionAttributeValues: { ':pool': pool },
         Limit: limit,
@@ -98,7 +98,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
   async allQueued(): Promise<WorkerTask[]> {
     const items = await queryAll(this.client, {
       TableName: this.tables.workerTasks,
-      IndexName: 'all-queued',
+      IndexName: WorkerTaskIndex.allQueued,
       KeyConditionExpression: 'queuedAll = :all',
       ExpressionAttributeValues: { ':all': QUEUED_ALL },
     });

@@ -1,0 +1,362 @@
+import type { DynamoCall } from '../dynamo-proxy.js';
+import type { Invocation } from '../lambdas.js';
+import { fmt, log, percentile, sum, table, trim } from '../measure.js';
+import type { replayWriteUnits, WriteUnits } from '../write-units.js';
+import type { HandoffResult } from './handoff.js';
+import { costRows, idleWorkerMonth, PRICES } from './pricing.js';
+import { MIX, SEQUENTIAL, shapeOf } from './schedules.js';
+import {
+  EXECUTIONS,
+  HANDOFF_WAIT_SECONDS,
+  HEARTBEATS_PER_STEP,
+  IDLE_SECONDS,
+  LAMBDA_MB,
+  MAX_TASKS,
+  THROUGHPUT_WAIT_SECONDS,
+  WORKER_LOOPS,
+} from './settings.js';
+import type { ThroughputResult } from './throughput.js';
+import { groupBy, type PerStep, pricedUnits, transitionsPerExecution, type Window } from './units.js';
+
+/** The tables and lines the orchestration benchmark prints. */
+
+const sorted = (values: readonly number[]) => [...values].sort((a, b) => a - b);
+
+export const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(0) : '–');
+export const stats = (values: number[]) => {
+  const s = sorted(values);
+  return {
+    p50: percentile(s, 0.5),
+    p90: percentile(s, 0.9),
+    p99: percentile(s, 0.99),
+    min: s[0] ?? Number.NaN,
+    max: s.at(-1) ?? Number.NaN,
+  };
+};
+
+export function signature(call: DynamoCall): string {
+  const tables = call.tables.map((t) => t.replace(/^bench-orch-/, '')).join('+');
+  return `${call.operation} ${tables}${call.index ? `/${call.index}` : ''}`;
+}
+
+export function printSignatures(window: Window, units: Map<number, WriteUnits>) {
+  const rows = new Map<
+    string,
+    { requests: number; failed: number; rcu: number; wru: number; indexes: number; local: number }
+  >();
+  for (const call of window.calls) {
+    const key = signature(call);
+    const row = rows.get(key) ?? { requests: 0, failed: 0, rcu: 0, wru: 0, indexes: 0, local: 0 };
+    row.requests++;
+    if (call.status !== 200) row.failed++;
+    else if (call.write) {
+      row.wru += units.get(call.seq)?.aws ?? Number.NaN;
+      row.indexes += units.get(call.seq)?.indexes ?? Number.NaN;
+      row.local += call.capacity;
+    } else row.rcu += call.capacity;
+    rows.set(key, row);
+  }
+  const per = (n: number) => trim(n / window.steps);
+  table(
+    [
+      'DynamoDB request (table/index)',
+      'req/step',
+      'failed/step',
+      'RRU/step',
+      'WRU/step (AWS)',
+      'of which index arms',
+      'WCU/step (Local says)',
+    ],
+    [...rows]
+      // By cost: a WRU is priced 5 RRU.
+      .sort(([, a], [, b]) => 5 * b.wru + b.rcu - (5 * a.wru + a.rcu))
+      .map(([key, r]) => [
+        key,
+        per(r.requests),
+        per(r.failed),
+        per(r.rcu),
+        per(r.wru),
+        per(r.indexes),
+        per(r.local),
+      ]),
+    (c) => c > 0,
+  );
+}
+
+export function printLambdas(a: Window, b: Window) {
+  const key = (i: Invocation) =>
+    `${i.fn} ${i.kind}${i.kind === 'advance' && i.result ? `→${i.result.action}` : ''}`;
+  const groupsA = groupBy(a.invocations, key);
+  const groupsB = groupBy(b.invocations, key);
+  const cells = (window: Window, list: Invocation[] | undefined) =>
+    list
+      ? [
+          trim(list.length / window.steps),
+          ms(sum(list.map((i) => i.ms)) / list.length),
+          ms(percentile(sorted(list.map((i) => i.ms)), 0.99)),
+          String(list.filter((i) => !i.ok).length),
+        ]
+      : ['0', '–', '–', '0'];
+  table(
+    [
+      'Lambda invocation',
+      '(a) per step',
+      'mean ms',
+      'p99 ms',
+      'failed',
+      '(b) per step',
+      'mean ms',
+      'p99 ms',
+      'failed',
+    ],
+    [...new Set([...groupsA.keys(), ...groupsB.keys()])]
+      .sort()
+      .map((k) => [k, ...cells(a, groupsA.get(k)), ...cells(b, groupsB.get(k))]),
+    (c) => c > 0,
+  );
+}
+
+export function printCosts(columns: { label: string; units: PerStep }[], heartbeat: PerStep) {
+  const perColumn = columns.map((c) => costRows(c.units, heartbeat));
+  const names = (perColumn[0] ?? []).map((row) => row[0]);
+  const rows = names.map((name, r) => [
+    name,
+    ...perColumn.flatMap((rowsOfColumn) => {
+      const row = rowsOfColumn[r] as [string, number, string];
+      return [row[2], `$${fmt(row[1] * 1e6, 2)}`];
+    }),
+  ]);
+  const totals = perColumn.map((rowsOfColumn) => sum(rowsOfColumn.map((row) => row[1])));
+  rows.push(['Total', ...totals.flatMap((total) => ['', `$${fmt(total * 1e6, 2)}`])]);
+  table(
+    ['Per million steps', ...columns.flatMap((c) => [`${c.label}: units/step`, '$ / 1M steps'])],
+    rows,
+    (c) => c > 0,
+  );
+}
+
+export interface OrchestrationReport {
+  a: HandoffResult;
+  b: ThroughputResult;
+  /** Problems found so far (printed under (b)). */
+  problems: readonly string[];
+  replay: Awaited<ReturnType<typeof replayWriteUnits>>;
+  replayMs: number;
+  /** How many writes the proxy logged (and the replay replayed). */
+  loggedWrites: number;
+}
+
+/** Prints sections (a) to (d) and the idle worker's cost. */
+export function printOrchestrationReport(r: OrchestrationReport): void {
+  const { a, b, problems, replay, replayMs } = r;
+  const mix = shapeOf(MIX);
+  const sequential = shapeOf(SEQUENTIAL);
+  const units = replay.units;
+  // ---- a
+  log();
+  log(
+    `(a) Hand-off latency, sequential schedule of ${sequential.steps} steps, ${a.handoffs.length} hand-offs`,
+  );
+  const row = (label: string, values: number[]) => {
+    const s = stats(values);
+    return [label, ms(s.p50), ms(s.p90), ms(s.p99), ms(s.min), ms(s.max)];
+  };
+  table(
+    ['ms', 'p50', 'p90', 'p99', 'min', 'max'],
+    [
+      row('hand-off: complete returned → next step claimed', a.handoffs),
+      row('  of which complete returned → next step enqueued', a.toEnqueued),
+      row('  of which enqueued → claim returned it', a.enqueuedToClaimed),
+      row('complete call (POST …/complete)', a.completeCalls),
+      row('run → first step claimed (POST …/run + claim)', a.firstClaims),
+    ],
+    (c) => c > 0,
+  );
+  log(
+    '  The waiting worker long-polls (waitSeconds 20); the claim looks at the queue every 500 ms (WorkerService',
+  );
+  log(
+    '  pollIntervalMs), and each step "runs" 20–520 ms (random) so completions fall anywhere in that cycle.',
+  );
+
+  // ---- b
+  log();
+  log(
+    `(b) Throughput: ${EXECUTIONS} executions × ${mix.steps} steps, ${WORKER_LOOPS} worker loops (maxTasks ${MAX_TASKS}, waitSeconds ${THROUGHPUT_WAIT_SECONDS})`,
+  );
+  const exec = stats(b.executionMs);
+  const runs = stats(b.runCalls);
+  log(
+    `  wall time ${(b.wallMs / 1000).toFixed(1)} s (first run request → last execution finished): ${fmt(b.window.steps / (b.wallMs / 1000), 1)} steps/s, ${fmt(EXECUTIONS / (b.wallMs / 1000), 1)} executions/s`,
+  );
+  log(
+    `  execution queued → completed: p50 ${ms(exec.p50)} ms, p99 ${ms(exec.p99)} ms; POST /run: p50 ${ms(runs.p50)} ms, p99 ${ms(runs.p99)} ms`,
+  );
+  log(
+    `  claims ${fmt(b.claimCalls)} (${fmt(b.emptyClaims)} empty, ${b.claimErrors} failed) for ${fmt(b.window.steps)} steps: ${trim(b.window.steps / Math.max(1, b.claimCalls - b.emptyClaims))} tasks per non-empty claim; complete retries ${b.completeRetries}`,
+  );
+  const refusals = new Map<string, number>();
+  for (const c of b.window.calls.filter((c) => c.status !== 200)) {
+    const key = `${signature(c)}: ${c.error}${c.reasons ? ` [${c.reasons.join(', ')}]` : ''}`;
+    refusals.set(key, (refusals.get(key) ?? 0) + 1);
+  }
+  log(`  DynamoDB refusals: ${refusals.size === 0 ? 'none' : ''}`);
+  for (const [key, count] of [...refusals].sort(([, x], [, y]) => y - x)) {
+    log(`    ${fmt(count)} × ${key}`);
+  }
+  log(
+    problems.length === 0
+      ? `  Verified: ${b.verified.executions} executions Completed with totalSteps ${mix.stages}; ${b.verified.steps} steps Completed once each (startedAt, completedAt, stages in order); every task claimed once and its completion accepted once; ${mix.steps} enqueues per execution`
+      : `  VERIFICATION FAILED (${problems.length} problem(s)):`,
+  );
+  for (const problem of problems.slice(0, 20)) log(`    - ${problem}`);
+
+  // ---- c
+  const { immediateClaim, unitsA, unitsB, beat } = pricedUnits(a, b, units);
+  log();
+  log(`(c) Per step: DynamoDB requests — ${a.window.label} (one worker: no contention)`);
+  printSignatures(a.window, units);
+  log();
+  log(`(c) Per step: DynamoDB requests — ${b.window.label}`);
+  printSignatures(b.window, units);
+  log();
+  log('Lambda invocations (ms: in-process handler time as run; (b) ran on 2 saturated cores)');
+  printLambdas(a.window, b.window);
+  log();
+  log(
+    `Step Functions state transitions (Standard bills every state entered, retries included; the start and end of an execution are not states):`,
+  );
+  log(
+    '  computed from the ASL: per execution (S stages, N steps, no wait, no failure) = Advance (S+1) + Route (S+1) + RunStage Map (S)',
+  );
+  log(
+    '                         + RunStep (N) + Finished (1) = 3S + N + 3; a park adds 3 (Park, Advance, Route) per wake-up or timeout, a failed step 1 (StepFailed)',
+  );
+  table(
+    ['', 'S', 'N', 'computed/execution', 'computed/step', 'measured/step'],
+    [
+      [
+        a.window.label,
+        String(sequential.stages),
+        String(sequential.steps),
+        String(transitionsPerExecution(sequential.stages, sequential.steps)),
+        trim(unitsA.transitionsComputed),
+        trim(unitsA.transitionsMeasured),
+      ],
+      [
+        b.window.label,
+        String(mix.stages),
+        String(mix.steps),
+        String(transitionsPerExecution(mix.stages, mix.steps)),
+        trim(unitsB.transitionsComputed),
+        trim(unitsB.transitionsMeasured),
+      ],
+    ],
+    (c) => c > 0,
+  );
+  log(
+    '  measured = implied by the orchestrator invocations counted (Advance calls, +2 per answered Advance, +1 per enqueueStep/stepFailed).',
+  );
+  log();
+  table(
+    [
+      'Per step',
+      'API req',
+      'Lambda inv',
+      'GB-s as run',
+      'of which claim',
+      'GB-s priced',
+      'DDB reads',
+      'RRU',
+      'DDB writes',
+      'WRU (AWS)',
+      'WCU (Local says)',
+      'failed DDB req',
+    ],
+    [
+      ...[
+        [a.window.label, unitsA],
+        [b.window.label, unitsB],
+        ['one heartbeat (measured alone)', beat],
+      ].map(([label, u]) => {
+        const p = u as PerStep;
+        return [
+          label as string,
+          trim(p.apiRequests),
+          trim(p.lambdaRequests),
+          p.lambdaGbSeconds.toFixed(3),
+          p.claimGbSeconds.toFixed(3),
+          p.pricedGbSeconds.toFixed(3),
+          trim(p.ddbReads),
+          trim(p.rru),
+          trim(p.ddbWrites),
+          trim(p.wru),
+          trim(p.wcuReportedLocally),
+          trim(p.failedRequests),
+        ];
+      }),
+    ],
+    (c) => c > 0,
+  );
+  log(
+    `  GB-s as run = in-process handler time × ${LAMBDA_MB} MB as it happened: in (a) each claim long-polls until the next step`,
+  );
+  log(
+    '  is queued; in (b) every handler also queues for the 2 saturated cores. GB-s priced = each invocation at the mean time of',
+  );
+  log(
+    `  its kind measured in (a) (one thing at a time), a claim at ${ms(immediateClaim)} ms (one that found its step queued, measured alone).`,
+  );
+  const plain = [...a.window.calls, ...a.heartbeat.calls, ...b.window.calls].filter(
+    (c) => c.write && c.status === 200 && c.operation !== 'TransactWriteItems',
+  );
+  log(
+    `  Replay check: ${fmt(replay.check.items)} items rebuilt, ${replay.check.different} different from the originals; the ${plain.length} non-transactional writes`,
+  );
+  log(
+    `  replayed to ${trim(sum(plain.map((c) => units.get(c.seq)?.aws ?? Number.NaN)))} WRU; DynamoDB Local reported ${trim(sum(plain.map((c) => c.capacity)))} WCU for them.`,
+  );
+  log(
+    `  WRU (AWS) = writes replayed one item at a time (${fmt(r.loggedWrites)} logged writes, ${(replayMs / 1000).toFixed(1)} s): table arm ×2 in transactions,`,
+  );
+  log(
+    '  index arms ×1. "Local says" = DynamoDB Local\'s own figure, wrong for TransactWriteItems (see write-units.ts).',
+  );
+
+  // ---- d
+  log();
+  log(`(d) Cost per million steps — ${PRICES.asOf}:`);
+  log(
+    '    Step Functions Standard $0.025 per 1,000 transitions; Lambda $0.20 per million requests + $0.0000166667 per GB-s (x86);',
+  );
+  log(
+    '    API Gateway REST $3.50 per million requests; DynamoDB on-demand $0.625 per million WRU, $0.125 per million RRU.',
+  );
+  log(
+    `  Units per step are the measured ones above plus ${HEARTBEATS_PER_STEP} heartbeat(s) per step (API request, 2 Lambda invocations and its DynamoDB`,
+  );
+  log(
+    '  requests, measured alone); transitions are the computed ones (they match the measured). Lambda duration: "GB-s priced"',
+  );
+  log(
+    `  above, i.e. measured local handler times (unloaded) at an assumed ${LAMBDA_MB} MB; real Lambda times differ (network to DynamoDB,`,
+  );
+  log(
+    '  cold starts). Not priced: cancelled transactions (AWS reports no capacity for them), CloudWatch, data transfer, free tiers.',
+  );
+  printCosts(
+    [
+      { label: '(a) sequential', units: unitsA },
+      { label: '(b) mix', units: unitsB },
+    ],
+    beat,
+  );
+  const { idleQueries, idleRru, polls, idleMonth } = idleWorkerMonth(a.idle);
+  log();
+  log(
+    `Idle worker (measured: one ${IDLE_SECONDS} s claim on an empty pool = ${idleQueries} queue queries + 1 authorizer read, ${ms(sum(a.idle.invocations.map((i) => i.ms)))} ms of Lambda; scaled to ${HANDOFF_WAIT_SECONDS} s: ${trim(idleRru)} RRU),`,
+  );
+  log(
+    `  long-polling ${HANDOFF_WAIT_SECONDS} s at a time for 30 days: ${fmt(polls)} claims → $${fmt(idleMonth.api, 2)} API Gateway + $${fmt(idleMonth.lambda, 2)} Lambda + $${fmt(idleMonth.ddb, 2)} DynamoDB = $${fmt(idleMonth.api + idleMonth.lambda + idleMonth.ddb, 2)} per worker-month`,
+  );
+}

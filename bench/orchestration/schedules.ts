@@ -1,0 +1,34 @@
+import { assignStageIndexes, countStages } from '../../core/stages.js';
+
+/** The schedules the benchmark runs: five steps of every kind, all sequential or 1–3 in parallel. */
+
+const STEP_KINDS = [
+  { stepType: 'RunProfile', connectedSystemId: 1, runProfileName: 'Delta Import' },
+  { stepType: 'RunProfile', connectedSystemId: 2, runProfileName: 'Delta Import' },
+  { stepType: 'PowerShell', scriptPath: 'C:\\Scripts\\sync.ps1', arguments: '-Verbose' },
+  { stepType: 'Executable', executablePath: 'C:\\Tools\\export.exe', arguments: '/all' },
+  { stepType: 'SqlScript', sqlConnection: 'reporting', sqlScriptPath: 'reports\\daily.sql' },
+];
+
+export function scheduleBody(name: string, pool: string, modes: string[]) {
+  return {
+    name,
+    description: 'Orchestration benchmark',
+    triggerType: 'Manual',
+    overlapPolicy: 'AllowAll',
+    steps: modes.map((executionMode, n) => ({
+      name: `Step ${n + 1}`,
+      ...STEP_KINDS[n % STEP_KINDS.length],
+      executionMode,
+      timeoutSeconds: 3600,
+      workerPool: pool,
+    })),
+  };
+}
+
+export const SEQUENTIAL = ['Sequential', 'Sequential', 'Sequential', 'Sequential', 'Sequential'];
+export const MIX = ['Sequential', 'ParallelWithPrevious', 'ParallelWithPrevious', 'Sequential', 'Sequential'];
+export const shapeOf = (modes: string[]) => {
+  const steps = assignStageIndexes(modes.map((executionMode) => ({ executionMode: executionMode as any })));
+  return { steps: steps.length, stages: countStages(steps) };
+};

@@ -1,0 +1,217 @@
+import { sleep } from '../measure.js';
+import type { PhaseContext } from './progress.js';
+import { MIX, shapeOf } from './schedules.js';
+import { EXECUTIONS, MAX_TASKS, THROUGHPUT_WAIT_SECONDS, WORKER_LOOPS } from './settings.js';
+import type { Window } from './units.js';
+import { answeredStatus, BenchWorker, type ClaimedTask } from './worker.js';
+
+// ---- Phase b: throughput and correctness ------------------------------------------------------------------
+
+export interface ThroughputResult {
+  window: Window;
+  wallMs: number;
+  runCalls: number[];
+  executionMs: number[];
+  claimCalls: number;
+  emptyClaims: number;
+  claimErrors: number;
+  completeRetries: number;
+  problems: string[];
+  verified: { executions: number; steps: number };
+}
+
+export async function throughputPhase(
+  context: PhaseContext,
+  scheduleIds: string[],
+): Promise<ThroughputResult> {
+  const { stack, call, workerKey, meter, progress } = context;
+  const pool = 'mix';
+  const shape = shapeOf(MIX);
+  const expectedSteps = EXECUTIONS * shape.steps;
+  const problems: string[] = [];
+  const claimed = new Map<string, { executionId: string; stepId: string; workerId: string }>();
+  const claimedSteps = new Set<string>();
+  const accepted = new Map<string, number>();
+  const counters = { claimCalls: 0, emptyClaims: 0, claimErrors: 0, completeRetries: 0, completed: 0 };
+  const executionIds = new Set<string>();
+  let stopping = false;
+  const abort = new AbortController();
+
+  const complete = async (worker: BenchWorker, task: ClaimedTask) => {
+    for (let attempt = 1; ; attempt++) {
+      let status: number | undefined;
+      try {
+        const answer = await worker.complete(task.taskId);
+        if (answer.accepted) accepted.set(task.taskId, (accepted.get(task.taskId) ?? 0) + 1);
+        else problems.push(`complete of task ${task.taskId} not accepted: ${JSON.stringify(answer)}`);
+        counters.completed++;
+        return;
+      } catch (error) {
+        // Answered with an error: tried again; not reached at all: the loop ends, as before.
+        status = answeredStatus(error);
+        if (status === undefined) throw error;
+      }
+      if (attempt >= 5) {
+        problems.push(`complete of task ${task.taskId} answered ${status} ${attempt} times`);
+        return;
+      }
+      counters.completeRetries++;
+      await sleep(100 * attempt);
+    }
+  };
+
+  const loop = async (n: number) => {
+    const worker = new BenchWorker(stack.apiUrl, workerKey, `bench-worker-${String(n + 1).padStart(2, '0')}`);
+    while (!stopping) {
+      let tasks: ClaimedTask[];
+      try {
+        counters.claimCalls++;
+        tasks = await worker.claim(pool, MAX_TASKS, THROUGHPUT_WAIT_SECONDS, abort.signal);
+      } catch (error) {
+        if (stopping) return;
+        counters.claimErrors++;
+        problems.push(`claim failed: ${error instanceof Error ? error.message : String(error)}`);
+        await sleep(200);
+        continue;
+      }
+      if (tasks.length === 0) counters.emptyClaims++;
+      for (const task of tasks) {
+        if (claimed.has(task.taskId)) problems.push(`task ${task.taskId} claimed twice`);
+        const stepKey = `${task.executionId}:${task.step.id}`;
+        if (claimedSteps.has(stepKey)) problems.push(`step ${stepKey} handed out twice`);
+        claimed.set(task.taskId, {
+          executionId: task.executionId,
+          stepId: task.step.id,
+          workerId: worker.workerId,
+        });
+        claimedSteps.add(stepKey);
+      }
+      await Promise.all(tasks.map((task) => complete(worker, task)));
+    }
+  };
+
+  stack.proxy.take();
+  meter.take();
+  const started = performance.now();
+  const { done, arm } = progress.all(executionIds);
+  const loops = Array.from({ length: WORKER_LOOPS }, (_, n) => loop(n));
+  // Runs: one lane per schedule (runs of one schedule are serialised by its version check anyway).
+  const runCalls: number[] = [];
+  const runAt = new Map<string, number>();
+  let issued = 0;
+  await Promise.all(
+    scheduleIds.map(async (scheduleId) => {
+      while (issued < EXECUTIONS) {
+        issued++;
+        const before = performance.now();
+        const answer = await call('POST', `/schedules/${scheduleId}/run`, stack.adminApiKey);
+        runCalls.push(performance.now() - before);
+        if (answer.status !== 202) {
+          problems.push(`run answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+          continue;
+        }
+        executionIds.add(answer.body.executionId);
+        runAt.set(answer.body.executionId, before);
+      }
+    }),
+  );
+  arm();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), 240_000);
+  });
+  const outcome = await Promise.race([done.then(() => 'done' as const), timeout]);
+  clearTimeout(timer);
+  const wallMs = performance.now() - started;
+  const window: Window = {
+    label: `(b) ${EXECUTIONS} executions, ${WORKER_LOOPS} workers`,
+    calls: stack.proxy.take(),
+    invocations: meter.take(),
+    steps: expectedSteps,
+    executions: EXECUTIONS,
+    stages: shape.stages,
+    stepsPerExecution: shape.steps,
+  };
+  if (outcome === 'timeout')
+    problems.push(`not finished after 240 s: ${progress.finishedAt.size} of ${EXECUTIONS}`);
+
+  // Stop the workers: their pending long polls are abandoned (nothing is left to claim).
+  stopping = true;
+  abort.abort();
+  await Promise.allSettled(loops);
+  for (let n = 0; n < 100 && meter.inFlight('worker') > 0; n++) await sleep(100);
+
+  // Verification: nothing lost, nothing twice.
+  if (executionIds.size !== EXECUTIONS)
+    problems.push(`${executionIds.size} executions accepted of ${EXECUTIONS}`);
+  if (claimed.size !== expectedSteps)
+    problems.push(`${claimed.size} tasks claimed, ${expectedSteps} expected`);
+  for (const [taskId] of claimed) {
+    const times = accepted.get(taskId) ?? 0;
+    if (times !== 1) problems.push(`task ${taskId} completion accepted ${times} times`);
+  }
+  const orchestrator = window.invocations.filter((i) => i.fn === 'orchestrator');
+  const perExecution = (kind: string) => {
+    const counts = new Map<string, number>();
+    for (const i of orchestrator.filter((i) => i.kind === kind)) {
+      const id = String(i.event.executionId);
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    return counts;
+  };
+  const enqueues = perExecution('enqueueStep');
+  const executionMs: number[] = [];
+  let verifiedSteps = 0;
+  const ids = [...executionIds];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < ids.length) {
+        const id = ids[next++] as string;
+        const answer = await call('GET', `/schedule-executions/${id}`, stack.adminApiKey);
+        const e = answer.body;
+        const where = `execution ${id}`;
+        if (answer.status !== 200) {
+          problems.push(`${where}: GET answered ${answer.status}`);
+          continue;
+        }
+        if (e.status !== 'Completed') problems.push(`${where}: ${e.status}`);
+        if (e.totalSteps !== shape.stages) problems.push(`${where}: totalSteps ${e.totalSteps}`);
+        if (e.steps.length !== shape.steps) problems.push(`${where}: ${e.steps.length} steps`);
+        if (!e.startedAt || !e.completedAt) problems.push(`${where}: startedAt/completedAt missing`);
+        for (const step of e.steps) {
+          if (step.status !== 'Completed' || !step.startedAt || !step.completedAt) {
+            problems.push(
+              `${where}: step ${step.name} ${step.status} ${step.startedAt} → ${step.completedAt}`,
+            );
+          } else verifiedSteps++;
+        }
+        // Stages in order: a stage starts only after every step of the one before completed.
+        for (let stage = 1; stage < shape.stages; stage++) {
+          const before = e.steps.filter((s: any) => s.stepIndex === stage - 1);
+          const after = e.steps.filter((s: any) => s.stepIndex === stage);
+          const lastEnd = Math.max(...before.map((s: any) => Date.parse(s.completedAt)));
+          const firstStart = Math.min(...after.map((s: any) => Date.parse(s.startedAt)));
+          if (!(lastEnd <= firstStart))
+            problems.push(`${where}: stage ${stage} started before stage ${stage - 1} ended`);
+        }
+        if ((enqueues.get(id) ?? 0) !== shape.steps) {
+          problems.push(`${where}: ${enqueues.get(id) ?? 0} steps enqueued by the state machine`);
+        }
+        if (e.completedAt && e.queuedAt) executionMs.push(Date.parse(e.completedAt) - Date.parse(e.queuedAt));
+      }
+    }),
+  );
+  return {
+    window,
+    wallMs,
+    runCalls,
+    executionMs,
+    claimCalls: counters.claimCalls,
+    emptyClaims: counters.emptyClaims,
+    claimErrors: counters.claimErrors,
+    completeRetries: counters.completeRetries,
+    problems,
+    verified: { executions: ids.length, steps: verifiedSteps },
+  };
+}

@@ -1,0 +1,145 @@
+import type { DynamoCall } from '../dynamo-proxy.js';
+import type { Invocation } from '../lambdas.js';
+import { sum } from '../measure.js';
+import type { WriteUnits } from '../write-units.js';
+import type { HandoffResult } from './handoff.js';
+import { LAMBDA_MB } from './settings.js';
+import type { ThroughputResult } from './throughput.js';
+
+/** Measuring a window: what a phase cost, per step. */
+
+export interface Window {
+  label: string;
+  calls: DynamoCall[];
+  invocations: Invocation[];
+  steps: number;
+  executions: number;
+  stages: number;
+  stepsPerExecution: number;
+}
+
+export interface PerStep {
+  transitionsMeasured: number;
+  transitionsComputed: number;
+  lambdaRequests: number;
+  /** As run: measured handler time of every invocation in the window. */
+  lambdaGbSeconds: number;
+  claimGbSeconds: number;
+  /** Priced: each invocation at the unloaded mean time of its kind (long-poll waiting excluded). */
+  pricedGbSeconds: number;
+  apiRequests: number;
+  ddbReads: number;
+  rru: number;
+  ddbWrites: number;
+  wru: number;
+  wcuReportedLocally: number;
+  failedRequests: number;
+}
+
+/** State transitions from the ASL (statemachines/execution.asl.json), for a run with no wait and no failure. */
+export const transitionsPerExecution = (stages: number, steps: number) => 3 * stages + steps + 3;
+
+/**
+ * Transitions the counted orchestrator invocations imply: each Advance invocation is the Advance state
+ * (a retry is another one), each successful one is followed by Route and by RunStage (Map), Park or
+ * Finished; each RunStep invokes enqueueStep once; StepFailed and Crash invoke their own action.
+ */
+export function measuredTransitions(invocations: Invocation[]): number {
+  const orchestrator = invocations.filter((i) => i.fn === 'orchestrator');
+  const advances = orchestrator.filter((i) => i.kind === 'advance');
+  const routed = advances.filter((i) => i.ok).length;
+  const enqueues = orchestrator.filter((i) => i.kind === 'enqueueStep').length;
+  const stepFailed = orchestrator.filter((i) => i.kind === 'stepFailed').length;
+  const crashes = orchestrator.filter((i) => i.kind === 'crash');
+  return (
+    advances.length +
+    routed * 2 + // Route + (RunStage | Park | Finished)
+    enqueues +
+    stepFailed +
+    crashes.length +
+    crashes.filter((i) => i.ok).length // Failed
+  );
+}
+
+export function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = groups.get(k);
+    if (list) list.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+export const invocationKey = (i: Invocation) => `${i.fn} ${i.kind}`;
+
+export function perStep(
+  window: Window,
+  units: Map<number, WriteUnits>,
+  priced: Map<string, number>,
+): PerStep {
+  const { calls, invocations, steps } = window;
+  const ok = calls.filter((c) => c.status === 200);
+  const reads = ok.filter((c) => !c.write);
+  const writes = ok.filter((c) => c.write);
+  const ms = (list: Invocation[]) => sum(list.map((i) => i.ms));
+  const claims = invocations.filter((i) => i.kind === 'claimTasks');
+  return {
+    transitionsMeasured: measuredTransitions(invocations) / steps,
+    transitionsComputed:
+      (window.executions * transitionsPerExecution(window.stages, window.stepsPerExecution)) / steps,
+    lambdaRequests: invocations.length / steps,
+    lambdaGbSeconds: ((ms(invocations) / 1000) * (LAMBDA_MB / 1024)) / steps,
+    claimGbSeconds: ((ms(claims) / 1000) * (LAMBDA_MB / 1024)) / steps,
+    pricedGbSeconds:
+      ((sum(invocations.map((i) => priced.get(invocationKey(i)) ?? i.ms)) / 1000) * (LAMBDA_MB / 1024)) /
+      steps,
+    apiRequests: invocations.filter((i) => i.fn === 'authorizer').length / steps,
+    ddbReads: reads.length / steps,
+    rru: sum(reads.map((c) => c.capacity)) / steps,
+    ddbWrites: writes.length / steps,
+    wru: sum(writes.map((c) => units.get(c.seq)?.aws ?? Number.NaN)) / steps,
+    wcuReportedLocally: sum(writes.map((c) => c.capacity)) / steps,
+    failedRequests: calls.filter((c) => c.status !== 200).length / steps,
+  };
+}
+
+export interface PricedUnits {
+  /** The handler time a claim is priced at: one that found its step queued, measured alone. */
+  immediateClaim: number;
+  unitsA: PerStep;
+  unitsB: PerStep;
+  /** One heartbeat, measured alone. */
+  beat: PerStep;
+}
+
+/**
+ * Lambda time priced per invocation kind at its unloaded mean: phase (a) ran one thing at a time; a
+ * claim is priced as one that found its step queued (its long-poll waiting is idle cost).
+ */
+export function pricedUnits(
+  a: HandoffResult,
+  b: ThroughputResult,
+  units: Map<number, WriteUnits>,
+): PricedUnits {
+  const priced = new Map<string, number>();
+  for (const [key, list] of groupBy([...a.window.invocations, ...a.heartbeat.invocations], invocationKey)) {
+    priced.set(key, sum(list.map((i) => i.ms)) / list.length);
+  }
+  const immediateClaim = sum(a.immediateClaims) / a.immediateClaims.length;
+  priced.set('worker claimTasks', immediateClaim);
+  const unitsA = perStep(a.window, units, priced);
+  const unitsB = perStep(b.window, units, priced);
+  const heartbeatWindow: Window = {
+    label: 'heartbeat',
+    calls: a.heartbeat.calls,
+    invocations: a.heartbeat.invocations,
+    steps: 5,
+    executions: 0,
+    stages: 0,
+    stepsPerExecution: 1,
+  };
+  const beat = perStep(heartbeatWindow, units, priced);
+  return { immediateClaim, unitsA, unitsB, beat };
+}
