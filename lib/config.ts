@@ -1,5 +1,6 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
+import { DEFAULT_RETENTION_SECONDS } from '../core/adapters/dynamodb/execution-store.js';
 import { EXECUTION_CELL_INDEXES } from '../core/adapters/dynamodb/tables.js';
 import {
   type OidcSettingNames,
@@ -143,7 +144,7 @@ export const DEFAULT_CONFIG: ServiceConfig = {
   logRetention: RetentionDays.ONE_MONTH,
   throttling: { rateLimit: 50, burstLimit: 100 },
   orchestrator: DEFAULT_ORCHESTRATOR_SETTINGS,
-  retentionDays: 90,
+  retentionDays: DEFAULT_RETENTION_SECONDS / 86_400,
   logLevel: FunctionLogLevel.INFO,
   // Ten minutes: a worker claims within seconds when one is up, and an unclaimed step keeps its
   // execution (and the schedule's next runs, under the overlap policy) waiting.
