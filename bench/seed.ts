@@ -7,7 +7,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { COUNTER_SHARDS, counterIdsOf } from '../core/adapters/dynamodb/counters.js';
-import { DynamoExecutionStore, indexAttributes } from '../core/adapters/dynamodb/execution-store.js';
+import { indexAttributes } from '../core/adapters/dynamodb/execution-items.js';
+import { DynamoExecutionStore } from '../core/adapters/dynamodb/execution-store.js';
 import type { TableNames } from '../core/adapters/dynamodb/tables.js';
 import type { ExecutionStepRecord } from '../core/ports.js';
 import type { Execution } from '../core/schemas/execution.js';

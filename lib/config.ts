@@ -1,6 +1,6 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
-import { DEFAULT_RETENTION_SECONDS } from '../core/adapters/dynamodb/execution-store.js';
+import { DEFAULT_RETENTION_SECONDS } from '../core/adapters/dynamodb/retention.js';
 import { EXECUTION_CELL_INDEXES } from '../core/adapters/dynamodb/tables.js';
 import {
   type OidcSettingNames,

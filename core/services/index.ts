@@ -65,7 +65,7 @@ export function createServices(
   return composeServices(
     {
       executions,
-      tasks: new DynamoWorkerTaskStore(client, tables, executions, options.retentionSeconds),
+      tasks: new DynamoWorkerTaskStore(client, tables, options.retentionSeconds),
       schedules: new DynamoScheduleStore(client, tables.schedules),
       idempotency: new DynamoIdempotencyStore(client, tables.idempotencyKeys),
       apiKeys: new DynamoApiKeyStore(client, tables.apiKeys),

@@ -10,7 +10,8 @@ import {
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../core/adapters/dynamodb/client.js';
-import { DynamoExecutionStore, indexAttributes } from '../../core/adapters/dynamodb/execution-store.js';
+import { indexAttributes } from '../../core/adapters/dynamodb/execution-items.js';
+import { DynamoExecutionStore } from '../../core/adapters/dynamodb/execution-store.js';
 import { DynamoScheduleStore } from '../../core/adapters/dynamodb/schedule-store.js';
 import { ExecutionIndex, ScheduleIndex } from '../../core/adapters/dynamodb/tables.js';
 import type { Execution } from '../../core/schemas/execution.js';

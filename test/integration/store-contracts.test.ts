@@ -12,7 +12,7 @@ storeContracts('DynamoDB Local', async (options) => {
   const executions = new DynamoExecutionStore(client, tables, undefined, options?.maxRangeCount);
   return {
     executions,
-    tasks: new DynamoWorkerTaskStore(client, tables, executions),
+    tasks: new DynamoWorkerTaskStore(client, tables),
     schedules: new DynamoScheduleStore(client, tables.schedules),
     idempotency: new DynamoIdempotencyStore(client, tables.idempotencyKeys),
     apiKeys: new DynamoApiKeyStore(client, tables.apiKeys),

@@ -42,7 +42,7 @@ describe('WorkerService claims on DynamoDB Local', () => {
     // Today's clock: the tasks' expiry is computed from it.
     services = createServices(client, tables, { clock: new TestClock(new Date()), workflow });
     executions = new DynamoExecutionStore(client, tables);
-    store = new DynamoWorkerTaskStore(client, tables, executions);
+    store = new DynamoWorkerTaskStore(client, tables);
   });
 
   let made = 0;

@@ -1,5 +1,4 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoExecutionStore } from '../../core/adapters/dynamodb/execution-store.js';
 import { DynamoWorkerTaskStore } from '../../core/adapters/dynamodb/worker-task-store.js';
 import { ForbiddenError } from '../../core/errors.js';
 import type { Principal } from '../../core/model.js';
@@ -30,7 +29,7 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
     // Today, not the fixtures' default day: that is past the tasks' expiry, and DynamoDB Local's TTL
     // would delete them under the test.
     services = createServices(client, tables, { clock: new TestClock(new Date()), workflow });
-    store = new DynamoWorkerTaskStore(client, tables, new DynamoExecutionStore(client, tables));
+    store = new DynamoWorkerTaskStore(client, tables);
   });
 
   let made = 0;

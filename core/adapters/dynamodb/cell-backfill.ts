@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { countIntoCell } from './execution-store.js';
+import { countIntoCell } from './execution-cells.js';
 import type { TableNames } from './tables.js';
 
 /**

@@ -53,10 +53,42 @@ export async function withConflictRetry<T>(write: () => Promise<T>, attempts = 6
 }
 
 export type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
+export type TransactItem = TransactItems[number];
+
+/**
+ * One item of a transaction under a name, so that what a failure means is read by name
+ * ({@link failedItems}), never by position: an item added in front cannot change it.
+ */
+export interface NamedItem<Name extends string = string> {
+  name: Name;
+  item: TransactItem;
+}
 
 /** TransactWriteItems, retried when it only lost a race (see {@link withConflictRetry}). */
 export async function transactWrite(client: DynamoDBDocumentClient, items: TransactItems): Promise<void> {
   await withConflictRetry(() => client.send(new TransactWriteCommand({ TransactItems: items })));
+}
+
+/** {@link transactWrite} of named items, in their order; read a failure with {@link failedItems}. */
+export function transactNamed(client: DynamoDBDocumentClient, named: readonly NamedItem[]): Promise<void> {
+  return transactWrite(
+    client,
+    named.map(({ item }) => item),
+  );
+}
+
+/**
+ * The names of the items whose condition failed when a transaction of `named` was cancelled: empty
+ * when it was cancelled for another reason only (a conflict), undefined when the error is no
+ * cancellation at all.
+ */
+export function failedItems<Name extends string>(
+  error: unknown,
+  named: readonly NamedItem<Name>[],
+): Name[] | undefined {
+  const codes = cancellationCodes(error);
+  if (!codes) return undefined;
+  return named.flatMap(({ name }, i) => (codes[i] === 'ConditionalCheckFailed' ? [name] : []));
 }
 
 /** Splits a list into chunks of at most `size` (BatchGetItem takes 100 keys). */

@@ -1,43 +1,11 @@
-import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { ClaimedResponse, IdempotencyClaim, IdempotencyScope } from '../../idempotency.js';
+import type { ClaimedResponse, IdempotencyScope } from '../../idempotency.js';
 import type { IdempotencyStore } from '../../ports.js';
 import { withConflictRetry } from './client.js';
+import { claimId } from './idempotency-items.js';
 import { EXPIRES_AT } from './tables.js';
-
-/**
- * A claim's item id: a hash of its scope. The parts are JSON-encoded, so no principal id or key
- * (any printable character, `#` too) can run into the next part, and the caller's key is not stored.
- */
-const claimId = ({ operation, principal, resourceId, key }: IdempotencyScope) =>
-  createHash('sha256')
-    .update(JSON.stringify([operation, principal.type, principal.id, resourceId, key]))
-    .digest('base64url');
-
-/**
- * The claim's Put, for the transaction that writes the execution it started: on condition that the
- * key is unclaimed or its claim expired (TTL deletes expired items only eventually).
- */
-export function claimPut(tableName: string, claim: IdempotencyClaim<ClaimedResponse>) {
-  return {
-    Put: {
-      TableName: tableName,
-      Item: {
-        id: claimId(claim.scope),
-        operation: claim.scope.operation,
-        resourceId: claim.scope.resourceId,
-        response: claim.response,
-        createdAt: claim.createdAt,
-        [EXPIRES_AT]: claim.expiresAt,
-      },
-      ConditionExpression: 'attribute_not_exists(id) OR #expiresAt <= :now',
-      ExpressionAttributeNames: { '#expiresAt': EXPIRES_AT },
-      ExpressionAttributeValues: { ':now': claim.createdAt },
-    },
-  };
-}
 
 export class DynamoIdempotencyStore implements IdempotencyStore {
   constructor(

@@ -1,19 +1,12 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { ALL_DUE_PARTITIONS, duePartitionOf } from '../../due-partitions.js';
+import { ALL_DUE_PARTITIONS } from '../../due-partitions.js';
 import { ConflictError, ValidationError } from '../../errors.js';
-import { SIDE_BY_SIDE_POLICIES } from '../../overlap.js';
-import type { ScheduleRecord, ScheduleRunUpdate, ScheduleStore } from '../../ports.js';
+import type { ScheduleRecord, ScheduleStore } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
-import { cancellationCodes, queryAll, type TransactItems, transactWrite } from './client.js';
+import { failedItems, type NamedItem, queryAll, transactNamed } from './client.js';
+import { dueAttributes, LIST_PK } from './schedule-items.js';
 import { ScheduleIndex } from './tables.js';
-
-const LIST_PK = 'SCHEDULE';
-
-/** The due-index keys: present only while the schedule has a next fire time. */
-function dueAttributes(id: string, nextRunTime: string | null): Record<string, string> {
-  return nextRunTime ? { duePartition: String(duePartitionOf(id)), dueAt: nextRunTime } : {};
-}
 
 /**
  * The most a schedule item may weigh, in UTF-8 bytes of its JSON: DynamoDB refuses an item over
@@ -40,62 +33,6 @@ function scheduleItem(schedule: ScheduleRecord) {
 }
 
 /**
- * The schedule's side of a run: it names the new execution and records the run time. An exclusive
- * run's goes in the run's transaction, on condition of the version it was decided on, which it bumps
- * (so racing runs and fires of one schedule serialise, and an edit or delete meanwhile sends it back
- * to read the schedule again); a cron fire's also moves `nextRunTime` and the due index on. A run
- * recorded side by side sends it alone, after its own items, on condition only that the schedule
- * still exists and its policy still lets runs be recorded side by side.
- */
-export function scheduleRunUpdate(
-  tableName: string,
-  scheduleId: string,
-  executionId: string,
-  run: ScheduleRunUpdate,
-) {
-  const sets = ['lastExecutionId = :id', 'lastRunTime = :ran'];
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = { ':id': executionId, ':ran': run.lastRunTime };
-  let condition: string;
-  if (run.exclusive) {
-    condition = '#version = :version';
-    names['#version'] = 'version';
-    sets.push('#version = :next');
-    Object.assign(values, { ':version': run.version, ':next': run.version + 1 });
-  } else {
-    const policies = SIDE_BY_SIDE_POLICIES.map((_, i) => `:policy${i}`);
-    condition = `listPk = :list AND overlapPolicy IN (${policies.join(', ')})`;
-    values[':list'] = LIST_PK;
-    SIDE_BY_SIDE_POLICIES.forEach((policy, i) => {
-      values[`:policy${i}`] = policy;
-    });
-  }
-  let remove = '';
-  if (run.fire) {
-    sets.push('nextRunTime = :nextRun', 'missedCount = :missed');
-    values[':nextRun'] = run.fire.nextRunTime;
-    values[':missed'] = run.fire.missedCount;
-    const due = dueAttributes(scheduleId, run.fire.nextRunTime);
-    if (due.dueAt) {
-      sets.push('duePartition = :duePartition', 'dueAt = :dueAt');
-      Object.assign(values, { ':duePartition': due.duePartition, ':dueAt': due.dueAt });
-    } else {
-      remove = ' REMOVE duePartition, dueAt';
-    }
-  }
-  return {
-    Update: {
-      TableName: tableName,
-      Key: { id: scheduleId },
-      UpdateExpression: `SET ${sets.join(', ')}${remove}`,
-      ConditionExpression: condition,
-      ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
-      ExpressionAttributeValues: values,
-    },
-  };
-}
-
-/**
  * The condition of an edit or delete: nothing wrote the schedule since `previous` was read. A run
  * that is not exclusive leaves the version alone but names its execution, so `lastExecutionId`
  * shows it: an edit cannot overwrite it, nor a delete miss the execution it just made active.
@@ -114,6 +51,9 @@ function unchangedSince(previous: ScheduleRecord) {
         ExpressionAttributeValues: { ':version': previous.version, ':null': 'NULL' },
       };
 }
+
+/** The items of a schedule's transactions, by what they are. */
+type ScheduleItemName = 'schedule' | 'reservation' | 'release';
 
 /** Names are unique regardless of case and surrounding spaces: "Daily Sync" and "daily sync " clash. */
 const nameKey = (name: string) => `name#${name.trim().toLowerCase()}`;
@@ -140,10 +80,13 @@ export class DynamoScheduleStore implements ScheduleStore {
     await this.write(schedule.name, [
       this.reserveName(schedule),
       {
-        Put: {
-          TableName: this.tableName,
-          Item: scheduleItem(schedule),
-          ConditionExpression: 'attribute_not_exists(id)',
+        name: 'schedule',
+        item: {
+          Put: {
+            TableName: this.tableName,
+            Item: scheduleItem(schedule),
+            ConditionExpression: 'attribute_not_exists(id)',
+          },
         },
       },
     ]);
@@ -153,10 +96,13 @@ export class DynamoScheduleStore implements ScheduleStore {
     const renamed = nameKey(schedule.name) !== nameKey(previous.name);
     await this.write(schedule.name, [
       {
-        Put: {
-          TableName: this.tableName,
-          Item: scheduleItem(schedule),
-          ...unchangedSince(previous),
+        name: 'schedule',
+        item: {
+          Put: {
+            TableName: this.tableName,
+            Item: scheduleItem(schedule),
+            ...unchangedSince(previous),
+          },
         },
       },
       ...(renamed ? [this.reserveName(schedule), this.releaseName(previous)] : []),
@@ -166,10 +112,13 @@ export class DynamoScheduleStore implements ScheduleStore {
   async delete(previous: ScheduleRecord): Promise<void> {
     await this.write(previous.name, [
       {
-        Delete: {
-          TableName: this.tableName,
-          Key: { id: previous.id },
-          ...unchangedSince(previous),
+        name: 'schedule',
+        item: {
+          Delete: {
+            TableName: this.tableName,
+            Key: { id: previous.id },
+            ...unchangedSince(previous),
+          },
         },
       },
       this.releaseName(previous),
@@ -203,29 +152,35 @@ export class DynamoScheduleStore implements ScheduleStore {
       .map((key) => key.id as string);
   }
 
-  private reserveName(schedule: ScheduleRecord) {
+  /** The reservation of the schedule's name (it is the name being written: create, rename). */
+  private reserveName(schedule: ScheduleRecord): NamedItem<ScheduleItemName> {
     return {
-      Put: {
-        TableName: this.tableName,
-        Item: { id: nameKey(schedule.name), scheduleId: schedule.id },
-        ConditionExpression: 'attribute_not_exists(id)',
+      name: 'reservation',
+      item: {
+        Put: {
+          TableName: this.tableName,
+          Item: { id: nameKey(schedule.name), scheduleId: schedule.id },
+          ConditionExpression: 'attribute_not_exists(id)',
+        },
       },
     };
   }
 
-  private releaseName(schedule: ScheduleRecord) {
-    return { Delete: { TableName: this.tableName, Key: { id: nameKey(schedule.name) } } };
+  private releaseName(schedule: ScheduleRecord): NamedItem<ScheduleItemName> {
+    return {
+      name: 'release',
+      item: { Delete: { TableName: this.tableName, Key: { id: nameKey(schedule.name) } } },
+    };
   }
 
   /** Runs the transaction and turns condition failures into the domain's errors. */
-  private async write(name: string, items: TransactItems): Promise<void> {
+  private async write(name: string, named: readonly NamedItem<ScheduleItemName>[]): Promise<void> {
     try {
-      await transactWrite(this.client, items);
+      await transactNamed(this.client, named);
     } catch (error) {
-      const codes = cancellationCodes(error);
-      if (!codes) throw error;
-      const failed = codes.flatMap((code, i) => (code === 'ConditionalCheckFailed' ? [items[i]] : []));
-      if (failed.some((item) => item?.Put?.Item?.id === nameKey(name))) {
+      const failed = failedItems(error, named);
+      if (!failed) throw error;
+      if (failed.includes('reservation')) {
         throw new ConflictError(`A schedule named '${name}' already exists.`, { name }, { cause: error });
       }
       if (failed.length > 0)

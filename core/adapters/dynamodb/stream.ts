@@ -3,7 +3,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { StoredStep } from '../../ports.js';
 import type { FeedChange } from '../../services/change-feed.js';
-import { countedInCell, toExecution } from './execution-store.js';
+import { countedInCell, toExecution } from './execution-items.js';
 import type { TableNames } from './tables.js';
 
 type Image = Record<string, AttributeValue>;

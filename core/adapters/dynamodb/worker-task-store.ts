@@ -4,9 +4,10 @@ import { ActivityStatus, type StepStatus } from '../../model.js';
 import type { ActivityReport, TaskClaimant, WorkerTask, WorkerTaskStore } from '../../ports.js';
 import type { ExecutionStep } from '../../schemas/execution.js';
 import { canMove, STEP_MOVES, TASK_MOVES } from '../../transitions.js';
-import { cancellationCodes, queryAll, transactWrite } from './client.js';
-import type { DynamoExecutionStore } from './execution-store.js';
-import { conditionalUpdate, DEFAULT_RETENTION_SECONDS, expiresAt, sendIfMatches } from './execution-store.js';
+import { failedItems, type NamedItem, queryAll, transactNamed } from './client.js';
+import { stepUpdate } from './execution-items.js';
+import { conditionalUpdate, sendIfMatches } from './expressions.js';
+import { DEFAULT_RETENTION_SECONDS, expiresAt } from './retention.js';
 import { EXPIRES_AT, type TableNames, WorkerTaskIndex } from './tables.js';
 
 const QUEUED_ALL = 'QUEUED';
@@ -31,7 +32,6 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tables: Pick<TableNames, 'workerTasks' | 'executionSteps'>,
-    private readonly executions: DynamoExecutionStore,
     private readonly retentionSeconds: number = DEFAULT_RETENTION_SECONDS,
   ) {}
 
@@ -43,9 +43,10 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
   }
 
   async enqueue(task: WorkerTask, stepFrom: readonly StepStatus[]): Promise<boolean> {
-    try {
-      await transactWrite(this.client, [
-        {
+    const named: NamedItem<'task' | 'step'>[] = [
+      {
+        name: 'task',
+        item: {
           Put: {
             TableName: this.tables.workerTasks,
             Item: {
@@ -58,14 +59,20 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
             ConditionExpression: 'attribute_not_exists(taskId)',
           },
         },
-        this.executions.stepUpdate(task.executionId, task.ordinal, stepFrom, {
+      },
+      {
+        name: 'step',
+        item: stepUpdate(this.tables.executionSteps, task.executionId, task.ordinal, stepFrom, {
           status: STEP_MOVES.enqueue.to,
           taskId: task.taskId,
         }),
-      ]);
+      },
+    ];
+    try {
+      await transactNamed(this.client, named);
       return true;
     } catch (error) {
-      if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) return false;
+      if (failedItems(error, named)?.length) return false;
       throw error;
     }
   }
@@ -122,18 +129,28 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
       claimedAt: now,
       lastHeartbeatAt: now,
     };
-    try {
-      await transactWrite(this.client, [
-        conditionalUpdate(this.tables.workerTasks, { taskId }, claimed, { status: TASK_MOVES.claim.from }, [
-          'queuedPool',
-          'queuedAll',
-        ]),
-        this.executions.stepUpdate(task.executionId, task.ordinal, STEP_MOVES.claim.from, {
+    const named: NamedItem<'task' | 'step' | 'receipt'>[] = [
+      {
+        name: 'task',
+        item: conditionalUpdate(
+          this.tables.workerTasks,
+          { taskId },
+          claimed,
+          { status: TASK_MOVES.claim.from },
+          ['queuedPool', 'queuedAll'],
+        ),
+      },
+      {
+        name: 'step',
+        item: stepUpdate(this.tables.executionSteps, task.executionId, task.ordinal, STEP_MOVES.claim.from, {
           status: STEP_MOVES.claim.to,
           startedAt: now,
           activityStatus: ActivityStatus.InProgress,
         }),
-        {
+      },
+      {
+        name: 'receipt',
+        item: {
           Update: {
             TableName: this.tables.workerTasks,
             Key: { taskId: receiptKey(claimant, claimId) },
@@ -147,13 +164,16 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
             },
           },
         },
-      ]);
+      },
+    ];
+    try {
+      await transactNamed(this.client, named);
       return { ...task, ...claimed };
     } catch (error) {
-      const codes = cancellationCodes(error);
-      if (!codes?.includes('ConditionalCheckFailed')) throw error;
+      const failed = failedItems(error, named);
+      if (!failed?.length) throw error;
       // The step left Queued without a worker (cancelled): take the task off the queue for good.
-      if (codes[0] !== 'ConditionalCheckFailed') await this.abandon(taskId);
+      if (!failed.includes('task')) await this.abandon(taskId);
       return undefined;
     }
   }
@@ -174,26 +194,33 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
   }
 
   async release(task: WorkerTask, claimId: string): Promise<void> {
-    try {
-      await transactWrite(this.client, [
-        conditionalUpdate(
+    const named: NamedItem<'task' | 'step'>[] = [
+      {
+        name: 'task',
+        item: conditionalUpdate(
           this.tables.workerTasks,
           { taskId: task.taskId },
           { status: TASK_MOVES.release.to, queuedPool: task.pool, queuedAll: QUEUED_ALL },
           { status: TASK_MOVES.release.from, claimId },
           ['workerId', 'claimedBy', 'claimId', 'claimedAt', 'lastHeartbeatAt'],
         ),
-        conditionalUpdate(
+      },
+      {
+        name: 'step',
+        item: conditionalUpdate(
           this.tables.executionSteps,
           { executionId: task.executionId, ordinal: task.ordinal },
           { status: STEP_MOVES.release.to },
           { status: STEP_MOVES.release.from, taskId: task.taskId },
           ['startedAt', 'activityStatus'],
         ),
-      ]);
+      },
+    ];
+    try {
+      await transactNamed(this.client, named);
     } catch (error) {
       // Reported on, ended or claimed anew meanwhile: it is no longer this claim's to give back.
-      if (!cancellationCodes(error)?.includes('ConditionalCheckFailed')) throw error;
+      if (!failedItems(error, named)?.length) throw error;
     }
   }
 
@@ -227,17 +254,27 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
         claimedByCondition(claimant),
         ['queuedPool', 'queuedAll'],
       );
-    try {
-      await transactWrite(this.client, [
-        finishTask(true),
+    const named: NamedItem<'task' | 'step'>[] = [
+      { name: 'task', item: finishTask(true) },
+      {
+        name: 'step',
         // The step must still be this task's and running: a cancel or timeout that came first wins.
-        this.executions.stepUpdate(task.executionId, task.ordinal, STEP_MOVES.finish.from, stepPatch),
-      ]);
+        item: stepUpdate(
+          this.tables.executionSteps,
+          task.executionId,
+          task.ordinal,
+          STEP_MOVES.finish.from,
+          stepPatch,
+        ),
+      },
+    ];
+    try {
+      await transactNamed(this.client, named);
       return 'ok';
     } catch (error) {
-      const codes = cancellationCodes(error);
-      if (!codes?.includes('ConditionalCheckFailed')) throw error;
-      if (codes[0] === 'ConditionalCheckFailed') return 'not-claimed';
+      const failed = failedItems(error, named);
+      if (!failed?.length) throw error;
+      if (failed.includes('task')) return 'not-claimed';
     }
     // The step ended without the worker; keep the late report on the task for the record.
     await sendIfMatches(this.client, finishTask(false).Update);

@@ -1,6 +1,6 @@
 import { cellOf } from '../../../core/adapters/dynamodb/counters.js';
 // The adapter's own item mapping and index keys: the fake reads and orders as it does.
-import { indexAttributes, toExecution } from '../../../core/adapters/dynamodb/execution-store.js';
+import { indexAttributes, toExecution } from '../../../core/adapters/dynamodb/execution-items.js';
 import { ExecutionSortKey } from '../../../core/adapters/dynamodb/tables.js';
 import { ValidationError } from '../../../core/errors.js';
 import type { ClaimedResponse, IdempotencyClaim } from '../../../core/idempotency.js';
