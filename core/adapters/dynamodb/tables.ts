@@ -219,7 +219,7 @@ export const TABLES = {
   },
   idempotencyKeys: {
     id: 'IdempotencyKeys',
-    // `id` is a hash of the key's scope (core/adapters/dynamodb/idempotency-store.ts).
+    // `id` is a hash of the key's scope (core/adapters/dynamodb/idempotency-items.ts).
     partitionKey: S('id'),
     // Expired claims are also ignored when read: TTL deletes them only eventually.
     timeToLiveAttribute: EXPIRES_AT,
