@@ -3,6 +3,7 @@ import { createServices, type Services } from '../../core/services/index.js';
 import { freshTables } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { MINUTE, operator, scheduleInput, TestClock } from './fixtures.js';
+import { servicesOnFreshTables } from './services.js';
 
 describe('Reconciler', () => {
   let services: Services;
@@ -10,10 +11,7 @@ describe('Reconciler', () => {
   let clock: TestClock;
 
   beforeEach(async () => {
-    const { client, tables } = await freshTables();
-    clock = new TestClock();
-    workflow = new RecordingWorkflow();
-    services = createServices(client, tables, { clock, workflow });
+    ({ clock, workflow, services } = await servicesOnFreshTables('2026-03-01T09:00:00.000Z'));
   });
 
   const freshTablesArgs = async () => {

@@ -11,7 +11,8 @@ import { MAX_STEPS } from '../../core/schemas/schedule.js';
 import { createServices, type Services } from '../../core/services/index.js';
 import { freshTables } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { MINUTE, operator, scheduleInput, TestClock } from './fixtures.js';
+import { MINUTE, operator, scheduleInput, type TestClock } from './fixtures.js';
+import { servicesOnFreshTables } from './services.js';
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -28,9 +29,7 @@ describe('ScheduleService', () => {
   let services: Services;
 
   beforeEach(async () => {
-    const { tables, client } = await freshTables();
-    clock = new TestClock('2026-03-07T15:00:00.000Z');
-    services = createServices(client, tables, { clock: clock, workflow: new RecordingWorkflow() });
+    ({ clock, services } = await servicesOnFreshTables('2026-03-07T15:00:00.000Z'));
   });
 
   describe('create and get', () => {
@@ -298,9 +297,8 @@ describe('ScheduleService.list', () => {
   let created: Schedule[];
 
   beforeAll(async () => {
-    const { tables, client } = await freshTables();
-    const clock = new TestClock('2026-03-01T09:00:00.000Z');
-    services = createServices(client, tables, { clock: clock, workflow: new RecordingWorkflow() });
+    let clock: TestClock;
+    ({ clock, services } = await servicesOnFreshTables('2026-03-01T09:00:00.000Z'));
     const inputs = [
       { name: 'delta export', description: null },
       {

@@ -1,15 +1,22 @@
 import type { Schedule } from '../../core/schemas/schedule.js';
-import { createServices, type Services } from '../../core/services/index.js';
+import { createServices, type ServiceOptions, type Services } from '../../core/services/index.js';
 import { freshTables, recordRequests } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { TestClock } from './fixtures.js';
 
-/** The setup of the service-level tests: the services over fresh tables, a recording workflow and a clock at `start`. */
-export async function servicesOnFreshTables(start = '2026-04-05T06:00:00.000Z') {
+/**
+ * The setup of the service-level tests: the services over fresh tables, a recording workflow and a
+ * clock at `start` (`new Date()` where tasks are written: DynamoDB Local's TTL removes what expired),
+ * with any other `options` of the services.
+ */
+export async function servicesOnFreshTables(
+  start: string | Date = '2026-04-05T06:00:00.000Z',
+  options: Omit<ServiceOptions, 'clock' | 'workflow'> = {},
+) {
   const db = await freshTables();
   const clock = new TestClock(start);
   const workflow = new RecordingWorkflow();
-  const services = createServices(db.client, db.tables, { clock, workflow });
+  const services = createServices(db.client, db.tables, { ...options, clock, workflow });
   return { db, clock, workflow, services };
 }
 

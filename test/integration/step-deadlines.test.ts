@@ -1,10 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Principal } from '../../core/model.js';
-import { createServices, type Services } from '../../core/services/index.js';
+import type { Services } from '../../core/services/index.js';
 import { BACKSTOP_MARGIN_SECONDS } from '../../core/services/orchestrator.js';
-import { freshTables } from '../helpers/dynamodb.js';
-import { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { operator, scheduleInput, TestClock } from './fixtures.js';
+import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
+import { operator, scheduleInput, type TestClock } from './fixtures.js';
+import { servicesOnFreshTables } from './services.js';
 
 /**
  * A step's timeoutSeconds counts from its claim, and the wait for a worker has a limit of its own
@@ -24,11 +24,8 @@ describe('step deadlines', () => {
   let clock: TestClock;
 
   beforeEach(async () => {
-    const { client, tables } = await freshTables();
-    workflow = new RecordingWorkflow();
     // Today: the fixtures' default day is past the tasks' expiry, and DynamoDB Local's TTL would remove them.
-    clock = new TestClock(new Date());
-    services = createServices(client, tables, { clock, workflow, settings });
+    ({ clock, workflow, services } = await servicesOnFreshTables(new Date(), { settings }));
   });
 
   let made = 0;

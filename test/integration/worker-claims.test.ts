@@ -3,13 +3,13 @@ import { DynamoExecutionStore } from '../../core/adapters/dynamodb/execution-sto
 import { DynamoWorkerTaskStore } from '../../core/adapters/dynamodb/worker-task-store.js';
 import { ForbiddenError } from '../../core/errors.js';
 import type { Principal } from '../../core/model.js';
-import { createServices, type Services } from '../../core/services/index.js';
+import type { Services } from '../../core/services/index.js';
 import { Orchestrator } from '../../core/services/orchestrator.js';
 import { WakeUps } from '../../core/services/wake-ups.js';
 import { type ClaimRequest, WorkerService } from '../../core/services/workers.js';
-import { freshTables } from '../helpers/dynamodb.js';
-import { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { operator, scheduleInput, TestClock } from './fixtures.js';
+import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
+import { operator, scheduleInput } from './fixtures.js';
+import { servicesOnFreshTables } from './services.js';
 
 /**
  * What a claim may take (the pools of its credential) and what becomes of tasks whose claim is not
@@ -37,12 +37,11 @@ describe('WorkerService claims on DynamoDB Local', () => {
   let workflow: RecordingWorkflow;
 
   beforeEach(async () => {
-    const { client, tables } = await freshTables();
-    workflow = new RecordingWorkflow();
     // Today's clock: the tasks' expiry is computed from it.
-    services = createServices(client, tables, { clock: new TestClock(new Date()), workflow });
-    executions = new DynamoExecutionStore(client, tables);
-    store = new DynamoWorkerTaskStore(client, tables);
+    let db: Awaited<ReturnType<typeof servicesOnFreshTables>>['db'];
+    ({ db, workflow, services } = await servicesOnFreshTables(new Date()));
+    executions = new DynamoExecutionStore(db.client, db.tables);
+    store = new DynamoWorkerTaskStore(db.client, db.tables);
   });
 
   let made = 0;

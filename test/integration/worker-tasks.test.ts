@@ -2,11 +2,11 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoWorkerTaskStore } from '../../core/adapters/dynamodb/worker-task-store.js';
 import { ForbiddenError } from '../../core/errors.js';
 import type { Principal } from '../../core/model.js';
-import { createServices, type Services } from '../../core/services/index.js';
+import type { Services } from '../../core/services/index.js';
 import { claimantOf } from '../../core/services/workers.js';
-import { freshTables } from '../helpers/dynamodb.js';
-import { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { operator, scheduleInput, TestClock } from './fixtures.js';
+import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
+import { operator, scheduleInput } from './fixtures.js';
+import { servicesOnFreshTables } from './services.js';
 
 /**
  * A claimed task belongs to the credential that claimed it and the workerId it claimed as: the
@@ -24,12 +24,11 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
   let workflow: RecordingWorkflow;
 
   beforeEach(async () => {
-    const { client, tables } = await freshTables();
-    workflow = new RecordingWorkflow();
     // Today, not the fixtures' default day: that is past the tasks' expiry, and DynamoDB Local's TTL
     // would delete them under the test.
-    services = createServices(client, tables, { clock: new TestClock(new Date()), workflow });
-    store = new DynamoWorkerTaskStore(client, tables);
+    let db: Awaited<ReturnType<typeof servicesOnFreshTables>>['db'];
+    ({ db, workflow, services } = await servicesOnFreshTables(new Date()));
+    store = new DynamoWorkerTaskStore(db.client, db.tables);
   });
 
   let made = 0;
