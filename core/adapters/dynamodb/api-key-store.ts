@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { ApiKeyStore, StoredApiKey } from '../../ports.js';
-import { queryAll, transactWrite } from './client.js';
+import { getConsistent, queryAll, transactWrite } from './client.js';
 import { ApiKeyIndex } from './tables.js';
 
 const LIST_PK = 'APIKEY';
@@ -22,10 +22,8 @@ export class DynamoApiKeyStore implements ApiKeyStore {
   ) {}
 
   async findByHash(keyHash: string): Promise<StoredApiKey | undefined> {
-    const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { keyHash }, ConsistentRead: true }),
-    );
-    return Item ? toKey(Item) : undefined;
+    const item = await getConsistent(this.client, this.tableName, { keyHash });
+    return item ? toKey(item) : undefined;
   }
 
   async create(key: StoredApiKey): Promise<void> {
@@ -70,10 +68,8 @@ export class DynamoApiKeyStore implements ApiKeyStore {
   }
 
   private async hashOf(id: string): Promise<string | undefined> {
-    const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: idItemKey(id), ConsistentRead: true }),
-    );
-    if (typeof Item?.hashOfKey === 'string') return Item.hashOfKey;
+    const item = await getConsistent(this.client, this.tableName, idItemKey(id));
+    if (typeof item?.hashOfKey === 'string') return item.hashOfKey;
     // Keys created before the id items existed have none; they were indexed long ago, so the
     // index finds them. A key created since always has its id item, so it never gets here.
     const { Items } = await this.client.send(

@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { failedItems, type NamedItem, transactNamed } from './client.js';
+import { failedItems, getConsistent, type NamedItem, transactNamed } from './client.js';
 import { cellCounterIds, counterUpdate } from './counters.js';
-import { countedInCell, indexAttributes, readExecutionItem, toExecution } from './execution-items.js';
+import { countedInCell, indexAttributes, toExecution } from './execution-items.js';
 import type { TableNames } from './tables.js';
 
 type Item = Record<string, unknown>;
@@ -19,7 +19,7 @@ export async function countIntoCell(
   id: string,
   seen?: Item,
 ): Promise<boolean> {
-  let item = seen ?? (await readExecutionItem(client, tables.executions, id));
+  let item = seen ?? (await getConsistent(client, tables.executions, { id }));
   if (!item || countedInCell(item)) return false;
   for (;;) {
     const execution = toExecution(item);
@@ -54,7 +54,7 @@ export async function countIntoCell(
       if (!failedItems(error, named)?.includes('execution')) throw error;
     }
     // Moved or counted meanwhile: counted is done, moved is counted in its new status.
-    item = await readExecutionItem(client, tables.executions, id);
+    item = await getConsistent(client, tables.executions, { id });
     if (!item || countedInCell(item)) return true;
   }
 }

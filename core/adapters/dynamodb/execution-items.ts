@@ -1,5 +1,3 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { ExecutionStatus, type StepStatus } from '../../model.js';
 import type { ExecutionStepRecord } from '../../ports.js';
 import type { Execution, ExecutionStep } from '../../schemas/execution.js';
@@ -80,16 +78,6 @@ export function toExecution(item: Item): Execution {
  * cells existed have no `cellPk` and are in no cell's counter until `countIntoCell` counts them.
  */
 export const countedInCell = (item: Item): boolean => item.cellPk !== undefined;
-
-/** An execution's item, read consistently. */
-export async function readExecutionItem(
-  client: DynamoDBDocumentClient,
-  table: string,
-  id: string,
-): Promise<Item | undefined> {
-  const { Item } = await client.send(new GetCommand({ TableName: table, Key: { id }, ConsistentRead: true }));
-  return Item;
-}
 
 /** A step's row as the store gives it: without the key of the execution it belongs to. */
 export function toStepRecord(item: Item): ExecutionStepRecord {

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ClaimedResponse, IdempotencyClaim } from '../../idempotency.js';
 import type { ExecutionStatus, StepStatus } from '../../model.js';
 import { olderFirst } from '../../overlap.js';
@@ -26,6 +26,7 @@ import {
   batchDelete,
   batchGet,
   failedItems,
+  getConsistent,
   type NamedItem,
   queryAll,
   transactNamed,
@@ -44,7 +45,6 @@ import {
   ACTIVE_PK,
   ACTIVE_STATUS_FLOOR,
   indexAttributes,
-  readExecutionItem,
   stepUpdate,
   toExecution,
   toStepRecord,
@@ -98,7 +98,7 @@ export class DynamoExecutionStore implements ExecutionStore {
   ) {}
 
   async get(id: string): Promise<Execution | undefined> {
-    const item = await readExecutionItem(this.client, this.tables.executions, id);
+    const item = await getConsistent(this.client, this.tables.executions, { id });
     return item ? toExecution(item) : undefined;
   }
 
@@ -359,15 +359,8 @@ export class DynamoExecutionStore implements ExecutionStore {
 
   async parkToken(executionId: string): Promise<string | undefined> {
     // Consistent: a wake-up must see a token stored just before it (see Orchestrator.park).
-    const { Item } = await this.client.send(
-      new GetCommand({
-        TableName: this.tables.executions,
-        Key: { id: executionId },
-        ProjectionExpression: PARK_TOKEN,
-        ConsistentRead: true,
-      }),
-    );
-    return Item?.[PARK_TOKEN] as string | undefined;
+    const item = await getConsistent(this.client, this.tables.executions, { id: executionId }, PARK_TOKEN);
+    return item?.[PARK_TOKEN] as string | undefined;
   }
 
   private counterUpdate(id: string, delta: number) {
@@ -375,14 +368,8 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   async getStep(executionId: string, ordinal: number): Promise<ExecutionStepRecord | undefined> {
-    const { Item } = await this.client.send(
-      new GetCommand({
-        TableName: this.tables.executionSteps,
-        Key: { executionId, ordinal },
-        ConsistentRead: true,
-      }),
-    );
-    return Item ? toStepRecord(Item) : undefined;
+    const item = await getConsistent(this.client, this.tables.executionSteps, { executionId, ordinal });
+    return item ? toStepRecord(item) : undefined;
   }
 
   async updateStep(

@@ -1,9 +1,9 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ClaimedResponse, IdempotencyScope } from '../../idempotency.js';
 import type { IdempotencyStore } from '../../ports.js';
-import { withConflictRetry } from './client.js';
+import { getConsistent, withConflictRetry } from './client.js';
 import { claimId } from './idempotency-items.js';
 import { EXPIRES_AT } from './tables.js';
 
@@ -14,10 +14,8 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
   ) {}
 
   async find<T extends ClaimedResponse>(scope: IdempotencyScope, now: number): Promise<T | undefined> {
-    const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { id: claimId(scope) }, ConsistentRead: true }),
-    );
-    return Item && Number(Item[EXPIRES_AT]) > now ? (Item.response as T) : undefined;
+    const item = await getConsistent(this.client, this.tableName, { id: claimId(scope) });
+    return item && Number(item[EXPIRES_AT]) > now ? (item.response as T) : undefined;
   }
 
   async settle<T extends ClaimedResponse>(scope: IdempotencyScope, response: T): Promise<void> {

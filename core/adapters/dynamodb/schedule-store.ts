@@ -1,10 +1,9 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { ALL_DUE_PARTITIONS } from '../../due-partitions.js';
 import { ConflictError, ValidationError } from '../../errors.js';
 import type { ScheduleRecord, ScheduleStore } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
-import { failedItems, type NamedItem, queryAll, transactNamed } from './client.js';
+import { failedItems, getConsistent, type NamedItem, queryAll, transactNamed } from './client.js';
 import { dueAttributes, LIST_PK } from './schedule-items.js';
 import { ScheduleIndex } from './tables.js';
 
@@ -70,10 +69,8 @@ export class DynamoScheduleStore implements ScheduleStore {
   ) {}
 
   async get(id: string): Promise<ScheduleRecord | undefined> {
-    const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { id }, ConsistentRead: true }),
-    );
-    return Item && Item.listPk === LIST_PK ? toRecord(Item) : undefined;
+    const item = await getConsistent(this.client, this.tableName, { id });
+    return item && item.listPk === LIST_PK ? toRecord(item) : undefined;
   }
 
   async create(schedule: ScheduleRecord): Promise<void> {

@@ -1,10 +1,10 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ActivityStatus, type StepStatus } from '../../model.js';
 import type { ActivityReport, TaskClaimant, WorkerTask, WorkerTaskStore } from '../../ports.js';
 import type { ExecutionStep } from '../../schemas/execution.js';
 import { canMove, STEP_MOVES, TASK_MOVES } from '../../transitions.js';
-import { failedItems, type NamedItem, queryAll, transactNamed } from './client.js';
+import { failedItems, getConsistent, type NamedItem, queryAll, transactNamed } from './client.js';
 import { stepUpdate } from './execution-items.js';
 import { conditionalUpdate, sendIfMatches } from './expressions.js';
 import { DEFAULT_RETENTION_SECONDS, expiresAt } from './retention.js';
@@ -36,10 +36,8 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
   ) {}
 
   async get(taskId: string): Promise<WorkerTask | undefined> {
-    const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tables.workerTasks, Key: { taskId }, ConsistentRead: true }),
-    );
-    return Item ? toTask(Item) : undefined;
+    const item = await getConsistent(this.client, this.tables.workerTasks, { taskId });
+    return item ? toTask(item) : undefined;
   }
 
   async enqueue(task: WorkerTask, stepFrom: readonly StepStatus[]): Promise<boolean> {
@@ -179,14 +177,10 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
   }
 
   async claimedIn(claimant: Required<TaskClaimant>, claimId: string): Promise<WorkerTask[]> {
-    const { Item } = await this.client.send(
-      new GetCommand({
-        TableName: this.tables.workerTasks,
-        Key: { taskId: receiptKey(claimant, claimId) },
-        ConsistentRead: true,
-      }),
-    );
-    const tasks = await Promise.all(((Item?.taskIds ?? []) as string[]).map((taskId) => this.get(taskId)));
+    const item = await getConsistent(this.client, this.tables.workerTasks, {
+      taskId: receiptKey(claimant, claimId),
+    });
+    const tasks = await Promise.all(((item?.taskIds ?? []) as string[]).map((taskId) => this.get(taskId)));
     return tasks.filter(
       (task): task is WorkerTask =>
         task !== undefined && canMove(TASK_MOVES.release, task.status) && task.claimId === claimId,
