@@ -3,7 +3,7 @@ import { createServices, type Services } from '../../core/services/index.js';
 import { freshTables } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { MINUTE, operator, scheduleInput, TestClock } from './fixtures.js';
-import { servicesOnFreshTables } from './services.js';
+import { runOfNewSchedule, servicesOnFreshTables } from './services.js';
 
 describe('Reconciler', () => {
   let services: Services;
@@ -22,10 +22,7 @@ describe('Reconciler', () => {
   let made = 0;
   async function queued() {
     made += 1;
-    const schedule = await services.schedules.create(
-      scheduleInput({ name: `Reconciled ${made}`, overlapPolicy: 'AllowAll' }),
-    );
-    return (await services.schedules.run(schedule.id, operator)).executionId;
+    return runOfNewSchedule(services, `Reconciled ${made}`);
   }
 
   it('accepts a run whose state machine did not start, and starts it on the next round', async () => {

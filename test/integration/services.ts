@@ -2,7 +2,7 @@ import type { Schedule } from '../../core/schemas/schedule.js';
 import { createServices, type ServiceOptions, type Services } from '../../core/services/index.js';
 import { freshTables, recordRequests } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { TestClock } from './fixtures.js';
+import { operator, scheduleInput, TestClock } from './fixtures.js';
 
 /**
  * The setup of the service-level tests: the services over fresh tables, a recording workflow and a
@@ -18,6 +18,21 @@ export async function servicesOnFreshTables(
   const workflow = new RecordingWorkflow();
   const services = createServices(db.client, db.tables, { ...options, clock, workflow });
   return { db, clock, workflow, services };
+}
+
+/**
+ * Creates a schedule named `name` that admits runs side by side (AllowAll), of `steps` (the
+ * fixture's when not given), and runs it as the operator: answers the new execution's id.
+ */
+export async function runOfNewSchedule(
+  services: Services,
+  name: string,
+  steps?: Record<string, unknown>[],
+): Promise<string> {
+  const schedule = await services.schedules.create(
+    scheduleInput({ name, overlapPolicy: 'AllowAll', ...(steps ? { steps } : {}) }),
+  );
+  return (await services.schedules.run(schedule.id, operator)).executionId;
 }
 
 /** A schedule's executions, oldest first (up to 100). */

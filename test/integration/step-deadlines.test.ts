@@ -3,8 +3,8 @@ import type { Principal } from '../../core/model.js';
 import type { Services } from '../../core/services/index.js';
 import { BACKSTOP_MARGIN_SECONDS } from '../../core/services/orchestrator.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { operator, scheduleInput, type TestClock } from './fixtures.js';
-import { servicesOnFreshTables } from './services.js';
+import type { TestClock } from './fixtures.js';
+import { runOfNewSchedule, servicesOnFreshTables } from './services.js';
 
 /**
  * A step's timeoutSeconds counts from its claim, and the wait for a worker has a limit of its own
@@ -32,21 +32,9 @@ describe('step deadlines', () => {
   /** Runs a one-step schedule up to its step waiting for a worker; answers the ids and the run move. */
   async function enqueued() {
     made += 1;
-    const schedule = await services.schedules.create(
-      scheduleInput({
-        name: `Deadlines ${made}`,
-        overlapPolicy: 'AllowAll',
-        steps: [
-          {
-            name: 'Only',
-            stepType: 'Executable',
-            executablePath: '/bin/true',
-            timeoutSeconds: TIMEOUT_SECONDS,
-          },
-        ],
-      }),
-    );
-    const { executionId } = await services.schedules.run(schedule.id, operator);
+    const executionId = await runOfNewSchedule(services, `Deadlines ${made}`, [
+      { name: 'Only', stepType: 'Executable', executablePath: '/bin/true', timeoutSeconds: TIMEOUT_SECONDS },
+    ]);
     const move = await services.orchestrator.advance(executionId);
     const taskToken = `token-${made}`;
     await services.orchestrator.enqueueStep(executionId, 0, taskToken);

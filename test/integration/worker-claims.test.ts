@@ -8,8 +8,7 @@ import { Orchestrator } from '../../core/services/orchestrator.js';
 import { WakeUps } from '../../core/services/wake-ups.js';
 import { type ClaimRequest, WorkerService } from '../../core/services/workers.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { operator, scheduleInput } from './fixtures.js';
-import { servicesOnFreshTables } from './services.js';
+import { runOfNewSchedule, servicesOnFreshTables } from './services.js';
 
 /**
  * What a claim may take (the pools of its credential) and what becomes of tasks whose claim is not
@@ -48,20 +47,17 @@ describe('WorkerService claims on DynamoDB Local', () => {
   /** Runs a schedule of `count` parallel steps on `pool` and queues their tasks. */
   async function queued(pool: string, count = 1) {
     made += 1;
-    const schedule = await services.schedules.create(
-      scheduleInput({
-        name: `Claims ${made}`,
-        overlapPolicy: 'AllowAll',
-        steps: Array.from({ length: count }, (_, i) => ({
-          name: `step ${i}`,
-          stepType: 'Executable',
-          executablePath: '/bin/true',
-          executionMode: i === 0 ? 'Sequential' : 'ParallelWithPrevious',
-          workerPool: pool,
-        })),
-      }),
+    const executionId = await runOfNewSchedule(
+      services,
+      `Claims ${made}`,
+      Array.from({ length: count }, (_, i) => ({
+        name: `step ${i}`,
+        stepType: 'Executable',
+        executablePath: '/bin/true',
+        executionMode: i === 0 ? 'Sequential' : 'ParallelWithPrevious',
+        workerPool: pool,
+      })),
     );
-    const { executionId } = await services.schedules.run(schedule.id, operator);
     await services.orchestrator.advance(executionId);
     for (let ordinal = 0; ordinal < count; ordinal += 1) {
       await services.orchestrator.enqueueStep(executionId, ordinal, `token-${made}-${ordinal}`);

@@ -5,8 +5,8 @@ import type { Principal } from '../../core/model.js';
 import type { Services } from '../../core/services/index.js';
 import { claimantOf } from '../../core/services/workers.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { operator, scheduleInput } from './fixtures.js';
-import { servicesOnFreshTables } from './services.js';
+import { operator } from './fixtures.js';
+import { runOfNewSchedule, servicesOnFreshTables } from './services.js';
 
 /**
  * A claimed task belongs to the credential that claimed it and the workerId it claimed as: the
@@ -35,14 +35,9 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
   /** Runs a one-step schedule and has key A claim its task as host-a. */
   async function claimedByA() {
     made += 1;
-    const schedule = await services.schedules.create(
-      scheduleInput({
-        name: `Claimed ${made}`,
-        overlapPolicy: 'AllowAll',
-        steps: [{ name: 'Only', stepType: 'Executable', executablePath: '/bin/true' }],
-      }),
-    );
-    const { executionId } = await services.schedules.run(schedule.id, operator);
+    const executionId = await runOfNewSchedule(services, `Claimed ${made}`, [
+      { name: 'Only', stepType: 'Executable', executablePath: '/bin/true' },
+    ]);
     await services.orchestrator.advance(executionId);
     await services.orchestrator.enqueueStep(executionId, 0, `token-${made}`);
     const [task] = await services.workers.claim(
