@@ -3,8 +3,9 @@ import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ActivityStatus, type StepStatus } from '../../model.js';
 import type { ActivityReport, TaskClaimant, WorkerTask, WorkerTaskStore } from '../../ports.js';
 import type { ExecutionStep } from '../../schemas/execution.js';
+import { keepNewestBytes } from '../../step-output.js';
 import { canMove, STEP_MOVES, TASK_MOVES } from '../../transitions.js';
-import { cancellationCodes, queryAll, transactWrite } from './client.js';
+import { batchGet, cancellationCodes, queryAll, transactWrite } from './client.js';
 import type { DynamoExecutionStore } from './execution-store.js';
 import { conditionalUpdate, DEFAULT_RETENTION_SECONDS, expiresAt, sendIfMatches } from './execution-store.js';
 import { EXPIRES_AT, type TableNames, WorkerTaskIndex } from './tables.js';
@@ -40,6 +41,17 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
       new GetCommand({ TableName: this.tables.workerTasks, Key: { taskId }, ConsistentRead: true }),
     );
     return Item ? toTask(Item) : undefined;
+  }
+
+  async getMany(taskIds: readonly string[]): Promise<Map<string, WorkerTask>> {
+    const unique = [...new Set(taskIds)];
+    if (unique.length === 0) return new Map();
+    const items = await batchGet(
+      this.client,
+      this.tables.workerTasks,
+      unique.map((taskId) => ({ taskId })),
+    );
+    return new Map(items.map((item) => [item.taskId as string, toTask(item)]));
   }
 
   async enqueue(task: WorkerTask, stepFrom: readonly StepStatus[]): Promise<boolean> {
@@ -132,6 +144,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
           status: STEP_MOVES.claim.to,
           startedAt: now,
           activityStatus: ActivityStatus.InProgress,
+          workerId,
         }),
         {
           Update: {
@@ -188,7 +201,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
           { executionId: task.executionId, ordinal: task.ordinal },
           { status: STEP_MOVES.release.to },
           { status: STEP_MOVES.release.from, taskId: task.taskId },
-          ['startedAt', 'activityStatus'],
+          ['startedAt', 'activityStatus', 'workerId'],
         ),
       ]);
     } catch (error) {
@@ -202,11 +215,17 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     claimant: TaskClaimant,
     now: string,
     message: string | undefined,
+    output?: string | undefined,
   ): Promise<boolean> {
+    // One UpdateItem a beat: the step row is written once, by the completion.
     const { Update } = conditionalUpdate(
       this.tables.workerTasks,
       { taskId },
-      { lastHeartbeatAt: now, heartbeatMessage: message ?? null },
+      {
+        lastHeartbeatAt: now,
+        heartbeatMessage: message ?? null,
+        ...(output === undefined ? {} : { output: keepNewestBytes(output) }),
+      },
       claimedByCondition(claimant),
     );
     return sendIfMatches(this.client, Update);
