@@ -7,7 +7,7 @@ import type {
   WorkerTaskStatus,
 } from './model.js';
 import type { ApiKey } from './schemas/api-key.js';
-import type { Execution, ExecutionSortBy, ExecutionStep } from './schemas/execution.js';
+import type { Execution, ExecutionSortBy, ExecutionStep, StepInsightField } from './schemas/execution.js';
 import type { ScheduleStep, ScheduleSummary } from './schemas/schedule.js';
 
 /**
@@ -62,8 +62,14 @@ export interface ScheduleRunUpdate {
   fire?: { nextRunTime: string | null; missedCount: number };
 }
 
-/** A step of an execution as stored: its snapshot definition plus its progress. */
-export interface ExecutionStepRecord extends ExecutionStep {
+/**
+ * A step of an execution as stored: its snapshot definition plus its progress. The run-insight
+ * fields are on the row once known (workerId from the claim, the rest from the completion); before
+ * that the service reads them from the step's task.
+ */
+export interface ExecutionStepRecord
+  extends Omit<ExecutionStep, StepInsightField>,
+    Partial<Pick<ExecutionStep, StepInsightField>> {
   /** Position of the step in the schedule (0-based); orders the rows. */
   ordinal: number;
   definition: ScheduleStep;
@@ -187,6 +193,8 @@ export interface WorkerTask {
   claimedAt?: string | undefined;
   lastHeartbeatAt?: string | undefined;
   heartbeatMessage?: string | undefined;
+  /** The output the latest heartbeat that carried one reported, as kept (newest 16 KB). */
+  output?: string | undefined;
   outcome?: ActivityReport | undefined;
   /** False when the outcome came after the step had ended without the worker (kept for the record). */
   outcomeAccepted?: boolean | undefined;
@@ -204,6 +212,8 @@ export interface TaskClaimant {
 
 export interface WorkerTaskStore {
   get(taskId: string): Promise<WorkerTask | undefined>;
+  /** The tasks of these ids that exist, by id (one batch read; eventually consistent). */
+  getMany(taskIds: readonly string[]): Promise<Map<string, WorkerTask>>;
   /** Writes the task and moves its step from one of `stepFrom` to Queued, atomically; false if the step moved. */
   enqueue(task: WorkerTask, stepFrom: readonly StepStatus[]): Promise<boolean>;
   /** Gives a live task a new callback token (the state machine was restarted). */
@@ -229,8 +239,17 @@ export interface WorkerTaskStore {
    * whose answer cannot be given. Does nothing when the task is no longer held by that claim.
    */
   release(task: WorkerTask, claimId: string): Promise<void>;
-  /** Records a heartbeat on a task claimed by `claimant`; false when it is not (or no longer) so. */
-  touch(taskId: string, claimant: TaskClaimant, now: string, message: string | undefined): Promise<boolean>;
+  /**
+   * Records a heartbeat on a task claimed by `claimant` (its message, null when none; its output when
+   * it carries one, else the previous output stays); false when it is not (or no longer) so.
+   */
+  touch(
+    taskId: string,
+    claimant: TaskClaimant,
+    now: string,
+    message: string | undefined,
+    output?: string | undefined,
+  ): Promise<boolean>;
   /**
    * Claimed by `claimant` → Completed with the outcome, and the step Processing → `stepPatch.status`,
    * atomically. `late` when the step had already ended without the worker (the outcome is kept on

@@ -11,6 +11,7 @@ export const handler = createHttpHandler('worker', {
       params.taskId,
       { principal, workerId: body.workerId },
       body.message,
+      body.output,
     ),
   }),
   completeTask: async ({ params, body: { workerId, ...report }, principal }) => ({

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ActivityStatus } from '../core/model.js';
 import type { ScheduleStep } from '../core/schemas/schedule.js';
 import { ClaimedTask as ClaimedTaskSchema, WORKER_LIMITS } from '../core/schemas/worker.js';
+import { keepNewestBytes, STEP_OUTPUT_BYTES } from '../core/step-output.js';
 import { sleep, WorkerApiClient, WorkerApiError } from './api-client.js';
 import type { WorkerConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
@@ -251,6 +252,9 @@ export class WorkerAgent {
     const timeout = setTimeout(() => abort('timeout'), timeoutSeconds * 1000);
 
     let progress: string | undefined;
+    // What the step printed so far (its progress lines), newest 16 KB; sent when it changed.
+    let printed = '';
+    let sentPrinted = '';
     let beating = false;
     const finished = new AbortController();
     const intervalMs = Math.max(1, task.heartbeatIntervalSeconds) * 1000;
@@ -258,11 +262,18 @@ export class WorkerAgent {
       if (beating || signal.aborted) return;
       beating = true;
       try {
-        const answer = await this.client.heartbeat(task.taskId, progress, {
-          signal: this.hardStop.signal,
-          stopRetrying: finished.signal,
-          retryForMs: intervalMs,
-        });
+        printed = keepNewestBytes(printed);
+        const output = printed === sentPrinted ? undefined : printed;
+        const answer = await this.client.heartbeat(
+          task.taskId,
+          { message: progress, output },
+          {
+            signal: this.hardStop.signal,
+            stopRetrying: finished.signal,
+            retryForMs: intervalMs,
+          },
+        );
+        if (output !== undefined) sentPrinted = output;
         if (answer.cancellationRequested && !finished.signal.aborted) abort('cancelled');
       } catch (error) {
         if (error instanceof WorkerApiError && error.status === 404) abort('cancelled');
@@ -280,6 +291,9 @@ export class WorkerAgent {
       executionId: task.executionId,
       progress: (message) => {
         progress = message;
+        printed += `${message}\n`;
+        // Trimmed now and then, not on every line: a chatty program costs bounded memory and little time.
+        if (printed.length > 4 * STEP_OUTPUT_BYTES) printed = keepNewestBytes(printed);
       },
     };
     let outcome: StepOutcome;

@@ -102,12 +102,17 @@ export class WorkerApiClient {
     return body.tasks;
   }
 
-  /** Records a heartbeat; `cancellationRequested: true` means stop the step now. */
+  /**
+   * Records a heartbeat: a progress message, or the message and the output so far (the service shows
+   * its newest 16 KB on the step). `cancellationRequested: true` means stop the step now.
+   */
   async heartbeat(
     taskId: string,
-    message: string | undefined,
+    beat: string | HeartbeatReport | undefined,
     options: RequestOptions = {},
   ): Promise<{ cancellationRequested: boolean }> {
+    const { message, output } =
+      typeof beat === 'string' ? { message: beat, output: undefined } : (beat ?? {});
     const body = await this.call<{ cancellationRequested?: unknown }>(
       'heartbeat',
       'POST',
@@ -115,6 +120,7 @@ export class WorkerApiClient {
       {
         ...this.claimant(),
         ...(message ? { message: message.slice(0, WORKER_LIMITS.heartbeatMessage) } : {}),
+        ...(output !== undefined ? { output: keepEnd(output, WORKER_LIMITS.output) } : {}),
       },
       options,
     );
@@ -290,3 +296,12 @@ export function sleep(ms: number, signals: readonly (AbortSignal | undefined)[] 
     for (const s of active) s.addEventListener('abort', done, { once: true });
   });
 }
+
+/** What a heartbeat reports besides being alive. */
+export interface HeartbeatReport {
+  message?: string | undefined;
+  /** The tail of what the step printed so far. */
+  output?: string | undefined;
+}
+
+const keepEnd = (text: string, max: number) => (text.length > max ? text.slice(text.length - max) : text);

@@ -25,8 +25,8 @@ import type { StepOutcome } from './runners/types.js';
  * 4. A program that cannot be started (not found, not executable, missing working directory) →
  *    `FailedWithError` saying which.
  *
- * The step's `output` (kept with the task, not shown by the executions API) is the tail of stdout,
- * then the tail of stderr.
+ * The step's `output` is the tail of stdout, then the tail of stderr; the executions API shows its
+ * newest 16 KB on the step (while the step runs, heartbeats carry the lines printed so far).
  */
 export const EXIT_CODE_STATUS: Readonly<Record<number, FinalActivityStatus>> = {
   0: ActivityStatus.Complete,

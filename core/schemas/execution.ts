@@ -55,9 +55,32 @@ export const ExecutionStep = z
     continueOnFailure: z.boolean(),
     timeoutSeconds: z.number().int(),
     workerPool: z.string(),
+    /** Additive (run insight): the newest 16 KB (UTF-8) of what the step printed or its adapter returned. */
+    output: z.string().nullable().meta({
+      description:
+        'The tail of what the step printed or its adapter returned, as its worker reported it (heartbeats, then the completion): at most 16 KB of UTF-8, the newest text kept. Null until reported.',
+    }),
+    /** Additive: the latest heartbeat's message. */
+    progressMessage: z
+      .string()
+      .nullable()
+      .meta({ description: "The latest heartbeat's message, or null (none sent, or the latest had none)." }),
+    /** Additive: when the claiming worker last beat (the claim counts as the first beat). */
+    lastHeartbeatAt: IsoDateTime.nullable().meta({
+      description: 'When the claiming worker last reported (claim or heartbeat); null before a claim.',
+    }),
+    /** Additive: the workerId that claimed the step's task. */
+    workerId: z
+      .string()
+      .nullable()
+      .meta({ description: "The claiming worker's workerId; null before a claim." }),
   })
   .meta({ id: 'ExecutionStep' });
 export type ExecutionStep = z.infer<typeof ExecutionStep>;
+
+/** The step fields of run insight: what the step's worker reported, shown on `GET /schedule-executions/{id}`. */
+export const STEP_INSIGHT_FIELDS = ['output', 'progressMessage', 'lastHeartbeatAt', 'workerId'] as const;
+export type StepInsightField = (typeof STEP_INSIGHT_FIELDS)[number];
 
 export const ExecutionDetail = Execution.extend({ steps: z.array(ExecutionStep) }).meta({
   id: 'ExecutionDetail',

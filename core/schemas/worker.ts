@@ -16,7 +16,7 @@ export const WORKER_LIMITS = {
   waitSeconds: 20,
   /** Characters of a heartbeat's message. */
   heartbeatMessage: 1000,
-  /** Characters of a completion's `errorMessage`, `activityId` and `output`. */
+  /** Characters of a completion's `errorMessage`, `activityId` and `output` (a heartbeat's `output` too). */
   errorMessage: 4000,
   activityId: 200,
   output: 65_536,
@@ -80,6 +80,10 @@ export const HeartbeatInput = z
   .strictObject({
     workerId: ClaimantWorkerId,
     message: z.string().max(WORKER_LIMITS.heartbeatMessage).optional(),
+    output: z.string().max(WORKER_LIMITS.output).optional().meta({
+      description:
+        "The tail of what the step printed so far; the step's output shows its newest 16 KB (UTF-8). Without it the previous output stays.",
+    }),
   })
   .default({});
 export const HeartbeatResult = z
@@ -91,7 +95,7 @@ export const CompleteInput = z.strictObject({
   activityStatus: z.enum(FINAL_ACTIVITY_STATUSES),
   errorMessage: z.string().max(WORKER_LIMITS.errorMessage).nullish(),
   activityId: z.string().max(WORKER_LIMITS.activityId).nullish(),
-  /** What the step printed last (e.g. a stdout tail), for the record. */
+  /** What the step printed last (e.g. a stdout tail); the step's output shows its newest 16 KB (UTF-8). */
   output: z.string().max(WORKER_LIMITS.output).nullish(),
 });
 export type CompleteInput = z.infer<typeof CompleteInput>;

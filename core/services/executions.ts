@@ -2,14 +2,29 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { Initiator } from '../model.js';
 import type { PageEnvelope } from '../paging.js';
 import { envelope, MAX_PAGE_OFFSET, type PageTokens } from '../paging.js';
-import type { Clock, ExecutionStore, Workflow } from '../ports.js';
+import type {
+  Clock,
+  ExecutionStepRecord,
+  ExecutionStore,
+  WorkerTask,
+  WorkerTaskStore,
+  Workflow,
+} from '../ports.js';
 import { systemClock } from '../ports.js';
-import type { Execution, ExecutionDetail, ListExecutionsQuery } from '../schemas/execution.js';
+import {
+  type Execution,
+  ExecutionDetail,
+  ExecutionStep,
+  type ListExecutionsQuery,
+} from '../schemas/execution.js';
+import { stepOutput } from '../step-output.js';
 import { canMove, EXECUTION_MOVES, type ExecutionMoveName } from '../transitions.js';
 import type { WakeUps } from './wake-ups.js';
 
 export interface ExecutionServiceDeps {
   executions: ExecutionStore;
+  /** Where a step's run insight is while it runs (its task); read once per GET, in one batch. */
+  tasks: Pick<WorkerTaskStore, 'getMany'>;
   workflow: Workflow;
   /** Signs the `nextToken`s this list hands out, and checks the ones that come back. */
   pageTokens: PageTokens;
@@ -75,10 +90,15 @@ export class ExecutionService {
     const execution = await this.deps.executions.get(id);
     if (!execution) throw new NotFoundError('Execution', id);
     const steps = await this.deps.executions.getSteps(id);
-    return {
+    // Steps not ended by their worker keep their insight on the task: running, timed out, cancelled.
+    const unsettled = steps.filter((step) => step.taskId && step.lastHeartbeatAt === undefined);
+    const tasks = await this.deps.tasks.getMany(unsettled.map((step) => step.taskId as string));
+    return inFieldOrder(ExecutionDetail.shape, {
       ...execution,
-      steps: steps.map(({ ordinal: _ordinal, definition: _definition, ...step }) => step),
-    };
+      steps: steps.map((step) =>
+        inFieldOrder(ExecutionStep.shape, withInsight(step, tasks.get(step.taskId ?? ''))),
+      ),
+    });
   }
 
   listActive(): Promise<Execution[]> {
@@ -150,4 +170,28 @@ export class ExecutionService {
       if (moved) return moved;
     }
   }
+}
+
+/** The step as shown: its row, and its run insight from the row or else from its task (null when neither has it). */
+function withInsight(step: ExecutionStepRecord, task: WorkerTask | undefined): ExecutionStep {
+  const { ordinal: _ordinal, definition: _definition, ...shown } = step;
+  return {
+    ...shown,
+    output: step.output !== undefined ? step.output : stepOutput(task?.outcome?.output ?? task?.output),
+    progressMessage: step.progressMessage ?? task?.heartbeatMessage ?? null,
+    lastHeartbeatAt: step.lastHeartbeatAt ?? task?.lastHeartbeatAt ?? null,
+    workerId: step.workerId ?? task?.workerId ?? null,
+  };
+}
+
+/**
+ * The object with its keys in the schema's order (the contract's: the seed page's fields, then the
+ * additive ones), whatever order the store gave them in; keys the schema does not name follow.
+ */
+function inFieldOrder<T extends object>(shape: Record<string, unknown>, value: T): T {
+  const ordered: Record<string, unknown> = {};
+  const source = value as Record<string, unknown>;
+  for (const key of Object.keys(shape)) if (key in source) ordered[key] = source[key];
+  for (const key of Object.keys(source)) if (!(key in ordered)) ordered[key] = source[key];
+  return ordered as T;
 }

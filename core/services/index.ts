@@ -91,6 +91,7 @@ export function composeServices(stores: Stores, options: ServiceOptions): Servic
   const wakeUps = new WakeUps({ executions: executionStore, workflow });
   const executions = new ExecutionService({
     executions: executionStore,
+    tasks,
     workflow,
     wakeUps,
     pageTokens: options.pageTokens ?? PageTokens.ephemeral(),

@@ -12,6 +12,7 @@ import type {
 } from '../ports.js';
 import { systemClock } from '../ports.js';
 import type { ScheduleStep } from '../schemas/schedule.js';
+import { stepOutput } from '../step-output.js';
 import { canMove, STEP_STATUS_BY_ACTIVITY, TASK_MOVES, taskMustStop } from '../transitions.js';
 import type { Orchestrator } from './orchestrator.js';
 
@@ -143,11 +144,15 @@ export class WorkerService {
     };
   }
 
-  /** Records the beat and tells the worker whether to stop (cancel, timeout, lost heartbeat). */
+  /**
+   * Records the beat (its message, and its output when it carries one) on the task, and tells the
+   * worker whether to stop (cancel, timeout, lost heartbeat).
+   */
   async heartbeat(
     taskId: string,
     caller: TaskCaller,
     message: string | undefined,
+    output?: string | undefined,
   ): Promise<{ cancellationRequested: boolean }> {
     const task = await this.requireTask(taskId);
     if (task.status === WorkerTaskStatus.Queued) {
@@ -164,7 +169,7 @@ export class WorkerService {
     if (taskMustStop(step, execution)) return stop;
     if (await this.deps.deadlines.timeOutIfOverdue(task)) return stop;
     // The claimant-checked write first, so only the claimant's beat ever reaches the state machine.
-    if (!(await this.deps.tasks.touch(taskId, claimant, this.now(), message))) return stop;
+    if (!(await this.deps.tasks.touch(taskId, claimant, this.now(), message, output))) return stop;
     if (!(await this.deps.workflow.sendTaskHeartbeat(task.taskToken))) return stop;
     return { cancellationRequested: false };
   }
@@ -205,6 +210,11 @@ export class WorkerService {
       errorMessage: report.errorMessage ?? null,
       activityId: report.activityId ?? null,
       activityStatus: report.activityStatus,
+      // Run insight goes on the step row with its end; until then GET reads it from the task.
+      output: stepOutput(report.output ?? task.output),
+      progressMessage: task.heartbeatMessage ?? null,
+      lastHeartbeatAt: task.lastHeartbeatAt ?? null,
+      workerId: task.workerId ?? null,
     });
     // Claimed → Completed or Abandoned meanwhile (the claimant cannot change): answer from the new state.
     if (result === 'not-claimed') return this.complete(taskId, caller, report);

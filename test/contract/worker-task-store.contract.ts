@@ -65,6 +65,7 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
         status: 'Processing',
         startedAt: NOW,
         activityStatus: 'InProgress',
+        workerId: 'w-1',
       });
       expect(
         await stores.tasks.claim(queued.taskId, { claimedBy: 'key-2', workerId: 'w-2' }, 'c-2', NOW),
@@ -95,7 +96,34 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       const stepRow = await stores.executions.getStep(execution.id, 0);
       expect(stepRow?.status).toBe('Queued');
       expect(stepRow?.startedAt ?? null).toBeNull();
+      expect(stepRow?.workerId ?? null).toBeNull();
       expect(await stores.tasks.queuedIn('default', 10)).toEqual([queued.taskId]);
+    });
+
+    it("keeps a heartbeat's output (newest 16 KB of UTF-8) until a beat brings another; reads tasks in a batch", async () => {
+      const queued = task(0);
+      await stores.tasks.enqueue(queued, ['Pending']);
+      await stores.tasks.claim(queued.taskId, worker, 'c-1', NOW);
+      await stores.tasks.touch(queued.taskId, worker, NOW, 'one', 'line 1\n');
+      expect(await stores.tasks.get(queued.taskId)).toMatchObject({
+        heartbeatMessage: 'one',
+        output: 'line 1\n',
+      });
+      await stores.tasks.touch(queued.taskId, worker, NOW, undefined);
+      expect(await stores.tasks.get(queued.taskId)).toMatchObject({ output: 'line 1\n' });
+      const long = `${'é'.repeat(9000)}end`; // 18 003 bytes
+      await stores.tasks.touch(queued.taskId, worker, NOW, 'two', long);
+      const kept = (await stores.tasks.get(queued.taskId))?.output ?? '';
+      expect(Buffer.byteLength(kept)).toBeLessThanOrEqual(16 * 1024);
+      expect(long.endsWith(kept)).toBe(true);
+      expect(kept).toBe(`${'é'.repeat(8190)}end`);
+
+      const other = task(1);
+      await stores.tasks.enqueue(other, ['Pending']);
+      const found = await stores.tasks.getMany([queued.taskId, other.taskId, randomUUID()]);
+      expect([...found.keys()].sort()).toEqual([queued.taskId, other.taskId].sort());
+      expect(found.get(other.taskId)?.status).toBe('Queued');
+      expect((await stores.tasks.getMany([])).size).toBe(0);
     });
 
     it('takes heartbeats and outcomes only from the claimant; late once the step ended without it', async () => {

@@ -159,6 +159,40 @@ describe('Executable steps', () => {
     expect(ends[0]?.outcome.output).toBe('hi');
   });
 
+  it("shows a running step's progress from its heartbeats, and its output once it ends", async () => {
+    // Arrange: heartbeats every 2 s; the step prints two lines, works, prints a third.
+    const { pool, workerId } = startAgent();
+    const id = await run(pool, [sh('echo one; echo two; sleep 4; echo three', { name: 'printer' })]);
+
+    // Act
+    const running = await eventually(
+      () => execution(id),
+      (e) => e.steps[0]?.progressMessage === 'two',
+      15_000,
+      200,
+    );
+    const done = await settled(id);
+
+    // Assert
+    expect(running.status).toBe('InProgress');
+    expect(running.steps[0]).toMatchObject({
+      status: 'Processing',
+      output: 'one\ntwo\n',
+      progressMessage: 'two',
+      workerId,
+    });
+    expect(Date.parse(running.steps[0].lastHeartbeatAt)).toBeGreaterThanOrEqual(
+      Date.parse(running.steps[0].startedAt),
+    );
+    expect(done.steps[0]).toMatchObject({
+      status: 'Completed',
+      output: 'one\ntwo\nthree',
+      progressMessage: 'two',
+      workerId,
+    });
+    expect(done.steps[0].lastHeartbeatAt).toEqual(expect.any(String));
+  });
+
   it('fails a program that exits non-zero, with the tail of stderr', async () => {
     const { pool } = startAgent();
 

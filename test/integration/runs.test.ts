@@ -79,6 +79,10 @@ describe('ScheduleService.run and ExecutionService', () => {
           errorMessage: null,
           activityId: null,
           activityStatus: null,
+          output: null,
+          progressMessage: null,
+          lastHeartbeatAt: null,
+          workerId: null,
         })),
       );
       expect(execution.steps.map((step) => [step.stepIndex, step.connectedSystemId])).toEqual([

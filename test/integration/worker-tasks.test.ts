@@ -1,11 +1,13 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { DynamoExecutionStore } from '../../core/adapters/dynamodb/execution-store.js';
 import { DynamoWorkerTaskStore } from '../../core/adapters/dynamodb/worker-task-store.js';
 import { ForbiddenError } from '../../core/errors.js';
 import type { Principal } from '../../core/model.js';
+import { ExecutionStep } from '../../core/schemas/execution.js';
 import type { Services } from '../../core/services/index.js';
 import { claimantOf } from '../../core/services/workers.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { operator } from './fixtures.js';
+import { operator, type TestClock } from './fixtures.js';
 import { runOfNewSchedule, servicesOnFreshTables } from './services.js';
 
 /**
@@ -22,13 +24,16 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
   let services: Services;
   let store: DynamoWorkerTaskStore;
   let workflow: RecordingWorkflow;
+  let clock: TestClock;
+  let executionStore: DynamoExecutionStore;
 
   beforeEach(async () => {
     // Today, not the fixtures' default day: that is past the tasks' expiry, and DynamoDB Local's TTL
     // would delete them under the test.
     let db: Awaited<ReturnType<typeof servicesOnFreshTables>>['db'];
-    ({ db, workflow, services } = await servicesOnFreshTables(new Date()));
+    ({ db, clock, workflow, services } = await servicesOnFreshTables(new Date()));
     store = new DynamoWorkerTaskStore(db.client, db.tables);
+    executionStore = new DynamoExecutionStore(db.client, db.tables);
   });
 
   let made = 0;
@@ -207,4 +212,141 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
     }
     expect(workflow.calledWith('sendTaskSuccess')).toHaveLength(trials);
   }, 120_000);
+
+  describe('run insight on the step', () => {
+    const SEED_STEP_FIELDS = [
+      'stepIndex',
+      'name',
+      'stepType',
+      'executionMode',
+      'connectedSystemId',
+      'status',
+      'taskId',
+      'startedAt',
+      'completedAt',
+      'errorMessage',
+      'activityId',
+      'activityStatus',
+    ];
+    const insightOf = async (executionId: string) => {
+      const step = (await services.executions.get(executionId)).steps[0];
+      if (!step) throw new Error('no step');
+      const { output, progressMessage, lastHeartbeatAt, workerId } = step;
+      return { output, progressMessage, lastHeartbeatAt, workerId };
+    };
+    const later = (seconds: number) => {
+      clock.set(new Date(clock.now().getTime() + seconds * 1000));
+      return clock.now().toISOString();
+    };
+
+    it('shows the heartbeat message, time, worker and output while running, and the output at the end', async () => {
+      // Arrange
+      const claimedAt = clock.now().toISOString();
+      const task = await claimedByA();
+      const beforeBeat = await insightOf(task.executionId);
+
+      // Act
+      const beatAt = later(5);
+      await services.workers.heartbeat(task.taskId, A, 'importing 2 of 3', 'line 1\nline 2\n');
+      const running = await insightOf(task.executionId);
+      later(5);
+      await services.workers.complete(task.taskId, A, {
+        activityStatus: 'Complete',
+        output: 'line 1\nline 2\nline 3\n',
+      });
+      const detail = await services.executions.get(task.executionId);
+
+      // Assert
+      expect(beforeBeat).toEqual({
+        output: null,
+        progressMessage: null,
+        lastHeartbeatAt: claimedAt,
+        workerId: 'host-a',
+      });
+      expect(running).toEqual({
+        output: 'line 1\nline 2\n',
+        progressMessage: 'importing 2 of 3',
+        lastHeartbeatAt: beatAt,
+        workerId: 'host-a',
+      });
+      expect(detail.steps[0]).toMatchObject({
+        status: 'Completed',
+        output: 'line 1\nline 2\nline 3\n',
+        progressMessage: 'importing 2 of 3',
+        lastHeartbeatAt: beatAt,
+        workerId: 'host-a',
+      });
+      // Kept on the step row itself once ended: no task to read any more.
+      expect(await executionStore.getStep(task.executionId, 0)).toMatchObject({
+        output: 'line 1\nline 2\nline 3\n',
+        progressMessage: 'importing 2 of 3',
+        lastHeartbeatAt: beatAt,
+        workerId: 'host-a',
+      });
+      // The seed page's fields first, in its order, then the additive ones, run insight last.
+      const keys = Object.keys(detail.steps[0] ?? {});
+      expect(keys.slice(0, SEED_STEP_FIELDS.length)).toEqual(SEED_STEP_FIELDS);
+      expect(keys).toEqual(Object.keys(ExecutionStep.shape));
+      expect(keys.slice(-4)).toEqual(['output', 'progressMessage', 'lastHeartbeatAt', 'workerId']);
+      expect(Object.keys(detail).slice(0, 3)).toEqual(['id', 'scheduleId', 'scheduleName']);
+      expect(Object.keys(detail).at(-1)).toBe('steps');
+    });
+
+    it('keeps the output of the latest heartbeat when the completion brings none', async () => {
+      const task = await claimedByA();
+      await services.workers.heartbeat(task.taskId, A, 'first', 'so far');
+      await services.workers.heartbeat(task.taskId, A, undefined);
+      const afterBeats = await insightOf(task.executionId);
+
+      await services.workers.complete(task.taskId, A, { activityStatus: 'CompleteWithWarning' });
+
+      expect(afterBeats).toMatchObject({ output: 'so far', progressMessage: null });
+      expect(await insightOf(task.executionId)).toMatchObject({ output: 'so far', progressMessage: null });
+    });
+
+    it('keeps the newest 16 KB (UTF-8) of an output over 16 KB, never splitting a character', async () => {
+      // Arrange: 3-byte characters, so 16 384 bytes fall inside one.
+      const long = `${'first line\n'}${'€'.repeat(7000)}\nlast line`;
+      const task = await claimedByA();
+
+      // Act
+      await services.workers.heartbeat(task.taskId, A, 'busy', long);
+      const running = (await insightOf(task.executionId)).output ?? '';
+      await services.workers.complete(task.taskId, A, { activityStatus: 'Complete', output: `${long}!` });
+      const ended = (await insightOf(task.executionId)).output ?? '';
+
+      // Assert
+      for (const [kept, full] of [
+        [running, long],
+        [ended, `${long}!`],
+      ] as const) {
+        expect(Buffer.byteLength(full)).toBeGreaterThan(16 * 1024);
+        expect(Buffer.byteLength(kept)).toBeLessThanOrEqual(16 * 1024);
+        expect(Buffer.byteLength(kept)).toBeGreaterThan(16 * 1024 - 3);
+        expect(full.endsWith(kept)).toBe(true);
+        expect(kept.startsWith('€')).toBe(true);
+        expect(kept).not.toContain('\uFFFD');
+      }
+    });
+
+    it('shows what the worker last reported on a step that ended without it (cancelled)', async () => {
+      const task = await claimedByA();
+      const beatAt = later(3);
+      await services.workers.heartbeat(task.taskId, A, 'step 4 of 9', 'partial output');
+
+      await services.executions.cancelActive(task.executionId, {
+        type: 'User',
+        id: 'u-1',
+        name: 'operator',
+      });
+
+      expect((await services.executions.get(task.executionId)).steps[0]).toMatchObject({
+        status: 'Cancelled',
+        output: 'partial output',
+        progressMessage: 'step 4 of 9',
+        lastHeartbeatAt: beatAt,
+        workerId: 'host-a',
+      });
+    });
+  });
 });

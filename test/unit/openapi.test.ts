@@ -199,6 +199,42 @@ describe('buildOpenApiDocument: pools of API keys', () => {
   });
 });
 
+describe('buildOpenApiDocument: run insight', () => {
+  const step = doc.components.schemas.ExecutionStep;
+
+  it('documents the step output, progress message, last heartbeat and worker, nullable, after the seed fields', () => {
+    const names = Object.keys(step.properties);
+    expect(names.slice(0, 12)).toEqual([
+      'stepIndex',
+      'name',
+      'stepType',
+      'executionMode',
+      'connectedSystemId',
+      'status',
+      'taskId',
+      'startedAt',
+      'completedAt',
+      'errorMessage',
+      'activityId',
+      'activityStatus',
+    ]);
+    expect(names.slice(-4)).toEqual(['output', 'progressMessage', 'lastHeartbeatAt', 'workerId']);
+    for (const field of ['output', 'progressMessage', 'lastHeartbeatAt', 'workerId']) {
+      expect(step.required, field).toContain(field);
+      expect(JSON.stringify(step.properties[field]), field).toContain('null');
+      expect(step.properties[field].description, field).toBeTruthy();
+    }
+    expect(step.properties.output.description).toMatch(/16 KB/);
+    expect(JSON.stringify(step.properties.lastHeartbeatAt)).toContain('date-time');
+  });
+
+  it('takes an optional output with a heartbeat', () => {
+    const body = JSON.stringify(doc.paths['/worker/tasks/{taskId}/heartbeat'].post.requestBody);
+    expect(body).toContain('"output"');
+    expect(body).toContain('16 KB');
+  });
+});
+
 describe('buildOpenApiDocument: idempotent runs', () => {
   const run = doc.paths['/schedules/{id}/run'].post;
 

@@ -3,8 +3,9 @@ import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ActivityStatus, type StepStatus } from '../../model.js';
 import type { ActivityReport, TaskClaimant, WorkerTask, WorkerTaskStore } from '../../ports.js';
 import type { ExecutionStep } from '../../schemas/execution.js';
+import { keepNewestBytes } from '../../step-output.js';
 import { canMove, STEP_MOVES, TASK_MOVES } from '../../transitions.js';
-import { failedItems, getConsistent, type NamedItem, queryAll, transactNamed } from './client.js';
+import { batchGet, failedItems, getConsistent, type NamedItem, queryAll, transactNamed } from './client.js';
 import { stepUpdate } from './execution-items.js';
 import { conditionalUpdate, sendIfMatches } from './expressions.js';
 import { DEFAULT_RETENTION_SECONDS, expiresAt } from './retention.js';
@@ -38,6 +39,17 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
   async get(taskId: string): Promise<WorkerTask | undefined> {
     const item = await getConsistent(this.client, this.tables.workerTasks, { taskId });
     return item ? toTask(item) : undefined;
+  }
+
+  async getMany(taskIds: readonly string[]): Promise<Map<string, WorkerTask>> {
+    const unique = [...new Set(taskIds)];
+    if (unique.length === 0) return new Map();
+    const items = await batchGet(
+      this.client,
+      this.tables.workerTasks,
+      unique.map((taskId) => ({ taskId })),
+    );
+    return new Map(items.map((item) => [item.taskId as string, toTask(item)]));
   }
 
   async enqueue(task: WorkerTask, stepFrom: readonly StepStatus[]): Promise<boolean> {
@@ -144,6 +156,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
           status: STEP_MOVES.claim.to,
           startedAt: now,
           activityStatus: ActivityStatus.InProgress,
+          workerId,
         }),
       },
       {
@@ -206,7 +219,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
           { executionId: task.executionId, ordinal: task.ordinal },
           { status: STEP_MOVES.release.to },
           { status: STEP_MOVES.release.from, taskId: task.taskId },
-          ['startedAt', 'activityStatus'],
+          ['startedAt', 'activityStatus', 'workerId'],
         ),
       },
     ];
@@ -223,11 +236,17 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     claimant: TaskClaimant,
     now: string,
     message: string | undefined,
+    output?: string | undefined,
   ): Promise<boolean> {
+    // One UpdateItem a beat: the step row is written once, by the completion.
     const { Update } = conditionalUpdate(
       this.tables.workerTasks,
       { taskId },
-      { lastHeartbeatAt: now, heartbeatMessage: message ?? null },
+      {
+        lastHeartbeatAt: now,
+        heartbeatMessage: message ?? null,
+        ...(output === undefined ? {} : { output: keepNewestBytes(output) }),
+      },
       claimedByCondition(claimant),
     );
     return sendIfMatches(this.client, Update);

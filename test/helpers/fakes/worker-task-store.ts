@@ -7,6 +7,7 @@ import type {
   WorkerTaskStore,
 } from '../../../core/ports.js';
 import type { ExecutionStep } from '../../../core/schemas/execution.js';
+import { keepNewestBytes } from '../../../core/step-output.js';
 import { applyPatch, ConditionalCheckFailed, copy, type MemoryTables } from './tables.js';
 
 const receiptKey = ({ claimedBy, workerId }: Required<TaskClaimant>, claimId: string) =>
@@ -38,6 +39,15 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
   async get(taskId: string): Promise<WorkerTask | undefined> {
     const task = this.db.tasks.get(taskId);
     return task && copy(task);
+  }
+
+  async getMany(taskIds: readonly string[]): Promise<Map<string, WorkerTask>> {
+    const found = new Map<string, WorkerTask>();
+    for (const taskId of taskIds) {
+      const task = this.db.tasks.get(taskId);
+      if (task) found.set(taskId, copy(task));
+    }
+    return found;
   }
 
   async enqueue(task: WorkerTask, stepFrom: readonly StepStatus[]): Promise<boolean> {
@@ -93,6 +103,7 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
       status: StepStatus.Processing,
       startedAt: now,
       activityStatus: ActivityStatus.InProgress,
+      workerId: claimant.workerId,
     });
     const receipt = receiptKey(claimant, claimId);
     this.db.receipts.set(receipt, [...(this.db.receipts.get(receipt) ?? []), taskId]);
@@ -121,7 +132,7 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
     } = stored;
     this.db.tasks.set(task.taskId, { ...queued, status: WorkerTaskStatus.Queued });
     // The adapter REMOVEs these: absent on the item afterwards, not null.
-    const { startedAt: _startedAt, activityStatus: _activityStatus, ...rest } = step;
+    const { startedAt: _startedAt, activityStatus: _activityStatus, workerId: _worker, ...rest } = step;
     this.db.steps
       .get(task.executionId)
       ?.set(task.ordinal, { ...rest, status: StepStatus.Queued } as ExecutionStepRecord);
@@ -132,11 +143,13 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
     claimant: TaskClaimant,
     now: string,
     message: string | undefined,
+    output?: string | undefined,
   ): Promise<boolean> {
     const task = this.db.tasks.get(taskId);
     if (!claimedBy(task, claimant)) return false;
     task.lastHeartbeatAt = now;
     task.heartbeatMessage = (message ?? null) as string | undefined;
+    if (output !== undefined) task.output = keepNewestBytes(output);
     return true;
   }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type TaskEnd, WorkerAgent } from '../../../worker/agent.js';
-import type { ClaimRequest, WorkerApiClient } from '../../../worker/api-client.js';
+import type { ClaimRequest, HeartbeatReport, WorkerApiClient } from '../../../worker/api-client.js';
 import { parseWorkerConfig } from '../../../worker/config.js';
 import { silentLogger } from '../../../worker/log.js';
 import type { StepOutcome } from '../../../worker/runners/types.js';
@@ -11,7 +11,7 @@ import { eventually } from '../../helpers/eventually.js';
 class FakeApi {
   queue: unknown[] = [];
   claims: ClaimRequest[] = [];
-  heartbeats: { taskId: string; message: string | undefined }[] = [];
+  heartbeats: { taskId: string; message: string | undefined; output?: string | undefined }[] = [];
   completes: { taskId: string; outcome: StepOutcome }[] = [];
   cancel = new Set<string>();
 
@@ -22,8 +22,8 @@ class FakeApi {
     return tasks;
   }
 
-  async heartbeat(taskId: string, message: string | undefined) {
-    this.heartbeats.push({ taskId, message });
+  async heartbeat(taskId: string, beat: HeartbeatReport | undefined) {
+    this.heartbeats.push({ taskId, message: beat?.message, output: beat?.output });
     return { cancellationRequested: this.cancel.has(taskId) };
   }
 
@@ -113,8 +113,35 @@ describe('WorkerAgent', () => {
     );
     await agent.stop({ graceSeconds: 0 });
 
-    expect(api.heartbeats[0]).toEqual({ taskId: cancelled.taskId, message: 'step one' });
+    expect(api.heartbeats[0]).toEqual({
+      taskId: cancelled.taskId,
+      message: 'step one',
+      output: 'step one\n',
+    });
     expect(api.completes[0]?.outcome).toMatchObject({ activityStatus: 'Cancelled', output: 'step one' });
+  });
+
+  it('sends the lines printed so far with a heartbeat when they changed, not again otherwise', async () => {
+    const api = new FakeApi();
+    const { agent } = agentWith(api);
+    const printing = task('echo one; echo two; sleep 2.5; echo three', { heartbeatIntervalSeconds: 1 });
+    api.queue.push(printing);
+
+    await eventually(
+      async () => api.completes.length,
+      (n) => n === 1,
+      10_000,
+    );
+    await agent.stop({ graceSeconds: 0 });
+
+    const outputs = api.heartbeats.map((beat) => beat.output);
+    expect(outputs[0]).toBe('one\ntwo\n');
+    expect(outputs.slice(1).every((output) => output === undefined)).toBe(true);
+    expect(api.heartbeats.at(-1)?.message).toBe('two');
+    expect(api.completes[0]?.outcome).toMatchObject({
+      activityStatus: 'Complete',
+      output: 'one\ntwo\nthree',
+    });
   });
 
   it('never runs more steps than its concurrency', async () => {
