@@ -23,6 +23,8 @@ const execution = (status: Execution['status']): Execution => ({
   scheduledFor: '2026-04-05T06:00:00.000Z',
   cancelledById: null,
   cancelledByName: null,
+  retryOfExecutionId: null,
+  retriedByExecutionId: null,
 });
 
 const step = (status: StoredStep['status'], times = true): StoredStep =>

@@ -189,6 +189,8 @@ const EXECUTION_FIELDS = [
   'scheduledFor',
   'cancelledById',
   'cancelledByName',
+  'retryOfExecutionId',
+  'retriedByExecutionId',
 ] as const satisfies readonly (keyof Execution)[];
 
 export function toExecution(item: Item): Execution {
@@ -394,7 +396,7 @@ export class DynamoExecutionStore implements ExecutionStore {
   async create(
     execution: Execution,
     steps: ExecutionStepRecord[],
-    run: ScheduleRunUpdate,
+    run: ScheduleRunUpdate | null,
     claim?: IdempotencyClaim<ClaimedResponse>,
   ): Promise<boolean> {
     const own = [
@@ -411,7 +413,25 @@ export class DynamoExecutionStore implements ExecutionStore {
       ...counterIdsOf(execution, randomShard()).map((id) => this.counterUpdate(id, 1)),
       // Its only condition that can fail is the claim's (the execution's id is new): the key was used.
       ...(claim ? [claimPut(this.tables.idempotencyKeys, claim)] : []),
+      // A retry: the original names it, the latest retry winning.
+      ...(execution.retryOfExecutionId
+        ? [
+            {
+              Update: {
+                TableName: this.tables.executions,
+                Key: { id: execution.retryOfExecutionId },
+                UpdateExpression: 'SET retriedByExecutionId = :retry',
+                ConditionExpression: 'attribute_exists(id)',
+                ExpressionAttributeValues: { ':retry': execution.id },
+              },
+            },
+          ]
+        : []),
     ];
+    if (!run) {
+      await staleOnCondition(transactWrite(this.client, own), 'The idempotency key or the original changed');
+      return true;
+    }
     const named = scheduleRunUpdate(this.tables.schedules, execution.scheduleId, execution.id, run);
     if (run.exclusive) {
       await staleOnCondition(transactWrite(this.client, [named, ...own]), 'The schedule or the key changed');
