@@ -152,6 +152,8 @@ export function generateExecution(
     scheduledFor: byKey ? null : iso(queued),
     cancelledById: status === ExecutionStatus.Cancelled ? 'user-42' : null,
     cancelledByName: status === ExecutionStatus.Cancelled ? 'Ada Operator' : null,
+    retryOfExecutionId: null,
+    retriedByExecutionId: null,
   };
   return { execution, steps };
 }

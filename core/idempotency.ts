@@ -1,8 +1,8 @@
 import type { Clock } from './clock.js';
 
 /**
- * Idempotency keys of the operations that start an execution (`POST /schedules/{id}/run`; the
- * planned retry of an execution would be the second). A key's claim is written in the same
+ * Idempotency keys of the operations that start an execution (`POST /schedules/{id}/run`, and
+ * `POST /schedule-executions/{id}/retry`). A key's claim is written in the same
  * transaction as the execution it started, so there is no moment when one exists without the
  * other: a crash cannot leave a key "in progress", and concurrent requests with one key make one
  * execution, the others reading its claim. Only runs that happened are claimed: a refused request
@@ -14,7 +14,8 @@ export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600;
 
 /**
  * What a key is scoped to: the caller, the operation and what it acts on. The same key from another
- * caller, or on another schedule, is another key. Run takes no body, so the scope is the request.
+ * caller, or on another schedule, is another key. Run takes no body, so the scope is the request;
+ * retry's `fromStepIndex` is not part of it (a replay answers the first retry, whatever it asked).
  */
 export interface IdempotencyScope {
   operation: string;

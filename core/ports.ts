@@ -112,7 +112,10 @@ export interface ExecutionStore {
   /** Queued, InProgress and Paused executions, oldest first. */
   listActive(scheduleId?: string): Promise<Execution[]>;
   /**
-   * Writes the execution and its steps (Queued and Pending) and the schedule's side of the run.
+   * Writes the execution and its steps (Queued and Pending, or a retry's carried over as they
+   * ended) and the schedule's side of the run; `schedule` null: none (a retry of a deleted
+   * schedule's execution), true. A retry (`retryOfExecutionId`) also sets the original's
+   * `retriedByExecutionId` to it, in the execution's own transaction.
    * Exclusive: in one transaction, on condition that the schedule is still at `schedule.version`;
    * throws StaleVersionError otherwise. Side by side: the execution first, then the schedule names it
    * on condition that it still exists and still records runs side by side; false when it no longer
@@ -125,7 +128,7 @@ export interface ExecutionStore {
   create(
     execution: Execution,
     steps: ExecutionStepRecord[],
-    schedule: ScheduleRunUpdate,
+    schedule: ScheduleRunUpdate | null,
     claim?: IdempotencyClaim<ClaimedResponse>,
   ): Promise<boolean>;
   /**

@@ -57,11 +57,15 @@ export interface StepOutcome {
   event?: ServiceEvent;
 }
 
-/** What a step's end means; undefined unless the change is the step ending. */
+/**
+ * What a step's end means; undefined unless the change is the step ending. A retry's carried-over
+ * step is written ended, but it ended in the original, whose change already told of it.
+ */
 export function stepOutcome({ before, after }: RecordChange<StoredStep>): StepOutcome | undefined {
   if (!after || !isTerminalStepStatus(after.status) || (before && isTerminalStepStatus(before.status))) {
     return undefined;
   }
+  if (after.carriedOver) return undefined;
   const failed = FAILED_STEP_STATUSES.includes(after.status);
   const ran = after.startedAt && after.completedAt;
   return {

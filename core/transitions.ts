@@ -23,6 +23,12 @@ export const ACTIVE_EXECUTION_STATUSES: readonly ExecutionStatus[] = [
 export const isActiveExecutionStatus = (status: ExecutionStatus): boolean =>
   ACTIVE_EXECUTION_STATUSES.includes(status);
 
+/** Statuses of an execution that may be retried (POST /schedule-executions/{id}/retry); 409 in any other. */
+export const RETRYABLE_EXECUTION_STATUSES: readonly ExecutionStatus[] = [
+  ExecutionStatus.Failed,
+  ExecutionStatus.Cancelled,
+];
+
 /**
  * The statuses in which an execution waits, its state machine parked on a callback (see
  * Orchestrator.park): Queued behind an older run (BufferOne), or Paused at a stage.

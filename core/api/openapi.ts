@@ -93,7 +93,8 @@ function operation(route: RouteDefinition): JsonSchema {
     ...(route.body
       ? {
           requestBody: {
-            required: true,
+            // Optional when the body is (retry): the request may be sent without one.
+            required: !route.body.safeParse(undefined).success,
             content: { 'application/json': { schema: inputSchema(route.body) } },
           },
         }

@@ -8,6 +8,7 @@ import {
   ExecutionDetail,
   ListExecutionsQuery,
   PagedExecutions,
+  RetryExecutionInput,
 } from '../schemas/execution.js';
 import {
   ListSchedulesQuery,
@@ -244,6 +245,24 @@ export const ROUTES = [
     params: IdParams,
     status: 200,
     response: Execution,
+  },
+  {
+    operationId: 'retryExecution',
+    method: 'POST',
+    path: '/schedule-executions/{id}/retry',
+    group: HandlerGroup.executions,
+    role: admin,
+    summary:
+      'Retry a Failed or Cancelled execution from a stage (earlier stages carried over; obeys the overlap policy; idempotent with a key)',
+    params: IdParams,
+    body: RetryExecutionInput,
+    headers: IdempotencyHeaders,
+    status: 202,
+    response: RunScheduleResult,
+    responseHeaders: {
+      [IDEMPOTENT_REPLAYED]:
+        '`true` when the response is the replay of an earlier request with the same Idempotency-Key',
+    },
   },
   {
     operationId: 'claimTasks',

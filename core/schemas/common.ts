@@ -78,6 +78,6 @@ export const IdempotencyHeaders = z.object({
     .meta({
       description:
         'Makes the request idempotent for 24 hours: repeating it with the same key (same caller, same ' +
-        `schedule) returns the first response, with ${IDEMPOTENT_REPLAYED}: true, and starts nothing.`,
+        `schedule or execution) returns the first response, with ${IDEMPOTENT_REPLAYED}: true, and starts nothing.`,
     }),
 });

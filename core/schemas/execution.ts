@@ -32,6 +32,10 @@ export const Execution = z
     /** Additive: who cancelled the execution, when it was cancelled. */
     cancelledById: z.string().nullable(),
     cancelledByName: z.string().nullable(),
+    /** Additive: the execution this one retries (POST /schedule-executions/{id}/retry); null otherwise. */
+    retryOfExecutionId: Guid.nullable(),
+    /** Additive: the latest retry of this execution, once it has been retried. */
+    retriedByExecutionId: Guid.nullable(),
   })
   .meta({ id: 'Execution' });
 export type Execution = z.infer<typeof Execution>;
@@ -74,6 +78,11 @@ export const ExecutionStep = z
       .string()
       .nullable()
       .meta({ description: "The claiming worker's workerId; null before a claim." }),
+    /**
+     * Additive, on the steps of a retry only: true for a step of a stage before the one the retry
+     * started at, copied from the original as it ended and never run again; false for one it runs.
+     */
+    carriedOver: z.boolean().optional(),
   })
   .meta({ id: 'ExecutionStep' });
 export type ExecutionStep = z.infer<typeof ExecutionStep>;
@@ -138,3 +147,15 @@ export type ListExecutionsQuery = z.infer<typeof ListExecutionsQuery>;
 
 export const PagedExecutions = paged(Execution).meta({ id: 'PagedExecutions' });
 export const ActiveExecutions = z.array(Execution).meta({ id: 'ActiveExecutions' });
+
+/** `POST /schedule-executions/{id}/retry`: the body is optional, and so is its one field. */
+export const RetryExecutionInput = z
+  .strictObject({
+    /**
+     * The stage (step index) the retry starts at; by default the first stage in which a step did not
+     * end Completed or Completed with Warning. Earlier stages are carried over, not run again.
+     */
+    fromStepIndex: z.number().int().min(0).optional(),
+  })
+  .optional();
+export type RetryExecutionInput = z.infer<typeof RetryExecutionInput>;

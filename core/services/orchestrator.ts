@@ -126,6 +126,8 @@ export class Orchestrator {
     const stages = stagesOf(await this.deps.executions.getSteps(executionId));
     for (const stage of stages) {
       const stageIndex = stage[0]?.stepIndex ?? 0;
+      // A retry's stages before the one it started at: they ran in the original, whatever their outcome.
+      if (stage.every((step) => step.carriedOver)) continue;
       if (isStageFinished(stage)) {
         const failures = blockingFailures(stage);
         if (failures.length === 0) continue;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { planFire } from '../catch-up.js';
 import { nextFireTimes } from '../cron.js';
-import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
+import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import {
   type ClaimedResponse,
   claimOf,
@@ -44,7 +44,7 @@ import {
   type ScheduleSummary,
 } from '../schemas/schedule.js';
 import { assignStageIndexes, countStages } from '../stages.js';
-import { isActiveExecutionStatus } from '../transitions.js';
+import { isActiveExecutionStatus, RETRYABLE_EXECUTION_STATUSES } from '../transitions.js';
 
 /** A cron run is started by no one: its name is the schedule's trigger, as the contract allows. */
 const cronInitiator = (cronExpression: string, timeZone: string): Initiator => ({
@@ -95,19 +95,26 @@ export interface ScheduleServiceDeps {
   newId?: () => string;
 }
 
-/** What differs between a manual run and a cron fire, for `ScheduleService.launch`. */
+/** What differs between a manual run, a cron fire and a retry, for `ScheduleService.launch`. */
 interface Launch<R> {
   initiator: Initiator;
   /** The fire time a cron fire runs for; null for a manual run. */
   scheduledFor: string | null;
+  /** The execution's step rows: the schedule's steps snapshotted, or a retry's from its original. */
+  steps: ExecutionStepRecord[];
+  /** What the execution has beyond a plain run of the schedule (a retry's snapshot and link). */
+  fields?: Partial<Execution>;
   /** The answer when the overlap policy refuses the run (nothing was written). */
   refused(active: Execution[]): Promise<R>;
-  /** What recording the execution writes on its schedule, and the idempotency key's claim with it. */
+  /**
+   * What recording the execution writes on its schedule (null: nothing, the schedule is gone), and
+   * the idempotency key's claim with it.
+   */
   record(
     execution: Execution,
     decision: OverlapDecision,
     active: Execution[],
-  ): ScheduleRunUpdate & { claim?: IdempotencyClaim<ClaimedResponse> | undefined };
+  ): { update: ScheduleRunUpdate | null; claim?: IdempotencyClaim<ClaimedResponse> | undefined };
   /** The key a withdrawn run releases. */
   scope?: IdempotencyScope | undefined;
   /** The answer once the run is recorded and what it supersedes cancelled, before its state machine starts. */
@@ -222,52 +229,123 @@ export class ScheduleService {
       if (schedule.steps.length === 0) {
         throw new BadRequestError(`Schedule '${schedule.name}' has no steps to run.`);
       }
-      const queued = (
-        execution: Execution,
-        decision: OverlapDecision,
-        active: Execution[],
-      ): RunScheduleResult => ({
-        executionId: execution.id,
-        status: execution.status,
-        message:
-          decision === OverlapDecision.Start && active.length > 0
-            ? `Execution queued behind ${active.length} active execution(s) (overlap policy ${schedule.overlapPolicy}).`
-            : 'Execution queued.',
-      });
-      return this.launch(schedule, {
+      return this.launchManual(schedule, { initiator, scope, steps: snapshotSteps(schedule.steps) });
+    });
+  }
+
+  /**
+   * Retries a Failed or Cancelled execution: a new execution of the original's snapshot (its steps
+   * as they were, not the schedule's current ones), started at `fromStepIndex` or by default at the
+   * first stage in which a step did not end Completed or Completed with Warning. The steps of
+   * earlier stages are carried over as they ended (`carriedOver: true`) and never run again. It is
+   * launched as a manual run of the schedule (overlap policy, idempotency key, CancelOther), and the
+   * original names it as `retriedByExecutionId` in the same transaction.
+   *
+   * A schedule deleted since: the retry still runs, under the policy the original was queued with
+   * (`overlapPolicy`), decided on the schedule's remaining active executions (other retries). With
+   * no schedule item there is nothing to record the run on, so nothing withdraws it, and nothing
+   * decides such runs one at a time: two retries of a deleted Skip schedule sent at the same instant
+   * may both start.
+   */
+  async retry(
+    id: string,
+    initiator: Initiator,
+    fromStepIndex?: number,
+    idempotencyKey?: string,
+  ): Promise<Replayable<RunScheduleResult>> {
+    const scope: IdempotencyScope | undefined =
+      idempotencyKey !== undefined && initiator.id !== null
+        ? {
+            operation: 'retryExecution',
+            principal: { type: initiator.type, id: initiator.id },
+            resourceId: id,
+            key: idempotencyKey,
+          }
+        : undefined;
+    return this.retrying(async (): Promise<Replayable<RunScheduleResult>> => {
+      const earlier =
+        scope && (await this.deps.idempotency.find<RunScheduleResult>(scope, claimTime(this.clock)));
+      if (earlier) return { ...RunScheduleResult.parse(earlier), replayed: true };
+      const original = await this.deps.executions.get(id);
+      if (!original) throw new NotFoundError('Execution', id);
+      if (!RETRYABLE_EXECUTION_STATUSES.includes(original.status)) {
+        throw new ConflictError(
+          `Execution '${id}' is ${original.status}: only a ${RETRYABLE_EXECUTION_STATUSES.join(' or ')} execution can be retried.`,
+          { status: original.status },
+        );
+      }
+      const originalSteps = await this.deps.executions.getSteps(id);
+      const start = retryStart(originalSteps, fromStepIndex);
+      const steps = retrySteps(originalSteps, start);
+      const schedule = (await this.deps.schedules.get(original.scheduleId)) ?? scheduleOf(original, steps);
+      return this.launchManual(schedule, {
         initiator,
-        scheduledFor: null,
-        refused: async (active) => {
-          throw new ConflictError(
-            `Schedule '${schedule.name}' already has an active execution (overlap policy ${schedule.overlapPolicy}).`,
-            { activeExecutionId: active[0]?.id, activeExecutionIds: active.map((e) => e.id) },
-          );
-        },
-        record: (execution, decision, active) => ({
-          version: schedule.version,
-          exclusive: runsOneAtATime(schedule.overlapPolicy),
-          lastRunTime: execution.queuedAt,
-          claim: scope && claimOf(scope, queued(execution, decision, active), this.clock),
-        }),
         scope,
-        launched: async ({ execution, decision, active, cancelled }) => {
-          const result: RunScheduleResult = cancelled.some((e) => e.id === execution.id)
-            ? {
-                executionId: execution.id,
-                status: ExecutionStatus.Cancelled,
-                message: `Execution queued, then cancelled: a newer run of the schedule started at the same time (overlap policy CancelOther).`,
-              }
-            : cancelled.length > 0
-              ? {
-                  ...queued(execution, decision, active),
-                  message: `Execution queued; cancelled the active execution(s) ${cancelled.map((e) => e.id).join(', ')} (overlap policy CancelOther).`,
-                }
-              : queued(execution, decision, active);
-          // The claim was written with what was known then; a replay should say what this answer says.
-          if (scope && cancelled.length > 0) await this.deps.idempotency.settle(scope, result);
-          return result;
+        steps,
+        fields: {
+          scheduleName: original.scheduleName,
+          totalSteps: original.totalSteps,
+          currentStepIndex: start,
+          retryOfExecutionId: original.id,
         },
       });
+    });
+  }
+
+  /** A run someone asked for (run, retry): 409 when the overlap policy refuses it, 202 otherwise. */
+  private launchManual(
+    schedule: ScheduleRecord & { deleted?: true },
+    run: Pick<Launch<RunScheduleResult>, 'initiator' | 'scope' | 'steps' | 'fields'>,
+  ): Promise<RunScheduleResult> {
+    const { scope } = run;
+    const queued = (
+      execution: Execution,
+      decision: OverlapDecision,
+      active: Execution[],
+    ): RunScheduleResult => ({
+      executionId: execution.id,
+      status: execution.status,
+      message:
+        decision === OverlapDecision.Start && active.length > 0
+          ? `Execution queued behind ${active.length} active execution(s) (overlap policy ${schedule.overlapPolicy}).`
+          : 'Execution queued.',
+    });
+    return this.launch(schedule, {
+      ...run,
+      scheduledFor: null,
+      refused: async (active) => {
+        throw new ConflictError(
+          `Schedule '${schedule.name}' already has an active execution (overlap policy ${schedule.overlapPolicy}).`,
+          { activeExecutionId: active[0]?.id, activeExecutionIds: active.map((e) => e.id) },
+        );
+      },
+      record: (execution, decision, active) => ({
+        update: schedule.deleted
+          ? null
+          : {
+              version: schedule.version,
+              exclusive: runsOneAtATime(schedule.overlapPolicy),
+              lastRunTime: execution.queuedAt,
+            },
+        claim: scope && claimOf(scope, queued(execution, decision, active), this.clock),
+      }),
+      launched: async ({ execution, decision, active, cancelled }) => {
+        const result: RunScheduleResult = cancelled.some((e) => e.id === execution.id)
+          ? {
+              executionId: execution.id,
+              status: ExecutionStatus.Cancelled,
+              message: `Execution queued, then cancelled: a newer run of the schedule started at the same time (overlap policy CancelOther).`,
+            }
+          : cancelled.length > 0
+            ? {
+                ...queued(execution, decision, active),
+                message: `Execution queued; cancelled the active execution(s) ${cancelled.map((e) => e.id).join(', ')} (overlap policy CancelOther).`,
+              }
+            : queued(execution, decision, active);
+        // The claim was written with what was known then; a replay should say what this answer says.
+        if (scope && cancelled.length > 0) await this.deps.idempotency.settle(scope, result);
+        return result;
+      },
     });
   }
 
@@ -314,9 +392,12 @@ export class ScheduleService {
       return this.launch(schedule, {
         initiator: cronInitiator(schedule.cronExpression, schedule.timeZone),
         scheduledFor: fireTime,
+        steps: snapshotSteps(schedule.steps),
         refused: skip,
         // Exclusive whatever the policy: the write claims the fire time, which only one may do.
-        record: () => ({ version: schedule.version, exclusive: true, lastRunTime: fireTime, fire }),
+        record: () => ({
+          update: { version: schedule.version, exclusive: true, lastRunTime: fireTime, fire },
+        }),
         launched: async ({ execution }) => ({
           ...result,
           outcome: FireOutcome.Started,
@@ -356,9 +437,9 @@ export class ScheduleService {
     const active = await this.activeExecutions(schedule);
     const decision = decideOverlap(schedule.overlapPolicy, active.length);
     if (decision === OverlapDecision.Refuse) return run.refused(active);
-    const execution = this.newExecution(schedule, run.initiator, run.scheduledFor);
-    const { claim, ...update } = run.record(execution, decision, active);
-    const named = await this.deps.executions.create(execution, snapshotSteps(schedule.steps), update, claim);
+    const execution = { ...this.newExecution(schedule, run.initiator, run.scheduledFor), ...run.fields };
+    const { claim, update } = run.record(execution, decision, active);
+    const named = await this.deps.executions.create(execution, run.steps, update, claim);
     if (!named) await this.withdraw(execution, run.scope);
     const cancelled =
       decision === OverlapDecision.StartAndSupersede
@@ -459,6 +540,8 @@ export class ScheduleService {
       scheduledFor,
       cancelledById: null,
       cancelledByName: null,
+      retryOfExecutionId: null,
+      retriedByExecutionId: null,
     };
   }
 
@@ -566,6 +649,75 @@ export function snapshotSteps(steps: readonly ScheduleStep[]): ExecutionStepReco
     activityId: null,
     activityStatus: null,
   }));
+}
+
+/** The step statuses a stage may end with and not be run again by a retry (by default). */
+const DONE_STEP_STATUSES: readonly StepStatus[] = [StepStatus.Completed, StepStatus.CompletedWithWarning];
+
+/**
+ * The stage a retry starts at: `fromStepIndex` when given (400 naming it when the snapshot has no
+ * such stage), else the first stage in which a step did not end Completed or Completed with Warning.
+ */
+export function retryStart(steps: readonly ExecutionStepRecord[], fromStepIndex?: number): number {
+  const stages = [...new Set(steps.map((step) => step.stepIndex))].sort((a, b) => a - b);
+  if (fromStepIndex !== undefined) {
+    if (!stages.includes(fromStepIndex)) {
+      throw new ValidationError({
+        fromStepIndex: [
+          `Must be a stage of the execution: ${stages.length > 0 ? `0 to ${stages.length - 1}` : 'it has none'}`,
+        ],
+      });
+    }
+    return fromStepIndex;
+  }
+  const unfinished = steps.find((step) => !DONE_STEP_STATUSES.includes(step.status));
+  return unfinished?.stepIndex ?? stages[0] ?? 0;
+}
+
+/**
+ * A retry's step rows: those of stages before `start` copied from the original as they ended
+ * (status, times, error, activity, output) and carried over; the rest snapshotted afresh, Pending.
+ * A carried-over step keeps no taskId: the task was the original's.
+ */
+export function retrySteps(original: readonly ExecutionStepRecord[], start: number): ExecutionStepRecord[] {
+  const fresh = snapshotSteps(original.map((step) => step.definition));
+  return original.map((step, i) =>
+    step.stepIndex < start
+      ? { ...step, taskId: null, carriedOver: true }
+      : { ...(fresh[i] as ExecutionStepRecord), ordinal: step.ordinal, carriedOver: false },
+  );
+}
+
+/**
+ * What a retry is launched on when its schedule has been deleted: the original's snapshot, under
+ * the policy it was queued with, recorded on no schedule item (`deleted`).
+ */
+function scheduleOf(
+  original: Execution,
+  steps: readonly ExecutionStepRecord[],
+): ScheduleRecord & { deleted: true } {
+  return {
+    id: original.scheduleId,
+    name: original.scheduleName,
+    description: null,
+    triggerType: TriggerType.Manual,
+    cronExpression: null,
+    timeZone: 'UTC',
+    isEnabled: false,
+    overlapPolicy: original.overlapPolicy,
+    catchupWindowSeconds: 0,
+    nextRunTime: null,
+    lastRunTime: null,
+    skippedCount: 0,
+    missedCount: 0,
+    stepCount: steps.length,
+    created: original.queuedAt,
+    lastUpdated: original.queuedAt,
+    lastExecutionId: null,
+    steps: steps.map((step) => step.definition),
+    version: 0,
+    deleted: true,
+  };
 }
 
 /** The API's view of a stored schedule, fields in the contract's order (the version stays inside). */

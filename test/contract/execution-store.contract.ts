@@ -89,6 +89,31 @@ export function executionStoreContract(name: string, makeStores: StoresFactory) 
       expect(await stores.schedules.get(schedule.id)).toBeUndefined();
     });
 
+    it('records a retry on no schedule (null): true with the schedule gone, the original naming the retry', async () => {
+      const original = await walk(await recordRun(stores, schedule, 1), ['InProgress', 'Failed']);
+      await stores.schedules.delete((await stores.schedules.get(schedule.id)) as ScheduleRecord);
+      const { execution, steps } = runOf(schedule, 2, { retryOfExecutionId: original.id });
+
+      expect(await stores.executions.create(execution, steps, null)).toBe(true);
+
+      expect(await stores.executions.get(execution.id)).toEqual(execution);
+      expect(await stores.executions.get(original.id)).toEqual({
+        ...original,
+        retriedByExecutionId: execution.id,
+      });
+      expect(await stores.schedules.get(schedule.id)).toBeUndefined();
+      // A later retry takes the original's link.
+      const later = runOf(schedule, 3, { retryOfExecutionId: original.id });
+      expect(await stores.executions.create(later.execution, later.steps, null)).toBe(true);
+      expect((await stores.executions.get(original.id))?.retriedByExecutionId).toBe(later.execution.id);
+    });
+
+    it('refuses (stale) a retry whose original is gone, writing nothing', async () => {
+      const { execution, steps } = runOf(schedule, 2, { retryOfExecutionId: randomUUID() });
+      await expect(stores.executions.create(execution, steps, null)).rejects.toThrow(StaleVersionError);
+      expect(await stores.executions.get(execution.id)).toBeUndefined();
+    });
+
     it('claims an idempotency key with the execution: refused while the claim lives, free once expired', async () => {
       const clock = new TestClock('2026-04-05T06:00:00.000Z');
       const scope = {

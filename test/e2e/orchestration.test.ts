@@ -359,3 +359,72 @@ describe('overlap policies', () => {
     expect((await settled(second.body.executionId)).status).toBe('Completed');
   });
 });
+
+describe('retrying an execution', () => {
+  it('retries a run whose stage 2 failed: stage 1 is carried over, not run again, stages 2 and 3 run', async () => {
+    // Arrange: a, then b fails.
+    const { executionId: originalId } = await run([{ name: 'a' }, { name: 'b' }, { name: 'c' }]);
+    const failed = await drive(originalId, { b: 'FailedWithError' });
+    expect(failed.status).toBe('Failed');
+
+    // Act
+    const retried = await admin.post(`/schedule-executions/${originalId}/retry`);
+
+    // Assert: the retry's tasks are b's and c's only; a is never handed to a worker again.
+    expect(retried.status).toBe(202);
+    expect(retried.body).toEqual({
+      executionId: expect.any(String),
+      status: 'Queued',
+      message: 'Execution queued.',
+    });
+    const retryId = retried.body.executionId as string;
+    const claimed: string[] = [];
+    for (;;) {
+      const current = await execution(retryId);
+      if (['Completed', 'Failed', 'Cancelled'].includes(current.status)) break;
+      const [task] = await worker.claim({ waitSeconds: 1 });
+      if (!task) continue;
+      expect(task.executionId).toBe(retryId);
+      claimed.push(task.step.name);
+      await worker.complete(task.taskId);
+    }
+    expect(claimed).toEqual(['b', 'c']);
+    const done = await settled(retryId);
+    expect(done).toMatchObject({ status: 'Completed', retryOfExecutionId: originalId, totalSteps: 3 });
+    const [a, b, c] = done.steps;
+    const { taskId: _taskId, ...originalA } = failed.steps[0];
+    expect(a).toEqual({ ...originalA, taskId: null, carriedOver: true });
+    expect(b).toMatchObject({ status: 'Completed', carriedOver: false });
+    expect(c).toMatchObject({ status: 'Completed', carriedOver: false });
+    expect(b.taskId).not.toBe(failed.steps[1].taskId);
+    expect((await execution(originalId)).retriedByExecutionId).toBe(retryId);
+    expect(await worker.claim({ waitSeconds: 1 })).toEqual([]);
+
+    // A Completed execution is not retried; a stage beyond the snapshot is refused, naming the field.
+    expect((await admin.post(`/schedule-executions/${retryId}/retry`)).status).toBe(409);
+    for (const fromStepIndex of [3, 1.5, -1]) {
+      const refused = await admin.post(`/schedule-executions/${originalId}/retry`, { fromStepIndex });
+      expect(refused.status).toBe(400);
+      expect(Object.keys(refused.body.validationErrors)).toEqual(['fromStepIndex']);
+    }
+  });
+
+  it('replays a retry sent again with its Idempotency-Key', async () => {
+    // Arrange
+    const { executionId: originalId } = await run([{ name: 'only' }]);
+    await drive(originalId, { only: 'FailedWithError' });
+    const keyed = apiClient(stack, stack.adminApiKey, { 'Idempotency-Key': `retry-${counter}` });
+    const first = await keyed.post(`/schedule-executions/${originalId}/retry`, { fromStepIndex: 0 });
+
+    // Act
+    const again = await keyed.post(`/schedule-executions/${originalId}/retry`, { fromStepIndex: 0 });
+
+    // Assert
+    expect(first.status).toBe(202);
+    expect(first.headers.get('Idempotent-Replayed')).toBeNull();
+    expect(again.status).toBe(202);
+    expect(again.body).toEqual(first.body);
+    expect(again.headers.get('Idempotent-Replayed')).toBe('true');
+    expect((await drive(first.body.executionId)).status).toBe('Completed');
+  });
+});

@@ -445,6 +445,8 @@ describe('ExecutionService.list with started, finished and paused executions', (
         scheduledFor: at(queuedAt),
         cancelledById: null,
         cancelledByName: null,
+        retryOfExecutionId: null,
+        retriedByExecutionId: null,
       };
       const { version } = (await schedules.get(scheduleId)) as { version: number };
       await store.create(execution, [], { version, exclusive: true, lastRunTime: execution.queuedAt });

@@ -81,6 +81,8 @@ export function executionRecord(i: number, fields: Partial<Execution> = {}): Exe
     scheduledFor: null,
     cancelledById: null,
     cancelledByName: null,
+    retryOfExecutionId: null,
+    retriedByExecutionId: null,
     ...fields,
   };
 }

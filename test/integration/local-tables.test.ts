@@ -149,6 +149,8 @@ describe('ensureTables on a persisted local database', () => {
       scheduledFor: '2026-04-05T06:00:00.000Z',
       cancelledById: null,
       cancelledByName: null,
+      retryOfExecutionId: null,
+      retriedByExecutionId: null,
     };
     const { cellPk: _cell, scheduleCellPk: _scheduleCell, ...olderKeys } = indexAttributes(execution);
     await client.send(new PutCommand({ TableName: tables.executions, Item: { ...execution, ...olderKeys } }));

@@ -250,3 +250,50 @@ describe('buildOpenApiDocument: idempotent runs', () => {
     expect(run.responses['202'].headers['Idempotent-Replayed'].description).toMatch(/replay/);
   });
 });
+
+describe('buildOpenApiDocument: retry', () => {
+  const retry = doc.paths['/schedule-executions/{id}/retry']?.post;
+
+  it('documents the retry: optional body with fromStepIndex, Idempotency-Key, 202 RunScheduleResult, 409', () => {
+    // Assert
+    expect(retry).toMatchObject({ operationId: 'retryExecution' });
+    expect(retry.requestBody).toEqual({
+      required: false,
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            properties: { fromStepIndex: expect.objectContaining({ type: 'integer', minimum: 0 }) },
+            additionalProperties: false,
+          },
+        },
+      },
+    });
+    expect(retry.parameters.map((p: any) => [p.in, p.name])).toEqual([
+      ['path', 'id'],
+      ['header', 'Idempotency-Key'],
+    ]);
+    expect(retry.responses['202'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/RunScheduleResult',
+    });
+    expect(retry.responses['202'].headers['Idempotent-Replayed']).toBeDefined();
+    expect(Object.keys(retry.responses)).toEqual(expect.arrayContaining(['400', '403', '404', '409']));
+  });
+
+  it('keeps the body required where the route needs one (createSchedule)', () => {
+    expect(doc.paths['/schedules'].post.requestBody.required).toBe(true);
+  });
+
+  it('shows the retry links and carriedOver on the execution schemas', () => {
+    const execution = doc.components.schemas.Execution;
+    expect(Object.keys(execution.properties)).toEqual(
+      expect.arrayContaining(['retryOfExecutionId', 'retriedByExecutionId']),
+    );
+    expect(execution.required).toEqual(
+      expect.arrayContaining(['retryOfExecutionId', 'retriedByExecutionId']),
+    );
+    const step = doc.components.schemas.ExecutionStep;
+    expect(step.properties.carriedOver).toEqual({ type: 'boolean' });
+    expect(step.required).not.toContain('carriedOver');
+  });
+});

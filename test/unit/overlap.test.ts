@@ -20,6 +20,8 @@ const execution = (id: string, queuedAt: string): Execution => ({
   scheduledFor: null,
   cancelledById: null,
   cancelledByName: null,
+  retryOfExecutionId: null,
+  retriedByExecutionId: null,
 });
 
 describe('overlap policy', () => {

@@ -23,6 +23,8 @@ const execution = (status: Execution['status']): Execution => ({
   scheduledFor: '2026-04-05T06:00:00.000Z',
   cancelledById: null,
   cancelledByName: null,
+  retryOfExecutionId: null,
+  retriedByExecutionId: null,
 });
 
 const step = (status: StoredStep['status'], times = true): StoredStep =>
@@ -70,6 +72,14 @@ describe('executionOutcome', () => {
 });
 
 describe('stepOutcome', () => {
+  it.each(['Completed', 'Failed'] as const)(
+    "tells nothing of a retry's carried-over %s step: it ended in the original",
+    (status) => {
+      expect(stepOutcome({ after: { ...step(status), carriedOver: true } })).toBeUndefined();
+      expect(stepOutcome({ after: { ...step(status), carriedOver: false } })).toBeDefined();
+    },
+  );
+
   it('reports a failed step with its duration and an event', () => {
     const outcome = stepOutcome({ before: step('Processing'), after: step('Failed') });
 

@@ -65,6 +65,8 @@ const EXECUTION_FIELDS = [
   'scheduledFor',
   'cancelledById',
   'cancelledByName',
+  'retryOfExecutionId',
+  'retriedByExecutionId',
 ] as const satisfies readonly (keyof Execution)[];
 
 export function toExecution(item: Item): Execution {

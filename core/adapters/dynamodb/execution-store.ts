@@ -185,7 +185,7 @@ export class DynamoExecutionStore implements ExecutionStore {
   async create(
     execution: Execution,
     steps: ExecutionStepRecord[],
-    run: ScheduleRunUpdate,
+    run: ScheduleRunUpdate | null,
     claim?: IdempotencyClaim<ClaimedResponse>,
   ): Promise<boolean> {
     const own: NamedItem[] = [
@@ -213,7 +213,28 @@ export class DynamoExecutionStore implements ExecutionStore {
       // The claim is the IdempotencyKeys table's item, in this transaction so that the key is claimed
       // exactly when the execution it started exists (see idempotency-items.ts).
       ...(claim ? [{ name: 'claim', item: claimPut(this.tables.idempotencyKeys, claim) }] : []),
+      // A retry: the original names it, the latest retry winning.
+      ...(execution.retryOfExecutionId
+        ? [
+            {
+              name: 'original',
+              item: {
+                Update: {
+                  TableName: this.tables.executions,
+                  Key: { id: execution.retryOfExecutionId },
+                  UpdateExpression: 'SET retriedByExecutionId = :retry',
+                  ConditionExpression: 'attribute_exists(id)',
+                  ExpressionAttributeValues: { ':retry': execution.id },
+                },
+              },
+            },
+          ]
+        : []),
     ];
+    if (!run) {
+      await staleOnCondition(this.client, own, 'The idempotency key or the original changed');
+      return true;
+    }
     // The Schedules table's item, written by this store: the schedule names the run (schedule-items.ts).
     const runUpdate = scheduleRunUpdate(this.tables.schedules, execution.scheduleId, execution.id, run);
     if (run.exclusive) {

@@ -158,20 +158,30 @@ export class MemoryExecutionStore implements ExecutionStore {
   async create(
     execution: Execution,
     steps: ExecutionStepRecord[],
-    run: ScheduleRunUpdate,
+    run: ScheduleRunUpdate | null,
     claim?: IdempotencyClaim<ClaimedResponse>,
   ): Promise<boolean> {
     const schedule = this.db.schedules.get(execution.scheduleId);
     const claimed =
       claim !== undefined && !claimable(this.db.claims.get(claimKey(claim.scope)), claim.createdAt);
     const exists = this.db.executions.has(execution.id);
-    if (run.exclusive && (schedule?.version !== run.version || claimed || exists)) {
+    const original = execution.retryOfExecutionId
+      ? this.db.executions.get(execution.retryOfExecutionId)
+      : undefined;
+    if (execution.retryOfExecutionId && !original) {
+      throw new StaleVersionError('The execution retried was removed since it was read.');
+    }
+    if (!run) {
+      if (claimed || exists)
+        throw new StaleVersionError('The idempotency key was claimed since it was read.');
+    } else if (run.exclusive && (schedule?.version !== run.version || claimed || exists)) {
       throw new StaleVersionError('The schedule or the key changed since it was read.');
     }
-    if (!run.exclusive && (claimed || exists)) {
+    if (run && !run.exclusive && (claimed || exists)) {
       throw new StaleVersionError('The idempotency key was claimed since it was read.');
     }
     this.db.executions.set(execution.id, copy(execution));
+    if (original) original.retriedByExecutionId = execution.id;
     this.db.steps.set(execution.id, new Map(steps.map((step) => [step.ordinal, copy(step)])));
     for (const id of [...totalCounters(execution), ...cellCounters(execution)]) this.add(id, 1);
     if (claim) {
@@ -183,6 +193,7 @@ export class MemoryExecutionStore implements ExecutionStore {
         expiresAt: claim.expiresAt,
       });
     }
+    if (!run) return true;
     // Side by side: the execution is written; the schedule names it only if it still records runs so.
     if (!schedule || (!run.exclusive && !SIDE_BY_SIDE_POLICIES.includes(schedule.overlapPolicy)))
       return false;
