@@ -218,7 +218,14 @@ describe('buildOpenApiDocument: run insight', () => {
       'activityId',
       'activityStatus',
     ]);
-    expect(names.slice(-4)).toEqual(['output', 'progressMessage', 'lastHeartbeatAt', 'workerId']);
+    // Then a retry's `carriedOver`, the last additive field.
+    expect(names.slice(-5)).toEqual([
+      'output',
+      'progressMessage',
+      'lastHeartbeatAt',
+      'workerId',
+      'carriedOver',
+    ]);
     for (const field of ['output', 'progressMessage', 'lastHeartbeatAt', 'workerId']) {
       expect(step.required, field).toContain(field);
       expect(JSON.stringify(step.properties[field]), field).toContain('null');
