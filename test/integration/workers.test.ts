@@ -1,4 +1,4 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoWorkerStore } from '../../core/adapters/dynamodb/worker-store.js';
 import { DynamoWorkerTaskStore } from '../../core/adapters/dynamodb/worker-task-store.js';
@@ -126,6 +126,35 @@ describe('WorkerService.list on DynamoDB Local', () => {
     );
 
     expect(await services.workers.list()).toMatchObject([{ workerId: 'host-1', runningTasks: [] }]);
+  });
+
+  it('takes the claimed-by key off a task once it ends, and skips a Completed task the index still lists', async () => {
+    await queued();
+    const [task] = await claim('host-1', ['default']);
+    if (!task) throw new Error('claimed nothing');
+    await services.workers.complete(
+      task.taskId,
+      { principal: keyA, workerId: 'host-1' },
+      {
+        activityStatus: 'Complete',
+      },
+    );
+    const key = { TableName: db.tables.workerTasks, Key: { taskId: task.taskId } };
+    const { Item } = await db.client.send(new GetCommand(key));
+
+    // As an index lagging the completion would still show it.
+    await db.client.send(
+      new UpdateCommand({
+        ...key,
+        UpdateExpression: 'SET claimedWorker = :claimant',
+        ExpressionAttributeValues: { ':claimant': 'ApiKey:key-a|host-1' },
+      }),
+    );
+    const workers = await services.workers.list();
+
+    expect(Item).toMatchObject({ status: 'Completed' });
+    expect(Item?.claimedWorker).toBeUndefined();
+    expect(workers).toMatchObject([{ workerId: 'host-1', runningTasks: [] }]);
   });
 
   it('empties runningTasks when the task is abandoned (its step ended without the worker)', async () => {
