@@ -106,3 +106,10 @@ export const WorkerTaskStatus = {
   Abandoned: 'Abandoned',
 } as const;
 export type WorkerTaskStatus = (typeof WorkerTaskStatus)[keyof typeof WorkerTaskStatus];
+
+/** A worker on `GET /workers`: Online while it claimed or beat recently (see `WorkerService.list`). */
+export const WorkerStatus = {
+  Online: 'Online',
+  Offline: 'Offline',
+} as const;
+export type WorkerStatus = (typeof WorkerStatus)[keyof typeof WorkerStatus];

@@ -267,6 +267,33 @@ export interface WorkerTaskStore {
   ): Promise<'ok' | 'late' | 'not-claimed'>;
   /** Marks a task whose step ended without it, so its worker is told to stop. */
   abandon(taskId: string): Promise<void>;
+  /** The tasks `claimant` holds (Claimed), oldest claim first, at most `limit` (eventually consistent). */
+  heldBy(claimant: Required<TaskClaimant>, limit: number): Promise<WorkerTask[]>;
+}
+
+/** A worker as its latest claim or heartbeat recorded it (one per credential and workerId). */
+export interface WorkerRecord {
+  workerId: string;
+  /** The credential it claims with (see `claimantOf`). */
+  claimedBy: string;
+  /** The pools of its latest claim (a worker known only from a heartbeat: its task's pool). */
+  pools: string[];
+  /** The waitSeconds of its latest claim (0 when known only from a heartbeat). */
+  waitSeconds: number;
+  lastSeenAt: string;
+}
+
+export interface WorkerStore {
+  /**
+   * Records that the worker was seen at `lastSeenAt`, in one UpdateItem: a claim gives its pools and
+   * waitSeconds; a heartbeat (no `claim`) keeps the previous ones, or `fallbackPools` when none.
+   */
+  seen(
+    worker: Pick<WorkerRecord, 'workerId' | 'claimedBy' | 'lastSeenAt'>,
+    claim: Pick<WorkerRecord, 'pools' | 'waitSeconds'> | { fallbackPools: string[] },
+  ): Promise<void>;
+  /** The workers seen at or after `since`, most recently seen first. */
+  seenSince(since: string): Promise<WorkerRecord[]>;
 }
 
 /** The state machine, as the domain needs it: one run per execution, named by the execution id. */

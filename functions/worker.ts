@@ -1,7 +1,7 @@
 import { getServices } from './environment.js';
 import { createHttpHandler } from './http.js';
 
-/** The worker endpoints (role Worker): claim, heartbeat, complete. */
+/** The worker endpoints (role Worker): claim, heartbeat, complete; and the list of workers (Administrator). */
 export const handler = createHttpHandler('worker', {
   claimTasks: async ({ body, principal }) => ({
     body: { tasks: await getServices().workers.claim(body, principal) },
@@ -14,6 +14,7 @@ export const handler = createHttpHandler('worker', {
       body.output,
     ),
   }),
+  listWorkers: async () => ({ body: await getServices().workers.list() }),
   completeTask: async ({ params, body: { workerId, ...report }, principal }) => ({
     body: await getServices().workers.complete(params.taskId, { principal, workerId }, report),
   }),

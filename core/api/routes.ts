@@ -27,6 +27,7 @@ import {
   HeartbeatInput,
   HeartbeatResult,
   TaskParams,
+  WorkerList,
 } from '../schemas/worker.js';
 
 /**
@@ -301,6 +302,17 @@ export const ROUTES = [
     body: CompleteInput,
     status: 200,
     response: CompleteResult,
+  },
+  {
+    operationId: 'listWorkers',
+    method: 'GET',
+    path: '/workers',
+    group: HandlerGroup.worker,
+    role: admin,
+    summary:
+      'Workers heard from within the last day: pools, Online or Offline, last seen, the tasks they hold (not paginated)',
+    status: 200,
+    response: WorkerList,
   },
   {
     operationId: 'createApiKey',

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { WorkerStatus } from '../model.js';
 import { type FinalActivityStatus, STEP_STATUS_BY_ACTIVITY } from '../transitions.js';
-import { Guid, PoolName } from './common.js';
+import { Guid, IsoDateTime, PoolName } from './common.js';
 import { ScheduleStep } from './schedule.js';
 
 /**
@@ -107,3 +108,31 @@ export const CompleteResult = z
     stepStatus: z.string(),
   })
   .meta({ id: 'CompleteResult' });
+
+export const RunningTask = z
+  .object({
+    taskId: Guid,
+    executionId: Guid,
+    stepName: z.string(),
+    /** When the worker claimed it. */
+    since: IsoDateTime,
+  })
+  .meta({ id: 'RunningTask' });
+
+export const WorkerSummary = z
+  .object({
+    workerId: z.string(),
+    pools: z.array(z.string()).meta({ description: 'The pools of its latest claim.' }),
+    status: z.enum([WorkerStatus.Online, WorkerStatus.Offline]).meta({
+      description: 'Online while it claimed or beat within the last 2 × its waitSeconds (at least 60 s).',
+    }),
+    lastSeenAt: IsoDateTime,
+    runningTasks: z.array(RunningTask),
+  })
+  .meta({ id: 'Worker' });
+export type WorkerSummary = z.infer<typeof WorkerSummary>;
+
+export const WorkerList = z.array(WorkerSummary).meta({
+  id: 'WorkerList',
+  description: 'Workers heard from within the last day, most recently seen first.',
+});

@@ -4,6 +4,7 @@ import { DynamoExecutionStore } from '../adapters/dynamodb/execution-store.js';
 import { DynamoIdempotencyStore } from '../adapters/dynamodb/idempotency-store.js';
 import { DynamoScheduleStore } from '../adapters/dynamodb/schedule-store.js';
 import type { TableNames } from '../adapters/dynamodb/tables.js';
+import { DynamoWorkerStore } from '../adapters/dynamodb/worker-store.js';
 import { DynamoWorkerTaskStore } from '../adapters/dynamodb/worker-task-store.js';
 import { PageTokens } from '../paging.js';
 import type {
@@ -13,6 +14,7 @@ import type {
   ExecutionStore,
   IdempotencyStore,
   ScheduleStore,
+  WorkerStore,
   WorkerTaskStore,
   Workflow,
 } from '../ports.js';
@@ -66,6 +68,7 @@ export function createServices(
     {
       executions,
       tasks: new DynamoWorkerTaskStore(client, tables, options.retentionSeconds),
+      workers: new DynamoWorkerStore(client, tables.workers),
       schedules: new DynamoScheduleStore(client, tables.schedules),
       idempotency: new DynamoIdempotencyStore(client, tables.idempotencyKeys),
       apiKeys: new DynamoApiKeyStore(client, tables.apiKeys),
@@ -78,6 +81,7 @@ export function createServices(
 export interface Stores {
   executions: ExecutionStore;
   tasks: WorkerTaskStore;
+  workers: WorkerStore;
   schedules: ScheduleStore;
   idempotency: IdempotencyStore;
   apiKeys: ApiKeyStore;
@@ -137,6 +141,7 @@ export function composeServices(stores: Stores, options: ServiceOptions): Servic
     workers: new WorkerService({
       executions: executionStore,
       tasks,
+      workers: stores.workers,
       workflow,
       heartbeatTimeoutSeconds: settings.heartbeatTimeoutSeconds,
       deadlines: orchestrator,

@@ -1,17 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
-import { ActivityStatus, type Principal, WorkerTaskStatus } from '../model.js';
+import { ActivityStatus, type Principal, WorkerStatus, WorkerTaskStatus } from '../model.js';
 import type {
   ActivityReport,
   Clock,
   ExecutionStore,
   TaskClaimant,
+  WorkerRecord,
+  WorkerStore,
   WorkerTask,
   WorkerTaskStore,
   Workflow,
 } from '../ports.js';
 import { systemClock } from '../ports.js';
 import type { ScheduleStep } from '../schemas/schedule.js';
+import type { WorkerSummary } from '../schemas/worker.js';
 import { stepOutput } from '../step-output.js';
 import { canMove, STEP_STATUS_BY_ACTIVITY, TASK_MOVES, taskMustStop } from '../transitions.js';
 import type { Orchestrator } from './orchestrator.js';
@@ -49,6 +52,8 @@ export interface ClaimedTask {
 export interface WorkerServiceDeps {
   executions: ExecutionStore;
   tasks: WorkerTaskStore;
+  /** Who was seen when: written by claims and heartbeats, read by `list`. */
+  workers: WorkerStore;
   workflow: Workflow;
   /** The state machine's HeartbeatSeconds: workers beat at a third of it. */
   heartbeatTimeoutSeconds: number;
@@ -58,6 +63,13 @@ export interface WorkerServiceDeps {
   /** How often a long-polling claim looks again. */
   pollIntervalMs?: number;
 }
+
+/** A worker is Online while seen within 2 × its waitSeconds, and never less than this (SPEC). */
+export const MIN_ONLINE_SECONDS = 60;
+/** Forgotten after a day without contact (the store's TTL; `list` skips older ones before it runs). */
+const FORGOTTEN_AFTER_MS = 86_400_000;
+/** Running tasks listed per worker: more than one worker's claims hold in practice (maxTasks ≤ 20 a claim). */
+export const RUNNING_TASKS_LIMIT = 100;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -85,6 +97,11 @@ export class WorkerService {
   async claim(request: ClaimRequest, principal: Principal): Promise<ClaimedTask[]> {
     this.requireServes(principal, request.pools);
     const claimant = { claimedBy: claimantOf(principal), workerId: request.workerId };
+    // Seen when the claim starts (before its long poll), so a waiting worker is listed at once.
+    await this.deps.workers.seen(
+      { ...claimant, lastSeenAt: this.now() },
+      { pools: request.pools, waitSeconds: request.waitSeconds },
+    );
     const claimId = request.requestId ?? randomUUID();
     const claimed: WorkerTask[] = [];
     try {
@@ -159,6 +176,12 @@ export class WorkerService {
       throw new ConflictError(`Task '${taskId}' has not been claimed.`);
     }
     const claimant = this.claimant(task, caller);
+    if (task.claimedBy && task.workerId) {
+      await this.deps.workers.seen(
+        { claimedBy: task.claimedBy, workerId: task.workerId, lastSeenAt: this.now() },
+        { fallbackPools: [task.pool] },
+      );
+    }
     const stop = { cancellationRequested: true };
     // Completed or abandoned: nothing is left for its worker to do.
     if (!canMove(TASK_MOVES.complete, task.status)) return stop;
@@ -222,6 +245,43 @@ export class WorkerService {
       await this.deps.workflow.sendTaskSuccess(task.taskToken, { activityStatus: report.activityStatus });
     }
     return { accepted: result === 'ok', stepStatus: await this.stepStatusOf(task) };
+  }
+
+  /**
+   * `GET /workers`: every worker heard from within the last day, most recently seen first, with
+   * the tasks it holds. Status is decided now, from lastSeenAt and the waitSeconds of its last claim.
+   */
+  async list(): Promise<WorkerSummary[]> {
+    const now = this.clock.now().getTime();
+    const records = await this.deps.workers.seenSince(new Date(now - FORGOTTEN_AFTER_MS).toISOString());
+    return Promise.all(records.map((record) => this.summary(record, now)));
+  }
+
+  private async summary(record: WorkerRecord, now: number): Promise<WorkerSummary> {
+    const held = await this.deps.tasks.heldBy(
+      { claimedBy: record.claimedBy, workerId: record.workerId },
+      RUNNING_TASKS_LIMIT,
+    );
+    const runningTasks = await Promise.all(
+      held.map(async (task) => {
+        const step = await this.deps.executions.getStep(task.executionId, task.ordinal);
+        return {
+          taskId: task.taskId,
+          executionId: task.executionId,
+          stepName: step?.definition.name ?? '',
+          since: task.claimedAt ?? task.createdAt,
+        };
+      }),
+    );
+    const onlineMs = Math.max(MIN_ONLINE_SECONDS, 2 * record.waitSeconds) * 1000;
+    const online = now - Date.parse(record.lastSeenAt) <= onlineMs;
+    return {
+      workerId: record.workerId,
+      pools: record.pools,
+      status: online ? WorkerStatus.Online : WorkerStatus.Offline,
+      lastSeenAt: record.lastSeenAt,
+      runningTasks,
+    };
   }
 
   /**

@@ -96,7 +96,8 @@ const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
   [HandlerGroup.apiKeys]: { readWrite: ['apiKeys'], read: [], workflow: [] },
   [HandlerGroup.meta]: { readWrite: [], read: [], workflow: [] },
   [HandlerGroup.worker]: {
-    readWrite: ['workerTasks', 'executionSteps'],
+    // The workers table is its own: claims and heartbeats write it, GET /workers reads it.
+    readWrite: ['workerTasks', 'executionSteps', 'workers'],
     read: ['executions'],
     workflow: [WorkflowAccess.taskSuccess, WorkflowAccess.taskHeartbeat],
   },

@@ -186,5 +186,75 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       expect((await stores.tasks.get(second.taskId))?.status).toBe('Completed');
       await stores.tasks.abandon(randomUUID());
     });
+
+    it('lists the tasks a claimant holds, oldest claim first, until released, completed or abandoned', async () => {
+      const tasks = [task(0), task(1), task(2), task(3)];
+      for (const queued of tasks) await stores.tasks.enqueue(queued, ['Pending']);
+      const [a, b, c, d] = tasks.map((queued) => queued.taskId) as [string, string, string, string];
+      await stores.tasks.claim(b, worker, 'c-1', '2026-04-05T07:00:01.000Z');
+      await stores.tasks.claim(a, worker, 'c-2', '2026-04-05T07:00:02.000Z');
+      await stores.tasks.claim(c, worker, 'c-3', '2026-04-05T07:00:03.000Z');
+      await stores.tasks.claim(d, { ...worker, workerId: 'w-2' }, 'c-4', NOW);
+      const held = async (claimant = worker, limit = 10) =>
+        (await stores.tasks.heldBy(claimant, limit)).map((t) => t.taskId);
+      expect(await held()).toEqual([b, a, c]);
+      expect(await held(worker, 2)).toEqual([b, a]);
+      expect(await held({ ...worker, workerId: 'w-2' })).toEqual([d]);
+      expect(await held({ ...worker, claimedBy: 'key-2' })).toEqual([]);
+      const claimedA = (await stores.tasks.get(a)) as WorkerTask;
+      await stores.tasks.release(claimedA, 'c-2');
+      await stores.tasks.complete((await stores.tasks.get(b)) as WorkerTask, worker, done, NOW, {
+        status: 'Completed',
+      });
+      await stores.tasks.abandon(c);
+      expect(await held()).toEqual([]);
+      expect((await stores.tasks.heldBy(worker, 10)).length).toBe(0);
+    });
+  });
+
+  describe(`WorkerStore contract: ${name}`, () => {
+    let stores: Stores;
+    beforeEach(async () => {
+      stores = await makeStores();
+    });
+    // Keys of this test's own, should the tables be shared.
+    let prefix = '';
+    const mine = (records: { claimedBy: string }[]) => records.filter((r) => r.claimedBy.startsWith(prefix));
+
+    it('keeps one record per credential and workerId: pools of the latest claim, kept by heartbeats', async () => {
+      prefix = `key-${randomUUID()}`;
+      const one = { claimedBy: `${prefix}-a`, workerId: 'w-1' };
+      await stores.workers.seen(
+        { ...one, lastSeenAt: '2026-04-05T07:00:00.000Z' },
+        { pools: ['east'], waitSeconds: 5 },
+      );
+      await stores.workers.seen(
+        { ...one, lastSeenAt: '2026-04-05T07:00:10.000Z' },
+        { pools: ['east', 'west'], waitSeconds: 20 },
+      );
+      await stores.workers.seen(
+        { ...one, lastSeenAt: '2026-04-05T07:00:20.000Z' },
+        { fallbackPools: ['other'] },
+      );
+      await stores.workers.seen(
+        { claimedBy: `${prefix}-a`, workerId: 'w-2', lastSeenAt: '2026-04-05T07:00:15.000Z' },
+        { fallbackPools: ['sql'] },
+      );
+      await stores.workers.seen(
+        { claimedBy: `${prefix}-b`, workerId: 'w-1', lastSeenAt: '2026-04-05T06:00:00.000Z' },
+        { pools: ['east'], waitSeconds: 0 },
+      );
+      expect(mine(await stores.workers.seenSince('2026-04-05T06:30:00.000Z'))).toEqual([
+        { ...one, pools: ['east', 'west'], waitSeconds: 20, lastSeenAt: '2026-04-05T07:00:20.000Z' },
+        {
+          claimedBy: `${prefix}-a`,
+          workerId: 'w-2',
+          pools: ['sql'],
+          waitSeconds: 0,
+          lastSeenAt: '2026-04-05T07:00:15.000Z',
+        },
+      ]);
+      expect(mine(await stores.workers.seenSince('2026-04-05T05:00:00.000Z'))).toHaveLength(3);
+    });
   });
 }

@@ -95,6 +95,11 @@ describe('npm start', () => {
     expect(execution?.status).toBe('Completed');
     expect(execution?.steps.every((step) => step.status.startsWith('Completed'))).toBe(true);
     expect(execution?.steps.some((step) => step.activityId !== null)).toBe(true);
+    // The embedded worker is listed by GET /workers, Online, with its pools and nothing left to run.
+    const workers = (await (await fetch(`${url}/workers`, { headers })).json()) as unknown[];
+    expect(workers).toContainEqual(
+      expect.objectContaining({ workerId: 'example-worker', pools: ['default'], status: 'Online' }),
+    );
     expect(await stop(started)).toBe(0);
   });
 

@@ -61,6 +61,45 @@ describe('DataTables', () => {
   });
 });
 
+describe('the workers of GET /workers', () => {
+  it('keeps them in a table of their own, expiring by TTL, listed by a fixed-partition index', () => {
+    const table = resources[tableIds.workers] as Resource;
+    expect(table.Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+    expect(table.Properties.GlobalSecondaryIndexes).toEqual([
+      expect.objectContaining({
+        IndexName: 'all-lastSeen',
+        KeySchema: [
+          { AttributeName: 'listPk', KeyType: 'HASH' },
+          { AttributeName: 'lastSeenAt', KeyType: 'RANGE' },
+        ],
+      }),
+    ]);
+  });
+
+  it('finds the tasks a worker holds by a sparse claimed-by index on the worker tasks', () => {
+    const indexes = (resources[tableIds.workerTasks] as Resource).Properties.GlobalSecondaryIndexes;
+    expect(indexes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          IndexName: 'claimed-by',
+          KeySchema: [
+            { AttributeName: 'claimedWorker', KeyType: 'HASH' },
+            { AttributeName: 'claimedAt', KeyType: 'RANGE' },
+          ],
+        }),
+      ]),
+    );
+  });
+
+  it('lets only the worker function, which serves GET /workers, reach the workers table', () => {
+    const reaching = (Object.keys(stack.api.functions) as HandlerGroup[]).filter((group) =>
+      tableAccess(stack.api.functions[group]).reach.includes('workers'),
+    );
+    expect(reaching).toEqual(['worker']);
+    expect(ROUTES.find((route) => route.operationId === 'listWorkers')?.group).toBe('worker');
+  });
+});
+
 describe('the staged upgrade to the cell indexes', () => {
   const executionIndexes = (context: Record<string, unknown>) => {
     const staged = synth(context);
@@ -232,7 +271,7 @@ describe('IAM', () => {
     executions: { write: ['executions', 'executionSteps'], read: ['counters'] },
     'api-keys': { write: ['apiKeys'], read: [] },
     meta: { write: [], read: [] },
-    worker: { write: ['workerTasks', 'executionSteps'], read: ['executions'] },
+    worker: { write: ['workerTasks', 'executionSteps', 'workers'], read: ['executions'] },
   };
 
   it.each(Object.entries(expected) as [HandlerGroup, (typeof expected)[HandlerGroup]][])(

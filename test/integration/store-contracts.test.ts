@@ -2,6 +2,7 @@ import { DynamoApiKeyStore } from '../../core/adapters/dynamodb/api-key-store.js
 import { DynamoExecutionStore } from '../../core/adapters/dynamodb/execution-store.js';
 import { DynamoIdempotencyStore } from '../../core/adapters/dynamodb/idempotency-store.js';
 import { DynamoScheduleStore } from '../../core/adapters/dynamodb/schedule-store.js';
+import { DynamoWorkerStore } from '../../core/adapters/dynamodb/worker-store.js';
 import { DynamoWorkerTaskStore } from '../../core/adapters/dynamodb/worker-task-store.js';
 import { storeContracts } from '../contract/index.js';
 import { freshTables } from '../helpers/dynamodb.js';
@@ -13,6 +14,7 @@ storeContracts('DynamoDB Local', async (options) => {
   return {
     executions,
     tasks: new DynamoWorkerTaskStore(client, tables),
+    workers: new DynamoWorkerStore(client, tables.workers),
     schedules: new DynamoScheduleStore(client, tables.schedules),
     idempotency: new DynamoIdempotencyStore(client, tables.idempotencyKeys),
     apiKeys: new DynamoApiKeyStore(client, tables.apiKeys),

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoExecutionStore } from '../../core/adapters/dynamodb/execution-store.js';
+import { DynamoWorkerStore } from '../../core/adapters/dynamodb/worker-store.js';
 import { DynamoWorkerTaskStore } from '../../core/adapters/dynamodb/worker-task-store.js';
 import { ForbiddenError } from '../../core/errors.js';
 import type { Principal } from '../../core/model.js';
@@ -34,6 +35,7 @@ describe('WorkerService claims on DynamoDB Local', () => {
   let store: DynamoWorkerTaskStore;
   let executions: DynamoExecutionStore;
   let workflow: RecordingWorkflow;
+  let workers: DynamoWorkerStore;
 
   beforeEach(async () => {
     // Today's clock: the tasks' expiry is computed from it.
@@ -41,6 +43,7 @@ describe('WorkerService claims on DynamoDB Local', () => {
     ({ db, workflow, services } = await servicesOnFreshTables(new Date()));
     executions = new DynamoExecutionStore(db.client, db.tables);
     store = new DynamoWorkerTaskStore(db.client, db.tables);
+    workers = new DynamoWorkerStore(db.client, db.tables.workers);
   });
 
   let made = 0;
@@ -86,6 +89,7 @@ describe('WorkerService claims on DynamoDB Local', () => {
     return new WorkerService({
       executions: flaky,
       tasks: store,
+      workers,
       workflow,
       heartbeatTimeoutSeconds: 30,
       deadlines,

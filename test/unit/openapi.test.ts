@@ -304,3 +304,35 @@ describe('buildOpenApiDocument: retry', () => {
     expect(step.required).not.toContain('carriedOver');
   });
 });
+
+describe('buildOpenApiDocument: GET /workers', () => {
+  const list = doc.paths['/workers']?.get;
+
+  it('documents the list of workers for Administrators, as a plain array of the contract fields', () => {
+    expect(list).toMatchObject({ operationId: 'listWorkers' });
+    expect(list.responses['200'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/WorkerList',
+    });
+    expect(doc.components.schemas.WorkerList).toMatchObject({
+      type: 'array',
+      items: { $ref: '#/components/schemas/Worker' },
+    });
+    const worker = doc.components.schemas.Worker;
+    expect(Object.keys(worker.properties)).toEqual([
+      'workerId',
+      'pools',
+      'status',
+      'lastSeenAt',
+      'runningTasks',
+    ]);
+    expect(worker.properties.status.enum).toEqual(['Online', 'Offline']);
+    expect(Object.keys(doc.components.schemas.RunningTask.properties)).toEqual([
+      'taskId',
+      'executionId',
+      'stepName',
+      'since',
+    ]);
+    expect(ROUTES.find((route) => route.operationId === 'listWorkers')?.role).toBe('Administrator');
+    expect(Object.keys(list.responses)).toEqual(expect.arrayContaining(['401', '403']));
+  });
+});

@@ -60,6 +60,13 @@ export const ScheduleIndex = {
 export const WorkerTaskIndex = {
   poolQueued: 'pool-queued',
   allQueued: 'all-queued',
+  /** Partitioned by claimant (credential and workerId): the tasks a worker holds (`GET /workers`). */
+  claimedBy: 'claimed-by',
+} as const;
+
+/** Index names of the workers table. */
+export const WorkerIndex = {
+  allBySeen: 'all-lastSeen',
 } as const;
 
 /** Index names of the API keys table. */
@@ -208,6 +215,28 @@ export const TABLES = {
         sortKey: S('createdAt'),
         projection: 'ALL',
       },
+      // Sparse: `claimedWorker` exists only while the task is Claimed.
+      {
+        indexName: WorkerTaskIndex.claimedBy,
+        partitionKey: S('claimedWorker'),
+        sortKey: S('claimedAt'),
+        projection: 'ALL',
+      },
+    ],
+  },
+  workers: {
+    id: 'Workers',
+    // One item per (credential, workerId), written by its claims and heartbeats.
+    partitionKey: S('id'),
+    // A day after the worker was last seen (it is forgotten); reads skip expired items too.
+    timeToLiveAttribute: EXPIRES_AT,
+    indexes: [
+      {
+        indexName: WorkerIndex.allBySeen,
+        partitionKey: S('listPk'),
+        sortKey: S('lastSeenAt'),
+        projection: 'ALL',
+      },
     ],
   },
   counters: {
@@ -251,6 +280,7 @@ export const TABLE_ENV: Record<TableKey, string> = {
   executions: 'EXECUTIONS_TABLE',
   executionSteps: 'EXECUTION_STEPS_TABLE',
   workerTasks: 'WORKER_TASKS_TABLE',
+  workers: 'WORKERS_TABLE',
   counters: 'COUNTERS_TABLE',
   apiKeys: 'API_KEYS_TABLE',
   idempotencyKeys: 'IDEMPOTENCY_KEYS_TABLE',

@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { ActivityStatus, type StepStatus } from '../../model.js';
+import { ActivityStatus, type StepStatus, WorkerTaskStatus } from '../../model.js';
 import type { ActivityReport, TaskClaimant, WorkerTask, WorkerTaskStore } from '../../ports.js';
 import type { ExecutionStep } from '../../schemas/execution.js';
 import { keepNewestBytes } from '../../step-output.js';
@@ -20,6 +20,10 @@ const RECEIPT_EXPIRY_SECONDS = 86_400;
  * The receipt of one claim: the ids of the tasks it took, under a key no task id can have (task ids
  * are GUIDs) and that names the claimant, so one credential's requestId never finds another's tasks.
  */
+/** The sparse `claimedWorker` attribute of a Claimed task: its claimant, as the claimed-by index's key. */
+export const claimedWorkerKey = ({ claimedBy, workerId }: Required<TaskClaimant>) =>
+  `${claimedBy}|${workerId}`;
+
 const receiptKey = ({ claimedBy, workerId }: Required<TaskClaimant>, claimId: string) =>
   `claim|${claimedBy}|${workerId}|${claimId}`;
 
@@ -145,7 +149,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
         item: conditionalUpdate(
           this.tables.workerTasks,
           { taskId },
-          claimed,
+          { ...claimed, claimedWorker: claimedWorkerKey(claimant) },
           { status: TASK_MOVES.claim.from },
           ['queuedPool', 'queuedAll'],
         ),
@@ -209,7 +213,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
           { taskId: task.taskId },
           { status: TASK_MOVES.release.to, queuedPool: task.pool, queuedAll: QUEUED_ALL },
           { status: TASK_MOVES.release.from, claimId },
-          ['workerId', 'claimedBy', 'claimId', 'claimedAt', 'lastHeartbeatAt'],
+          ['workerId', 'claimedBy', 'claimId', 'claimedAt', 'lastHeartbeatAt', 'claimedWorker'],
         ),
       },
       {
@@ -265,7 +269,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
         { taskId: task.taskId },
         { status: TASK_MOVES.complete.to, outcome: report, outcomeAccepted, completedAt: now },
         claimedByCondition(claimant),
-        ['queuedPool', 'queuedAll'],
+        ['queuedPool', 'queuedAll', 'claimedWorker'],
       );
     const named: NamedItem<'task' | 'step'>[] = [
       { name: 'task', item: finishTask(true) },
@@ -300,10 +304,24 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
       { taskId },
       { status: TASK_MOVES.abandon.to },
       { status: TASK_MOVES.abandon.from },
-      ['queuedPool', 'queuedAll'],
+      ['queuedPool', 'queuedAll', 'claimedWorker'],
     );
     // False when it had ended already: nothing to abandon.
     await sendIfMatches(this.client, Update);
+  }
+
+  async heldBy(claimant: Required<TaskClaimant>, limit: number): Promise<WorkerTask[]> {
+    const { Items } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tables.workerTasks,
+        IndexName: WorkerTaskIndex.claimedBy,
+        KeyConditionExpression: 'claimedWorker = :claimant',
+        ExpressionAttributeValues: { ':claimant': claimedWorkerKey(claimant) },
+        Limit: limit,
+      }),
+    );
+    // The index lags the table: a task completed a moment ago may still be listed.
+    return (Items ?? []).map(toTask).filter((task) => task.status === WorkerTaskStatus.Claimed);
   }
 }
 
@@ -316,6 +334,6 @@ const claimedByCondition = (claimant: TaskClaimant): Record<string, unknown> => 
 });
 
 function toTask(item: Record<string, unknown>): WorkerTask {
-  const { queuedPool: _pool, queuedAll: _all, ...task } = item;
+  const { queuedPool: _pool, queuedAll: _all, claimedWorker: _claimant, ...task } = item;
   return task as unknown as WorkerTask;
 }

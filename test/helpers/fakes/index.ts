@@ -4,6 +4,7 @@ import { MemoryExecutionStore } from './execution-store.js';
 import { MemoryIdempotencyStore } from './idempotency-store.js';
 import { MemoryScheduleStore } from './schedule-store.js';
 import { MemoryTables } from './tables.js';
+import { MemoryWorkerStore } from './worker-store.js';
 import { MemoryWorkerTaskStore } from './worker-task-store.js';
 
 export { MemoryApiKeyStore } from './api-key-store.js';
@@ -11,6 +12,7 @@ export { MemoryExecutionStore } from './execution-store.js';
 export { MemoryIdempotencyStore } from './idempotency-store.js';
 export { MemoryScheduleStore } from './schedule-store.js';
 export { MemoryTables } from './tables.js';
+export { MemoryWorkerStore } from './worker-store.js';
 export { MemoryWorkerTaskStore } from './worker-task-store.js';
 
 export interface MemoryStores extends Stores {
@@ -26,6 +28,7 @@ export function memoryStores(options: { maxRangeCount?: number } = {}): MemorySt
     schedules: new MemoryScheduleStore(db),
     executions: new MemoryExecutionStore(db, options.maxRangeCount),
     tasks: new MemoryWorkerTaskStore(db),
+    workers: new MemoryWorkerStore(db),
     idempotency: new MemoryIdempotencyStore(db),
     apiKeys: new MemoryApiKeyStore(db),
   };

@@ -1,5 +1,11 @@
 import type { ClaimedResponse } from '../../../core/idempotency.js';
-import type { ExecutionStepRecord, ScheduleRecord, StoredApiKey, WorkerTask } from '../../../core/ports.js';
+import type {
+  ExecutionStepRecord,
+  ScheduleRecord,
+  StoredApiKey,
+  WorkerRecord,
+  WorkerTask,
+} from '../../../core/ports.js';
 import type { Execution } from '../../../core/schemas/execution.js';
 
 /**
@@ -27,6 +33,8 @@ export class MemoryTables {
   readonly tasks = new Map<string, WorkerTask>();
   /** Claim receipts: receipt key → task ids, in claim order. */
   readonly receipts = new Map<string, string[]>();
+  /** Workers by `claimedBy|workerId`. */
+  readonly workers = new Map<string, WorkerRecord>();
   /** API keys by hash. */
   readonly apiKeys = new Map<string, StoredApiKey>();
 }

@@ -183,6 +183,14 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
     }
   }
 
+  async heldBy(claimant: Required<TaskClaimant>, limit: number): Promise<WorkerTask[]> {
+    return [...this.db.tasks.values()]
+      .filter((task) => claimedBy(task, claimant))
+      .sort((a, b) => (a.claimedAt ?? '').localeCompare(b.claimedAt ?? ''))
+      .slice(0, limit)
+      .map(copy);
+  }
+
   private queued(): WorkerTask[] {
     return [...this.db.tasks.values()]
       .filter((task) => task.status === WorkerTaskStatus.Queued)
