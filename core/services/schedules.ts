@@ -201,36 +201,24 @@ export class ScheduleService {
   }
 
   /**
-   * Creates a Queued execution (steps Pending, name and steps snapshotted), obeying the overlap policy.
-   * With an idempotency key, a run the caller already made with it on this schedule is not made
-   * again: its response is replayed (core/idempotency.ts). The key is read again on every attempt,
-   * before the policy is applied, so a retry is not refused because of the run it repeats.
+   * Creates a Queued execution (steps Pending, name and steps snapshotted), obeying the overlap policy,
+   * at most once per idempotency key (see `once`).
    */
   async run(
     id: string,
     initiator: Initiator,
     idempotencyKey?: string,
   ): Promise<Replayable<RunScheduleResult>> {
-    const scope: IdempotencyScope | undefined =
-      idempotencyKey !== undefined && initiator.id !== null
-        ? {
-            operation: 'runSchedule',
-            principal: { type: initiator.type, id: initiator.id },
-            resourceId: id,
-            key: idempotencyKey,
-          }
-        : undefined;
-    return this.retrying(async (): Promise<Replayable<RunScheduleResult>> => {
-      const earlier =
-        scope && (await this.deps.idempotency.find<RunScheduleResult>(scope, claimTime(this.clock)));
-      // Parsed again: the stored record's fields come back in no order, the contract's answer in its own.
-      if (earlier) return { ...RunScheduleResult.parse(earlier), replayed: true };
-      const schedule = await this.require(id);
-      if (schedule.steps.length === 0) {
-        throw new BadRequestError(`Schedule '${schedule.name}' has no steps to run.`);
-      }
-      return this.launchManual(schedule, { initiator, scope, steps: snapshotSteps(schedule.steps) });
-    });
+    return this.once(
+      { operation: 'runSchedule', resourceId: id, initiator, idempotencyKey },
+      async (scope) => {
+        const schedule = await this.require(id);
+        if (schedule.steps.length === 0) {
+          throw new BadRequestError(`Schedule '${schedule.name}' has no steps to run.`);
+        }
+        return this.launchManual(schedule, { initiator, scope, steps: snapshotSteps(schedule.steps) });
+      },
+    );
   }
 
   /**
@@ -253,42 +241,67 @@ export class ScheduleService {
     fromStepIndex?: number,
     idempotencyKey?: string,
   ): Promise<Replayable<RunScheduleResult>> {
+    return this.once(
+      { operation: 'retryExecution', resourceId: id, initiator, idempotencyKey },
+      async (scope) => {
+        const original = await this.deps.executions.get(id);
+        if (!original) throw new NotFoundError('Execution', id);
+        if (!RETRYABLE_EXECUTION_STATUSES.includes(original.status)) {
+          throw new ConflictError(
+            `Execution '${id}' is ${original.status}: only a ${RETRYABLE_EXECUTION_STATUSES.join(' or ')} execution can be retried.`,
+            { status: original.status },
+          );
+        }
+        const originalSteps = await this.deps.executions.getSteps(id);
+        const start = retryStart(originalSteps, fromStepIndex);
+        const steps = retrySteps(originalSteps, start);
+        const schedule = (await this.deps.schedules.get(original.scheduleId)) ?? scheduleOf(original, steps);
+        return this.launchManual(schedule, {
+          initiator,
+          scope,
+          steps,
+          fields: {
+            scheduleName: original.scheduleName,
+            totalSteps: original.totalSteps,
+            currentStepIndex: start,
+            retryOfExecutionId: original.id,
+          },
+        });
+      },
+    );
+  }
+
+  /**
+   * A request that starts an execution, made at most once per idempotency key: with a key the caller
+   * already used for this operation on this resource, the first response is replayed
+   * (core/idempotency.ts). The key is read again on every attempt (`retrying`), before the overlap
+   * policy is applied, so a repeat is not refused because of the run it repeats.
+   */
+  private once(
+    request: {
+      operation: string;
+      resourceId: string;
+      initiator: Initiator;
+      idempotencyKey: string | undefined;
+    },
+    attempt: (scope: IdempotencyScope | undefined) => Promise<RunScheduleResult>,
+  ): Promise<Replayable<RunScheduleResult>> {
+    const { operation, resourceId, initiator, idempotencyKey } = request;
     const scope: IdempotencyScope | undefined =
       idempotencyKey !== undefined && initiator.id !== null
         ? {
-            operation: 'retryExecution',
+            operation,
             principal: { type: initiator.type, id: initiator.id },
-            resourceId: id,
+            resourceId,
             key: idempotencyKey,
           }
         : undefined;
     return this.retrying(async (): Promise<Replayable<RunScheduleResult>> => {
       const earlier =
         scope && (await this.deps.idempotency.find<RunScheduleResult>(scope, claimTime(this.clock)));
+      // Parsed again: the stored record's fields come back in no order, the contract's answer in its own.
       if (earlier) return { ...RunScheduleResult.parse(earlier), replayed: true };
-      const original = await this.deps.executions.get(id);
-      if (!original) throw new NotFoundError('Execution', id);
-      if (!RETRYABLE_EXECUTION_STATUSES.includes(original.status)) {
-        throw new ConflictError(
-          `Execution '${id}' is ${original.status}: only a ${RETRYABLE_EXECUTION_STATUSES.join(' or ')} execution can be retried.`,
-          { status: original.status },
-        );
-      }
-      const originalSteps = await this.deps.executions.getSteps(id);
-      const start = retryStart(originalSteps, fromStepIndex);
-      const steps = retrySteps(originalSteps, start);
-      const schedule = (await this.deps.schedules.get(original.scheduleId)) ?? scheduleOf(original, steps);
-      return this.launchManual(schedule, {
-        initiator,
-        scope,
-        steps,
-        fields: {
-          scheduleName: original.scheduleName,
-          totalSteps: original.totalSteps,
-          currentStepIndex: start,
-          retryOfExecutionId: original.id,
-        },
-      });
+      return attempt(scope);
     });
   }
 
