@@ -7,6 +7,7 @@ import { ExecutionStep } from '../../core/schemas/execution.js';
 import type { Services } from '../../core/services/index.js';
 import { claimantOf } from '../../core/services/workers.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
+import { SEED_STEP_FIELDS } from '../helpers/seed-fields.js';
 import { operator, type TestClock } from './fixtures.js';
 import { runOfNewSchedule, servicesOnFreshTables } from './services.js';
 
@@ -214,20 +215,6 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
   }, 120_000);
 
   describe('run insight on the step', () => {
-    const SEED_STEP_FIELDS = [
-      'stepIndex',
-      'name',
-      'stepType',
-      'executionMode',
-      'connectedSystemId',
-      'status',
-      'taskId',
-      'startedAt',
-      'completedAt',
-      'errorMessage',
-      'activityId',
-      'activityStatus',
-    ];
     const insightOf = async (executionId: string) => {
       const step = (await services.executions.get(executionId)).steps[0];
       if (!step) throw new Error('no step');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildOpenApiDocument } from '../../core/api/openapi.js';
 import { API_BASE_PATH, ROUTES } from '../../core/api/routes.js';
+import { SEED_STEP_FIELDS } from '../helpers/seed-fields.js';
 
 const doc = buildOpenApiDocument() as any;
 
@@ -204,20 +205,7 @@ describe('buildOpenApiDocument: run insight', () => {
 
   it('documents the step output, progress message, last heartbeat and worker, nullable, after the seed fields', () => {
     const names = Object.keys(step.properties);
-    expect(names.slice(0, 12)).toEqual([
-      'stepIndex',
-      'name',
-      'stepType',
-      'executionMode',
-      'connectedSystemId',
-      'status',
-      'taskId',
-      'startedAt',
-      'completedAt',
-      'errorMessage',
-      'activityId',
-      'activityStatus',
-    ]);
+    expect(names.slice(0, SEED_STEP_FIELDS.length)).toEqual(SEED_STEP_FIELDS);
     // Then a retry's `carriedOver`, the last additive field.
     expect(names.slice(-5)).toEqual([
       'output',
