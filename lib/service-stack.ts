@@ -77,6 +77,7 @@ export class ServiceStack extends Stack {
       functions: this.node.findAll().filter((c): c is ServiceFunction => c instanceof ServiceFunction),
       tables: this.data.tables,
       alarms: config.alarms,
+      deadLetterQueues: { ChangeFeed: this.changeFeed.deadLetterQueue },
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API' });

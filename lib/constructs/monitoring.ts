@@ -17,6 +17,7 @@ import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { TableKey } from '../../core/adapters/dynamodb/tables.js';
@@ -36,6 +37,8 @@ export interface ServiceMonitoringProps {
   readonly tables: Readonly<Record<TableKey, ITableV2>>;
   /** Thresholds, and the email address told of alarms. */
   readonly alarms: AlarmSettings;
+  /** Queues where failed work is parked for a person (by alarm id prefix): any message is alarmed. */
+  readonly deadLetterQueues: Readonly<Record<string, IQueue>>;
 }
 
 const PERIOD = Duration.minutes(5);
@@ -160,6 +163,17 @@ export class ServiceMonitoring extends Construct {
       description:
         'The reconciler could not handle some executions or waiting tasks for 10 minutes (Step Functions or DynamoDB failing or throttling).',
     });
+    // Parked records are never retried by themselves: one is already work lost until someone replays it (README).
+    for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
+      this.alarm(
+        `${name}DeadLetters`,
+        queue.metricApproximateNumberOfMessagesVisible({ statistic: Stats.MAXIMUM, period: PERIOD }),
+        {
+          threshold: 1,
+          description: `${name}: records were parked in its dead-letter queue; replay them (README).`,
+        },
+      );
+    }
     this.alarm('DispatchDeferred', serviceMetric(MetricName.DispatchDeferred, Stats.SUM), {
       threshold: 1,
       evaluationPeriods: 3,

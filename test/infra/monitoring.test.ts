@@ -157,6 +157,7 @@ describe('ServiceMonitoring alarms', () => {
     ['DispatchFailures', [`${METRICS_NAMESPACE} DispatchFailures`], 1, GTE, 2],
     ['ReconcileFailures', [`${METRICS_NAMESPACE} ReconcileFailures`], 1, GTE, 2],
     ['DispatchDeferred', [`${METRICS_NAMESPACE} DispatchDeferred`], 1, GTE, 3],
+    ['ChangeFeedDeadLetters', ['AWS/SQS ApproximateNumberOfMessagesVisible'], 1, GTE, 1],
     ...functionAlarms,
     ...tableAlarms,
   ] as const;
@@ -179,6 +180,15 @@ describe('ServiceMonitoring alarms', () => {
 
   it('has no alarm the table above does not name', () => {
     expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(cases.length);
+  });
+
+  it("watches the change feed's own dead-letter queue", () => {
+    expect(alarmById('ChangeFeedDeadLetters').Dimensions).toEqual([
+      {
+        Name: 'QueueName',
+        Value: { 'Fn::GetAtt': [logicalId(stack.changeFeed.deadLetterQueue), 'QueueName'] },
+      },
+    ]);
   });
 
   it('reads the service metrics with the service dimension', () => {
