@@ -5,6 +5,7 @@ import type { Schedule } from '../../core/schemas/schedule.js';
 import type { Services } from '../../core/services/index.js';
 import { type freshTables, recordRequests, transactionsIn } from '../helpers/dynamodb.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
+import { NOT_RUN_STEP } from '../helpers/seed-fields.js';
 import { canceller, MINUTE, operator, scheduleInput, type TestClock } from './fixtures.js';
 import { beforeFirstPutIn, servicesOnFreshTables } from './services.js';
 
@@ -72,13 +73,7 @@ describe('ScheduleService.run and ExecutionService', () => {
           continueOnFailure: false,
           timeoutSeconds: 3600,
           workerPool: 'default',
-          status: 'Pending',
-          taskId: null,
-          startedAt: null,
-          completedAt: null,
-          errorMessage: null,
-          activityId: null,
-          activityStatus: null,
+          ...NOT_RUN_STEP,
           output: null,
           progressMessage: null,
           lastHeartbeatAt: null,
