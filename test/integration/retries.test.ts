@@ -1,15 +1,13 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoExecutionStore } from '../../core/adapters/dynamodb/execution-store.js';
 import { ConflictError, ValidationError } from '../../core/errors.js';
 import { ExecutionStatus, type OverlapPolicy, StepStatus } from '../../core/model.js';
 import type { Execution, ExecutionStep } from '../../core/schemas/execution.js';
 import type { Schedule } from '../../core/schemas/schedule.js';
 import type { Services } from '../../core/services/index.js';
-import type { freshTables } from '../helpers/dynamodb.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { NOT_RUN_STEP } from '../helpers/seed-fields.js';
 import { canceller, MINUTE, operator, scheduleInput, type TestClock } from './fixtures.js';
-import { executionsOf, servicesOnFreshTables } from './services.js';
+import { executionsOf, servicesOnFreshTables, type TestStores } from './services.js';
 
 /** What a promise rejects with. */
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
@@ -27,12 +25,15 @@ describe('ScheduleService.retry', () => {
   let clock: TestClock;
   let services: Services;
   let workflow: RecordingWorkflow;
-  let db: Awaited<ReturnType<typeof freshTables>>;
-  let store: DynamoExecutionStore;
+  let store: TestStores['executions'];
 
   beforeEach(async () => {
-    ({ db, clock, workflow, services } = await servicesOnFreshTables());
-    store = new DynamoExecutionStore(db.client, db.tables);
+    ({
+      clock,
+      workflow,
+      services,
+      stores: { executions: store },
+    } = await servicesOnFreshTables());
   });
 
   const current = async (id: string) => (await store.get(id)) as Execution;
