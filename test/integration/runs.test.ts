@@ -335,15 +335,19 @@ describe('ScheduleService.run and ExecutionService', () => {
       expect(await services.executions.listActive()).toHaveLength(1);
     });
 
+    /** Runs a new schedule of `overlapPolicy`: the requests the run sent to DynamoDB. */
+    async function requestsOfRun(overlapPolicy: OverlapPolicy) {
+      const schedule = await withPolicy(overlapPolicy);
+      const sent = recordRequests(db.client);
+      await services.schedules.run(schedule.id, operator);
+      return { schedule, sent };
+    }
+
     it.each(['AllowAll', 'CancelOther'] as const)(
       'records a %s run without its schedule or an unsharded counter in the transaction',
       async (overlapPolicy) => {
-        // Arrange
-        const schedule = await withPolicy(overlapPolicy);
-        const sent = recordRequests(db.client);
-
         // Act
-        await services.schedules.run(schedule.id, operator);
+        const { schedule, sent } = await requestsOfRun(overlapPolicy);
 
         // Assert: concurrent runs of the schedule share no item in their transactions, so none
         // waits for (or conflicts with) another; the schedule names the run in a write of its own.
@@ -372,12 +376,8 @@ describe('ScheduleService.run and ExecutionService', () => {
     it.each(['Skip', 'BufferOne'] as const)(
       'records a %s run in one transaction with its schedule, on condition of its version',
       async (overlapPolicy) => {
-        // Arrange
-        const schedule = await withPolicy(overlapPolicy);
-        const sent = recordRequests(db.client);
-
         // Act
-        await services.schedules.run(schedule.id, operator);
+        const { schedule, sent } = await requestsOfRun(overlapPolicy);
 
         // Assert
         const [first] = transactionsIn(sent)[0] ?? [];

@@ -17,7 +17,7 @@ import { StaleVersionError } from '../../../core/ports.js';
 import type { Execution } from '../../../core/schemas/execution.js';
 import { executionMove, isActiveExecutionStatus, isTerminalStepStatus } from '../../../core/transitions.js';
 import { claimable, claimKey } from './idempotency-store.js';
-import { applyPatch, copy, type MemoryTables } from './tables.js';
+import { applyPatch, copy, type MemoryTables, readMany } from './tables.js';
 
 /** The adapter's sort keys (`kQueued`, `kStarted`, …), which order pages and carry the cursor. */
 export const sortKeyOf = (e: Execution, sortBy: ExecutionPageRequest['sortBy']): string =>
@@ -70,12 +70,7 @@ export class MemoryExecutionStore implements ExecutionStore {
   }
 
   async getMany(ids: readonly string[]): Promise<Map<string, Execution>> {
-    const found = new Map<string, Execution>();
-    for (const id of ids) {
-      const item = this.db.executions.get(id);
-      if (item) found.set(id, toExecution(item));
-    }
-    return found;
+    return readMany(this.db.executions, ids, toExecution);
   }
 
   async getSteps(executionId: string): Promise<ExecutionStepRecord[]> {

@@ -2,7 +2,7 @@ import { ActivityStatus, StepStatus, WorkerTaskStatus } from '../../../core/mode
 import type { ExecutionStepRecord, TaskClaimant, WorkerTask, WorkerTaskStore } from '../../../core/ports.js';
 import type { ExecutionStep } from '../../../core/schemas/execution.js';
 import { keepNewestBytes } from '../../../core/step-output.js';
-import { applyPatch, ConditionalCheckFailed, copy, type MemoryTables } from './tables.js';
+import { applyPatch, ConditionalCheckFailed, copy, type MemoryTables, readMany } from './tables.js';
 
 const receiptKey = ({ claimedBy, workerId }: Required<TaskClaimant>, claimId: string) =>
   `claim|${claimedBy}|${workerId}|${claimId}`;
@@ -36,12 +36,7 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
   }
 
   async getMany(taskIds: readonly string[]): Promise<Map<string, WorkerTask>> {
-    const found = new Map<string, WorkerTask>();
-    for (const taskId of taskIds) {
-      const task = this.db.tasks.get(taskId);
-      if (task) found.set(taskId, copy(task));
-    }
-    return found;
+    return readMany(this.db.tasks, taskIds, copy);
   }
 
   async enqueue(task: WorkerTask, stepFrom: readonly StepStatus[]): Promise<boolean> {
