@@ -29,6 +29,10 @@ export class TestClock implements Clock {
 
 export const MINUTE = 60_000;
 
+/** Each of the sort keys, descending and ascending: the sorts a listing test runs through. */
+export const bothWays = <K extends string>(keys: readonly K[]) =>
+  keys.flatMap((sortBy) => [true, false].map((sortDescending) => ({ sortBy, sortDescending })));
+
 export const operator: Initiator = { type: 'ApiKey', id: 'key-ops', name: 'ops-automation' };
 export const canceller: Initiator = { type: 'User', id: 'user-42', name: 'Ada Operator' };
 
