@@ -12,7 +12,15 @@ import type { Execution, ExecutionSortBy, ListExecutionsQuery } from '../../core
 import { createServices, type Services } from '../../core/services/index.js';
 import { freshTables, recordRequests, type SentRequest } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { bothWays, canceller, MINUTE, operator, scheduleInput, TestClock } from './fixtures.js';
+import {
+  bothWays,
+  canceller,
+  executionsQuery,
+  MINUTE,
+  operator,
+  scheduleInput,
+  TestClock,
+} from './fixtures.js';
 
 /** What the test knows about each execution it made, to work out the expected orders. */
 interface Known {
@@ -41,12 +49,7 @@ function expectedOrder(known: readonly Known[], sortBy: ExecutionSortBy, descend
   return (descending ? ascending.reverse() : ascending).map((e) => e.id);
 }
 
-const query = (overrides: Partial<ListExecutionsQuery> = {}): ListExecutionsQuery => ({
-  pageSize: 20,
-  sortBy: 'queuedAt',
-  sortDescending: true,
-  ...overrides,
-});
+const query = (overrides: Partial<ListExecutionsQuery> = {}) => executionsQuery(20, overrides);
 
 const SORTS = bothWays(['queuedAt', 'startedAt', 'completedAt', 'status'] as const);
 
