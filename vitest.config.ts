@@ -1,8 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Four suites: unit (no network), integration (a real DynamoDB Local and a real PostgreSQL, each
- * started once by a globalSetup),
+ * Four suites: unit (no network), integration (a real DynamoDB Local and a real PostgreSQL, both
+ * started once by its globalSetup),
  * e2e (the whole local stack over HTTP, one per file), faults (the local stack killed, its worker
  * killed, cancels racing completions) and infra (the CDK template and cdk-nag).
  */
@@ -14,7 +14,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          globalSetup: ['test/helpers/dynamodb-global-setup.ts', 'test/helpers/postgres-global-setup.ts'],
+          globalSetup: ['test/helpers/integration-global-setup.ts'],
           testTimeout: 30_000,
         },
       },

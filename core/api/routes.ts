@@ -75,6 +75,16 @@ export interface RouteDefinition {
 const admin = Role.Administrator;
 const worker = Role.Worker;
 const CLAIMANT_ONLY = 'the task was claimed with another credential, or as another workerId';
+/** What run and retry share: an Idempotency-Key, and 202 with the queued run (or the replay of one). */
+const QUEUES_A_RUN = {
+  headers: IdempotencyHeaders,
+  status: 202,
+  response: RunScheduleResult,
+  responseHeaders: {
+    [IDEMPOTENT_REPLAYED]:
+      '`true` when the response is the replay of an earlier request with the same Idempotency-Key',
+  },
+} as const;
 
 export const ROUTES = [
   {
@@ -162,13 +172,7 @@ export const ROUTES = [
     role: admin,
     summary: 'Queue an execution of the schedule now (obeys the overlap policy; idempotent with a key)',
     params: IdParams,
-    headers: IdempotencyHeaders,
-    status: 202,
-    response: RunScheduleResult,
-    responseHeaders: {
-      [IDEMPOTENT_REPLAYED]:
-        '`true` when the response is the replay of an earlier request with the same Idempotency-Key',
-    },
+    ...QUEUES_A_RUN,
   },
   {
     operationId: 'getNextRuns',
@@ -257,13 +261,7 @@ export const ROUTES = [
       'Retry a Failed or Cancelled execution from a stage (earlier stages carried over; obeys the overlap policy; idempotent with a key)',
     params: IdParams,
     body: RetryExecutionInput,
-    headers: IdempotencyHeaders,
-    status: 202,
-    response: RunScheduleResult,
-    responseHeaders: {
-      [IDEMPOTENT_REPLAYED]:
-        '`true` when the response is the replay of an earlier request with the same Idempotency-Key',
-    },
+    ...QUEUES_A_RUN,
   },
   {
     operationId: 'claimTasks',

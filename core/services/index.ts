@@ -63,18 +63,19 @@ export function createServices(
   tables: TableNames,
   options: ServiceOptions,
 ): Services {
-  const executions = new DynamoExecutionStore(client, tables, options.retentionSeconds);
-  return composeServices(
-    {
-      executions,
-      tasks: new DynamoWorkerTaskStore(client, tables, options.retentionSeconds),
-      workers: new DynamoWorkerStore(client, tables.workers),
-      schedules: new DynamoScheduleStore(client, tables.schedules),
-      idempotency: new DynamoIdempotencyStore(client, tables.idempotencyKeys),
-      apiKeys: new DynamoApiKeyStore(client, tables.apiKeys),
-    },
-    options,
-  );
+  return composeServices(dynamoStores(client, tables, options.retentionSeconds), options);
+}
+
+/** Every store port's DynamoDB adapter over `tables` (tests also use them behind the services' back). */
+export function dynamoStores(client: DynamoDBDocumentClient, tables: TableNames, retentionSeconds?: number) {
+  return {
+    executions: new DynamoExecutionStore(client, tables, retentionSeconds),
+    tasks: new DynamoWorkerTaskStore(client, tables, retentionSeconds),
+    workers: new DynamoWorkerStore(client, tables.workers),
+    schedules: new DynamoScheduleStore(client, tables.schedules),
+    idempotency: new DynamoIdempotencyStore(client, tables.idempotencyKeys),
+    apiKeys: new DynamoApiKeyStore(client, tables.apiKeys),
+  } satisfies Stores;
 }
 
 /** The stores the services work on: DynamoDB's in `createServices`, in-memory fakes in unit tests. */

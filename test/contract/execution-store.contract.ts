@@ -8,7 +8,7 @@ import type { Execution } from '../../core/schemas/execution.js';
 import type { Stores } from '../../core/services/index.js';
 import { ACTIVE_EXECUTION_STATUSES } from '../../core/transitions.js';
 import { TestClock } from '../integration/fixtures.js';
-import { recordRun, runOf, type StoresFactory, scheduleRecord } from './records.js';
+import { recordRun, runOf, type StoresFactory, scheduleRecord, storedSchedule } from './records.js';
 
 const FINISHED: readonly ExecutionStatus[] = [
   ExecutionStatus.Completed,
@@ -24,8 +24,7 @@ export function executionStoreContract(name: string, makeStores: StoresFactory) 
     let schedule: ScheduleRecord;
     beforeEach(async () => {
       stores = await makeStores();
-      schedule = scheduleRecord();
-      await stores.schedules.create(schedule);
+      schedule = await storedSchedule(stores);
     });
 
     /** Moves an execution along `path`, as the services do, returning it as it ends. */

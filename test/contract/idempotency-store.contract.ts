@@ -4,7 +4,7 @@ import { claimOf } from '../../core/idempotency.js';
 import type { StoredApiKey } from '../../core/ports.js';
 import type { Stores } from '../../core/services/index.js';
 import { TestClock } from '../integration/fixtures.js';
-import { runOf, type StoresFactory, scheduleRecord } from './records.js';
+import { runOf, type StoresFactory, storedSchedule } from './records.js';
 
 /** What every IdempotencyStore and ApiKeyStore must do, DynamoDB's and the in-memory fakes alike. */
 export function idempotencyAndApiKeyStoreContract(name: string, makeStores: StoresFactory) {
@@ -15,8 +15,7 @@ export function idempotencyAndApiKeyStoreContract(name: string, makeStores: Stor
     });
 
     it('settles and releases a claim only while it names the execution', async () => {
-      const schedule = scheduleRecord();
-      await stores.schedules.create(schedule);
+      const schedule = await storedSchedule(stores);
       const clock = new TestClock('2026-04-05T06:00:00.000Z');
       const now = Math.floor(clock.now().getTime() / 1000);
       const scope = {

@@ -40,6 +40,16 @@ export function scheduleRecord(fields: Partial<ScheduleRecord> = {}): ScheduleRe
   };
 }
 
+/** Stores a fresh {@link scheduleRecord} (with `fields`) and answers it. */
+export async function storedSchedule(
+  stores: Stores,
+  fields: Partial<ScheduleRecord> = {},
+): Promise<ScheduleRecord> {
+  const schedule = scheduleRecord(fields);
+  await stores.schedules.create(schedule);
+  return schedule;
+}
+
 /** Execution `i` of the schedule, with a fresh id (tables may be shared), and its Pending step rows. */
 export function runOf(
   schedule: ScheduleRecord,

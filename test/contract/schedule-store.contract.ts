@@ -3,7 +3,7 @@ import { duePartitionOf } from '../../core/due-partitions.js';
 import { ConflictError, ValidationError } from '../../core/errors.js';
 import { StaleVersionError } from '../../core/ports.js';
 import type { Stores } from '../../core/services/index.js';
-import { recordRun, runOf, type StoresFactory, scheduleRecord } from './records.js';
+import { recordRun, runOf, type StoresFactory, scheduleRecord, storedSchedule } from './records.js';
 
 /** What every ScheduleStore must do, DynamoDB's and the in-memory fake alike. */
 export function scheduleStoreContract(name: string, makeStores: StoresFactory) {
@@ -42,8 +42,7 @@ export function scheduleStoreContract(name: string, makeStores: StoresFactory) {
     });
 
     it('refuses an edit or delete of a schedule changed since it was read (version, or a run named on it)', async () => {
-      const schedule = scheduleRecord();
-      await stores.schedules.create(schedule);
+      const schedule = await storedSchedule(stores);
       await stores.schedules.replace({ ...schedule, description: 'one', version: 2 }, schedule);
       await expect(
         stores.schedules.replace({ ...schedule, description: 'two', version: 2 }, schedule),

@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { WorkerTask } from '../../core/ports.js';
 import type { Execution } from '../../core/schemas/execution.js';
 import type { Stores } from '../../core/services/index.js';
-import { recordRun, type StoresFactory, scheduleRecord } from './records.js';
+import { recordRun, type StoresFactory, storedSchedule } from './records.js';
 
 const NOW = '2026-04-05T07:00:00.000Z';
 const worker = { claimedBy: 'key-1', workerId: 'w-1' };
@@ -16,9 +16,7 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
     let execution: Execution;
     beforeEach(async () => {
       stores = await makeStores();
-      const schedule = scheduleRecord();
-      await stores.schedules.create(schedule);
-      execution = await recordRun(stores, schedule, 1);
+      execution = await recordRun(stores, await storedSchedule(stores), 1);
     });
 
     const task = (ordinal: number, fields: Partial<WorkerTask> = {}): WorkerTask => ({

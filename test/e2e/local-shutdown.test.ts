@@ -1,13 +1,13 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../core/adapters/dynamodb/client.js';
 import { DynamoExecutionStore } from '../../core/adapters/dynamodb/execution-store.js';
 import { startDynamoDbLocal } from '../../local/dynamodb-local.js';
 import { localTableNames } from '../../local/tables.js';
 import { eventually } from '../helpers/eventually.js';
 import { apiClient, startTestStack } from '../helpers/local-api.js';
+import { suiteTempDir } from '../helpers/temp-dir.js';
 
 /**
  * Stopping the local stack (Ctrl-C on `npm start`) while the embedded worker runs a step: the step
@@ -18,19 +18,11 @@ import { apiClient, startTestStack } from '../helpers/local-api.js';
 const TABLE_PREFIX = 'shutdown';
 
 describe('stopping the local stack', () => {
-  let dir: string;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shutdown-'));
-  });
-
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = suiteTempDir('shutdown-');
 
   it('lets a running step of the embedded worker finish and record its result', async () => {
     // Arrange: a worker with a short long poll, running a step that takes two seconds.
-    const configFile = join(dir, 'worker.json');
+    const configFile = join(dir(), 'worker.json');
     await writeFile(
       configFile,
       JSON.stringify({
@@ -41,7 +33,7 @@ describe('stopping the local stack', () => {
         shutdownGraceSeconds: 30,
       }),
     );
-    const dataDir = join(dir, 'data');
+    const dataDir = join(dir(), 'data');
     const stack = await startTestStack({ dataDir, tablePrefix: TABLE_PREFIX, workerConfigFile: configFile });
     const admin = apiClient(stack);
     const schedule = await admin.post('/schedules', {

@@ -46,6 +46,13 @@ async function run(steps: RunStepSpec[], extra: Record<string, unknown> = {}) {
 const execution = (id: string) => executionOf(admin, id);
 const settled = (id: string) => settledOn(admin, id);
 
+/** Posts `action` on the execution as the admin and checks the answer: 200, the execution now `status`. */
+async function answered200(id: string, action: 'cancel' | 'pause', status: string) {
+  const answer = await admin.post(`/schedule-executions/${id}/${action}`);
+  expect(answer.status).toBe(200);
+  expect(answer.body.status).toBe(status);
+}
+
 /** Claims and completes one task at a time until the execution ends, with the given outcome per step name. */
 async function drive(executionId: string, outcomes: Record<string, string> = {}) {
   for (;;) {
@@ -144,22 +151,9 @@ describe('running an execution', () => {
   });
 
   it('runs a 14-step schedule in 9 stages', async () => {
-    const modes: ('Sequential' | 'ParallelWithPrevious')[] = [
-      'Sequential',
-      'ParallelWithPrevious',
-      'ParallelWithPrevious',
-      'Sequential',
-      'Sequential',
-      'ParallelWithPrevious',
-      'Sequential',
-      'Sequential',
-      'ParallelWithPrevious',
-      'Sequential',
-      'Sequential',
-      'ParallelWithPrevious',
-      'Sequential',
-      'Sequential',
-    ];
+    const S = 'Sequential' as const;
+    const P = 'ParallelWithPrevious' as const;
+    const modes = [S, P, P, S, S, P, S, S, P, S, S, P, S, S];
     const { executionId } = await run(modes.map((mode, i) => ({ name: `s${i}`, mode })));
     const done = await drive(executionId);
     expect(done).toMatchObject({ status: 'Completed', totalSteps: 9, currentStepIndex: 8 });
@@ -237,9 +231,7 @@ describe('cancel, pause and resume', () => {
   it('cancels a running execution: the running step is told to stop, pending ones are cancelled', async () => {
     const { executionId } = await run([{ name: 'running' }, { name: 'pending' }]);
     const [task] = await worker.claimAtLeast(1);
-    const cancelled = await admin.post(`/schedule-executions/${executionId}/cancel`);
-    expect(cancelled.status).toBe(200);
-    expect(cancelled.body.status).toBe('Cancelled');
+    await answered200(executionId, 'cancel', 'Cancelled');
     expect((await worker.heartbeat(task?.taskId as string)).cancellationRequested).toBe(true);
     expect((await worker.complete(task?.taskId as string, 'Cancelled')).body.accepted).toBe(false);
     const done = await execution(executionId);
@@ -271,9 +263,7 @@ describe('cancel, pause and resume', () => {
   it('pauses between stages and resumes', async () => {
     const { executionId } = await run([{ name: 'before' }, { name: 'after' }]);
     const [task] = await worker.claimAtLeast(1);
-    const paused = await admin.post(`/schedule-executions/${executionId}/pause`);
-    expect(paused.status).toBe(200);
-    expect(paused.body.status).toBe('Paused');
+    await answered200(executionId, 'pause', 'Paused');
     // The running step finishes; the next stage is held.
     await worker.complete(task?.taskId as string);
     const held = await eventually(

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { eventually } from '../helpers/eventually.js';
-import { type ApiClient, type ApiResponse, apiClient, startTestStack } from '../helpers/local-api.js';
+import {
+  type ApiClient,
+  type ApiResponse,
+  apiClient,
+  QUICK_WORKER_STACK,
+  startTestStack,
+} from '../helpers/local-api.js';
 import { TestWorker } from '../helpers/test-worker.js';
 
 /**
@@ -14,7 +20,7 @@ let admin: ApiClient;
 let counter = 0;
 
 beforeAll(async () => {
-  stack = await startTestStack({ waitSeconds: 1, heartbeatTimeoutSeconds: 6, reconcileEveryMs: 1000 });
+  stack = await startTestStack(QUICK_WORKER_STACK);
   admin = apiClient(stack);
 });
 

@@ -8,7 +8,7 @@ import { type TaskEnd, WorkerAgent } from '../../worker/agent.js';
 import { parseWorkerConfig } from '../../worker/config.js';
 import { createLogger } from '../../worker/log.js';
 import { eventually } from '../helpers/eventually.js';
-import { type ApiClient, apiClient, startTestStack } from '../helpers/local-api.js';
+import { type ApiClient, apiClient, QUICK_WORKER_STACK, startTestStack } from '../helpers/local-api.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 /**
@@ -39,10 +39,7 @@ const query = async (sql: string) => {
 };
 
 beforeAll(async () => {
-  [stack, postgres] = await Promise.all([
-    startTestStack({ waitSeconds: 1, heartbeatTimeoutSeconds: 6, reconcileEveryMs: 1000 }),
-    startPostgres(),
-  ]);
+  [stack, postgres] = await Promise.all([startTestStack(QUICK_WORKER_STACK), startPostgres()]);
   admin = apiClient(stack);
   const key = await admin.post('/api-keys', { name: 'e2e-worker-sql', roles: ['Worker'] });
   expect(key.status).toBe(201);

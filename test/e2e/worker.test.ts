@@ -10,7 +10,7 @@ import { type TaskEnd, WorkerAgent } from '../../worker/agent.js';
 import { loadWorkerConfig, parseWorkerConfig, type WorkerConfig } from '../../worker/config.js';
 import { createLogger } from '../../worker/log.js';
 import { eventually } from '../helpers/eventually.js';
-import { type ApiClient, apiClient, startTestStack } from '../helpers/local-api.js';
+import { type ApiClient, apiClient, QUICK_WORKER_STACK, startTestStack } from '../helpers/local-api.js';
 
 /**
  * The real worker agent, in-process, against the local stack, running real processes: each scenario
@@ -29,7 +29,7 @@ const agents: WorkerAgent[] = [];
 const servers: Server[] = [];
 
 beforeAll(async () => {
-  stack = await startTestStack({ waitSeconds: 1, heartbeatTimeoutSeconds: 6, reconcileEveryMs: 1000 });
+  stack = await startTestStack(QUICK_WORKER_STACK);
   admin = apiClient(stack);
   const key = await admin.post('/api-keys', { name: 'e2e-worker-agent', roles: ['Worker'] });
   expect(key.status).toBe(201);

@@ -50,6 +50,17 @@ export type ApiClient = ReturnType<typeof apiClient>;
 export const startTestStack = (options: Partial<LocalStackOptions> = {}) =>
   startLocalStack({ port: 0, tablePrefix: 'e2e', cronTrigger: false, ...options });
 
+/**
+ * The settings of the worker scenarios, short to keep them quick: the state machine looks again
+ * after 1 s when it waits, a claimed step without a heartbeat fails after 6 s, the reconciler runs
+ * every second.
+ */
+export const QUICK_WORKER_STACK = {
+  waitSeconds: 1,
+  heartbeatTimeoutSeconds: 6,
+  reconcileEveryMs: 1000,
+} as const satisfies Partial<LocalStackOptions>;
+
 /** A schedule body with one step of each type, the first two in one stage. */
 export const sampleSchedule = (name: string, extra: Record<string, unknown> = {}) => ({
   name,

@@ -16,3 +16,14 @@ export const SEED_STEP_FIELDS = [
   'activityId',
   'activityStatus',
 ];
+
+/** The seed fields a step has before it runs, and again when a retry runs it afresh. */
+export const NOT_RUN_STEP = {
+  status: 'Pending',
+  taskId: null,
+  startedAt: null,
+  completedAt: null,
+  errorMessage: null,
+  activityId: null,
+  activityStatus: null,
+} as const;

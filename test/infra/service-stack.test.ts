@@ -24,12 +24,27 @@ import { actions, newApp, queriesIndexesOf, type Resource, type Statement, synth
 
 const { stack, template, resources, logicalId, ofType, tableIds, roleStatements, tableAccess } = synth();
 
+/** A key schema as the template spells it: the partition key, then the sort key when there is one. */
+const keySchema = (d: { partitionKey: { name: string }; sortKey?: { name: string } }) => [
+  { AttributeName: d.partitionKey.name, KeyType: 'HASH' },
+  ...(d.sortKey ? [{ AttributeName: d.sortKey.name, KeyType: 'RANGE' }] : []),
+];
+
+/** A global secondary index named `name` on these keys, whatever else it declares. */
+const indexOn = (name: string, partitionKey: string, sortKey: string) =>
+  expect.objectContaining({
+    IndexName: name,
+    KeySchema: keySchema({ partitionKey: { name: partitionKey }, sortKey: { name: sortKey } }),
+  });
+
+/** readConfig refuses each `[key, value]` of the CDK context with a ConfigError. */
+const refusesEach = (cases: [string, unknown][]) =>
+  it.each(cases)('refuses %s=%s', (key, value) => {
+    expect(() => readConfig(newApp({ [key]: value }).node)).toThrow(ConfigError);
+  });
+
 describe('DataTables', () => {
   const definitions = Object.entries(TABLES) as [TableKey, TableDefinition][];
-  const keySchema = (d: Pick<TableDefinition, 'partitionKey' | 'sortKey'>) => [
-    { AttributeName: d.partitionKey.name, KeyType: 'HASH' },
-    ...(d.sortKey ? [{ AttributeName: d.sortKey.name, KeyType: 'RANGE' }] : []),
-  ];
 
   it.each(definitions)(
     'builds the %s table on demand, with PITR, encryption, retention and its keys',
@@ -66,29 +81,13 @@ describe('the workers of GET /workers', () => {
     const table = resources[tableIds.workers] as Resource;
     expect(table.Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
     expect(table.Properties.GlobalSecondaryIndexes).toEqual([
-      expect.objectContaining({
-        IndexName: 'all-lastSeen',
-        KeySchema: [
-          { AttributeName: 'listPk', KeyType: 'HASH' },
-          { AttributeName: 'lastSeenAt', KeyType: 'RANGE' },
-        ],
-      }),
+      indexOn('all-lastSeen', 'listPk', 'lastSeenAt'),
     ]);
   });
 
   it('finds the tasks a worker holds by a sparse claimed-by index on the worker tasks', () => {
     const indexes = (resources[tableIds.workerTasks] as Resource).Properties.GlobalSecondaryIndexes;
-    expect(indexes).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({
-          IndexName: 'claimed-by',
-          KeySchema: [
-            { AttributeName: 'claimedWorker', KeyType: 'HASH' },
-            { AttributeName: 'claimedAt', KeyType: 'RANGE' },
-          ],
-        }),
-      ]),
-    );
+    expect(indexes).toEqual(expect.arrayContaining([indexOn('claimed-by', 'claimedWorker', 'claimedAt')]));
   });
 
   it('lets only the worker function, which serves GET /workers, reach the workers table', () => {
@@ -200,13 +199,11 @@ describe('reserved concurrency', () => {
     ).toEqual({});
   });
 
-  it.each([
+  refusesEach([
     ['workerReservedConcurrency', '-1'],
     ['workerReservedConcurrency', '2.5'],
     ['authorizerReservedConcurrency', 'many'],
-  ])('refuses %s=%s', (key, value) => {
-    expect(() => readConfig(newApp({ [key]: value }).node)).toThrow(ConfigError);
-  });
+  ]);
 });
 
 describe('IAM', () => {
@@ -396,7 +393,7 @@ describe('config', () => {
     custom.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
   });
 
-  it.each([
+  refusesEach([
     ['logRetentionDays', '8'],
     ['throttlingRateLimit', 'fast'],
     ['throttlingBurstLimit', '-1'],
@@ -413,9 +410,7 @@ describe('config', () => {
     ['executionCellIndexes', '0'],
     ['executionCellIndexes', '3'],
     ['executionCellIndexes', '1.5'],
-  ])('refuses %s=%s', (key, value) => {
-    expect(() => readConfig(newApp({ [key]: value }).node)).toThrow(ConfigError);
-  });
+  ]);
 });
 
 describe('OIDC sign-in', () => {

@@ -1,5 +1,4 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoScheduleStore } from '../../core/adapters/dynamodb/schedule-store.js';
 import { ALL_DUE_PARTITIONS, duePartitionOf } from '../../core/due-partitions.js';
 import { ConflictError } from '../../core/errors.js';
 import type { Schedule } from '../../core/schemas/schedule.js';
@@ -8,7 +7,7 @@ import type { Services } from '../../core/services/index.js';
 import { FireOutcome } from '../../core/services/schedules.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { MINUTE, operator, scheduleInput, type TestClock } from './fixtures.js';
-import { executionsOf as executionsOfSchedule, servicesOnFreshTables } from './services.js';
+import { executionsOf as executionsOfSchedule, servicesOnFreshTables, type TestStores } from './services.js';
 
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
@@ -17,12 +16,10 @@ describe('cron dispatch (Dispatcher and ScheduleService.fireDue)', () => {
   let clock: TestClock;
   let workflow: RecordingWorkflow;
   let services: Services;
-  let scheduleStore: DynamoScheduleStore;
+  let stores: TestStores;
 
   beforeEach(async () => {
-    let db: Awaited<ReturnType<typeof servicesOnFreshTables>>['db'];
-    ({ db, clock, workflow, services } = await servicesOnFreshTables('2026-04-05T05:58:30.000Z'));
-    scheduleStore = new DynamoScheduleStore(db.client, db.tables.schedules);
+    ({ clock, workflow, services, stores } = await servicesOnFreshTables('2026-04-05T05:58:30.000Z'));
   });
 
   const cronSchedule = (overrides: Record<string, unknown> = {}) =>
@@ -118,7 +115,7 @@ describe('cron dispatch (Dispatcher and ScheduleService.fireDue)', () => {
       { length: 4 },
       () =>
         new Dispatcher({
-          schedules: scheduleStore,
+          schedules: stores.schedules,
           scheduleService: services.schedules,
           clock,
           settings: { concurrency: 8, budgetMs: 50_000 },
@@ -355,7 +352,7 @@ describe('cron dispatch (Dispatcher and ScheduleService.fireDue)', () => {
   it('leaves due schedules for the next tick once its time budget is spent', async () => {
     const schedule = await cronSchedule();
     const dispatcher = new Dispatcher({
-      schedules: scheduleStore,
+      schedules: stores.schedules,
       scheduleService: services.schedules,
       clock,
       settings: { concurrency: 4, budgetMs: -1 },

@@ -7,7 +7,7 @@ import type { Execution, ListExecutionsQuery } from '../../core/schemas/executio
 import { createServices, type Services } from '../../core/services/index.js';
 import { freshTables } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { executionRecord, MINUTE, scheduleInput, TestClock } from './fixtures.js';
+import { executionRecord, executionsQuery, MINUTE, scheduleInput, TestClock } from './fixtures.js';
 
 const BASE = Date.parse('2026-03-01T00:00:00.000Z');
 const TYPES: InitiatedByType[] = ['ApiKey', 'User', 'NotSet'];
@@ -23,12 +23,7 @@ const PATHS: ExecutionStatus[][] = [
 
 const at = (i: number) => new Date(BASE + i * MINUTE).toISOString();
 
-const query = (overrides: Partial<ListExecutionsQuery> = {}): ListExecutionsQuery => ({
-  pageSize: 4,
-  sortBy: 'queuedAt',
-  sortDescending: true,
-  ...overrides,
-});
+const query = (overrides: Partial<ListExecutionsQuery> = {}) => executionsQuery(4, overrides);
 
 describe('ExecutionService.list filters over 40 executions of two schedules', () => {
   let services: Services;

@@ -12,7 +12,15 @@ import type { Execution, ExecutionSortBy, ListExecutionsQuery } from '../../core
 import { createServices, type Services } from '../../core/services/index.js';
 import { freshTables, recordRequests, type SentRequest } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { canceller, MINUTE, operator, scheduleInput, TestClock } from './fixtures.js';
+import {
+  bothWays,
+  canceller,
+  executionsQuery,
+  MINUTE,
+  operator,
+  scheduleInput,
+  TestClock,
+} from './fixtures.js';
 
 /** What the test knows about each execution it made, to work out the expected orders. */
 interface Known {
@@ -41,23 +49,9 @@ function expectedOrder(known: readonly Known[], sortBy: ExecutionSortBy, descend
   return (descending ? ascending.reverse() : ascending).map((e) => e.id);
 }
 
-const query = (overrides: Partial<ListExecutionsQuery> = {}): ListExecutionsQuery => ({
-  pageSize: 20,
-  sortBy: 'queuedAt',
-  sortDescending: true,
-  ...overrides,
-});
+const query = (overrides: Partial<ListExecutionsQuery> = {}) => executionsQuery(20, overrides);
 
-const SORTS = [
-  { sortBy: 'queuedAt', sortDescending: true },
-  { sortBy: 'queuedAt', sortDescending: false },
-  { sortBy: 'startedAt', sortDescending: true },
-  { sortBy: 'startedAt', sortDescending: false },
-  { sortBy: 'completedAt', sortDescending: true },
-  { sortBy: 'completedAt', sortDescending: false },
-  { sortBy: 'status', sortDescending: true },
-  { sortBy: 'status', sortDescending: false },
-] as const;
+const SORTS = bothWays(['queuedAt', 'startedAt', 'completedAt', 'status'] as const);
 
 describe('ExecutionService.list over 45 executions of two schedules', () => {
   const BASE = Date.parse('2026-01-10T00:00:00.000Z');

@@ -1,6 +1,6 @@
 import { ExecutionStatus, type Initiator } from '../../core/model.js';
 import type { Clock } from '../../core/ports.js';
-import type { Execution } from '../../core/schemas/execution.js';
+import type { Execution, ListExecutionsQuery } from '../../core/schemas/execution.js';
 import { ScheduleInput } from '../../core/schemas/schedule.js';
 import { isActiveExecutionStatus } from '../../core/transitions.js';
 
@@ -28,6 +28,16 @@ export class TestClock implements Clock {
 }
 
 export const MINUTE = 60_000;
+
+/** A page of `pageSize` executions in the listing's default order (newest queued first), as `overrides` change it. */
+export const executionsQuery = (
+  pageSize: number,
+  overrides: Partial<ListExecutionsQuery> = {},
+): ListExecutionsQuery => ({ pageSize, sortBy: 'queuedAt', sortDescending: true, ...overrides });
+
+/** Each of the sort keys, descending and ascending: the sorts a listing test runs through. */
+export const bothWays = <K extends string>(keys: readonly K[]) =>
+  keys.flatMap((sortBy) => [true, false].map((sortDescending) => ({ sortBy, sortDescending })));
 
 export const operator: Initiator = { type: 'ApiKey', id: 'key-ops', name: 'ops-automation' };
 export const canceller: Initiator = { type: 'User', id: 'user-42', name: 'Ada Operator' };

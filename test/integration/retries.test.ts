@@ -1,14 +1,13 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoExecutionStore } from '../../core/adapters/dynamodb/execution-store.js';
 import { ConflictError, ValidationError } from '../../core/errors.js';
 import { ExecutionStatus, type OverlapPolicy, StepStatus } from '../../core/model.js';
 import type { Execution, ExecutionStep } from '../../core/schemas/execution.js';
 import type { Schedule } from '../../core/schemas/schedule.js';
 import type { Services } from '../../core/services/index.js';
-import type { freshTables } from '../helpers/dynamodb.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
+import { NOT_RUN_STEP } from '../helpers/seed-fields.js';
 import { canceller, MINUTE, operator, scheduleInput, type TestClock } from './fixtures.js';
-import { executionsOf, servicesOnFreshTables } from './services.js';
+import { executionsOf, servicesOnFreshTables, type TestStores } from './services.js';
 
 /** What a promise rejects with. */
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
@@ -26,12 +25,15 @@ describe('ScheduleService.retry', () => {
   let clock: TestClock;
   let services: Services;
   let workflow: RecordingWorkflow;
-  let db: Awaited<ReturnType<typeof freshTables>>;
-  let store: DynamoExecutionStore;
+  let store: TestStores['executions'];
 
   beforeEach(async () => {
-    ({ db, clock, workflow, services } = await servicesOnFreshTables());
-    store = new DynamoExecutionStore(db.client, db.tables);
+    ({
+      clock,
+      workflow,
+      services,
+      stores: { executions: store },
+    } = await servicesOnFreshTables());
   });
 
   const current = async (id: string) => (await store.get(id)) as Execution;
@@ -71,6 +73,17 @@ describe('ScheduleService.retry', () => {
     return executionId;
   }
 
+  /** Retries as the canceller, checks the answer is the queued one and reads the retry back. */
+  async function retried(originalId: string) {
+    const result = await services.schedules.retry(originalId, canceller);
+    expect(result).toEqual({
+      executionId: expect.any(String),
+      status: 'Queued',
+      message: 'Execution queued.',
+    });
+    return services.executions.get(result.executionId);
+  }
+
   it('starts at the failed stage, earlier steps carried over as they ended, and links both ways', async () => {
     // Arrange
     const schedule = await withPolicy();
@@ -80,15 +93,9 @@ describe('ScheduleService.retry', () => {
     await services.schedules.replace(schedule.id, scheduleInput({ name: 'Renamed', steps: [] }));
 
     // Act
-    const result = await services.schedules.retry(originalId, canceller);
+    const retry = await retried(originalId);
 
     // Assert
-    expect(result).toEqual({
-      executionId: expect.any(String),
-      status: 'Queued',
-      message: 'Execution queued.',
-    });
-    const retry = await services.executions.get(result.executionId);
     expect(retry).toMatchObject({
       scheduleId: schedule.id,
       scheduleName: 'Nightly HR sync',
@@ -115,18 +122,12 @@ describe('ScheduleService.retry', () => {
     expect(retry.steps.slice(2)).toEqual(
       before.steps.slice(2).map((step) => ({
         ...step,
-        status: 'Pending',
-        taskId: null,
-        startedAt: null,
-        completedAt: null,
-        errorMessage: null,
-        activityId: null,
-        activityStatus: null,
+        ...NOT_RUN_STEP,
         carriedOver: false,
       })),
     );
-    expect((await services.executions.get(originalId)).retriedByExecutionId).toBe(result.executionId);
-    expect(workflow.calledWith('start').at(-1)).toEqual([result.executionId]);
+    expect((await services.executions.get(originalId)).retriedByExecutionId).toBe(retry.id);
+    expect(workflow.calledWith('start').at(-1)).toEqual([retry.id]);
   });
 
   it('is handed to the state machine at the first stage it runs: no carried-over step is run', async () => {
@@ -322,15 +323,9 @@ describe('ScheduleService.retry', () => {
       await services.schedules.delete(schedule.id);
 
       // Act
-      const result = await services.schedules.retry(originalId, canceller);
+      const retry = await retried(originalId);
 
       // Assert
-      expect(result).toEqual({
-        executionId: expect.any(String),
-        status: 'Queued',
-        message: 'Execution queued.',
-      });
-      const retry = await services.executions.get(result.executionId);
       expect(retry).toMatchObject({
         scheduleId: schedule.id,
         scheduleName: 'Nightly HR sync',
@@ -339,8 +334,8 @@ describe('ScheduleService.retry', () => {
         retryOfExecutionId: originalId,
       });
       expect(retry.steps.map((s) => s.carriedOver)).toEqual([true, true, false, false]);
-      expect((await store.get(originalId))?.retriedByExecutionId).toBe(result.executionId);
-      expect(workflow.calledWith('start').at(-1)).toEqual([result.executionId]);
+      expect((await store.get(originalId))?.retriedByExecutionId).toBe(retry.id);
+      expect(workflow.calledWith('start').at(-1)).toEqual([retry.id]);
     },
   );
 

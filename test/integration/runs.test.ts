@@ -5,6 +5,7 @@ import type { Schedule } from '../../core/schemas/schedule.js';
 import type { Services } from '../../core/services/index.js';
 import { type freshTables, recordRequests, transactionsIn } from '../helpers/dynamodb.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
+import { NOT_RUN_STEP } from '../helpers/seed-fields.js';
 import { canceller, MINUTE, operator, scheduleInput, type TestClock } from './fixtures.js';
 import { beforeFirstPutIn, servicesOnFreshTables } from './services.js';
 
@@ -72,13 +73,7 @@ describe('ScheduleService.run and ExecutionService', () => {
           continueOnFailure: false,
           timeoutSeconds: 3600,
           workerPool: 'default',
-          status: 'Pending',
-          taskId: null,
-          startedAt: null,
-          completedAt: null,
-          errorMessage: null,
-          activityId: null,
-          activityStatus: null,
+          ...NOT_RUN_STEP,
           output: null,
           progressMessage: null,
           lastHeartbeatAt: null,
@@ -340,15 +335,19 @@ describe('ScheduleService.run and ExecutionService', () => {
       expect(await services.executions.listActive()).toHaveLength(1);
     });
 
+    /** Runs a new schedule of `overlapPolicy`: the requests the run sent to DynamoDB. */
+    async function requestsOfRun(overlapPolicy: OverlapPolicy) {
+      const schedule = await withPolicy(overlapPolicy);
+      const sent = recordRequests(db.client);
+      await services.schedules.run(schedule.id, operator);
+      return { schedule, sent };
+    }
+
     it.each(['AllowAll', 'CancelOther'] as const)(
       'records a %s run without its schedule or an unsharded counter in the transaction',
       async (overlapPolicy) => {
-        // Arrange
-        const schedule = await withPolicy(overlapPolicy);
-        const sent = recordRequests(db.client);
-
         // Act
-        await services.schedules.run(schedule.id, operator);
+        const { schedule, sent } = await requestsOfRun(overlapPolicy);
 
         // Assert: concurrent runs of the schedule share no item in their transactions, so none
         // waits for (or conflicts with) another; the schedule names the run in a write of its own.
@@ -377,12 +376,8 @@ describe('ScheduleService.run and ExecutionService', () => {
     it.each(['Skip', 'BufferOne'] as const)(
       'records a %s run in one transaction with its schedule, on condition of its version',
       async (overlapPolicy) => {
-        // Arrange
-        const schedule = await withPolicy(overlapPolicy);
-        const sent = recordRequests(db.client);
-
         // Act
-        await services.schedules.run(schedule.id, operator);
+        const { schedule, sent } = await requestsOfRun(overlapPolicy);
 
         // Assert
         const [first] = transactionsIn(sent)[0] ?? [];

@@ -11,7 +11,7 @@ import { MAX_STEPS } from '../../core/schemas/schedule.js';
 import { createServices, type Services } from '../../core/services/index.js';
 import { freshTables } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { MINUTE, operator, scheduleInput, type TestClock } from './fixtures.js';
+import { bothWays, MINUTE, operator, scheduleInput, type TestClock } from './fixtures.js';
 import { servicesOnFreshTables } from './services.js';
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
@@ -393,30 +393,22 @@ describe('ScheduleService.list', () => {
     lastRunTime: (a, b) => byNullable(a.lastRunTime, b.lastRunTime),
   };
 
-  it.each([
-    { sortBy: 'name', sortDescending: false },
-    { sortBy: 'name', sortDescending: true },
-    { sortBy: 'enabled', sortDescending: false },
-    { sortBy: 'enabled', sortDescending: true },
-    { sortBy: 'created', sortDescending: false },
-    { sortBy: 'created', sortDescending: true },
-    { sortBy: 'nextRunTime', sortDescending: false },
-    { sortBy: 'nextRunTime', sortDescending: true },
-    { sortBy: 'lastRunTime', sortDescending: false },
-    { sortBy: 'lastRunTime', sortDescending: true },
-  ] as const)('sorts by $sortBy (descending: $sortDescending)', async ({ sortBy, sortDescending }) => {
-    // Arrange
-    const direction = sortDescending ? -1 : 1;
-    const expected = [...created].sort(
-      (a, b) => direction * compare[sortBy](a, b) || a.id.localeCompare(b.id),
-    );
+  it.each(bothWays(['name', 'enabled', 'created', 'nextRunTime', 'lastRunTime'] as const))(
+    'sorts by $sortBy (descending: $sortDescending)',
+    async ({ sortBy, sortDescending }) => {
+      // Arrange
+      const direction = sortDescending ? -1 : 1;
+      const expected = [...created].sort(
+        (a, b) => direction * compare[sortBy](a, b) || a.id.localeCompare(b.id),
+      );
 
-    // Act
-    const page = await services.schedules.list(listQuery({ sortBy, sortDescending }));
+      // Act
+      const page = await services.schedules.list(listQuery({ sortBy, sortDescending }));
 
-    // Assert
-    expect(page.items.map((item) => item.id)).toEqual(expected.map((schedule) => schedule.id));
-  });
+      // Assert
+      expect(page.items.map((item) => item.id)).toEqual(expected.map((schedule) => schedule.id));
+    },
+  );
 
   it('sorts names case-insensitively', async () => {
     const page = await services.schedules.list(listQuery({ sortBy: 'name' }));

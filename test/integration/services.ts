@@ -1,5 +1,10 @@
 import type { Schedule } from '../../core/schemas/schedule.js';
-import { createServices, type ServiceOptions, type Services } from '../../core/services/index.js';
+import {
+  composeServices,
+  dynamoStores,
+  type ServiceOptions,
+  type Services,
+} from '../../core/services/index.js';
 import { freshTables, recordRequests } from '../helpers/dynamodb.js';
 import { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { operator, scheduleInput, TestClock } from './fixtures.js';
@@ -7,7 +12,7 @@ import { operator, scheduleInput, TestClock } from './fixtures.js';
 /**
  * The setup of the service-level tests: the services over fresh tables, a recording workflow and a
  * clock at `start` (`new Date()` where tasks are written: DynamoDB Local's TTL removes what expired),
- * with any other `options` of the services.
+ * with any other `options` of the services; `stores` are the DynamoDB stores the services work on.
  */
 export async function servicesOnFreshTables(
   start: string | Date = '2026-04-05T06:00:00.000Z',
@@ -16,9 +21,13 @@ export async function servicesOnFreshTables(
   const db = await freshTables();
   const clock = new TestClock(start);
   const workflow = new RecordingWorkflow();
-  const services = createServices(db.client, db.tables, { ...options, clock, workflow });
-  return { db, clock, workflow, services };
+  const stores = dynamoStores(db.client, db.tables, options.retentionSeconds);
+  const services = composeServices(stores, { ...options, clock, workflow });
+  return { db, clock, workflow, services, stores };
 }
+
+/** The DynamoDB stores of {@link servicesOnFreshTables}. */
+export type TestStores = ReturnType<typeof dynamoStores>;
 
 /**
  * Creates a schedule named `name` that admits runs side by side (AllowAll), of `steps` (the

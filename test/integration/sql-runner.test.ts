@@ -122,6 +122,12 @@ describe('SqlScriptRunner', () => {
         [sqlApplicationName(taskId)],
       )
     ).rows;
+  /** Waits (polling every 50 ms, up to `ms`) until the task's sessions are as `wanted` says. */
+  const sessionsUntil = (
+    taskId: string,
+    wanted: (sessions: Awaited<ReturnType<typeof sessionsOf>>) => boolean,
+    ms: number,
+  ) => eventually(() => sessionsOf(taskId), wanted, ms, 50);
 
   it('commits a script that creates a table and inserts rows', async () => {
     // Arrange
@@ -260,12 +266,11 @@ describe('SqlScriptRunner', () => {
     const table = `aborted_${reason}`;
     const run = runContext();
     const pending = runSql(`CREATE TABLE ${table} (id int);\nSELECT pg_sleep(30);`, {}, run);
-    await eventually(
-      () => sessionsOf(run.taskId),
+    await sessionsUntil(
+      run.taskId,
       (sessions) =>
         sessions.some((session) => session.state === 'active' && session.query.includes('pg_sleep')),
       10_000,
-      50,
     );
 
     // Act
@@ -278,12 +283,7 @@ describe('SqlScriptRunner', () => {
     expect(outcome.activityStatus).toBe(status);
     expect(outcome.errorMessage).toMatch(message);
     expect(took).toBeLessThan(2000);
-    await eventually(
-      () => sessionsOf(run.taskId),
-      (sessions) => sessions.length === 0,
-      5000,
-      50,
-    );
+    await sessionsUntil(run.taskId, (sessions) => sessions.length === 0, 5000);
     expect(await tableExists(table)).toBe(false);
   });
 
@@ -297,11 +297,10 @@ describe('SqlScriptRunner', () => {
         END LOOP;
       END $$;`;
     const pending = runSql(sql, {}, run);
-    await eventually(
-      () => sessionsOf(run.taskId),
+    await sessionsUntil(
+      run.taskId,
       (sessions) => sessions.some((session) => session.state === 'active'),
       10_000,
-      50,
     );
 
     // Act
@@ -313,12 +312,7 @@ describe('SqlScriptRunner', () => {
     // Assert: the cancel grace (3 s) then termination
     expect(outcome.activityStatus).toBe('Cancelled');
     expect(took).toBeLessThan(6000);
-    await eventually(
-      () => sessionsOf(run.taskId),
-      (sessions) => sessions.length === 0,
-      5000,
-      50,
-    );
+    await sessionsUntil(run.taskId, (sessions) => sessions.length === 0, 5000);
     expect(await tableExists('stubborn')).toBe(false);
   });
 

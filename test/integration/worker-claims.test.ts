@@ -1,7 +1,4 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoExecutionStore } from '../../core/adapters/dynamodb/execution-store.js';
-import { DynamoWorkerStore } from '../../core/adapters/dynamodb/worker-store.js';
-import { DynamoWorkerTaskStore } from '../../core/adapters/dynamodb/worker-task-store.js';
 import { ForbiddenError } from '../../core/errors.js';
 import type { Principal } from '../../core/model.js';
 import type { Services } from '../../core/services/index.js';
@@ -9,7 +6,7 @@ import { Orchestrator } from '../../core/services/orchestrator.js';
 import { WakeUps } from '../../core/services/wake-ups.js';
 import { type ClaimRequest, WorkerService } from '../../core/services/workers.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { runOfNewSchedule, servicesOnFreshTables } from './services.js';
+import { runOfNewSchedule, servicesOnFreshTables, type TestStores } from './services.js';
 
 /**
  * What a claim may take (the pools of its credential) and what becomes of tasks whose claim is not
@@ -32,18 +29,12 @@ const claimOf = (pools: string[], extra: Partial<ClaimRequest> = {}): ClaimReque
 
 describe('WorkerService claims on DynamoDB Local', () => {
   let services: Services;
-  let store: DynamoWorkerTaskStore;
-  let executions: DynamoExecutionStore;
   let workflow: RecordingWorkflow;
-  let workers: DynamoWorkerStore;
+  let stores: TestStores;
 
   beforeEach(async () => {
     // Today's clock: the tasks' expiry is computed from it.
-    let db: Awaited<ReturnType<typeof servicesOnFreshTables>>['db'];
-    ({ db, workflow, services } = await servicesOnFreshTables(new Date()));
-    executions = new DynamoExecutionStore(db.client, db.tables);
-    store = new DynamoWorkerTaskStore(db.client, db.tables);
-    workers = new DynamoWorkerStore(db.client, db.tables.workers);
+    ({ workflow, services, stores } = await servicesOnFreshTables(new Date()));
   });
 
   let made = 0;
@@ -74,22 +65,22 @@ describe('WorkerService claims on DynamoDB Local', () => {
   /** The same service on the same stores, but its reads of execution steps fail `times` times. */
   function withStepReadsFailing(times: number) {
     let left = times;
-    const flaky = Object.create(executions, {
+    const flaky = Object.create(stores.executions, {
       getStep: {
-        value: (...args: Parameters<DynamoExecutionStore['getStep']>) => {
+        value: (...args: Parameters<TestStores['executions']['getStep']>) => {
           left -= 1;
           return left >= 0
             ? Promise.reject(new Error('injected: step read failed'))
-            : executions.getStep(...args);
+            : stores.executions.getStep(...args);
         },
       },
-    }) as DynamoExecutionStore;
+    }) as TestStores['executions'];
     const wakeUps = new WakeUps({ executions: flaky, workflow });
-    const deadlines = new Orchestrator({ executions: flaky, tasks: store, workflow, wakeUps });
+    const deadlines = new Orchestrator({ executions: flaky, tasks: stores.tasks, workflow, wakeUps });
     return new WorkerService({
       executions: flaky,
-      tasks: store,
-      workers,
+      tasks: stores.tasks,
+      workers: stores.workers,
       workflow,
       heartbeatTimeoutSeconds: 30,
       deadlines,
@@ -156,7 +147,7 @@ describe('WorkerService claims on DynamoDB Local', () => {
       expect(afterFailure).toEqual(['Queued', 'Queued']);
       expect(next.map((task) => task.executionId)).toEqual([executionId, executionId]);
       for (const { taskId } of next) {
-        expect(await store.get(taskId)).toMatchObject({ status: 'Claimed', workerId: 'host-2' });
+        expect(await stores.tasks.get(taskId)).toMatchObject({ status: 'Claimed', workerId: 'host-2' });
       }
     });
 
@@ -164,18 +155,18 @@ describe('WorkerService claims on DynamoDB Local', () => {
       // Arrange: claimed, given back, then claimed again by another claim.
       await queued('default');
       const [task] = await services.workers.claim(claimOf(['default'], { requestId: 'first' }), everyPool);
-      const held = await store.get(task?.taskId as string);
+      const held = await stores.tasks.get(task?.taskId as string);
       if (!held) throw new Error('no task');
-      await store.release(held, 'first');
+      await stores.tasks.release(held, 'first');
       await services.workers.claim(claimOf(['default'], { requestId: 'second' }), everyPool);
-      const before = await store.get(held.taskId);
+      const before = await stores.tasks.get(held.taskId);
 
       // Act: the first claim's release again, late.
-      await store.release(held, 'first');
+      await stores.tasks.release(held, 'first');
 
       // Assert
       expect(before).toMatchObject({ status: 'Claimed', claimId: 'second' });
-      expect(await store.get(held.taskId)).toEqual(before);
+      expect(await stores.tasks.get(held.taskId)).toEqual(before);
     });
 
     it('answers a claim repeating its requestId with the tasks it took, and claims no more', async () => {
@@ -190,7 +181,7 @@ describe('WorkerService claims on DynamoDB Local', () => {
       // Assert
       expect(first).toHaveLength(2);
       expect(again).toEqual(first);
-      expect(await store.allQueued()).toHaveLength(1);
+      expect(await stores.tasks.allQueued()).toHaveLength(1);
     });
 
     it('hands a requestId only the tasks of its own credential and workerId', async () => {

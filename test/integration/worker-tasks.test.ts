@@ -1,6 +1,4 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoExecutionStore } from '../../core/adapters/dynamodb/execution-store.js';
-import { DynamoWorkerTaskStore } from '../../core/adapters/dynamodb/worker-task-store.js';
 import { ForbiddenError } from '../../core/errors.js';
 import type { Principal } from '../../core/model.js';
 import { ExecutionStep } from '../../core/schemas/execution.js';
@@ -9,7 +7,7 @@ import { claimantOf } from '../../core/services/workers.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { SEED_STEP_FIELDS } from '../helpers/seed-fields.js';
 import { operator, type TestClock } from './fixtures.js';
-import { runOfNewSchedule, servicesOnFreshTables } from './services.js';
+import { runOfNewSchedule, servicesOnFreshTables, type TestStores } from './services.js';
 
 /**
  * A claimed task belongs to the credential that claimed it and the workerId it claimed as: the
@@ -23,18 +21,14 @@ const B = { principal: keyB, workerId: 'host-b' };
 
 describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant', () => {
   let services: Services;
-  let store: DynamoWorkerTaskStore;
   let workflow: RecordingWorkflow;
   let clock: TestClock;
-  let executionStore: DynamoExecutionStore;
+  let stores: TestStores;
 
   beforeEach(async () => {
     // Today, not the fixtures' default day: that is past the tasks' expiry, and DynamoDB Local's TTL
     // would delete them under the test.
-    let db: Awaited<ReturnType<typeof servicesOnFreshTables>>['db'];
-    ({ db, clock, workflow, services } = await servicesOnFreshTables(new Date()));
-    store = new DynamoWorkerTaskStore(db.client, db.tables);
-    executionStore = new DynamoExecutionStore(db.client, db.tables);
+    ({ clock, workflow, services, stores } = await servicesOnFreshTables(new Date()));
   });
 
   let made = 0;
@@ -60,7 +54,7 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
   it('records the claiming credential and workerId on the task', async () => {
     const claimed = await claimedByA();
 
-    const task = await store.get(claimed.taskId);
+    const task = await stores.tasks.get(claimed.taskId);
 
     expect(task).toMatchObject({ status: 'Claimed', claimedBy: 'ApiKey:key-a', workerId: 'host-a' });
   });
@@ -74,7 +68,7 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
   ])('refuses heartbeat and complete from %s, changing nothing', async (_name, caller) => {
     // Arrange
     const task = await claimedByA();
-    const before = await store.get(task.taskId);
+    const before = await stores.tasks.get(task.taskId);
     const calls = workflow.calls.length;
 
     // Act
@@ -91,7 +85,7 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
         code: 'FORBIDDEN',
       });
     }
-    expect(await store.get(task.taskId)).toEqual(before);
+    expect(await stores.tasks.get(task.taskId)).toEqual(before);
     expect((await stepOf(task.executionId)).status).toBe('Processing');
     expect(workflow.calls.length).toBe(calls);
   });
@@ -148,23 +142,28 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
   it('makes the claimant a condition of the store writes themselves, not of an earlier read', async () => {
     // Arrange: the service's check is bypassed; only the write's condition stands.
     const claimed = await claimedByA();
-    const task = await store.get(claimed.taskId);
+    const task = await stores.tasks.get(claimed.taskId);
     if (!task) throw new Error('no task');
     const patch = { status: 'Failed' as const, completedAt: new Date().toISOString() };
     const claimantB = { claimedBy: claimantOf(keyB), workerId: 'host-a' };
     const otherHost = { claimedBy: claimantOf(keyA), workerId: 'host-b' };
 
     // Act
-    const touchedByB = await store.touch(task.taskId, claimantB, new Date().toISOString(), 'x');
-    const touchedByOtherHost = await store.touch(task.taskId, otherHost, new Date().toISOString(), 'x');
-    const completedByB = await store.complete(
+    const touchedByB = await stores.tasks.touch(task.taskId, claimantB, new Date().toISOString(), 'x');
+    const touchedByOtherHost = await stores.tasks.touch(
+      task.taskId,
+      otherHost,
+      new Date().toISOString(),
+      'x',
+    );
+    const completedByB = await stores.tasks.complete(
       task,
       claimantB,
       { activityStatus: 'FailedWithError' },
       'now',
       patch,
     );
-    const completedByOtherHost = await store.complete(
+    const completedByOtherHost = await stores.tasks.complete(
       task,
       otherHost,
       { activityStatus: 'FailedWithError' },
@@ -175,7 +174,7 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
     // Assert
     expect([touchedByB, touchedByOtherHost]).toEqual([false, false]);
     expect([completedByB, completedByOtherHost]).toEqual(['not-claimed', 'not-claimed']);
-    expect(await store.get(task.taskId)).toEqual(task);
+    expect(await stores.tasks.get(task.taskId)).toEqual(task);
     expect((await stepOf(task.executionId)).status).toBe('Processing');
   });
 
@@ -184,7 +183,7 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
     for (let trial = 0; trial < trials; trial += 1) {
       // Arrange
       const task = await claimedByA();
-      const stored = await store.get(task.taskId);
+      const stored = await stores.tasks.get(task.taskId);
       if (!stored) throw new Error('no task');
       const now = new Date().toISOString();
 
@@ -192,7 +191,7 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
       const [a, b, storeB] = await Promise.allSettled([
         services.workers.complete(task.taskId, A, { activityStatus: 'Complete' }),
         services.workers.complete(task.taskId, B, { activityStatus: 'FailedWithError' }),
-        store.complete(
+        stores.tasks.complete(
           stored,
           { claimedBy: claimantOf(keyB), workerId: A.workerId },
           { activityStatus: 'FailedWithError' },
@@ -209,7 +208,7 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
         status: 'Completed',
         activityStatus: 'Complete',
       });
-      expect((await store.get(task.taskId))?.outcome).toEqual({ activityStatus: 'Complete' });
+      expect((await stores.tasks.get(task.taskId))?.outcome).toEqual({ activityStatus: 'Complete' });
     }
     expect(workflow.calledWith('sendTaskSuccess')).toHaveLength(trials);
   }, 120_000);
@@ -264,7 +263,7 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
         workerId: 'host-a',
       });
       // Kept on the step row itself once ended: no task to read any more.
-      expect(await executionStore.getStep(task.executionId, 0)).toMatchObject({
+      expect(await stores.executions.getStep(task.executionId, 0)).toMatchObject({
         output: 'line 1\nline 2\nline 3\n',
         progressMessage: 'importing 2 of 3',
         lastHeartbeatAt: beatAt,

@@ -1,24 +1,24 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoWorkerStore } from '../../core/adapters/dynamodb/worker-store.js';
-import { DynamoWorkerTaskStore } from '../../core/adapters/dynamodb/worker-task-store.js';
 import type { Principal } from '../../core/model.js';
 import type { Services } from '../../core/services/index.js';
 import type { TestClock } from './fixtures.js';
-import { runOfNewSchedule, servicesOnFreshTables } from './services.js';
+import { runOfNewSchedule, servicesOnFreshTables, type TestStores } from './services.js';
 
 /** `GET /workers` over DynamoDB Local: who claimed or beat lately, what it holds, Online or Offline. */
 
 const keyA: Principal = { type: 'ApiKey', id: 'key-a', name: 'worker key A', roles: ['Worker'] };
+const host1 = { principal: keyA, workerId: 'host-1' };
 
 describe('WorkerService.list on DynamoDB Local', () => {
   let services: Services;
   let clock: TestClock;
   let db: Awaited<ReturnType<typeof servicesOnFreshTables>>['db'];
+  let stores: TestStores;
 
   beforeEach(async () => {
     // Today: the tasks' and workers' expiry is computed from the clock, and DynamoDB Local's TTL runs.
-    ({ db, clock, services } = await servicesOnFreshTables(new Date()));
+    ({ db, clock, services, stores } = await servicesOnFreshTables(new Date()));
   });
 
   let made = 0;
@@ -36,12 +36,18 @@ describe('WorkerService.list on DynamoDB Local', () => {
   const claim = (workerId: string, pools: string[], waitSeconds = 0) =>
     services.workers.claim({ workerId, pools, maxTasks: 5, waitSeconds }, keyA);
 
+  /** The one task host-1 claims from `pools`. */
+  async function claimOne(pools: string[]) {
+    const [task] = await claim('host-1', pools);
+    if (!task) throw new Error('claimed nothing');
+    return task;
+  }
+
   const secondsLater = (seconds: number) => clock.set(new Date(clock.now().getTime() + seconds * 1000));
 
   it('lists a worker that claimed as Online, with the pools of its claim and the task it holds', async () => {
     const executionId = await queued('east', 'Load');
-    const [task] = await claim('host-1', ['east', 'west']);
-    if (!task) throw new Error('claimed nothing');
+    const task = await claimOne(['east', 'west']);
 
     const workers = await services.workers.list();
 
@@ -84,7 +90,7 @@ describe('WorkerService.list on DynamoDB Local', () => {
     // waitSeconds is at most 20 in a claim (40 s < 60 s); a record of 40 s stands for a longer wait.
     await queued();
     await claim('host-1', ['default'], 20);
-    await new DynamoWorkerStore(db.client, db.tables.workers).seen(
+    await stores.workers.seen(
       { claimedBy: 'ApiKey:key-a', workerId: 'slow-1', lastSeenAt: clock.now().toISOString() },
       { pools: ['default'], waitSeconds: 40 },
     );
@@ -100,11 +106,10 @@ describe('WorkerService.list on DynamoDB Local', () => {
 
   it('is kept Online by heartbeats, which keep the pools of its claim', async () => {
     await queued('east');
-    const [task] = await claim('host-1', ['east', 'west']);
-    if (!task) throw new Error('claimed nothing');
+    const task = await claimOne(['east', 'west']);
 
     secondsLater(50);
-    await services.workers.heartbeat(task.taskId, { principal: keyA, workerId: 'host-1' }, 'working');
+    await services.workers.heartbeat(task.taskId, host1, 'working');
     secondsLater(50);
     const workers = await services.workers.list();
 
@@ -114,31 +119,17 @@ describe('WorkerService.list on DynamoDB Local', () => {
 
   it('empties runningTasks when the task is completed', async () => {
     await queued();
-    const [task] = await claim('host-1', ['default']);
-    if (!task) throw new Error('claimed nothing');
+    const task = await claimOne(['default']);
 
-    await services.workers.complete(
-      task.taskId,
-      { principal: keyA, workerId: 'host-1' },
-      {
-        activityStatus: 'Complete',
-      },
-    );
+    await services.workers.complete(task.taskId, host1, { activityStatus: 'Complete' });
 
     expect(await services.workers.list()).toMatchObject([{ workerId: 'host-1', runningTasks: [] }]);
   });
 
   it('takes the claimed-by key off a task once it ends, and skips a Completed task the index still lists', async () => {
     await queued();
-    const [task] = await claim('host-1', ['default']);
-    if (!task) throw new Error('claimed nothing');
-    await services.workers.complete(
-      task.taskId,
-      { principal: keyA, workerId: 'host-1' },
-      {
-        activityStatus: 'Complete',
-      },
-    );
+    const task = await claimOne(['default']);
+    await services.workers.complete(task.taskId, host1, { activityStatus: 'Complete' });
     const key = { TableName: db.tables.workerTasks, Key: { taskId: task.taskId } };
     const { Item } = await db.client.send(new GetCommand(key));
 
@@ -159,10 +150,9 @@ describe('WorkerService.list on DynamoDB Local', () => {
 
   it('empties runningTasks when the task is abandoned (its step ended without the worker)', async () => {
     await queued();
-    const [task] = await claim('host-1', ['default']);
-    if (!task) throw new Error('claimed nothing');
+    const task = await claimOne(['default']);
 
-    await new DynamoWorkerTaskStore(db.client, db.tables).abandon(task.taskId);
+    await stores.tasks.abandon(task.taskId);
 
     expect(await services.workers.list()).toMatchObject([{ workerId: 'host-1', runningTasks: [] }]);
   });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   ApiError,
@@ -47,18 +48,16 @@ describe('error classes', () => {
     expect(error.statusCode).toBe(status);
   });
 
-  it('maps every code of the contract to its status', () => {
-    expect(STATUS_BY_CODE).toEqual({
-      VALIDATION_ERROR: 400,
-      BAD_REQUEST: 400,
-      UNAUTHORISED: 401,
-      FORBIDDEN: 403,
-      NOT_FOUND: 404,
-      CONFLICT: 409,
-      TOO_MANY_REQUESTS: 429,
-      INTERNAL_ERROR: 500,
-      SERVICE_UNAVAILABLE: 503,
-    });
+  it('maps every code of the contract to its status, as docs/contract.md lists them', () => {
+    const contract = readFileSync(new URL('../../docs/contract.md', import.meta.url), 'utf8');
+    const codes = /Codes: (.*?)`code` is never empty/s.exec(contract)?.[1] ?? '';
+    const listed = [...codes.matchAll(/`([A-Z_]+)` (\d{3})/g)].map(([, code, status]) => [
+      code,
+      Number(status),
+    ]);
+
+    expect(listed).toHaveLength(9);
+    expect(STATUS_BY_CODE).toEqual(Object.fromEntries(listed));
   });
 
   it('keeps the cause it was given', () => {

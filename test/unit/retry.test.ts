@@ -3,6 +3,7 @@ import { ValidationError } from '../../core/errors.js';
 import { StepStatus } from '../../core/model.js';
 import type { ExecutionStepRecord } from '../../core/ports.js';
 import { retryStart, retrySteps } from '../../core/services/schedules.js';
+import { NOT_RUN_STEP } from '../helpers/seed-fields.js';
 
 /** Step rows of stages 0, 0, 1, 2 that ended as given. */
 function ended(...statuses: StepStatus[]): ExecutionStepRecord[] {
@@ -84,13 +85,7 @@ describe('retrySteps', () => {
           ordinal: s.ordinal,
           stepIndex: s.stepIndex,
           definition: s.definition,
-          status: 'Pending',
-          taskId: null,
-          startedAt: null,
-          completedAt: null,
-          errorMessage: null,
-          activityId: null,
-          activityStatus: null,
+          ...NOT_RUN_STEP,
           carriedOver: false,
         }),
       ),

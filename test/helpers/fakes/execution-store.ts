@@ -3,7 +3,6 @@ import { cellOf } from '../../../core/adapters/dynamodb/counters.js';
 import { indexAttributes, toExecution } from '../../../core/adapters/dynamodb/execution-items.js';
 import { ExecutionSortKey } from '../../../core/adapters/dynamodb/tables.js';
 import { ValidationError } from '../../../core/errors.js';
-import type { ClaimedResponse, IdempotencyClaim } from '../../../core/idempotency.js';
 import { ExecutionStatus, InitiatedByType, StepStatus } from '../../../core/model.js';
 import { olderFirst, SIDE_BY_SIDE_POLICIES } from '../../../core/overlap.js';
 import { refusedPageToken } from '../../../core/paging.js';
@@ -13,13 +12,12 @@ import type {
   ExecutionPageRequest,
   ExecutionStepRecord,
   ExecutionStore,
-  ScheduleRunUpdate,
 } from '../../../core/ports.js';
 import { StaleVersionError } from '../../../core/ports.js';
-import type { Execution, ExecutionStep } from '../../../core/schemas/execution.js';
+import type { Execution } from '../../../core/schemas/execution.js';
 import { executionMove, isActiveExecutionStatus, isTerminalStepStatus } from '../../../core/transitions.js';
 import { claimable, claimKey } from './idempotency-store.js';
-import { applyPatch, copy, type MemoryTables } from './tables.js';
+import { applyPatch, copy, type MemoryTables, readMany } from './tables.js';
 
 /** The adapter's sort keys (`kQueued`, `kStarted`, …), which order pages and carry the cursor. */
 export const sortKeyOf = (e: Execution, sortBy: ExecutionPageRequest['sortBy']): string =>
@@ -72,12 +70,7 @@ export class MemoryExecutionStore implements ExecutionStore {
   }
 
   async getMany(ids: readonly string[]): Promise<Map<string, Execution>> {
-    const found = new Map<string, Execution>();
-    for (const id of ids) {
-      const item = this.db.executions.get(id);
-      if (item) found.set(id, toExecution(item));
-    }
-    return found;
+    return readMany(this.db.executions, ids, toExecution);
   }
 
   async getSteps(executionId: string): Promise<ExecutionStepRecord[]> {
@@ -155,12 +148,7 @@ export class MemoryExecutionStore implements ExecutionStore {
       .sort(olderFirst);
   }
 
-  async create(
-    execution: Execution,
-    steps: ExecutionStepRecord[],
-    run: ScheduleRunUpdate | null,
-    claim?: IdempotencyClaim<ClaimedResponse>,
-  ): Promise<boolean> {
+  async create(...[execution, steps, run, claim]: Parameters<ExecutionStore['create']>): Promise<boolean> {
     const schedule = this.db.schedules.get(execution.scheduleId);
     const claimed =
       claim !== undefined && !claimable(this.db.claims.get(claimKey(claim.scope)), claim.createdAt);
@@ -204,19 +192,11 @@ export class MemoryExecutionStore implements ExecutionStore {
     return true;
   }
 
-  cancel(
-    execution: Execution,
-    from: ExecutionStatus,
-    change: { completedAt: string; cancelledById: string | null; cancelledByName: string | null },
-  ): Promise<Execution | undefined> {
+  cancel(...[execution, from, change]: Parameters<ExecutionStore['cancel']>): Promise<Execution | undefined> {
     return this.transition(execution, from, { ...change, status: ExecutionStatus.Cancelled });
   }
 
-  async transition(
-    execution: Execution,
-    from: ExecutionStatus,
-    patch: Partial<Execution>,
-  ): Promise<Execution | undefined> {
+  async transition(...[execution, from, patch]: Parameters<ExecutionStore['transition']>) {
     // As the adapter answers: the execution as the caller had it, with the patch.
     const next: Execution = { ...execution, ...patch };
     // A move the table of transitions does not allow is refused before anything is read, as there.
@@ -248,12 +228,7 @@ export class MemoryExecutionStore implements ExecutionStore {
     for (const id of counters) this.add(id, -1);
   }
 
-  async updateStep(
-    executionId: string,
-    ordinal: number,
-    from: readonly StepStatus[],
-    patch: Partial<ExecutionStep>,
-  ): Promise<boolean> {
+  async updateStep(...[executionId, ordinal, from, patch]: Parameters<ExecutionStore['updateStep']>) {
     const steps = this.db.steps.get(executionId);
     const step = steps?.get(ordinal);
     if (!steps || !step || !from.includes(step.status)) return false;

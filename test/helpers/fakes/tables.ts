@@ -63,3 +63,17 @@ export function applyPatch<T extends object>(item: T, patch: object): T {
 export class ConditionalCheckFailed extends Error {
   override readonly name = 'ConditionalCheckFailedException';
 }
+
+/** The items of `ids` that `table` holds, each read through `read`, by id: the ports' getMany. */
+export function readMany<T, R>(
+  table: ReadonlyMap<string, T>,
+  ids: readonly string[],
+  read: (item: T) => R,
+): Map<string, R> {
+  const found = new Map<string, R>();
+  for (const id of ids) {
+    const item = table.get(id);
+    if (item) found.set(id, read(item));
+  }
+  return found;
+}

@@ -1,14 +1,8 @@
 import { ActivityStatus, StepStatus, WorkerTaskStatus } from '../../../core/model.js';
-import type {
-  ActivityReport,
-  ExecutionStepRecord,
-  TaskClaimant,
-  WorkerTask,
-  WorkerTaskStore,
-} from '../../../core/ports.js';
+import type { ExecutionStepRecord, TaskClaimant, WorkerTask, WorkerTaskStore } from '../../../core/ports.js';
 import type { ExecutionStep } from '../../../core/schemas/execution.js';
 import { keepNewestBytes } from '../../../core/step-output.js';
-import { applyPatch, ConditionalCheckFailed, copy, type MemoryTables } from './tables.js';
+import { applyPatch, ConditionalCheckFailed, copy, type MemoryTables, readMany } from './tables.js';
 
 const receiptKey = ({ claimedBy, workerId }: Required<TaskClaimant>, claimId: string) =>
   `claim|${claimedBy}|${workerId}|${claimId}`;
@@ -42,12 +36,7 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
   }
 
   async getMany(taskIds: readonly string[]): Promise<Map<string, WorkerTask>> {
-    const found = new Map<string, WorkerTask>();
-    for (const taskId of taskIds) {
-      const task = this.db.tasks.get(taskId);
-      if (task) found.set(taskId, copy(task));
-    }
-    return found;
+    return readMany(this.db.tasks, taskIds, copy);
   }
 
   async enqueue(task: WorkerTask, stepFrom: readonly StepStatus[]): Promise<boolean> {
@@ -75,12 +64,7 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
     return this.queued().map(copy);
   }
 
-  async claim(
-    taskId: string,
-    claimant: Required<TaskClaimant>,
-    claimId: string,
-    now: string,
-  ): Promise<WorkerTask | undefined> {
+  async claim(...[taskId, claimant, claimId, now]: Parameters<WorkerTaskStore['claim']>) {
     const task = this.db.tasks.get(taskId);
     if (!task || task.status !== WorkerTaskStatus.Queued) return undefined;
     const step = this.step(task.executionId, task.ordinal);
@@ -138,13 +122,7 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
       ?.set(task.ordinal, { ...rest, status: StepStatus.Queued } as ExecutionStepRecord);
   }
 
-  async touch(
-    taskId: string,
-    claimant: TaskClaimant,
-    now: string,
-    message: string | undefined,
-    output?: string | undefined,
-  ): Promise<boolean> {
+  async touch(...[taskId, claimant, now, message, output]: Parameters<WorkerTaskStore['touch']>) {
     const task = this.db.tasks.get(taskId);
     if (!claimedBy(task, claimant)) return false;
     task.lastHeartbeatAt = now;
@@ -153,13 +131,7 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
     return true;
   }
 
-  async complete(
-    task: WorkerTask,
-    claimant: TaskClaimant,
-    report: ActivityReport,
-    now: string,
-    stepPatch: Partial<ExecutionStep>,
-  ): Promise<'ok' | 'late' | 'not-claimed'> {
+  async complete(...[task, claimant, report, now, stepPatch]: Parameters<WorkerTaskStore['complete']>) {
     const stored = this.db.tasks.get(task.taskId);
     if (!claimedBy(stored, claimant)) return 'not-claimed';
     const step = this.step(task.executionId, task.ordinal);

@@ -35,6 +35,15 @@ class FakeApi {
   backoff(): number {
     return 10;
   }
+
+  /** Waits (up to `ms`) until one outcome has been sent. */
+  oneCompleted(ms = 10_000) {
+    return eventually(
+      async () => this.completes.length,
+      (n) => n === 1,
+      ms,
+    );
+  }
 }
 
 const task = (
@@ -106,11 +115,7 @@ describe('WorkerAgent', () => {
     api.cancel.add(cancelled.taskId);
     api.queue.push(cancelled);
 
-    await eventually(
-      async () => api.completes.length,
-      (n) => n === 1,
-      10_000,
-    );
+    await api.oneCompleted();
     await agent.stop({ graceSeconds: 0 });
 
     expect(api.heartbeats[0]).toEqual({
@@ -127,11 +132,7 @@ describe('WorkerAgent', () => {
     const printing = task('echo one; echo two; sleep 2.5; echo three', { heartbeatIntervalSeconds: 1 });
     api.queue.push(printing);
 
-    await eventually(
-      async () => api.completes.length,
-      (n) => n === 1,
-      10_000,
-    );
+    await api.oneCompleted();
     await agent.stop({ graceSeconds: 0 });
 
     const outputs = api.heartbeats.map((beat) => beat.output);
@@ -171,11 +172,7 @@ describe('WorkerAgent', () => {
     const taskId = randomUUID();
     api.queue.push({ ...task('true'), taskId, step: { stepType: 'Teleport', name: 'beam me up' } });
 
-    await eventually(
-      async () => api.completes.length,
-      (n) => n === 1,
-      5000,
-    );
+    await api.oneCompleted(5000);
     await agent.stop();
 
     expect(api.completes[0]).toMatchObject({

@@ -1,8 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, loadWorkerConfig, parseWorkerConfig } from '../../../worker/config.js';
+import { suiteTempDir } from '../../helpers/temp-dir.js';
 
 const minimal = { apiUrl: 'http://localhost:3000/api/v1/' };
 
@@ -169,31 +169,23 @@ describe('parseWorkerConfig', () => {
 });
 
 describe('loadWorkerConfig', () => {
-  let dir: string;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'worker-config-'));
-  });
-
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = suiteTempDir('worker-config-');
 
   it('says when the file is missing', async () => {
-    await expect(loadWorkerConfig(join(dir, 'absent.json'))).rejects.toThrow(
+    await expect(loadWorkerConfig(join(dir(), 'absent.json'))).rejects.toThrow(
       /^Worker configuration file not found: .*absent\.json$/,
     );
   });
 
   it('says when the file is not JSON', async () => {
-    const file = join(dir, 'broken.json');
+    const file = join(dir(), 'broken.json');
     await writeFile(file, '{ "apiUrl": ');
 
     await expect(loadWorkerConfig(file)).rejects.toThrow(/broken\.json is not valid JSON/);
   });
 
   it('names the file and the field', async () => {
-    const file = join(dir, 'bad.json');
+    const file = join(dir(), 'bad.json');
     await writeFile(file, JSON.stringify({ ...minimal, concurrency: 'four' }));
 
     await expect(loadWorkerConfig(file)).rejects.toThrow(
@@ -203,7 +195,7 @@ describe('loadWorkerConfig', () => {
 
   describe('plain http', () => {
     const load = async (config: Record<string, unknown>) => {
-      const file = join(dir, 'http.json');
+      const file = join(dir(), 'http.json');
       await writeFile(file, JSON.stringify(config));
       return loadWorkerConfig(file);
     };

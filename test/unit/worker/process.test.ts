@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runProcess, Tail } from '../../../worker/process.js';
 import { eventually } from '../../helpers/eventually.js';
+import { suiteTempDir } from '../../helpers/temp-dir.js';
 
 /** True while `pid` is a live process (a zombie waiting for a reaper counts as gone). */
 async function alive(pid: number): Promise<boolean> {
@@ -19,15 +19,7 @@ async function alive(pid: number): Promise<boolean> {
 const never = new AbortController().signal;
 
 describe('runProcess', () => {
-  let dir: string;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'worker-process-'));
-  });
-
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = suiteTempDir('worker-process-');
 
   it('returns the exit code and the output, without a shell', async () => {
     const result = await runProcess({ command: 'printf', args: ['%s|', 'a b', '$HOME', '*'], signal: never });
@@ -56,13 +48,13 @@ describe('runProcess', () => {
   });
 
   it('reports a program that does not exist', async () => {
-    const result = await runProcess({ command: join(dir, 'missing'), args: [], signal: never });
+    const result = await runProcess({ command: join(dir(), 'missing'), args: [], signal: never });
 
     expect(result.spawnError?.code).toBe('ENOENT');
   });
 
   it('stops the whole process group on abort', async () => {
-    const pids = join(dir, 'pids');
+    const pids = join(dir(), 'pids');
     const controller = new AbortController();
     const running = runProcess({
       command: '/bin/sh',
@@ -106,7 +98,7 @@ describe('runProcess', () => {
   });
 
   it('stops background children a finished program left behind', async () => {
-    const pidFile = join(dir, 'left-behind');
+    const pidFile = join(dir(), 'left-behind');
     const result = await runProcess({
       command: '/bin/sh',
       args: ['-c', `sleep 30 & echo $! > ${pidFile}; echo done`],
@@ -123,7 +115,7 @@ describe('runProcess', () => {
   });
 
   it('does not wait for ever on a process that left the group but holds the pipes', async () => {
-    const pidFile = join(dir, 'escaped');
+    const pidFile = join(dir(), 'escaped');
     const started = Date.now();
 
     const result = await runProcess({
