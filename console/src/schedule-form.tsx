@@ -224,8 +224,8 @@ function StepFields({
             disabled={index === 0}
             onChange={(event) => onChange({ executionMode: event.currentTarget.value as ExecutionMode })}
           >
-            <option value={ExecutionMode.Sequential}>after the previous stage (new stage)</option>
-            <option value={ExecutionMode.ParallelWithPrevious}>in parallel with the previous step</option>
+            <option value={ExecutionMode.Sequential}>Sequential (new stage)</option>
+            <option value={ExecutionMode.ParallelWithPrevious}>Parallel with previous</option>
           </select>
         </div>
         {step.stepType === StepType.RunProfile ? (
