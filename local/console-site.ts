@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +37,8 @@ async function newestSource(dir: string): Promise<number> {
   let newest = 0;
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
     const path = join(entry.parentPath, entry.name);
-    if (!entry.isFile() || path.startsWith(CONSOLE_DIST + sep) || path.includes(`${sep}node_modules${sep}`))
+    // The build and its staging folders (`dist-…`) are outputs, not sources.
+    if (!entry.isFile() || path.startsWith(CONSOLE_DIST) || path.includes(`${sep}node_modules${sep}`))
       continue;
     newest = Math.max(newest, (await stat(path)).mtimeMs);
   }
@@ -52,11 +53,27 @@ export async function consoleBuildIsStale(): Promise<boolean> {
   return newest > built.mtimeMs;
 }
 
-/** Builds the console with its Vite config (`npm run build:console`) when it is stale; its folder. */
+/**
+ * Builds the console with its Vite config (`npm run build:console`) when it is stale; its folder.
+ * The build goes to a folder of its own and is moved into place whole, so a server (another
+ * `npm start`, a test) never serves a half-written build; one finished meanwhile by another wins.
+ */
 export async function ensureConsoleBuilt(): Promise<string> {
-  if (await consoleBuildIsStale()) {
-    const { build } = await import('vite');
-    await build({ configFile: join(REPOSITORY, CONSOLE_SOURCE_DIR, 'vite.config.ts'), logLevel: 'warn' });
+  if (!(await consoleBuildIsStale())) return CONSOLE_DIST;
+  const { build } = await import('vite');
+  const staging = await mkdtemp(`${CONSOLE_DIST}-`);
+  try {
+    await build({
+      configFile: join(REPOSITORY, CONSOLE_SOURCE_DIR, 'vite.config.ts'),
+      logLevel: 'warn',
+      build: { outDir: staging, emptyOutDir: true },
+    });
+    if (await consoleBuildIsStale()) {
+      await rm(CONSOLE_DIST, { recursive: true, force: true });
+      await rename(staging, CONSOLE_DIST);
+    }
+  } finally {
+    await rm(staging, { recursive: true, force: true });
   }
   return CONSOLE_DIST;
 }

@@ -1,7 +1,7 @@
-import { ExecutionStatus, InitiatedByType } from '../../core/model.js';
+import { ExecutionStatus, InitiatedByType, StepStatus } from '../../core/model.js';
 import type { ExecutionStep } from '../../core/schemas/execution.js';
+import { stagesOf } from '../../core/stages.js';
 import { call } from './api.js';
-import { stagesOf } from './schedules.js';
 import {
   Duration,
   ErrorMessage,
@@ -21,6 +21,19 @@ import {
  */
 
 const LIVE_REFRESH_MS = 2000;
+
+const GOOD_ENDS: readonly string[] = [StepStatus.Completed, StepStatus.CompletedWithWarning];
+const BAD_ENDS: readonly string[] = [StepStatus.Failed, StepStatus.CompletedWithError, StepStatus.Cancelled];
+
+/** The stage's dot on the timeline: under way, ended well, ended badly, or not reached. */
+const stageState = (stage: readonly ExecutionStep[], current: boolean) =>
+  current
+    ? 'current'
+    : stage.some((step) => BAD_ENDS.includes(step.status))
+      ? 'bad'
+      : stage.every((step) => GOOD_ENDS.includes(step.status))
+        ? 'good'
+        : 'pending';
 
 function StepCard({ step }: { step: ExecutionStep }) {
   return (
@@ -64,7 +77,7 @@ function StepCard({ step }: { step: ExecutionStep }) {
       {step.progressMessage && <p class="progress small">{step.progressMessage}</p>}
       {step.errorMessage && <p class="error-text small">{step.errorMessage}</p>}
       {step.output && (
-        <details open={!step.completedAt || undefined}>
+        <details open>
           <summary>Output</summary>
           <pre class="output">{step.output}</pre>
         </details>
@@ -192,7 +205,7 @@ export function ExecutionView({ id }: { id: string }) {
               return (
                 <li
                   key={index}
-                  class={`stage${index === data.currentStepIndex && !TERMINAL_EXECUTION.includes(data.status) ? ' current' : ''}`}
+                  class={`stage stage-${stageState(stage, index === data.currentStepIndex && !TERMINAL_EXECUTION.includes(data.status))}`}
                   aria-label={`Stage ${index + 1}${stage.length > 1 ? `, ${stage.length} steps in parallel` : ''}`}
                 >
                   <span class="stage-label">

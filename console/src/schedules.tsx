@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { TriggerType } from '../../core/model.js';
 import type { ScheduleStep, ScheduleSummary } from '../../core/schemas/schedule.js';
+import { stagesOf } from '../../core/stages.js';
 import { call } from './api.js';
 import { ExecutionTable } from './executions.js';
 import { ErrorMessage, href, navigate, PageHeader, Pager, Status, Time, useAction, useLoad } from './ui.js';
@@ -130,13 +131,6 @@ export function SchedulesPage({ query }: { query: URLSearchParams }) {
     </>
   );
 }
-
-/** Steps grouped by stage: the steps of one stage run side by side. */
-export const stagesOf = <T extends { stepIndex: number }>(steps: readonly T[]): T[][] => {
-  const stages = new Map<number, T[]>();
-  for (const step of steps) stages.set(step.stepIndex, [...(stages.get(step.stepIndex) ?? []), step]);
-  return [...stages.entries()].sort(([a], [b]) => a - b).map(([, group]) => group);
-};
 
 const stepTarget = (step: ScheduleStep): string => {
   switch (step.stepType) {
