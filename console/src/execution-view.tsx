@@ -75,7 +75,11 @@ function StepCard({ step }: { step: ExecutionStep }) {
         )}
       </dl>
       {step.progressMessage && <p class="progress small">{step.progressMessage}</p>}
-      {step.errorMessage && <p class="error-text small">{step.errorMessage}</p>}
+      {step.errorMessage && (
+        <p class={`${GOOD_ENDS.includes(step.status) ? 'warn-text' : 'error-text'} small`}>
+          {step.errorMessage}
+        </p>
+      )}
       {step.output && (
         <details open>
           <summary>Output</summary>
@@ -149,6 +153,10 @@ export function ExecutionView({ id }: { id: string }) {
             </p>
           )}
           <dl class="facts">
+            <dt>Execution</dt>
+            <dd>
+              <code>{data.id}</code>
+            </dd>
             <dt>Schedule</dt>
             <dd>
               <a href={href(`/schedules/${data.scheduleId}`)}>{data.scheduleName}</a>

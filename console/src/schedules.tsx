@@ -106,14 +106,20 @@ export function SchedulesPage({ query }: { query: URLSearchParams }) {
                       <span class="muted">Never run</span>
                     )}
                   </td>
-                  <td class="row-actions">
-                    <button type="button" disabled={actions.busy} onClick={() => actions.runNow(schedule.id)}>
-                      Run now<span class="visually-hidden"> {schedule.name}</span>
-                    </button>
-                    <button type="button" disabled={actions.busy} onClick={() => actions.toggle(schedule)}>
-                      {schedule.isEnabled ? 'Disable' : 'Enable'}
-                      <span class="visually-hidden"> {schedule.name}</span>
-                    </button>
+                  <td>
+                    <div class="row-actions">
+                      <button
+                        type="button"
+                        disabled={actions.busy}
+                        onClick={() => actions.runNow(schedule.id)}
+                      >
+                        Run now<span class="visually-hidden"> {schedule.name}</span>
+                      </button>
+                      <button type="button" disabled={actions.busy} onClick={() => actions.toggle(schedule)}>
+                        {schedule.isEnabled ? 'Disable' : 'Enable'}
+                        <span class="visually-hidden"> {schedule.name}</span>
+                      </button>
+                    </div>
                   </td>
                 </tr>
               ))}
