@@ -78,10 +78,9 @@ export async function completeOidcSignIn(oidc: ConsoleConfig['oidc']): Promise<C
     }),
   });
   if (!response.ok) throw new SignInError(`The issuer refused the code (${response.status})`);
-  const tokens = (await response.json()) as { access_token?: string; id_token?: string };
-  // The API wants a JWT for its audience: the access token when the issuer makes it one, else the ID token.
-  const token = tokens.access_token?.split('.').length === 3 ? tokens.access_token : tokens.id_token;
-  if (!token) throw new SignInError('The issuer returned no token the API can check');
+  // The API takes access tokens only (an ID token grants nothing at an API, and is refused).
+  const { access_token: token } = (await response.json()) as { access_token?: string };
+  if (!token) throw new SignInError('The issuer returned no access token');
   const credential: Credential = { kind: 'bearer', value: token };
   saveCredential(credential);
   return credential;
