@@ -14,7 +14,9 @@ export function SignIn({
   onSignedIn: (credential: Credential) => void;
 }) {
   const [key, setKey] = useState('');
-  const [problem, setProblem] = useState(error);
+  // Its own problems, else the shell's (a refused OIDC answer, a credential refused mid-session).
+  const [problem, setProblem] = useState<string>();
+  const shown = problem ?? error;
   const [busy, setBusy] = useState(false);
 
   const submit = async (event: Event) => {
@@ -47,9 +49,9 @@ export function SignIn({
     <main class="sign-in" id="main">
       <h1>Schedule execution service</h1>
       <p class="muted">Operator console. Sign in to continue.</p>
-      {problem && (
+      {shown && (
         <p class="error" role="alert">
-          {problem}
+          {shown}
         </p>
       )}
       <form onSubmit={submit}>

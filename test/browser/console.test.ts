@@ -5,10 +5,11 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient } from '../helpers/local-api.js';
 import { type Started, start, stop, waitFor } from '../helpers/npm-start.js';
+import { startOidcProvider, TEST_AUDIENCE, type TestOidcProvider } from '../helpers/oidc-provider.js';
 
 /**
  * The operator console in a real browser (Debian's Chromium, driven by playwright-core) against
- * `npm start`: sign in, build a schedule with a parallel stage, watch it run, cancel, retry, see the
+ * `npm start`: sign in (API key, and the OIDC issuer with PKCE), build a schedule with a parallel stage, watch it run, cancel, retry, see the
  * worker. Locally it is skipped, saying so, where Chromium is missing; `.ci/run` sets
  * REQUIRE_CHROMIUM=1, so CI fails instead of skipping.
  */
@@ -25,6 +26,7 @@ const ADMIN_KEY = `sek_browser${'0'.repeat(32)}`;
 
 describe.runIf(available || required)('the operator console', () => {
   let service: Started;
+  let issuer: TestOidcProvider;
   let browser: BrowserContext;
   let page: Page;
   let consoleUrl: string;
@@ -32,7 +34,12 @@ describe.runIf(available || required)('the operator console', () => {
   const userData = mkdtempSync(join(tmpdir(), 'console-chromium-'));
 
   beforeAll(async () => {
+    issuer = await startOidcProvider('RS256', {
+      user: { name: 'Olivia Operator', roles: ['Administrator'] },
+    });
     service = start({
+      OIDC_ISSUER: issuer.issuer,
+      OIDC_AUDIENCE: TEST_AUDIENCE,
       PORT: '0',
       LOCAL_IN_MEMORY: 'true',
       LOCAL_CRON: 'false',
@@ -62,6 +69,7 @@ describe.runIf(available || required)('the operator console', () => {
   afterAll(async () => {
     await browser?.close();
     if (service) await stop(service);
+    await issuer?.stop();
     rmSync(scratch, { recursive: true, force: true });
     rmSync(userData, { recursive: true, force: true });
   });
@@ -90,6 +98,34 @@ describe.runIf(available || required)('the operator console', () => {
     }));
     expect(storage.session).toContain(ADMIN_KEY);
     expect(storage.local).not.toContain(ADMIN_KEY);
+  });
+
+  it('signs in with the OIDC issuer: authorization code with PKCE, the code kept out of the address', async () => {
+    // A tab of its own: sessionStorage is per tab, so it starts signed out.
+    const tab = await browser.newPage();
+    await tab.goto(consoleUrl);
+
+    await tab.getByRole('button', { name: `Sign in with ${new URL(issuer.issuer).host}` }).click();
+
+    await tab.getByRole('heading', { name: 'Schedules' }).waitFor();
+    expect(issuer.requests.some((path) => path.startsWith('/authorize?'))).toBe(true);
+    expect(issuer.requests).toContain('/token');
+    expect(new URL(tab.url()).search).toBe('');
+    const credential = await tab.evaluate(() =>
+      JSON.parse(sessionStorage.getItem('console.credential') ?? '{}'),
+    );
+    expect(credential.kind).toBe('bearer');
+    await tab.close();
+  });
+
+  it('refuses a sign-in answer this browser did not ask for', async () => {
+    const tab = await browser.newPage();
+
+    await tab.goto(`${consoleUrl}?code=stolen&state=forged`);
+
+    await expect.poll(() => tab.getByRole('alert').textContent()).toContain('does not match a request');
+    await tab.getByLabel('API key').waitFor();
+    await tab.close();
   });
 
   it('creates a schedule with a parallel stage and watches it run to Completed', async () => {
