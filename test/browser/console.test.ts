@@ -43,6 +43,9 @@ describe.runIf(available || required)('the operator console', () => {
       PORT: '0',
       LOCAL_IN_MEMORY: 'true',
       LOCAL_CRON: 'false',
+      // Workers beat every third of this: the cancelled step hears of it within 5 s, not 40 s, so
+      // stopping npm start does not wait for it.
+      STEP_HEARTBEAT_TIMEOUT_SECONDS: '15',
       LOCAL_ADMIN_API_KEY: ADMIN_KEY,
     });
     consoleUrl = (
@@ -232,6 +235,35 @@ describe.runIf(available || required)('the operator console', () => {
       .poll(() => stepCard('Flaky sync').locator('.output').textContent())
       .toContain('second run ok');
     await page.getByRole('link', { name: 'the earlier execution' }).waitFor();
+  });
+
+  it('shows a new API key once, and sends a revoked one back to sign-in', async () => {
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByLabel('Name').fill('on-call laptop');
+
+    await page.getByRole('button', { name: 'Create key' }).click();
+
+    const shown = (await page.locator('.secret').textContent()) ?? '';
+    expect(shown).toMatch(/^sek_/);
+    await page.reload();
+    await page.getByRole('row', { name: /on-call laptop/ }).waitFor();
+    expect(await page.locator('.secret').count()).toBe(0);
+    expect(await page.content()).not.toContain(shown);
+
+    // Signed in with the new key in a tab of its own, which the revocation then throws out.
+    const tab = await browser.newPage();
+    await tab.goto(consoleUrl);
+    await tab.getByLabel('API key').fill(shown);
+    await tab.getByRole('button', { name: 'Sign in with API key' }).click();
+    await tab.getByRole('heading', { name: 'Schedules' }).waitFor();
+    await page.getByRole('button', { name: 'Revoke on-call laptop' }).click();
+    await expect.poll(() => page.getByRole('row', { name: /on-call laptop/ }).count()).toBe(0);
+
+    await tab.getByRole('link', { name: 'Workers' }).click();
+
+    await expect.poll(() => tab.getByRole('alert').textContent()).toContain('sign in again');
+    await tab.getByLabel('API key').waitFor();
+    await tab.close();
   });
 
   it('shows the embedded worker online', async () => {
