@@ -95,7 +95,7 @@ export function useAction() {
       setBusy(false);
     }
   };
-  return { busy, error, run, clear: () => setError(undefined) };
+  return { busy, error, run };
 }
 
 export function ErrorMessage({ error }: { error: ApiError | undefined }) {

@@ -183,7 +183,7 @@ describe.runIf(available || required)('the operator console', () => {
     await page.screenshot({ path: join(ARTEFACTS, 'console-execution.png'), fullPage: true });
   });
 
-  it('cancels a running execution', async () => {
+  it('pauses, resumes and cancels a running execution', async () => {
     const created = await api().post('/schedules', {
       name: 'Browser long export',
       triggerType: 'Manual',
@@ -197,6 +197,11 @@ describe.runIf(available || required)('the operator console', () => {
     await expect
       .poll(() => stepCard('Long export').locator('.status').textContent(), { timeout: 20_000 })
       .toBe('Processing');
+
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => executionStatus().textContent()).toBe('Paused');
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await expect.poll(() => executionStatus().textContent()).toBe('InProgress');
 
     await page.getByRole('button', { name: 'Cancel' }).click();
 
