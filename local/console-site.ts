@@ -7,6 +7,7 @@ import {
   CONSOLE_CONFIG_FILE,
   CONSOLE_SOURCE_DIR,
   type ConsoleConfig,
+  consoleContentSecurityPolicy,
 } from '../core/api/console-config.js';
 
 /**
@@ -85,6 +86,7 @@ export async function ensureConsoleBuilt(): Promise<string> {
 export function consoleSite(root: string, config: ConsoleConfig) {
   const base = resolve(root);
   const configBody = JSON.stringify(config);
+  const policy = consoleContentSecurityPolicy(config);
   return async (req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' });
@@ -96,6 +98,7 @@ export function consoleSite(root: string, config: ConsoleConfig) {
         'Content-Length': Buffer.byteLength(body),
         'Cache-Control': cache,
         'X-Content-Type-Options': 'nosniff',
+        'Content-Security-Policy': policy,
       });
       res.end(req.method === 'HEAD' ? undefined : body);
     };

@@ -56,11 +56,17 @@ export function useLoad<T>(
   const [error, setError] = useState<ApiError>();
   const loadRef = useRef(load);
   loadRef.current = load;
+  // Only the latest load may land: a slow answer for the previous page or id must not overwrite it.
+  const latest = useRef(0);
   const reload = useCallback(async () => {
+    const ticket = ++latest.current;
     try {
-      setData(await loadRef.current());
+      const loaded = await loadRef.current();
+      if (ticket !== latest.current) return;
+      setData(loaded);
       setError(undefined);
     } catch (caught) {
+      if (ticket !== latest.current) return;
       setError(caught instanceof ApiError ? caught : new ApiError(0, undefined, { cause: caught }));
     }
   }, []);

@@ -51,6 +51,9 @@ describe('the operator console on the local stack', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(await response.text()).toContain('<div id="app"></div>');
+    // Its own origin and the issuer's, nothing else; the browser test shows the console works under it.
+    expect(response.headers.get('content-security-policy')).toContain(`connect-src 'self' ${oidc.issuer}`);
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'self'");
   });
 
   it('serves the built script the page names, as JavaScript', async () => {
