@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { TriggerType } from '../../core/model.js';
-import type { ScheduleStep, ScheduleSummary } from '../../core/schemas/schedule.js';
+import type { ScheduleSortBy, ScheduleStep, ScheduleSummary } from '../../core/schemas/schedule.js';
 import { stagesOf } from '../../core/stages.js';
 import { call } from './api.js';
 import { ExecutionTable } from './executions.js';
@@ -9,6 +9,15 @@ import { ErrorMessage, href, navigate, PageHeader, Pager, Status, Time, useActio
 /** The schedules list (search, enabled, next run, last status) and one schedule's page. */
 
 const REFRESH_MS = 10_000;
+
+/** Every sort the API offers (a Record, so tsc flags one added or removed there). */
+const SORT_LABEL: Record<ScheduleSortBy, string> = {
+  name: 'Name',
+  enabled: 'Enabled',
+  nextRunTime: 'Next run',
+  lastRunTime: 'Last run',
+  created: 'Created',
+};
 
 const trigger = (schedule: Pick<ScheduleSummary, 'triggerType' | 'cronExpression' | 'timeZone'>) =>
   schedule.triggerType === TriggerType.Cron ? (
@@ -40,12 +49,21 @@ function useScheduleActions(onChange: () => Promise<void>) {
 export function SchedulesPage({ query }: { query: URLSearchParams }) {
   const search = query.get('search') ?? '';
   const page = query.get('page') ?? '1';
+  const sortBy = (query.get('sortBy') ?? 'name') as ScheduleSortBy;
+  const sortDescending = query.get('sortDescending') === 'true' ? 'true' : 'false';
   const [typed, setTyped] = useState(search);
   const list = useLoad(
-    () => call('listSchedules', { query: { search, page, sortBy: 'name' } }),
-    [search, page],
+    () => call('listSchedules', { query: { search, page, sortBy, sortDescending } }),
+    [search, page, sortBy, sortDescending],
     REFRESH_MS,
   );
+  const show = (patch: Record<string, string | undefined>) =>
+    navigate('/schedules', {
+      search: search || undefined,
+      sortBy,
+      sortDescending: sortDescending === 'true' ? 'true' : undefined,
+      ...patch,
+    });
   const actions = useScheduleActions(list.reload);
   return (
     <>
@@ -59,7 +77,7 @@ export function SchedulesPage({ query }: { query: URLSearchParams }) {
         aria-label="Search schedules"
         onSubmit={(event) => {
           event.preventDefault();
-          navigate('/schedules', { search: typed.trim() || undefined });
+          show({ search: typed.trim() || undefined, page: undefined });
         }}
       >
         <label for="schedule-search">Search name or description</label>
@@ -70,6 +88,27 @@ export function SchedulesPage({ query }: { query: URLSearchParams }) {
           onInput={(event) => setTyped(event.currentTarget.value)}
         />
         <button type="submit">Search</button>
+        <div class="field">
+          <label for="schedule-sort">Sort by</label>
+          <select
+            id="schedule-sort"
+            onChange={(event) => show({ sortBy: event.currentTarget.value, page: undefined })}
+          >
+            {Object.entries(SORT_LABEL).map(([value, label]) => (
+              <option key={value} value={value} selected={value === sortBy}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </div>
+        <label class="inline">
+          <input
+            type="checkbox"
+            checked={sortDescending === 'true'}
+            onChange={(event) => show({ sortDescending: event.currentTarget.checked ? 'true' : undefined })}
+          />
+          Descending
+        </label>
       </form>
       <ErrorMessage error={list.error ?? actions.error} />
       {list.data && (
@@ -128,10 +167,7 @@ export function SchedulesPage({ query }: { query: URLSearchParams }) {
           {list.data.items.length === 0 && (
             <p class="muted">No schedules{search ? ` match “${search}”` : ''}.</p>
           )}
-          <Pager
-            info={list.data}
-            onPage={(next) => navigate('/schedules', { search: search || undefined, page: String(next) })}
-          />
+          <Pager info={list.data} onPage={(next) => show({ page: String(next) })} />
         </>
       )}
     </>
