@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Four suites: unit (no network), integration (a real DynamoDB Local and a real PostgreSQL, both
+ * Six suites: unit (no network), integration (a real DynamoDB Local and a real PostgreSQL, both
  * started once by its globalSetup),
  * e2e (the whole local stack over HTTP, one per file), faults (the local stack killed, its worker
- * killed, cancels racing completions) and infra (the CDK template and cdk-nag).
+ * killed, cancels racing completions), infra (the CDK template and cdk-nag) and browser (the operator
+ * console in Chromium against `npm start`).
  */
 export default defineConfig({
   test: {
@@ -31,6 +32,14 @@ export default defineConfig({
         },
       },
       { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000 } },
+      {
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          testTimeout: 90_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

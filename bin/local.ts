@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { OidcSettingsError, oidcSettingsFromEnv } from '../core/auth/oidc-settings.js';
 import { settingsFromEnv } from '../core/environment.js';
+import { ensureConsoleBuilt } from '../local/console-site.js';
 import { LocalRuntimeError } from '../local/dynamodb-local.js';
 import { startLocalStack } from '../local/stack.js';
 import { ConfigError } from '../worker/config.js';
@@ -25,6 +26,8 @@ try {
   const { waitSeconds, heartbeatTimeoutSeconds, queueTimeoutSeconds } = settingsFromEnv(
     Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== '')),
   );
+  // A fresh clone has no build, and an edited console an old one: either is (re)built first.
+  const consoleDir = await ensureConsoleBuilt();
   const stack = await startLocalStack({
     port,
     ...(inMemory ? {} : { dataDir }),
@@ -35,8 +38,10 @@ try {
     heartbeatTimeoutSeconds,
     queueTimeoutSeconds,
     ...(oidc ? { oidc } : {}),
+    consoleDir,
   });
   console.log(`Schedule execution service: ${stack.apiUrl}`);
+  console.log(`  operator console: ${stack.consoleUrl}`);
   console.log(`  data: ${inMemory ? 'in memory (LOCAL_IN_MEMORY=true)' : dataDir}`);
   console.log(`  Administrator API key (local-admin): ${stack.adminApiKey}`);
   console.log(

@@ -19,3 +19,10 @@ export function assignStageIndexes<T extends { executionMode: ExecutionMode }>(
 export function countStages(steps: readonly { stepIndex: number }[]): number {
   return new Set(steps.map((step) => step.stepIndex)).size;
 }
+
+/** The steps stage by stage, in stage order (each stage's steps in their order): what runs side by side. */
+export function stagesOf<T extends { stepIndex: number }>(steps: readonly T[]): T[][] {
+  const stages = new Map<number, T[]>();
+  for (const step of steps) stages.set(step.stepIndex, [...(stages.get(step.stepIndex) ?? []), step]);
+  return [...stages.entries()].sort(([a], [b]) => a - b).map(([, group]) => group);
+}

@@ -22,6 +22,7 @@ import {
   gatewayStatus,
 } from '../core/api/gateway-responses.js';
 import { API_BASE_PATH, type HandlerGroup, ROUTES, type Route } from '../core/api/routes.js';
+import type { ConsoleSite } from './console-site.js';
 import { readBody } from './http.js';
 
 /**
@@ -36,6 +37,8 @@ export interface LocalApiOptions {
   handlers: Record<HandlerGroup, LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>>;
   authorizer: LambdaHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>;
   stage?: string;
+  /** Serves every path outside {@link API_BASE_PATH} (the operator console); absent: API Gateway's 403 there. */
+  site?: ConsoleSite;
 }
 
 /** API Gateway's payload limit. */
@@ -176,6 +179,8 @@ export function createLocalApi(options: LocalApiOptions): Server {
       const url = URL.parse(req.url ?? '/', 'http://localhost');
       if (!url) return sendGatewayResponse(res, 'DEFAULT_4XX', requestTime);
       const method = req.method ?? 'GET';
+      const inApi = url.pathname === API_BASE_PATH || url.pathname.startsWith(`${API_BASE_PATH}/`);
+      if (options.site && !inApi) return await options.site(req, res, url.pathname);
       const found = match(method, url.pathname);
       if (!found) return sendGatewayResponse(res, 'MISSING_AUTHENTICATION_TOKEN', requestTime);
       if (found === 'bad-escape') return sendGatewayResponse(res, 'DEFAULT_4XX', requestTime);

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
 import { TABLE_ENV, type TableKey } from '../core/adapters/dynamodb/tables.js';
+import { consoleConfig } from '../core/api/console-config.js';
 import { API_BASE_PATH } from '../core/api/routes.js';
 import { type OidcSettings, oidcEnvironment } from '../core/auth/oidc-settings.js';
 import { ALL_DUE_PARTITIONS } from '../core/due-partitions.js';
@@ -14,6 +15,7 @@ import { RECONCILE_GRACE_MS } from '../core/services/reconciler.js';
 import { WorkerAgent } from '../worker/agent.js';
 import { loadWorkerConfig } from '../worker/config.js';
 import { createLocalApi, lambdaContext } from './api-gateway.js';
+import { consoleSite } from './console-site.js';
 import {
   assertPortFree,
   type DynamoConnection,
@@ -70,12 +72,16 @@ export interface LocalStackOptions {
   workerConfigFile?: string;
   /** Accept `Authorization: Bearer` tokens from this OIDC issuer (handed to the authorizer as in Lambda); off when absent. */
   oidc?: OidcSettings;
+  /** Serve the operator console's built files from this folder at `/` (see local/console-site.ts); off when absent. */
+  consoleDir?: string;
 }
 
 export interface LocalStack {
   /** Base URL of the API, ending in `/api/v1`. */
   readonly apiUrl: string;
   readonly adminApiKey: string;
+  /** The operator console's address (`http://localhost:<port>/`), when it is served. */
+  readonly consoleUrl?: string;
   /** The DynamoDB Local database the handlers use, with its secret access key id. */
   readonly dynamo: DynamoConnection;
   /** The embedded worker's id and pools, when one runs. */
@@ -202,6 +208,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         worker: worker.handler,
       },
       authorizer: authorizer.handler,
+      ...(options.consoleDir ? { site: consoleSite(options.consoleDir, consoleConfig(options.oidc)) } : {}),
     });
     const listening = server;
     const port = await listenOnLoopback(listening, options.port);
@@ -260,6 +267,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       apiUrl,
       events: () => bus.events(),
       adminApiKey,
+      ...(options.consoleDir ? { consoleUrl: `http://localhost:${port}/` } : {}),
       ...(workerInfo ? { worker: workerInfo } : {}),
       dynamo: dynamo.connection,
       stop: async () => {

@@ -32,3 +32,17 @@ export const consoleConfig = (oidc: OidcSettings | undefined): ConsoleConfig => 
   apiBase: API_BASE_PATH,
   oidc: oidc ? { issuer: oidc.issuer, clientId: oidc.clientIds?.[0] ?? oidc.audience } : null,
 });
+
+/**
+ * The console's Content-Security-Policy: its own files and API only, plus the OIDC issuer it fetches
+ * discovery and tokens from; no inline script, no framing. Wherever the console is served.
+ */
+export const consoleContentSecurityPolicy = (config: ConsoleConfig): string =>
+  [
+    "default-src 'self'",
+    `connect-src 'self'${config.oidc ? ` ${new URL(config.oidc.issuer).origin}` : ''}`,
+    "img-src 'self' data:",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+  ].join('; ');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ExecutionMode } from '../../core/model.js';
-import { assignStageIndexes, countStages } from '../../core/stages.js';
+import { assignStageIndexes, countStages, stagesOf } from '../../core/stages.js';
 
 const { Sequential: S, ParallelWithPrevious: P } = ExecutionMode;
 
@@ -65,5 +65,31 @@ describe('countStages', () => {
 
   it('counts distinct stepIndex values, not steps', () => {
     expect(countStages([{ stepIndex: 0 }, { stepIndex: 0 }, { stepIndex: 1 }, { stepIndex: 1 }])).toBe(2);
+  });
+});
+
+describe('stagesOf', () => {
+  it('groups steps by stage in stage order, keeping their order inside a stage', () => {
+    // Arrange: rows as a store may return them, not in stage order.
+    const rows = [
+      { name: 'sync', stepIndex: 1 },
+      { name: 'import LDAP', stepIndex: 0 },
+      { name: 'export', stepIndex: 2 },
+      { name: 'import HR', stepIndex: 0 },
+    ];
+
+    // Act
+    const stages = stagesOf(rows);
+
+    // Assert
+    expect(stages.map((stage) => stage.map((step) => step.name))).toEqual([
+      ['import LDAP', 'import HR'],
+      ['sync'],
+      ['export'],
+    ]);
+  });
+
+  it('has no stage for no steps', () => {
+    expect(stagesOf([])).toEqual([]);
   });
 });
