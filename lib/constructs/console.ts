@@ -66,6 +66,8 @@ export class OperatorConsole extends Construct {
   public readonly distribution: Distribution;
   /** The console's URL, `https://<distribution domain>/`: the OIDC redirect URI too. */
   public readonly url: string;
+  /** Copies the build and `config.json` into the bucket at deploy time, then invalidates the distribution. */
+  public readonly deployment: BucketDeployment;
 
   constructor(scope: Construct, id: string, props: OperatorConsoleProps) {
     super(scope, id);
@@ -189,6 +191,7 @@ export class OperatorConsole extends Construct {
       distributionPaths: ['/*'],
       logGroup: new LogGroup(this, 'FilesDeploymentLogs', { retention: props.logRetention }),
     });
+    this.deployment = deployment;
     // The copy runs in CDK's singleton deployment function, created at the stack's root: its
     // findings are on its role and function, outside this construct.
     const handler = deployment.handlerRole.node.scope;
