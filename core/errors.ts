@@ -10,6 +10,7 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
   TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
@@ -23,6 +24,8 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  // What the IETF Idempotency-Key draft answers a key reused with another request.
+  IDEMPOTENCY_KEY_REUSED: 422,
   TOO_MANY_REQUESTS: 429,
   INTERNAL_ERROR: 500,
   SERVICE_UNAVAILABLE: 503,
@@ -103,6 +106,14 @@ export class ConflictError extends ApiError {
   override readonly name = 'ConflictError';
   constructor(message: string, details?: unknown, options?: ErrorOptions) {
     super(ErrorCode.CONFLICT, message, { ...options, details });
+  }
+}
+
+/** An Idempotency-Key sent again with a request other than the one it was first used with. */
+export class IdempotencyKeyReusedError extends ApiError {
+  override readonly name = 'IdempotencyKeyReusedError';
+  constructor(message: string, details?: unknown) {
+    super(ErrorCode.IDEMPOTENCY_KEY_REUSED, message, { details });
   }
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ErrorBodySchema } from '../schemas/common.js';
+import { ErrorBodySchema, IdempotencyHeaders } from '../schemas/common.js';
 import { API_BASE_PATH, ROUTES, type RouteDefinition } from './routes.js';
 
 /**
@@ -82,6 +82,11 @@ function operation(route: RouteDefinition): JsonSchema {
   }
   if (route.params) responses[404] = errorResponse('Not found');
   if (route.method !== 'GET') responses[409] = errorResponse('Conflicts with the current state');
+  if (route.headers === IdempotencyHeaders) {
+    responses[422] = errorResponse(
+      'IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was first used with a different request',
+    );
+  }
   // Answered by API Gateway itself, before any handler, for a body over its 10 MB limit.
   if (route.body) responses[413] = errorResponse('The body is over 10 MB');
   responses[500] = errorResponse('Unexpected error');

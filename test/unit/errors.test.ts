@@ -5,6 +5,7 @@ import {
   ConflictError,
   ErrorCode,
   ForbiddenError,
+  IdempotencyKeyReusedError,
   NotFoundError,
   STATUS_BY_CODE,
   toErrorBody,
@@ -27,6 +28,12 @@ describe('error classes', () => {
     { error: new ForbiddenError('no'), name: 'ForbiddenError', code: 'FORBIDDEN', status: 403 },
     { error: new NotFoundError('Schedule', 'x'), name: 'NotFoundError', code: 'NOT_FOUND', status: 404 },
     { error: new ConflictError('busy'), name: 'ConflictError', code: 'CONFLICT', status: 409 },
+    {
+      error: new IdempotencyKeyReusedError('another request'),
+      name: 'IdempotencyKeyReusedError',
+      code: 'IDEMPOTENCY_KEY_REUSED',
+      status: 422,
+    },
     {
       error: new ApiError(ErrorCode.TOO_MANY_REQUESTS, 'slow down'),
       name: 'ApiError',
@@ -55,6 +62,7 @@ describe('error classes', () => {
       FORBIDDEN: 403,
       NOT_FOUND: 404,
       CONFLICT: 409,
+      IDEMPOTENCY_KEY_REUSED: 422,
       TOO_MANY_REQUESTS: 429,
       INTERNAL_ERROR: 500,
       SERVICE_UNAVAILABLE: 503,

@@ -105,6 +105,7 @@ describe('buildOpenApiDocument', () => {
       'FORBIDDEN',
       'NOT_FOUND',
       'CONFLICT',
+      'IDEMPOTENCY_KEY_REUSED',
       'TOO_MANY_REQUESTS',
       'INTERNAL_ERROR',
       'SERVICE_UNAVAILABLE',
@@ -272,7 +273,17 @@ describe('buildOpenApiDocument: retry', () => {
       $ref: '#/components/schemas/RunScheduleResult',
     });
     expect(retry.responses['202'].headers['Idempotent-Replayed']).toBeDefined();
-    expect(Object.keys(retry.responses)).toEqual(expect.arrayContaining(['400', '403', '404', '409']));
+    expect(Object.keys(retry.responses)).toEqual(expect.arrayContaining(['400', '403', '404', '409', '422']));
+  });
+
+  it('documents the 422 of a reused Idempotency-Key on run and retry, and on no other route', () => {
+    const with422 = Object.entries(doc.paths).flatMap(([path, methods]: [string, any]) =>
+      Object.entries(methods)
+        .filter(([, operation]: [string, any]) => '422' in operation.responses)
+        .map(([method]) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(with422.sort()).toEqual(['POST /schedule-executions/{id}/retry', 'POST /schedules/{id}/run']);
+    expect(retry.responses['422'].description).toMatch(/IDEMPOTENCY_KEY_REUSED/);
   });
 
   it('keeps the body required where the route needs one (createSchedule)', () => {
