@@ -31,7 +31,15 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
-      { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000 } },
+      {
+        test: {
+          name: 'infra',
+          include: ['test/infra/**/*.test.ts'],
+          // The stack deploys the built console: build it once when it is missing.
+          globalSetup: ['test/helpers/console-build-setup.ts'],
+          testTimeout: 120_000,
+        },
+      },
       {
         test: {
           name: 'browser',

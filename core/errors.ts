@@ -23,6 +23,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  // What the IETF Idempotency-Key draft answers a key reused with another request.
   TOO_MANY_REQUESTS: 429,
   INTERNAL_ERROR: 500,
   SERVICE_UNAVAILABLE: 503,
@@ -103,6 +104,18 @@ export class ConflictError extends ApiError {
   override readonly name = 'ConflictError';
   constructor(message: string, details?: unknown, options?: ErrorOptions) {
     super(ErrorCode.CONFLICT, message, { ...options, details });
+  }
+}
+
+/**
+ * An Idempotency-Key sent again with a request other than the one it was first used with. A 409
+ * `CONFLICT` (the key is held by the other request) rather than the IETF draft's 422, whose code
+ * the contract's closed list does not have.
+ */
+export class IdempotencyKeyReusedError extends ApiError {
+  override readonly name = 'IdempotencyKeyReusedError';
+  constructor(message: string, details?: unknown) {
+    super(ErrorCode.CONFLICT, message, { details });
   }
 }
 

@@ -1,4 +1,4 @@
-import type { ClaimedResponse, IdempotencyClaim, IdempotencyScope } from './idempotency.js';
+import type { ClaimedResponse, FoundClaim, IdempotencyClaim, IdempotencyScope } from './idempotency.js';
 import type {
   ActivityStatus,
   ExecutionStatus,
@@ -343,8 +343,8 @@ export interface ApiKeyStore {
 
 /** Claims of idempotency keys (core/idempotency.ts); `ExecutionStore.create` makes them. */
 export interface IdempotencyStore {
-  /** The response of the key's claim unexpired at `now` (epoch seconds), read consistently. */
-  find<T extends ClaimedResponse>(scope: IdempotencyScope, now: number): Promise<T | undefined>;
+  /** The key's claim unexpired at `now` (epoch seconds), read consistently: its response and request hash. */
+  find<T extends ClaimedResponse>(scope: IdempotencyScope, now: number): Promise<FoundClaim<T> | undefined>;
   /** Replaces the claim's response with the request's final one, when it differs from the claimed. */
   settle<T extends ClaimedResponse>(scope: IdempotencyScope, response: T): Promise<void>;
   /** Frees the key of a withdrawn run, if its claim still names that execution. */

@@ -33,11 +33,25 @@ export function acknowledgeNag(scope: IConstruct, rule: string, reason: string):
  * `grantee` (e.g. `<table>.Arn/index/*`): other wildcards on the same role still fail the synth.
  */
 export function acknowledgeGrantWildcards(grantee: IConstruct, grant: Grant, reason: string): void {
+  acknowledgeResourceWildcards(
+    grantee,
+    grant.principalStatements.flatMap((statement) => statement.resources),
+    reason,
+  );
+}
+
+/**
+ * Acknowledges the IAM5 findings of exactly these resources (ARNs, tokens allowed) on the policy of
+ * `grantee`, for the wildcards among them; resources without one are skipped.
+ */
+export function acknowledgeResourceWildcards(
+  grantee: IConstruct,
+  resources: readonly string[],
+  reason: string,
+): void {
   const stack = Stack.of(grantee);
-  for (const statement of grant.principalStatements) {
-    for (const resource of statement.resources) {
-      const flat = flattenCfnReference(stack.resolve(resource));
-      if (flat.includes('*')) acknowledgeNag(grantee, `IAM5[Resource::${flat}]`, reason);
-    }
+  for (const resource of resources) {
+    const flat = flattenCfnReference(stack.resolve(resource));
+    if (flat.includes('*')) acknowledgeNag(grantee, `IAM5[Resource::${flat}]`, reason);
   }
 }

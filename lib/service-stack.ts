@@ -4,6 +4,7 @@ import { TABLES, type TableKey } from '../core/adapters/dynamodb/tables.js';
 import type { ServiceConfig } from './config.js';
 import { ServiceApi } from './constructs/api.js';
 import { ChangeFeed } from './constructs/change-feed.js';
+import { OperatorConsole } from './constructs/console.js';
 import { CronTrigger } from './constructs/cron-trigger.js';
 import { DataTables } from './constructs/data.js';
 import { ServiceFunction } from './constructs/function.js';
@@ -32,6 +33,8 @@ export class ServiceStack extends Stack {
   public readonly changeFeed: ChangeFeed;
   /** Dashboard, alarms and the topic they notify. */
   public readonly monitoring: ServiceMonitoring;
+  /** The operator console and the API on one CloudFront origin. */
+  public readonly console: OperatorConsole;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -53,6 +56,13 @@ export class ServiceStack extends Stack {
       logLevel: config.logLevel,
       throttling: config.throttling,
       capacity: config.capacity,
+      ...(config.oidc ? { oidc: config.oidc } : {}),
+    });
+
+    this.console = new OperatorConsole(this, 'Console', {
+      api: this.api.api,
+      stageName: config.stageName,
+      logRetention: config.logRetention,
       ...(config.oidc ? { oidc: config.oidc } : {}),
     });
 
@@ -81,6 +91,11 @@ export class ServiceStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API' });
+    new CfnOutput(this, 'ConsoleUrl', {
+      value: this.console.url,
+      description:
+        'The operator console (and the API under /api/v1 on the same origin); the OIDC redirect URI',
+    });
     new CfnOutput(this, 'StateMachineArn', {
       value: this.workflow.stateMachine.stateMachineArn,
       description: 'The execution state machine (one execution per schedule execution, named by its id)',

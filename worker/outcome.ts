@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ActivityStatus } from '../core/model.js';
 import { FINAL_ACTIVITY_STATUSES as FINAL, WORKER_LIMITS } from '../core/schemas/worker.js';
+import { keepNewestBytes, STEP_OUTPUT_BYTES } from '../core/step-output.js';
 import type { FinalActivityStatus } from '../core/transitions.js';
 import type { StepOutcome } from './runners/types.js';
 
@@ -25,8 +26,8 @@ import type { StepOutcome } from './runners/types.js';
  * 4. A program that cannot be started (not found, not executable, missing working directory) →
  *    `FailedWithError` saying which.
  *
- * The step's `output` is the tail of stdout, then the tail of stderr; the executions API shows its
- * newest 16 KB on the step (while the step runs, heartbeats carry the lines printed so far).
+ * The step's `output` is the tail of stdout, then the tail of stderr, 16 KB of UTF-8 in all (what the
+ * executions API shows on the step; while the step runs, heartbeats carry the lines printed so far).
  */
 export const EXIT_CODE_STATUS: Readonly<Record<number, FinalActivityStatus>> = {
   0: ActivityStatus.Complete,
@@ -148,16 +149,31 @@ export function bound(outcome: StepOutcome): StepOutcome {
       ? { errorMessage: keepEnd(outcome.errorMessage, WORKER_LIMITS.errorMessage) }
       : {}),
     ...(outcome.activityId ? { activityId: outcome.activityId.slice(0, WORKER_LIMITS.activityId) } : {}),
-    ...(outcome.output ? { output: keepEnd(outcome.output, WORKER_LIMITS.output) } : {}),
+    // The service keeps no more (STEP_OUTPUT_BYTES), so no more is sent: the newest text.
+    ...(outcome.output ? { output: keepNewestBytes(outcome.output, STEP_OUTPUT_BYTES) } : {}),
   };
 }
 
-/** The stdout tail, then the stderr tail. */
-export function outputOf(stdout: string, stderr: string): string {
+const STDERR_HEADING = '--- stderr ---\n';
+
+/**
+ * The stdout tail, then the stderr tail, in at most `maxBytes` of UTF-8, newest text of each kept
+ * and no character split. When both do not fit, the shorter keeps all of itself up to half, the
+ * longer the rest: the result line is at stdout's end, the error at stderr's.
+ */
+export function outputOf(stdout: string, stderr: string, maxBytes: number = STEP_OUTPUT_BYTES): string {
   const out = stdout.trimEnd();
   const err = stderr.trimEnd();
-  if (!err) return out;
-  return out ? `${out}\n--- stderr ---\n${err}` : `--- stderr ---\n${err}`;
+  if (!err) return keepNewestBytes(out, maxBytes);
+  const heading = out ? `\n${STDERR_HEADING}` : STDERR_HEADING;
+  const budget = Math.max(0, maxBytes - Buffer.byteLength(heading));
+  const outBytes = Buffer.byteLength(out);
+  const errBytes = Buffer.byteLength(err);
+  const errShare =
+    outBytes + errBytes <= budget
+      ? errBytes
+      : Math.min(errBytes, Math.max(budget - outBytes, Math.floor(budget / 2)));
+  return `${keepNewestBytes(out, budget - errShare)}${heading}${keepNewestBytes(err, errShare)}`;
 }
 
 /** The last non-empty line of a text, trimmed. */

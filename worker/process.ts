@@ -1,8 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
+import { STEP_OUTPUT_BYTES } from '../core/step-output.js';
 
-/** Bytes of stdout and of stderr kept (the end of each), for the report. */
-export const DEFAULT_TAIL_BYTES = 4096;
+/**
+ * Bytes of stdout and of stderr kept (the end of each), for the report: as much as the step's
+ * `output` shows, so either stream alone can fill it (`outputOf` shares it between the two).
+ */
+export const DEFAULT_TAIL_BYTES = STEP_OUTPUT_BYTES;
 /** Longest progress line handed to `onStdoutLine`. */
 const MAX_LINE = 1000;
 /** After SIGKILL, how long to wait for the pipes to close before giving up on them. */

@@ -34,15 +34,24 @@ export const consoleConfig = (oidc: OidcSettings | undefined): ConsoleConfig => 
 });
 
 /**
- * The console's Content-Security-Policy: its own files and API only, plus the OIDC issuer it fetches
- * discovery and tokens from; no inline script, no framing. Wherever the console is served.
+ * The Content-Security-Policy the console is served with, locally and by CloudFront. It is a static
+ * build (scripts, styles, images from its own origin; Vite may inline small images and fonts as
+ * `data:`) calling the API on its own origin, so everything is `'self'`, except sign-in: the console
+ * fetches the issuer's discovery document and exchanges the code for tokens with `fetch`, so
+ * `connect-src` also allows the issuer's origin. (The redirect to the authorization endpoint is a
+ * top-level navigation, which CSP does not restrict.)
  */
 export const consoleContentSecurityPolicy = (config: ConsoleConfig): string =>
   [
     "default-src 'self'",
-    `connect-src 'self'${config.oidc ? ` ${new URL(config.oidc.issuer).origin}` : ''}`,
+    "script-src 'self'",
+    "style-src 'self'",
     "img-src 'self' data:",
-    "frame-ancestors 'none'",
+    "font-src 'self' data:",
+    `connect-src 'self'${config.oidc ? ` ${new URL(config.oidc.issuer).origin}` : ''}`,
+    "object-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",
+    // Never framed: no clickjacking of the cancel and retry buttons.
+    "frame-ancestors 'none'",
   ].join('; ');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ErrorBodySchema } from '../schemas/common.js';
+import { ErrorBodySchema, IdempotencyHeaders } from '../schemas/common.js';
 import { API_BASE_PATH, ROUTES, type RouteDefinition } from './routes.js';
 
 /**
@@ -81,7 +81,13 @@ function operation(route: RouteDefinition): JsonSchema {
     responses[403] = errorResponse(route.forbidden ? `${lacksRole}, or ${route.forbidden}` : lacksRole);
   }
   if (route.params) responses[404] = errorResponse('Not found');
-  if (route.method !== 'GET') responses[409] = errorResponse('Conflicts with the current state');
+  if (route.method !== 'GET') {
+    responses[409] = errorResponse(
+      route.headers === IdempotencyHeaders
+        ? 'Conflicts with the current state, or the Idempotency-Key was first used with a different request'
+        : 'Conflicts with the current state',
+    );
+  }
   // Answered by API Gateway itself, before any handler, for a body over its 10 MB limit.
   if (route.body) responses[413] = errorResponse('The body is over 10 MB');
   responses[500] = errorResponse('Unexpected error');

@@ -78,6 +78,7 @@ export const IdempotencyHeaders = z.object({
     .meta({
       description:
         'Makes the request idempotent for 24 hours: repeating it with the same key (same caller, same ' +
-        `schedule or execution) returns the first response, with ${IDEMPOTENT_REPLAYED}: true, and starts nothing.`,
+        `schedule or execution) returns the first response, with ${IDEMPOTENT_REPLAYED}: true, and starts nothing; ` +
+        'the same key with a different request (another fromStepIndex) is a 409 CONFLICT.',
     }),
 });

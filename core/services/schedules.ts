@@ -9,6 +9,8 @@ import {
   type IdempotencyClaim,
   type IdempotencyScope,
   type Replayable,
+  replayOf,
+  requestHash,
 } from '../idempotency.js';
 import {
   ExecutionStatus,
@@ -210,7 +212,8 @@ export class ScheduleService {
     idempotencyKey?: string,
   ): Promise<Replayable<RunScheduleResult>> {
     return this.once(
-      { operation: 'runSchedule', resourceId: id, initiator, idempotencyKey },
+      // Run takes no body: every run of the schedule with the key is the same request.
+      { operation: 'runSchedule', resourceId: id, initiator, idempotencyKey, request: {} },
       async (scope) => {
         const schedule = await this.require(id);
         if (schedule.steps.length === 0) {
@@ -242,7 +245,7 @@ export class ScheduleService {
     idempotencyKey?: string,
   ): Promise<Replayable<RunScheduleResult>> {
     return this.once(
-      { operation: 'retryExecution', resourceId: id, initiator, idempotencyKey },
+      { operation: 'retryExecution', resourceId: id, initiator, idempotencyKey, request: { fromStepIndex } },
       async (scope) => {
         const original = await this.deps.executions.get(id);
         if (!original) throw new NotFoundError('Execution', id);
@@ -273,8 +276,8 @@ export class ScheduleService {
 
   /**
    * A request that starts an execution, made at most once per idempotency key: with a key the caller
-   * already used for this operation on this resource, the first response is replayed
-   * (core/idempotency.ts). The key is read again on every attempt (`retrying`), before the overlap
+   * already used for this operation on this resource, the first response is replayed, or a 409 given
+   * when `request` (what it asks beyond the resource) differs from the first's (core/idempotency.ts). The key is read again on every attempt (`retrying`), before the overlap
    * policy is applied, so a repeat is not refused because of the run it repeats.
    */
   private once(
@@ -283,6 +286,7 @@ export class ScheduleService {
       resourceId: string;
       initiator: Initiator;
       idempotencyKey: string | undefined;
+      request: Readonly<Record<string, unknown>>;
     },
     attempt: (scope: IdempotencyScope | undefined) => Promise<RunScheduleResult>,
   ): Promise<Replayable<RunScheduleResult>> {
@@ -294,13 +298,14 @@ export class ScheduleService {
             principal: { type: initiator.type, id: initiator.id },
             resourceId,
             key: idempotencyKey,
+            requestHash: requestHash(request.request),
           }
         : undefined;
     return this.retrying(async (): Promise<Replayable<RunScheduleResult>> => {
       const earlier =
         scope && (await this.deps.idempotency.find<RunScheduleResult>(scope, claimTime(this.clock)));
       // Parsed again: the stored record's fields come back in no order, the contract's answer in its own.
-      if (earlier) return { ...RunScheduleResult.parse(earlier), replayed: true };
+      if (scope && earlier) return { ...RunScheduleResult.parse(replayOf(earlier, scope)), replayed: true };
       return attempt(scope);
     });
   }

@@ -23,6 +23,7 @@ export function idempotencyAndApiKeyStoreContract(name: string, makeStores: Stor
         principal: { type: 'User', id: 'u#1' },
         resourceId: schedule.id,
         key: 'k',
+        requestHash: 'first-request',
       };
       const { execution, steps } = runOf(schedule, 1);
       await stores.executions.create(
@@ -35,15 +36,20 @@ export function idempotencyAndApiKeyStoreContract(name: string, makeStores: Stor
       expect(
         await stores.idempotency.find({ ...scope, principal: { type: 'User', id: 'u#2' } }, now),
       ).toBeUndefined();
+      // The request hash is not part of the key: another request finds the claim, and its first request.
+      expect(await stores.idempotency.find({ ...scope, requestHash: 'another' }, now)).toEqual({
+        response: { executionId: execution.id, status: 'Queued' },
+        requestHash: 'first-request',
+      });
       await stores.idempotency.settle(scope, { executionId: randomUUID(), status: 'Cancelled' });
       expect(await stores.idempotency.find(scope, now)).toEqual({
-        executionId: execution.id,
-        status: 'Queued',
+        response: { executionId: execution.id, status: 'Queued' },
+        requestHash: 'first-request',
       });
       await stores.idempotency.settle(scope, { executionId: execution.id, status: 'Cancelled' });
       expect(await stores.idempotency.find(scope, now)).toEqual({
-        executionId: execution.id,
-        status: 'Cancelled',
+        response: { executionId: execution.id, status: 'Cancelled' },
+        requestHash: 'first-request',
       });
       await stores.idempotency.release(scope, randomUUID());
       expect(await stores.idempotency.find(scope, now)).toBeDefined();

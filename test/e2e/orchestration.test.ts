@@ -417,4 +417,31 @@ describe('retrying an execution', () => {
     expect(again.headers.get('Idempotent-Replayed')).toBe('true');
     expect((await drive(first.body.executionId)).status).toBe('Completed');
   });
+
+  it('answers 409 CONFLICT to the key sent again with another fromStepIndex', async () => {
+    // Arrange
+    const { executionId: originalId } = await run([{ name: 'first' }, { name: 'second' }]);
+    await drive(originalId, { first: 'Complete', second: 'FailedWithError' });
+    const keyed = apiClient(stack, stack.adminApiKey, { 'Idempotency-Key': `reused-${counter}` });
+    const first = await keyed.post(`/schedule-executions/${originalId}/retry`, { fromStepIndex: 1 });
+
+    // Act
+    const reused = await keyed.post(`/schedule-executions/${originalId}/retry`, { fromStepIndex: 0 });
+    const bodyless = await keyed.post(`/schedule-executions/${originalId}/retry`);
+
+    // Assert: the contract's error body, naming the execution the key started; nothing else started.
+    expect(first.status).toBe(202);
+    for (const refused of [reused, bodyless]) {
+      expect(refused.status).toBe(409);
+      expect(refused.headers.get('Idempotent-Replayed')).toBeNull();
+      expect(refused.body).toEqual({
+        code: 'CONFLICT',
+        message: expect.stringContaining('already used with a different request'),
+        details: { executionId: first.body.executionId },
+        timestamp: expect.any(String),
+      });
+    }
+    expect((await execution(originalId)).retriedByExecutionId).toBe(first.body.executionId);
+    expect((await drive(first.body.executionId)).status).toBe('Completed');
+  });
 });

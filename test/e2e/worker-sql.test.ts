@@ -151,7 +151,7 @@ describe('SqlScript steps through the local stack', () => {
   it('gives the SQL runner its connection string and an Executable step an environment without it', async () => {
     const sqlScriptPath = join(dir, 'secret-check.sql');
     await writeFile(sqlScriptPath, 'CREATE TABLE e2e_secret_check (id int);\n');
-    // The whole environment goes to a file: the 4 KB output tail could cut a long one short.
+    // The whole environment goes to a file: the 16 KB output tail could cut a long one short.
     const envFile = join(dir, 'step-env.json');
     const dumpEnv = join(dir, 'dump-env.mjs');
     await writeFile(

@@ -22,7 +22,8 @@ import { OIDC_ENV } from '../../core/environment.js';
 import { ConfigError, DEFAULT_CONFIG, readConfig } from '../../lib/config.js';
 import { actions, newApp, queriesIndexesOf, type Resource, type Statement, synth } from './template.js';
 
-const { stack, template, resources, logicalId, ofType, tableIds, roleStatements, tableAccess } = synth();
+const { stack, template, resources, logicalId, ofType, functions, tableIds, roleStatements, tableAccess } =
+  synth();
 
 /** A key schema as the template spells it: the partition key, then the sort key when there is one. */
 const keySchema = (d: { partitionKey: { name: string }; sortKey?: { name: string } }) => [
@@ -129,7 +130,8 @@ describe('the staged upgrade to the cell indexes', () => {
 });
 
 describe('ServiceApi functions', () => {
-  const fns = ofType('AWS::Lambda::Function');
+  // aws-cdk-lib's deploy-time function (BucketDeployment) is its own: runtime, logs and role are CDK's.
+  const fns = functions;
   const functionsWithData = [
     ...(['schedules', 'executions', 'api-keys', 'worker'] as const).map((g) => stack.api.functions[g]),
     stack.api.authorizerFunction,
@@ -207,6 +209,7 @@ describe('reserved concurrency', () => {
 });
 
 describe('IAM', () => {
+  const deployTimeRole = { role: stack.console.deployment.handlerRole };
   it('lets the authorizer do nothing but GetItem on the API keys table (and send its traces)', () => {
     expect(roleStatements(stack.api.authorizerFunction)).toEqual([
       { Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Effect: 'Allow', Resource: '*' },
@@ -253,9 +256,30 @@ describe('IAM', () => {
     };
     collect(resources);
     expect(statements.length).toBeGreaterThan(0);
+    // aws-cdk-lib's deploy-time function has its own grants: checked in the next test.
+    const deployTime = new Set(roleStatements(deployTimeRole).map((s) => JSON.stringify(s)));
     // Allows only: a Deny of `sqs:*` or `sns:*` over plain HTTP (enforceSSL) takes away, never grants.
     for (const statement of statements.filter((s) => s.Effect === 'Allow')) {
+      if (deployTime.has(JSON.stringify(statement))) continue;
       for (const action of actions(statement)) expect(action).not.toContain('*');
+    }
+  });
+
+  it("keeps the console deployment's wildcard actions to its two buckets, and only invalidates", () => {
+    const statements = roleStatements(deployTimeRole);
+    const bucketId = logicalId(stack.console.bucket);
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) {
+      const all = actions(statement);
+      if (all.every((a) => a.startsWith('s3:'))) {
+        for (const resource of [statement.Resource].flat()) {
+          const text = JSON.stringify(resource);
+          // The bootstrap asset bucket (the zipped build) or the console bucket, and nothing else.
+          expect(text.includes('cdk-hnb659fds-assets-') || text.includes(`"${bucketId}"`), text).toBe(true);
+        }
+      } else {
+        expect(all.sort()).toEqual(['cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation']);
+      }
     }
   });
 
@@ -493,7 +517,7 @@ describe('full synth', () => {
   it('bundles every handler into one self-contained ESM file and passes schema validation', () => {
     // The one synth that really runs esbuild (seconds, not milliseconds), inside the test's timeout.
     const bundled = synth({}, true);
-    const fns = Object.values(bundled.resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    const fns = bundled.functions.map(([, r]) => r);
     // The handler groups, the authorizer, the orchestrator, the reconciler, the dispatcher and the change feed.
     expect(fns).toHaveLength(Object.keys(bundled.stack.api.functions).length + 5);
     for (const fn of fns) {

@@ -64,6 +64,12 @@ export function synth(context: Record<string, unknown> = {}, full = false) {
   const logicalId = (construct: IConstruct) =>
     stack.getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+  // aws-cdk-lib's own deploy-time function (it copies the console into its bucket); not the service's.
+  const deployTimeFunctionIds = new Set([
+    logicalId(stack.console.deployment.handlerRole.node.scope as IConstruct),
+  ]);
+  /** The service's Lambda functions: every one in the template but aws-cdk-lib's deploy-time one. */
+  const functions = ofType('AWS::Lambda::Function').filter(([id]) => !deployTimeFunctionIds.has(id));
   const tableIds = Object.fromEntries(
     (Object.keys(TABLES) as TableKey[]).map((key) => [key, logicalId(stack.data.tables[key])]),
   ) as Record<TableKey, string>;
@@ -99,6 +105,7 @@ export function synth(context: Record<string, unknown> = {}, full = false) {
     resources,
     logicalId,
     ofType,
+    functions,
     tableIds,
     roleStatements,
     tablesIn,

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ConflictError, ValidationError } from '../../core/errors.js';
+import { ConflictError, IdempotencyKeyReusedError, ValidationError } from '../../core/errors.js';
 import { ExecutionStatus, type OverlapPolicy, StepStatus } from '../../core/model.js';
 import type { Execution, ExecutionStep } from '../../core/schemas/execution.js';
 import type { Schedule } from '../../core/schemas/schedule.js';
@@ -298,6 +298,53 @@ describe('ScheduleService.retry', () => {
     expect(await executionsOf(services, schedule)).toHaveLength(3);
     expect((await store.get(originalId))?.retriedByExecutionId).toBe(other.executionId);
     expect(workflow.calledWith('start').slice(-2)).toEqual([[first.executionId], [other.executionId]]);
+  });
+
+  it('refuses (409) the key sent again with another fromStepIndex, starting nothing; the same one replays', async () => {
+    // Arrange
+    const schedule = await withPolicy();
+    const originalId = await failedRun(schedule);
+    const first = await services.schedules.retry(originalId, canceller, 0, 'retry-k');
+
+    // Act
+    const fromAnotherStage = await rejectionOf(services.schedules.retry(originalId, canceller, 2, 'retry-k'));
+    const byDefault = await rejectionOf(
+      services.schedules.retry(originalId, canceller, undefined, 'retry-k'),
+    );
+    const again = await services.schedules.retry(originalId, canceller, 0, 'retry-k');
+
+    // Assert
+    for (const error of [fromAnotherStage, byDefault]) {
+      expect(error).toBeInstanceOf(IdempotencyKeyReusedError);
+      expect((error as IdempotencyKeyReusedError).statusCode).toBe(409);
+      expect((error as IdempotencyKeyReusedError).code).toBe('CONFLICT');
+      expect((error as IdempotencyKeyReusedError).details).toEqual({ executionId: first.executionId });
+    }
+    expect(again).toEqual({ ...first, replayed: true });
+    expect(await executionsOf(services, schedule)).toHaveLength(2);
+    expect((await store.get(originalId))?.retriedByExecutionId).toBe(first.executionId);
+    expect(workflow.calledWith('start').slice(-1)).toEqual([[first.executionId]]);
+  });
+
+  it('makes one execution of two concurrent same-key retries from different stages; the other is refused', async () => {
+    // Arrange
+    const schedule = await withPolicy();
+    const originalId = await failedRun(schedule);
+
+    // Act
+    const results = await Promise.allSettled([
+      services.schedules.retry(originalId, canceller, 0, 'race'),
+      services.schedules.retry(originalId, canceller, 2, 'race'),
+    ]);
+
+    // Assert: the loser read the winner's claim (written with its execution) and saw another request.
+    const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+    expect(won).toHaveLength(1);
+    expect(won[0]?.replayed).toBeUndefined();
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toBeInstanceOf(IdempotencyKeyReusedError);
+    expect(await executionsOf(services, schedule)).toHaveLength(2);
   });
 
   it('does not share keys with runs: a run key used again on a retry is another key', async () => {

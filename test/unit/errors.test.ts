@@ -6,6 +6,7 @@ import {
   ConflictError,
   ErrorCode,
   ForbiddenError,
+  IdempotencyKeyReusedError,
   NotFoundError,
   STATUS_BY_CODE,
   toErrorBody,
@@ -28,6 +29,12 @@ describe('error classes', () => {
     { error: new ForbiddenError('no'), name: 'ForbiddenError', code: 'FORBIDDEN', status: 403 },
     { error: new NotFoundError('Schedule', 'x'), name: 'NotFoundError', code: 'NOT_FOUND', status: 404 },
     { error: new ConflictError('busy'), name: 'ConflictError', code: 'CONFLICT', status: 409 },
+    {
+      error: new IdempotencyKeyReusedError('another request'),
+      name: 'IdempotencyKeyReusedError',
+      code: 'CONFLICT',
+      status: 409,
+    },
     {
       error: new ApiError(ErrorCode.TOO_MANY_REQUESTS, 'slow down'),
       name: 'ApiError',

@@ -275,6 +275,18 @@ describe('buildOpenApiDocument: retry', () => {
     expect(Object.keys(retry.responses)).toEqual(expect.arrayContaining(['400', '403', '404', '409']));
   });
 
+  it('documents the 409 of a reused Idempotency-Key on run and retry, and on no other route', () => {
+    const reusedKey = Object.entries(doc.paths).flatMap(([path, methods]: [string, any]) =>
+      Object.entries(methods)
+        .filter(([, operation]: [string, any]) =>
+          /Idempotency-Key/.test(operation.responses['409']?.description),
+        )
+        .map(([method]) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(reusedKey.sort()).toEqual(['POST /schedule-executions/{id}/retry', 'POST /schedules/{id}/run']);
+    expect(Object.keys(retry.responses)).not.toContain('422');
+  });
+
   it('keeps the body required where the route needs one (createSchedule)', () => {
     expect(doc.paths['/schedules'].post.requestBody.required).toBe(true);
   });

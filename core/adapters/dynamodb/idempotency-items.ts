@@ -30,6 +30,8 @@ export function claimPut(tableName: string, claim: IdempotencyClaim<ClaimedRespo
         operation: claim.scope.operation,
         resourceId: claim.scope.resourceId,
         response: claim.response,
+        // The first request's digest: the key sent again with another request is refused.
+        ...(claim.scope.requestHash === undefined ? {} : { requestHash: claim.scope.requestHash }),
         createdAt: claim.createdAt,
         [EXPIRES_AT]: claim.expiresAt,
       },

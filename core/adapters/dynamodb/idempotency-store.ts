@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { ClaimedResponse, IdempotencyScope } from '../../idempotency.js';
+import type { ClaimedResponse, FoundClaim, IdempotencyScope } from '../../idempotency.js';
 import type { IdempotencyStore } from '../../ports.js';
 import { getConsistent, withConflictRetry } from './client.js';
 import { claimId } from './idempotency-items.js';
@@ -13,9 +13,16 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
     private readonly tableName: string,
   ) {}
 
-  async find<T extends ClaimedResponse>(scope: IdempotencyScope, now: number): Promise<T | undefined> {
+  async find<T extends ClaimedResponse>(
+    scope: IdempotencyScope,
+    now: number,
+  ): Promise<FoundClaim<T> | undefined> {
     const item = await getConsistent(this.client, this.tableName, { id: claimId(scope) });
-    return item && Number(item[EXPIRES_AT]) > now ? (item.response as T) : undefined;
+    if (!item || Number(item[EXPIRES_AT]) <= now) return undefined;
+    return {
+      response: item.response as T,
+      ...(typeof item.requestHash === 'string' ? { requestHash: item.requestHash } : {}),
+    };
   }
 
   async settle<T extends ClaimedResponse>(scope: IdempotencyScope, response: T): Promise<void> {

@@ -176,6 +176,7 @@ export class MemoryExecutionStore implements ExecutionStore {
       this.db.claims.set(claimKey(claim.scope), {
         operation: claim.scope.operation,
         resourceId: claim.scope.resourceId,
+        ...(claim.scope.requestHash === undefined ? {} : { requestHash: claim.scope.requestHash }),
         response: copy(claim.response),
         createdAt: claim.createdAt,
         expiresAt: claim.expiresAt,

@@ -1,4 +1,4 @@
-import type { ClaimedResponse, IdempotencyScope } from '../../../core/idempotency.js';
+import type { ClaimedResponse, FoundClaim, IdempotencyScope } from '../../../core/idempotency.js';
 import type { IdempotencyStore } from '../../../core/ports.js';
 import { copy, type MemoryTables, type StoredClaim } from './tables.js';
 
@@ -19,9 +19,16 @@ export const claimable = (claim: StoredClaim | undefined, now: number) =>
 export class MemoryIdempotencyStore implements IdempotencyStore {
   constructor(private readonly db: MemoryTables) {}
 
-  async find<T extends ClaimedResponse>(scope: IdempotencyScope, now: number): Promise<T | undefined> {
+  async find<T extends ClaimedResponse>(
+    scope: IdempotencyScope,
+    now: number,
+  ): Promise<FoundClaim<T> | undefined> {
     const claim = this.db.claims.get(claimKey(scope));
-    return claim && claim.expiresAt > now ? (copy(claim.response) as T) : undefined;
+    if (!claim || claim.expiresAt <= now) return undefined;
+    return {
+      response: copy(claim.response) as T,
+      ...(claim.requestHash === undefined ? {} : { requestHash: claim.requestHash }),
+    };
   }
 
   async settle<T extends ClaimedResponse>(scope: IdempotencyScope, response: T): Promise<void> {

@@ -42,6 +42,7 @@ export class MemoryTables {
 export interface StoredClaim {
   operation: string;
   resourceId: string;
+  requestHash?: string;
   response: ClaimedResponse;
   createdAt: number;
   expiresAt: number;
