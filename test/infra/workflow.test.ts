@@ -336,11 +336,7 @@ describe('function environment and timeouts', () => {
 
   it('gives meta, which builds no services, none of it', () => {
     const variables = functionResource(api.functions.meta).Properties.Environment.Variables;
-    expect(Object.keys(variables).sort()).toEqual([
-      'NODE_OPTIONS',
-      'POWERTOOLS_LOG_LEVEL',
-      'POWERTOOLS_SERVICE_NAME',
-    ]);
+    expect(Object.keys(variables).sort()).toEqual(['POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_SERVICE_NAME']);
   });
 
   it('lets the worker function outlast its longest claim long poll, within API Gateway’s 29 s', () => {
