@@ -6,6 +6,7 @@ import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
 import type { Schedule } from '../core/schemas/schedule.js';
 import { ensureTables, localTableNames } from '../local/tables.js';
+import { runBundleBench } from './bundles.js';
 import { generateExecution, guid, random, SCHEDULE_COUNT, scheduleInput, scheduleOf } from './data.js';
 import { runDispatchBench } from './dispatch.js';
 import {
@@ -27,8 +28,9 @@ import { runWorkerOverheadBench } from './worker-overhead.js';
 /**
  * `npm run bench`: read cost of the execution endpoints with 10,000 and 100,000 stored executions, then
  * the orchestration figures (orchestration/: hand-off latency, throughput, cost per step), all local.
- * BENCH_ONLY=reads, orchestration, worker or dispatch runs one part (worker-overhead.ts: the worker agent's
- * own overhead per task; dispatch.ts: one cron tick over 1,000 and 10,000 due schedules). The orchestration and worker parts run in processes of their
+ * BENCH_ONLY=reads, orchestration, worker, dispatch or bundles runs one part (worker-overhead.ts: the worker agent's
+ * own overhead per task; dispatch.ts: one cron tick over 1,000 and 10,000 due schedules; bundles.ts: each Lambda
+ * bundle's size and module-load time). The orchestration and worker parts run in processes of their
  * own: the handlers build their services once per process, from the environment of the first stack.
  *
  * Reads: DynamoDB Local runs in memory, the real handlers serve HTTP behind the local API Gateway,
@@ -348,7 +350,7 @@ async function reads(began: number) {
 }
 
 /** A part (orchestration, worker) in a child process (same Node, same tsx loader), its output inline. */
-function partInChild(part: 'orchestration' | 'worker' | 'dispatch'): Promise<number> {
+function partInChild(part: 'orchestration' | 'worker' | 'dispatch' | 'bundles'): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
       stdio: 'inherit',
@@ -362,7 +364,7 @@ function partInChild(part: 'orchestration' | 'worker' | 'dispatch'): Promise<num
 async function main() {
   const began = performance.now();
   const only = process.env.BENCH_ONLY;
-  const parts = ['reads', 'orchestration', 'worker', 'dispatch'];
+  const parts = ['reads', 'orchestration', 'worker', 'dispatch', 'bundles'];
   if (only !== undefined && !parts.includes(only)) {
     throw new Error(`BENCH_ONLY: one of ${parts.join(', ')} (unset: all of them)`);
   }
@@ -378,9 +380,13 @@ async function main() {
     if (!(await runDispatchBench())) process.exitCode = 1;
     return;
   }
+  if (only === 'bundles') {
+    if (!(await runBundleBench())) process.exitCode = 1;
+    return;
+  }
   await reads(began);
   if (only === undefined) {
-    for (const part of ['orchestration', 'worker', 'dispatch'] as const) {
+    for (const part of ['orchestration', 'worker', 'dispatch', 'bundles'] as const) {
       log();
       const code = await partInChild(part);
       if (code !== 0) {
@@ -389,7 +395,9 @@ async function main() {
       }
     }
     log();
-    log(`Whole benchmark (reads + orchestration + worker + dispatch): ${seconds(performance.now() - began)}`);
+    log(
+      `Whole benchmark (reads + orchestration + worker + dispatch + bundles): ${seconds(performance.now() - began)}`,
+    );
   }
 }
 

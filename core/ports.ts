@@ -28,6 +28,8 @@ export interface ScheduleRecord extends Omit<ScheduleSummary, 'lastExecutionStat
 
 export interface ScheduleStore {
   get(id: string): Promise<ScheduleRecord | undefined>;
+  /** Consistent reads of many schedules at once (BatchGetItem), by id; unknown ids are left out. */
+  getMany(ids: readonly string[]): Promise<Map<string, ScheduleRecord>>;
   /**
    * Throws ConflictError when another schedule already has the name, ValidationError (naming
    * `steps`) when the schedule is too large to store.

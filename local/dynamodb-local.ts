@@ -44,6 +44,8 @@ export interface DynamoConnection {
 
 export interface DynamoDbLocal {
   readonly connection: DynamoConnection;
+  /** The JVM's process id (the bench reads its CPU time from /proc). */
+  readonly pid?: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -221,5 +223,5 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     }
   }
   client.destroy();
-  return { connection, stop };
+  return { connection, pid: child.pid, stop };
 }

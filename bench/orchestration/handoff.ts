@@ -140,6 +140,7 @@ export async function handoffPhase(context: PhaseContext, scheduleId: string): P
     steps: executions * steps,
     executions,
     stages: shapeOf(SEQUENTIAL).stages,
+    parallelStages: shapeOf(SEQUENTIAL).parallelStages,
     stepsPerExecution: steps,
   };
   return { ...result, window, heartbeat, idle, immediateClaims };

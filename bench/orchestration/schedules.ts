@@ -30,5 +30,10 @@ export const SEQUENTIAL = ['Sequential', 'Sequential', 'Sequential', 'Sequential
 export const MIX = ['Sequential', 'ParallelWithPrevious', 'ParallelWithPrevious', 'Sequential', 'Sequential'];
 export const shapeOf = (modes: string[]) => {
   const steps = assignStageIndexes(modes.map((executionMode) => ({ executionMode: executionMode as any })));
-  return { steps: steps.length, stages: countStages(steps) };
+  const stages = countStages(steps);
+  const sizes = new Map<number, number>();
+  for (const step of steps) sizes.set(step.stepIndex, (sizes.get(step.stepIndex) ?? 0) + 1);
+  /** Stages of more than one step: only these run through the RunStage Map. */
+  const parallelStages = [...sizes.values()].filter((size) => size > 1).length;
+  return { steps: steps.length, stages, parallelStages };
 };

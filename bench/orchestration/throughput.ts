@@ -130,6 +130,7 @@ export async function throughputPhase(
     steps: expectedSteps,
     executions: EXECUTIONS,
     stages: shape.stages,
+    parallelStages: shape.parallelStages,
     stepsPerExecution: shape.steps,
   };
   if (outcome === 'timeout')

@@ -15,6 +15,8 @@ export interface Window {
   steps: number;
   executions: number;
   stages: number;
+  /** Stages of more than one step (RunStage's Map); a stage of one step runs RunSingleStep instead. */
+  parallelStages: number;
   stepsPerExecution: number;
 }
 
@@ -36,24 +38,37 @@ export interface PerStep {
   failedRequests: number;
 }
 
-/** State transitions from the ASL (statemachines/execution.asl.json), for a run with no wait and no failure. */
-export const transitionsPerExecution = (stages: number, steps: number) => 3 * stages + steps + 3;
+/**
+ * State transitions from the ASL (statemachines/execution.asl.json), for a run with no wait and no
+ * failure: Advance and Route per stage and once more at the end, the Map per stage of several steps,
+ * RunStep or RunSingleStep per step, Finished.
+ */
+export const transitionsPerExecution = (stages: number, parallelStages: number, steps: number) =>
+  2 * stages + parallelStages + steps + 3;
+
+/** The same before issue #13 (main at 238e6e3): every stage ran through the Map. */
+export const transitionsPerExecutionBefore = (stages: number, steps: number) => 3 * stages + steps + 3;
 
 /**
  * Transitions the counted orchestrator invocations imply: each Advance invocation is the Advance state
- * (a retry is another one), each successful one is followed by Route and by RunStage (Map), Park or
- * Finished; each RunStep invokes enqueueStep once; StepFailed and Crash invoke their own action.
+ * (a retry is another one), each successful one is followed by Route and by RunStage (Map, for a
+ * stage of several steps), Park or Finished, or by RunSingleStep (an enqueueStep); each RunStep and
+ * RunSingleStep invokes enqueueStep once; StepFailed, SingleStepFailed and Crash invoke their own action.
  */
 export function measuredTransitions(invocations: Invocation[]): number {
   const orchestrator = invocations.filter((i) => i.fn === 'orchestrator');
   const advances = orchestrator.filter((i) => i.kind === 'advance');
-  const routed = advances.filter((i) => i.ok).length;
+  const routed = advances.filter((i) => i.ok);
+  const single = routed.filter(
+    (i) => i.result?.action === 'run' && (i.result.steps as unknown[]).length === 1,
+  );
   const enqueues = orchestrator.filter((i) => i.kind === 'enqueueStep').length;
   const stepFailed = orchestrator.filter((i) => i.kind === 'stepFailed').length;
   const crashes = orchestrator.filter((i) => i.kind === 'crash');
   return (
     advances.length +
-    routed * 2 + // Route + (RunStage | Park | Finished)
+    routed.length * 2 - // Route + (RunStage | Park | Finished) …
+    single.length + // … or RunSingleStep, counted as its enqueueStep
     enqueues +
     stepFailed +
     crashes.length +
@@ -88,7 +103,9 @@ export function perStep(
   return {
     transitionsMeasured: measuredTransitions(invocations) / steps,
     transitionsComputed:
-      (window.executions * transitionsPerExecution(window.stages, window.stepsPerExecution)) / steps,
+      (window.executions *
+        transitionsPerExecution(window.stages, window.parallelStages, window.stepsPerExecution)) /
+      steps,
     lambdaRequests: invocations.length / steps,
     lambdaGbSeconds: ((ms(invocations) / 1000) * (LAMBDA_MB / 1024)) / steps,
     claimGbSeconds: ((ms(claims) / 1000) * (LAMBDA_MB / 1024)) / steps,
@@ -138,6 +155,7 @@ export function pricedUnits(
     steps: 5,
     executions: 0,
     stages: 0,
+    parallelStages: 0,
     stepsPerExecution: 1,
   };
   const beat = perStep(heartbeatWindow, units, priced);

@@ -1,4 +1,4 @@
-import type { Clock, ScheduleStore } from '../ports.js';
+import type { Clock, ScheduleRecord, ScheduleStore } from '../ports.js';
 import { systemClock } from '../ports.js';
 import { FireOutcome, type FireResult, type ScheduleService } from './schedules.js';
 
@@ -13,6 +13,9 @@ export interface DispatcherSettings {
 }
 
 export const DEFAULT_DISPATCHER_SETTINGS: DispatcherSettings = { concurrency: 32, budgetMs: 45_000 };
+
+/** Due schedules read in one BatchGetItem (its limit), as the lanes reach them. */
+const READ_BATCH = 100;
 
 export interface DispatchReport {
   due: number;
@@ -68,16 +71,32 @@ export class Dispatcher {
       deferred: 0,
       lagsMs: [],
     };
+    // One read per READ_BATCH schedules instead of one each, made when the first lane reaches the
+    // batch (so a record is at most a few fires old, and a deferred batch is never read) and dropped
+    // from here when the last one does. A failed read leaves each fire to read its own schedule.
+    const batches = new Map<number, Promise<Map<string, ScheduleRecord>>>();
+    const readOf = (n: number): Promise<ScheduleRecord | undefined> => {
+      const batch = Math.floor(n / READ_BATCH);
+      let records = batches.get(batch);
+      if (!records) {
+        const ids = due.slice(batch * READ_BATCH, (batch + 1) * READ_BATCH);
+        records = this.deps.schedules.getMany(ids).catch(() => new Map());
+        batches.set(batch, records);
+      }
+      if (n % READ_BATCH === READ_BATCH - 1) batches.delete(batch);
+      return records.then((found) => found.get(due[n] as string));
+    };
     let next = 0;
     const lane = async () => {
       while (next < due.length) {
-        const scheduleId = due[next++] as string;
+        const n = next++;
+        const scheduleId = due[n] as string;
         if (performance.now() - startedAt > this.settings.budgetMs) {
           report.deferred += 1;
           continue;
         }
         try {
-          this.count(report, await this.deps.scheduleService.fireDue(scheduleId));
+          this.count(report, await this.deps.scheduleService.fireDue(scheduleId, await readOf(n)));
         } catch (error) {
           report.failed += 1;
           this.deps.onFireError?.(scheduleId, error);

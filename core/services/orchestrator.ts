@@ -28,7 +28,10 @@ export type NextMove =
   | {
       action: 'run';
       stageIndex: number;
-      /** `backstopSeconds` is RunStep's TimeoutSecondsPath (see `backstopSeconds`). */
+      /**
+       * `backstopSeconds` is RunStep's TimeoutSecondsPath (see `backstopSeconds`). One step: the
+       * state machine runs it as RunSingleStep, skipping the Map (one state transition less).
+       */
       steps: { ordinal: number; backstopSeconds: number; heartbeatSeconds: number }[];
     }
   | { action: 'wait'; waitSeconds: number }

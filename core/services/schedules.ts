@@ -371,11 +371,15 @@ export class ScheduleService {
    * Fires a cron schedule whose `nextRunTime` has come: at most one execution per fire time, however
    * many dispatchers call this at once. The fire is claimed by the same version-conditional write that
    * moves `nextRunTime` on (and, when it runs, creates the execution), so a second caller finds the
-   * schedule no longer due.
+   * schedule no longer due. `read` is the schedule as the dispatcher read it in a batch: it serves the
+   * first attempt only, since the write's version condition refuses it if it has changed meanwhile,
+   * and every retry reads again.
    */
-  async fireDue(id: string): Promise<FireResult> {
+  async fireDue(id: string, read?: ScheduleRecord): Promise<FireResult> {
+    let known = read;
     return this.retrying(async () => {
-      const schedule = await this.deps.schedules.get(id);
+      const schedule = known ?? (await this.deps.schedules.get(id));
+      known = undefined;
       const now = this.clock.now();
       if (!schedule?.nextRunTime || !schedule.cronExpression || new Date(schedule.nextRunTime) > now) {
         return { scheduleId: id, outcome: FireOutcome.NotDue, fireTime: null, missed: 0 };

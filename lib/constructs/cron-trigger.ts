@@ -47,8 +47,9 @@ export class CronTrigger extends Construct {
       // The dispatcher stops taking up schedules after 45 s (DEFAULT_DISPATCHER_SETTINGS), leaving
       // the rest, longest due first, to the next minute; this bounds the fires still in flight.
       timeout: Duration.seconds(60),
-      // A fire costs a few milliseconds of CPU (SDK signing and marshalling of four requests); one
-      // full vCPU (1,769 MB) keeps a partition of a busy minute well inside the budget.
+      // A fire costs a few milliseconds of CPU (SDK signing and marshalling of three requests, and a
+      // hundredth of a batched read; ~4.5 ms measured by the dispatch bench); one full vCPU (1,769 MB)
+      // keeps a partition of a busy minute well inside the budget.
       memorySize: 1769,
       // A failed tick is redone by the next one; each fire is claimed, so overlap is harmless but wasteful.
       retryAttempts: 0,

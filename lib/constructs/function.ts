@@ -47,9 +47,11 @@ const BUNDLING: BundlingOptions = {
   // Bundled CommonJS dependencies still call `require` for Node built-ins; ESM has none.
   banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
   minify: true,
-  sourceMap: true,
-  // Mapped stack traces need file and line only; leaving the sources out halves the artefact.
-  sourcesContent: false,
+  // No source map: it was 1.5 MB of each 2.6 MB asset (more than half of the zip Lambda fetches at a
+  // cold start) for stack traces that point into the minified file. Errors are classes with a name and
+  // a message, which is what the logs carry; a stack can be mapped offline by synthesizing the same
+  // commit with `sourceMap: true`. Measured by `BENCH_ONLY=bundles npm run bench`.
+  sourceMap: false,
   // Bundle the AWS SDK too (the default leaves it to the runtime's copy): the functions then run
   // the exact SDK version the tests ran against, not whatever the runtime ships that month.
   externalModules: [],
@@ -58,7 +60,7 @@ const BUNDLING: BundlingOptions = {
 export interface ServiceFunctionProps {
   /** The entry point, `functions/<file>.ts`; it exports `handler`. */
   readonly file: string;
-  /** Variables besides the service name and source maps, e.g. {@link serviceEnvironment}. */
+  /** Variables besides the service name and log level, e.g. {@link serviceEnvironment}. */
   readonly environment?: Readonly<Record<string, string>>;
   /** Retention of the function's own log group. */
   readonly logRetention: RetentionDays;
@@ -127,7 +129,6 @@ export class ServiceFunction extends NodejsFunction {
       environment: {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_LOG_LEVEL: props.logLevel,
-        NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
     });

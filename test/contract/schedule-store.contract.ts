@@ -23,6 +23,19 @@ export function scheduleStoreContract(name: string, makeStores: StoresFactory) {
       expect(await stores.schedules.get('3f1c2b4a-0000-4000-8000-000000000000')).toBeUndefined();
     });
 
+    it('reads many at once, consistently, copies, leaving unknown ids out', async () => {
+      const schedules = [scheduleRecord({ name: 'First' }), scheduleRecord({ name: 'Second' })];
+      for (const schedule of schedules) await stores.schedules.create(schedule);
+      const unknown = '3f1c2b4a-0000-4000-8000-000000000000';
+      const read = await stores.schedules.getMany([...schedules.map((s) => s.id), unknown]);
+      expect([...read.keys()].sort()).toEqual(schedules.map((s) => s.id).sort());
+      for (const schedule of schedules) expect(read.get(schedule.id)).toEqual(schedule);
+      const first = read.get(schedules[0]?.id ?? '');
+      if (first) first.name = 'changed by the caller';
+      expect((await stores.schedules.get(schedules[0]?.id ?? ''))?.name).toBe('First');
+      expect((await stores.schedules.getMany([])).size).toBe(0);
+    });
+
     it('refuses a name taken regardless of case and surrounding spaces, on create and on rename', async () => {
       const first = scheduleRecord({ name: 'Daily Sync' });
       const other = scheduleRecord({ name: 'Other' });

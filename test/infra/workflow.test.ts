@@ -85,6 +85,35 @@ describe('ExecutionWorkflow state machine', () => {
     expect(runStep.TimeoutSecondsPath).toBe('$.step.backstopSeconds');
   });
 
+  it('runs a stage of one step as RunStage would, without the Map: the same task and failure handling', () => {
+    const definition = JSON.parse(stateMachine.Properties.DefinitionString as string);
+    const inMap = definition.States.RunStage.ItemProcessor.States;
+    // The Map item is `{ executionId, step }`; without the Map the step is Advance's only one.
+    const fromAdvance = (state: unknown) =>
+      JSON.parse(JSON.stringify(state).replaceAll('$.next.steps[0].', '$.step.'));
+    const {
+      Comment: _c1,
+      Catch: singleCatch,
+      Next: singleNext,
+      ...single
+    } = fromAdvance(definition.States.RunSingleStep);
+    const { Comment: _c2, Catch: mapCatch, End: _e1, ...runStep } = inMap.RunStep;
+    expect(single).toEqual(runStep);
+    expect(singleCatch).toEqual([{ ...mapCatch[0], Next: 'SingleStepFailed' }]);
+    expect(singleNext).toBe('Advance');
+    const {
+      Comment: _c3,
+      Catch: failedCatch,
+      Next: failedNext,
+      ...failed
+    } = fromAdvance(definition.States.SingleStepFailed);
+    const { End: _e2, ...stepFailed } = inMap.StepFailed;
+    expect(failed).toEqual(stepFailed);
+    // What RunStage's own Catch does for a StepFailed that keeps failing.
+    expect(failedCatch).toEqual(definition.States.RunStage.Catch);
+    expect(failedNext).toBe('Advance');
+  });
+
   it('is a Standard state machine with tracing and error logging that leaves execution data out', () => {
     expect(stateMachine.Properties.StateMachineType).toBe('STANDARD');
     expect(stateMachine.Properties.TracingConfiguration).toEqual({ Enabled: true });
@@ -307,11 +336,7 @@ describe('function environment and timeouts', () => {
 
   it('gives meta, which builds no services, none of it', () => {
     const variables = functionResource(api.functions.meta).Properties.Environment.Variables;
-    expect(Object.keys(variables).sort()).toEqual([
-      'NODE_OPTIONS',
-      'POWERTOOLS_LOG_LEVEL',
-      'POWERTOOLS_SERVICE_NAME',
-    ]);
+    expect(Object.keys(variables).sort()).toEqual(['POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_SERVICE_NAME']);
   });
 
   it('lets the worker function outlast its longest claim long poll, within API Gateway’s 29 s', () => {

@@ -90,6 +90,19 @@ describe('cron dispatch (Dispatcher and ScheduleService.fireDue)', () => {
     expect(await executionsOf(schedule)).toHaveLength(1);
   });
 
+  it('fires nothing again from a batch read taken before another dispatcher fired the schedule', async () => {
+    const schedule = await cronSchedule();
+    const readBefore = await scheduleStore.getMany([schedule.id]);
+    clock.set('2026-04-05T06:00:01Z');
+    await services.dispatcher.tick();
+
+    const late = await services.schedules.fireDue(schedule.id, readBefore.get(schedule.id));
+
+    // The stale read loses the version condition; the retry reads again and finds it fired.
+    expect(late.outcome).toBe(FireOutcome.NotDue);
+    expect(await executionsOf(schedule)).toHaveLength(1);
+  });
+
   it('starts exactly one execution per fire time when many dispatchers fire the same schedule at once', async () => {
     // Arrange
     const schedule = await cronSchedule({ overlapPolicy: 'AllowAll' });

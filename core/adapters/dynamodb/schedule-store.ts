@@ -3,7 +3,7 @@ import { ALL_DUE_PARTITIONS } from '../../due-partitions.js';
 import { ConflictError, ValidationError } from '../../errors.js';
 import type { ScheduleRecord, ScheduleStore } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
-import { failedItems, getConsistent, type NamedItem, queryAll, transactNamed } from './client.js';
+import { batchGet, failedItems, getConsistent, type NamedItem, queryAll, transactNamed } from './client.js';
 import { dueAttributes, LIST_PK } from './schedule-items.js';
 import { ScheduleIndex } from './tables.js';
 
@@ -71,6 +71,17 @@ export class DynamoScheduleStore implements ScheduleStore {
   async get(id: string): Promise<ScheduleRecord | undefined> {
     const item = await getConsistent(this.client, this.tableName, { id });
     return item && item.listPk === LIST_PK ? toRecord(item) : undefined;
+  }
+
+  async getMany(ids: readonly string[]): Promise<Map<string, ScheduleRecord>> {
+    const items = await batchGet(
+      this.client,
+      this.tableName,
+      ids.map((id) => ({ id })),
+      true,
+    );
+    const records = items.filter((item) => item.listPk === LIST_PK).map(toRecord);
+    return new Map(records.map((record) => [record.id, record]));
   }
 
   async create(schedule: ScheduleRecord): Promise<void> {

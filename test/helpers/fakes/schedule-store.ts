@@ -36,6 +36,14 @@ export class MemoryScheduleStore implements ScheduleStore {
     return stored && copy(stored);
   }
 
+  async getMany(ids: readonly string[]): Promise<Map<string, ScheduleRecord>> {
+    const found = ids.flatMap((id) => {
+      const stored = this.db.schedules.get(id);
+      return stored ? [[id, copy(stored)] as const] : [];
+    });
+    return new Map(found);
+  }
+
   async create(schedule: ScheduleRecord): Promise<void> {
     checkSize(schedule);
     this.checkName(schedule.name);
