@@ -1,10 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
 import { ActivityStatus, type Principal, WorkerStatus, WorkerTaskStatus } from '../model.js';
 import type {
   ActivityReport,
   Clock,
   ExecutionStore,
+  QueuedSignal,
+  QueueSignals,
   TaskClaimant,
   WorkerRecord,
   WorkerStore,
@@ -18,6 +20,7 @@ import type { WorkerSummary } from '../schemas/worker.js';
 import { stepOutput } from '../step-output.js';
 import { canMove, STEP_STATUS_BY_ACTIVITY, TASK_MOVES, taskMustStop } from '../transitions.js';
 import type { Orchestrator } from './orchestrator.js';
+import { NO_SIGNALS, type SignalFailure, signalQueued } from './queue-signals.js';
 
 export interface ClaimRequest {
   workerId: string;
@@ -60,8 +63,12 @@ export interface WorkerServiceDeps {
   /** Ends a step past its deadline; each heartbeat asks, since the state machine does not count from the claim. */
   deadlines: Pick<Orchestrator, 'timeOutIfOverdue'>;
   clock?: Clock;
-  /** How often a long-polling claim looks again. */
-  pollIntervalMs?: number;
+  /** Wake a waiting claim when a task is queued; without them a claim only looks at the table. */
+  signals?: QueueSignals;
+  /** Reports a signal that could not be sent (a task given back), received or dropped. */
+  onSignalFailure?: SignalFailure;
+  /** How often a waiting claim looks at the table itself, for the signals that were lost (default 5 s). */
+  lookAgainMs?: number;
 }
 
 /** A worker is Online while seen within 2 × its waitSeconds, and never less than this (SPEC). */
@@ -71,7 +78,20 @@ const FORGOTTEN_AFTER_MS = 86_400_000;
 /** Running tasks listed per worker: more than one worker's claims hold in practice (maxTasks ≤ 20 a claim). */
 export const RUNNING_TASKS_LIMIT = 100;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Queued ids a claim reads per pool, more than it may take (maxTasks ≤ 20): each claim tries them
+ * from a random offset, so concurrent claims spread over the oldest tasks instead of all racing for
+ * the very oldest (a convoy: one wins each task, the rest pay a cancelled transaction). Oldest first
+ * thus holds within a page of 50; a page of KEYS_ONLY entries is one read unit.
+ */
+export const CLAIM_PAGE = 50;
+export const DEFAULT_LOOK_AGAIN_MS = 5000;
+
+/** `ids` from a random offset, wrapping round. */
+const fromRandomOffset = <T>(ids: readonly T[]): T[] => {
+  const start = ids.length > 1 ? randomInt(ids.length) : 0;
+  return [...ids.slice(start), ...ids.slice(0, start)];
+};
 
 /**
  * The worker endpoints: claim (long poll), heartbeat, complete (idempotent). A claimed task belongs
@@ -80,9 +100,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class WorkerService {
   private readonly clock: Clock;
+  private readonly signals: QueueSignals;
 
   constructor(private readonly deps: WorkerServiceDeps) {
     this.clock = deps.clock ?? systemClock;
+    this.signals = deps.signals ?? NO_SIGNALS;
   }
 
   private now = () => this.clock.now().toISOString();
@@ -111,7 +133,12 @@ export class WorkerService {
       return await Promise.all(claimed.map((task) => this.describe(task)));
     } catch (error) {
       // The worker will not hear of these tasks; a release that fails too leaves one to its heartbeat.
-      await Promise.allSettled(claimed.map((task) => this.deps.tasks.release(task, claimId)));
+      await Promise.allSettled(
+        claimed.map(async (task) => {
+          await this.deps.tasks.release(task, claimId);
+          await signalQueued(this.signals, task, this.deps.onSignalFailure);
+        }),
+      );
       throw error;
     }
   }
@@ -124,7 +151,12 @@ export class WorkerService {
     }
   }
 
-  /** Long poll: adds to `claimed` as it goes, so a failure part way still knows what it holds. */
+  /**
+   * Long poll: adds to `claimed` as it goes, so a failure part way still knows what it holds. The
+   * table is looked at first and then every `lookAgainMs`; in between the claim waits for signals
+   * and tries the very tasks they name, so a task queued meanwhile is claimed as soon as its signal
+   * comes, with no poll interval. A lost signal costs at most one look-again period.
+   */
   private async claimQueued(
     request: ClaimRequest,
     claimant: Required<TaskClaimant>,
@@ -132,17 +164,62 @@ export class WorkerService {
     claimed: WorkerTask[],
   ): Promise<void> {
     const deadline = Date.now() + request.waitSeconds * 1000;
+    const lookAgainMs = this.deps.lookAgainMs ?? DEFAULT_LOOK_AGAIN_MS;
     for (;;) {
-      for (const pool of request.pools) {
-        for (const taskId of await this.deps.tasks.queuedIn(pool, request.maxTasks - claimed.length)) {
-          const task = await this.deps.tasks.claim(taskId, claimant, claimId, this.now());
-          if (task) claimed.push(task);
-          if (claimed.length >= request.maxTasks) return;
-        }
-      }
+      await this.claimFromTable(request, claimant, claimId, claimed);
       if (claimed.length > 0 || Date.now() >= deadline) return;
-      await sleep(Math.min(this.deps.pollIntervalMs ?? 500, Math.max(0, deadline - Date.now())));
+      const lookAt = Math.min(deadline, Date.now() + lookAgainMs);
+      while (Date.now() < lookAt) {
+        await this.claimSignalled(await this.nextSignals(request, lookAt), claimant, claimId, claimed);
+        if (claimed.length > 0) return;
+      }
     }
+  }
+
+  /** Tries the queued tasks of each pool, from a random offset of its page; a lost race moves on. */
+  private async claimFromTable(
+    request: ClaimRequest,
+    claimant: Required<TaskClaimant>,
+    claimId: string,
+    claimed: WorkerTask[],
+  ): Promise<void> {
+    for (const pool of request.pools) {
+      for (const taskId of fromRandomOffset(await this.deps.tasks.queuedIn(pool, CLAIM_PAGE))) {
+        const task = await this.deps.tasks.claim(taskId, claimant, claimId, this.now());
+        if (task) claimed.push(task);
+        if (claimed.length >= request.maxTasks) return;
+      }
+    }
+  }
+
+  /** The next signals of the pools; when they cannot be had, none, after sleeping until `lookAt`. */
+  private async nextSignals(request: ClaimRequest, lookAt: number): Promise<QueuedSignal[]> {
+    const max = request.maxTasks;
+    try {
+      return await this.signals.next(request.pools, lookAt - Date.now(), max);
+    } catch (error) {
+      this.deps.onSignalFailure?.(error);
+      return NO_SIGNALS.next(request.pools, Math.max(0, lookAt - Date.now()), max);
+    }
+  }
+
+  /**
+   * Tries the task each signal names. Claimed or not (someone else has it, or it ended), the signal
+   * has done its work and is dropped; only a claim that fails leaves its signals to come again.
+   */
+  private async claimSignalled(
+    signals: readonly QueuedSignal[],
+    claimant: Required<TaskClaimant>,
+    claimId: string,
+    claimed: WorkerTask[],
+  ): Promise<void> {
+    if (signals.length === 0) return;
+    for (const { taskId } of signals) {
+      const task = await this.deps.tasks.claim(taskId, claimant, claimId, this.now());
+      if (task) claimed.push(task);
+    }
+    // Not dropped, a signal only comes again (and finds its task taken): no reason to fail the claim.
+    await this.signals.done(signals).catch((error: unknown) => this.deps.onSignalFailure?.(error));
   }
 
   private async describe(task: WorkerTask): Promise<ClaimedTask> {
