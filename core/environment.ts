@@ -16,8 +16,9 @@ export const WORKFLOW_ENV = {
 } as const;
 
 /**
- * The prefix of the wake-up queues of waiting claims (one SQS queue per pool, see SqsQueueSignals):
- * set for the functions that queue tasks or claim them; without it claims look at the table only.
+ * The prefix of the wake-up queues of waiting claims (one SQS queue per pool, see SqsQueueSignals),
+ * in every function's environment like the table names (only the grants give access); without it
+ * claims look at the table only.
  */
 export const SIGNAL_ENV = { queuePrefix: 'CLAIM_SIGNAL_QUEUE_PREFIX' } as const;
 

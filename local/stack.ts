@@ -134,7 +134,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.endpoint,
       AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-      // Every handler gets it locally (one process); in AWS only the orchestrator and worker functions.
       [SIGNAL_ENV.queuePrefix]: `${tablePrefix}-claims-`,
       // What Lambda and its secrets extension give a function: its session token and the extension's port.
       AWS_SESSION_TOKEN: secrets.sessionToken,

@@ -69,6 +69,8 @@ interface HandlerAccess {
   readonly workflow: readonly WorkflowAccess[];
   /** Pages with `nextToken`, so reads the secret that signs them. */
   readonly signsPageTokens?: boolean;
+  /** Claims tasks, so waits on the pools' wake-up queues. */
+  readonly claims?: boolean;
 }
 
 /**
@@ -100,6 +102,7 @@ const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
     readWrite: ['workerTasks', 'executionSteps', 'workers'],
     read: ['executions'],
     workflow: [WorkflowAccess.taskSuccess, WorkflowAccess.taskHeartbeat],
+    claims: true,
   },
 };
 
@@ -278,6 +281,7 @@ export class ServiceApi extends Construct {
     for (const key of access.read) fn.grantData(props.tables[key], 'read');
     if (access.workflow.length > 0) props.workflow.grant(fn, access.workflow);
     if (access.signsPageTokens) this.pageTokenKey.grantRead(fn);
+    if (access.claims) props.workflow.grantClaimSignals(fn, 'receive');
     return fn;
   }
 

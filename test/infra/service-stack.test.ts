@@ -283,6 +283,49 @@ describe('IAM', () => {
     },
   );
 
+  it("lets only the orchestrator and the worker function use the claims' wake-up queues, by the stack's prefix", () => {
+    // Arrange
+    const queues = {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':sqs:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':Test-claims-*',
+        ],
+      ],
+    };
+    const sqsStatements = (fn: Parameters<typeof roleStatements>[0]) =>
+      roleStatements(fn).filter((statement) =>
+        actions(statement).some((action) => action.startsWith('sqs:')),
+      );
+    const others = [
+      ...Object.entries(stack.api.functions)
+        .filter(([group]) => group !== 'worker')
+        .map(([, fn]) => fn),
+      stack.api.authorizerFunction,
+      stack.workflow.reconcilerFunction,
+      stack.cronTrigger.dispatcherFunction,
+    ];
+
+    // Assert
+    expect(sqsStatements(stack.workflow.orchestratorFunction)).toEqual([
+      { Action: ['sqs:CreateQueue', 'sqs:SendMessage'], Effect: 'Allow', Resource: queues },
+    ]);
+    expect(sqsStatements(stack.api.functions.worker)).toEqual([
+      {
+        Action: ['sqs:CreateQueue', 'sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage'],
+        Effect: 'Allow',
+        Resource: queues,
+      },
+    ]);
+    for (const fn of others) expect(sqsStatements(fn)).toEqual([]);
+  });
+
   it('lets writers reach the indexes of their tables', () => {
     const statements = roleStatements(stack.api.functions.schedules);
     expect(queriesIndexesOf(statements, tableIds.executions)).toBe(true);
