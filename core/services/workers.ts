@@ -67,7 +67,7 @@ export interface WorkerServiceDeps {
   signals?: QueueSignals;
   /** Reports a signal that could not be sent (a task given back), received or dropped. */
   onSignalFailure?: SignalFailure;
-  /** How often a waiting claim looks at the table itself, for the signals that were lost (default 5 s). */
+  /** How often a waiting claim looks at the table itself, for signals that were lost (default 20 s). */
   lookAgainMs?: number;
 }
 
@@ -79,18 +79,30 @@ const FORGOTTEN_AFTER_MS = 86_400_000;
 export const RUNNING_TASKS_LIMIT = 100;
 
 /**
- * Queued ids a claim reads per pool, more than it may take (maxTasks ≤ 20): each claim tries them
- * from a random offset, so concurrent claims spread over the oldest tasks instead of all racing for
- * the very oldest (a convoy: one wins each task, the rest pay a cancelled transaction). Oldest first
+ * Queued ids a claim reads per pool, more than it may take (maxTasks ≤ 20): each claim tries them in
+ * a random order, so concurrent claims spread over the oldest tasks instead of all racing for the
+ * very oldest (a convoy: one wins each task, the rest pay a cancelled transaction). Oldest first
  * thus holds within a page of 50; a page of KEYS_ONLY entries is one read unit.
  */
 export const CLAIM_PAGE = 50;
-export const DEFAULT_LOOK_AGAIN_MS = 5000;
+/**
+ * A waiting claim looks at the table when it starts and then only every 20 s, i.e. once per claim
+ * at the longest wait: signals do the rest. So a lost signal costs at most one claim's wait (the
+ * next claim looks at once), and an idle worker costs one query and one receive per claim.
+ */
+export const DEFAULT_LOOK_AGAIN_MS = 20_000;
 
-/** `ids` from a random offset, wrapping round. */
-const fromRandomOffset = <T>(ids: readonly T[]): T[] => {
-  const start = ids.length > 1 ? randomInt(ids.length) : 0;
-  return [...ids.slice(start), ...ids.slice(0, start)];
+/**
+ * `ids` in a random order (Fisher–Yates). Not a rotation from a random offset: claims walking runs
+ * of neighbours would run into each other's tasks; shuffled, two claims meet only by chance.
+ */
+const shuffled = <T>(ids: readonly T[]): T[] => {
+  const order = [...ids];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [order[i], order[j]] = [order[j] as T, order[i] as T];
+  }
+  return order;
 };
 
 /**
@@ -176,7 +188,7 @@ export class WorkerService {
     }
   }
 
-  /** Tries the queued tasks of each pool, from a random offset of its page; a lost race moves on. */
+  /** Tries the queued tasks of each pool's page in a random order; a lost race moves on to the next. */
   private async claimFromTable(
     request: ClaimRequest,
     claimant: Required<TaskClaimant>,
@@ -184,7 +196,7 @@ export class WorkerService {
     claimed: WorkerTask[],
   ): Promise<void> {
     for (const pool of request.pools) {
-      for (const taskId of fromRandomOffset(await this.deps.tasks.queuedIn(pool, CLAIM_PAGE))) {
+      for (const taskId of shuffled(await this.deps.tasks.queuedIn(pool, CLAIM_PAGE))) {
         const task = await this.deps.tasks.claim(taskId, claimant, claimId, this.now());
         if (task) claimed.push(task);
         if (claimed.length >= request.maxTasks) return;

@@ -20,6 +20,7 @@ import {
 import { API_BASE_PATH, type HandlerGroup, ROUTES, type RouteDefinition } from '../../core/api/routes.js';
 import { OIDC_ENV } from '../../core/environment.js';
 import { ConfigError, DEFAULT_CONFIG, readConfig } from '../../lib/config.js';
+import { WORKER_FUNCTION_MEMORY_MB } from '../../lib/function-memory.js';
 import { actions, newApp, queriesIndexesOf, type Resource, type Statement, synth } from './template.js';
 
 const { stack, template, resources, logicalId, ofType, tableIds, roleStatements, tableAccess } = synth();
@@ -148,6 +149,14 @@ describe('ServiceApi functions', () => {
         POWERTOOLS_SERVICE_NAME: 'schedule-execution-service',
       });
     }
+  });
+
+  it('gives the worker function 128 MB (an idle worker holds it all month) and the API handlers 512 MB', () => {
+    const memory = (fn: Parameters<typeof logicalId>[0]) =>
+      (resources[logicalId(fn)] as Resource).Properties.MemorySize;
+    expect(memory(stack.api.functions.worker)).toBe(WORKER_FUNCTION_MEMORY_MB);
+    expect(WORKER_FUNCTION_MEMORY_MB).toBe(128);
+    expect(memory(stack.api.functions.schedules)).toBe(512);
   });
 
   it('sends every function to its own log group with the configured retention', () => {
