@@ -1,5 +1,4 @@
 import { WorkerTaskIndex } from '../../core/adapters/dynamodb/tables.js';
-import { DEFAULT_LOOK_AGAIN_MS } from '../../core/services/workers.js';
 import { WORKER_FUNCTION_MEMORY_MB } from '../../lib/function-memory.js';
 import { sum, trim } from '../measure.js';
 import type { Probe } from './handoff.js';
@@ -55,32 +54,31 @@ export function costRows(units: PerStep, heartbeat: PerStep | undefined) {
   return rows;
 }
 
-/** Table looks (and SQS receives, one per look period) of a claim waiting `seconds` on an empty pool. */
-const looksIn = (seconds: number) => Math.ceil((seconds * 1000) / DEFAULT_LOOK_AGAIN_MS);
+/** SQS receives of a claim waiting `seconds` on an empty pool: ReceiveMessage waits at most 20 s. */
+const receivesIn = (seconds: number) => Math.ceil(seconds / 20);
 
 /**
  * What one worker long-polling an empty pool for 30 days costs, from the idle claim measured in (a):
  * every claim is held the whole wait, so the worker function's GB-s (at its memory, arm64) over the
  * month is the bulk; then per claim an API request, two invocations (authorizer, claim), the
- * authorizer's read, the worker record's write, and per look period one queue query and one receive.
+ * authorizer's read, the worker record's write, one queue query (its one look at the table) and a
+ * ReceiveMessage per 20 s.
  */
 export function idleWorkerMonth(idle: Probe) {
   const ok = idle.calls.filter((c) => c.status === 200);
   const queueCalls = ok.filter((c) => c.index === WorkerTaskIndex.poolQueued);
   const idleQueries = queueCalls.length;
-  // Looks scale with the wait; the authorizer's read and the worker record's write are once per claim.
-  const looks = looksIn(HANDOFF_WAIT_SECONDS) / looksIn(IDLE_SECONDS);
-  const idleRru =
-    sum(queueCalls.map((c) => c.capacity)) * looks +
-    sum(ok.filter((c) => !c.write && c.index !== WorkerTaskIndex.poolQueued).map((c) => c.capacity));
+  // All once per claim, whatever its wait: the look at the table, the authorizer's read, the worker record's write.
+  const idleRru = sum(ok.filter((c) => !c.write).map((c) => c.capacity));
   const idleWru = sum(ok.filter((c) => c.write).map((c) => c.capacity));
-  const polls = (30 * 86_400) / HANDOFF_WAIT_SECONDS;
   const held = HANDOFF_WAIT_SECONDS / IDLE_SECONDS;
+  // One claim after the other, each as long as the one measured (its wait plus its own work).
+  const polls = (30 * 86_400) / ((idle.ms / 1000) * held);
   const gbs = (fn: string, mb: number) =>
     ((sum(idle.invocations.filter((i) => i.fn === fn).map((i) => i.ms)) * held) / 1000) * (mb / 1024);
   const claimGbs = gbs('worker', WORKER_FUNCTION_MEMORY_MB);
   const authorizerGbs = gbs('authorizer', LAMBDA_MB);
-  const receives = looksIn(HANDOFF_WAIT_SECONDS);
+  const receives = receivesIn(HANDOFF_WAIT_SECONDS);
   const idleMonth = {
     api: polls * PRICES.apiRequest,
     lambda: polls * 2 * PRICES.lambdaRequest + polls * (claimGbs + authorizerGbs) * PRICES.lambdaGbSecond,

@@ -57,7 +57,7 @@ export interface ServiceOptions {
    * a random one of this process's own by default.
    */
   pageTokens?: PageTokens;
-  /** Wake-ups for waiting claims, one channel per pool (SQS); without them claims look at the table every few seconds. */
+  /** Wake-ups for waiting claims, one channel per pool (SQS); without them a claim finds only what the table held when it started. */
   signals?: QueueSignals;
   /** Reports a wake-up that could not be sent (it costs latency, never a task). */
   onSignalFailure?: SignalFailure;

@@ -7,7 +7,7 @@ export type SignalFailure = (error: unknown, task?: Pick<WorkerTask, 'pool' | 't
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** No wake-ups: a waiting claim sleeps until it looks at the table again. */
+/** No wake-ups: a waiting claim sleeps out its wait (it found its tasks in the table, or none). */
 export const NO_SIGNALS: QueueSignals = {
   queued: async () => undefined,
   next: async (_pools, waitMs) => {
@@ -19,7 +19,7 @@ export const NO_SIGNALS: QueueSignals = {
 
 /**
  * Sends the wake-up for a task just queued. A failure is reported, not thrown: the task is in the
- * table already, so a lost signal costs a waiting claim one look-again period, never the task, and
+ * table already, so a lost signal costs a waiting claim the rest of its wait, never the task (the next claim looks), and
  * failing the enqueue for it would only make the state machine retry what succeeded.
  */
 export async function signalQueued(

@@ -67,8 +67,6 @@ export interface WorkerServiceDeps {
   signals?: QueueSignals;
   /** Reports a signal that could not be sent (a task given back), received or dropped. */
   onSignalFailure?: SignalFailure;
-  /** How often a waiting claim looks at the table itself, for signals that were lost (default 20 s). */
-  lookAgainMs?: number;
 }
 
 /** A worker is Online while seen within 2 × its waitSeconds, and never less than this (SPEC). */
@@ -85,12 +83,6 @@ export const RUNNING_TASKS_LIMIT = 100;
  * thus holds within a page of 50; a page of KEYS_ONLY entries is one read unit.
  */
 export const CLAIM_PAGE = 50;
-/**
- * A waiting claim looks at the table when it starts and then only every 20 s, i.e. once per claim
- * at the longest wait: signals do the rest. So a lost signal costs at most one claim's wait (the
- * next claim looks at once), and an idle worker costs one query and one receive per claim.
- */
-export const DEFAULT_LOOK_AGAIN_MS = 20_000;
 
 /**
  * `ids` in a random order (Fisher–Yates). Not a rotation from a random offset: claims walking runs
@@ -165,9 +157,9 @@ export class WorkerService {
 
   /**
    * Long poll: adds to `claimed` as it goes, so a failure part way still knows what it holds. The
-   * table is looked at first and then every `lookAgainMs`; in between the claim waits for signals
-   * and tries the very tasks they name, so a task queued meanwhile is claimed as soon as its signal
-   * comes, with no poll interval. A lost signal costs at most one look-again period.
+   * claim looks at the table once, when it starts; then it waits for signals and tries the very
+   * tasks they name, so a task queued meanwhile is claimed as soon as its signal comes, with no poll
+   * interval. A lost signal costs at most the rest of this wait (≤ 20 s): the next claim looks first.
    */
   private async claimQueued(
     request: ClaimRequest,
@@ -176,15 +168,9 @@ export class WorkerService {
     claimed: WorkerTask[],
   ): Promise<void> {
     const deadline = Date.now() + request.waitSeconds * 1000;
-    const lookAgainMs = this.deps.lookAgainMs ?? DEFAULT_LOOK_AGAIN_MS;
-    for (;;) {
-      await this.claimFromTable(request, claimant, claimId, claimed);
-      if (claimed.length > 0 || Date.now() >= deadline) return;
-      const lookAt = Math.min(deadline, Date.now() + lookAgainMs);
-      while (Date.now() < lookAt) {
-        await this.claimSignalled(await this.nextSignals(request, lookAt), claimant, claimId, claimed);
-        if (claimed.length > 0) return;
-      }
+    await this.claimFromTable(request, claimant, claimId, claimed);
+    while (claimed.length === 0 && Date.now() < deadline) {
+      await this.claimSignalled(await this.nextSignals(request, deadline), claimant, claimId, claimed);
     }
   }
 
@@ -204,14 +190,14 @@ export class WorkerService {
     }
   }
 
-  /** The next signals of the pools; when they cannot be had, none, after sleeping until `lookAt`. */
-  private async nextSignals(request: ClaimRequest, lookAt: number): Promise<QueuedSignal[]> {
+  /** The next signals of the pools; when they cannot be had, none, after sleeping until `until`. */
+  private async nextSignals(request: ClaimRequest, until: number): Promise<QueuedSignal[]> {
     const max = request.maxTasks;
     try {
-      return await this.signals.next(request.pools, lookAt - Date.now(), max);
+      return await this.signals.next(request.pools, until - Date.now(), max);
     } catch (error) {
       this.deps.onSignalFailure?.(error);
-      return NO_SIGNALS.next(request.pools, Math.max(0, lookAt - Date.now()), max);
+      return NO_SIGNALS.next(request.pools, Math.max(0, until - Date.now()), max);
     }
   }
 

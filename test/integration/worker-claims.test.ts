@@ -1,13 +1,16 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoExecutionStore } from '../../core/adapters/dynamodb/execution-store.js';
 import { DynamoWorkerStore } from '../../core/adapters/dynamodb/worker-store.js';
 import { DynamoWorkerTaskStore } from '../../core/adapters/dynamodb/worker-task-store.js';
+import { SqsQueueSignals } from '../../core/adapters/sqs/queue-signals.js';
 import { ForbiddenError } from '../../core/errors.js';
 import type { Principal } from '../../core/model.js';
 import type { Services } from '../../core/services/index.js';
 import { Orchestrator } from '../../core/services/orchestrator.js';
 import { WakeUps } from '../../core/services/wake-ups.js';
 import { type ClaimRequest, WorkerService } from '../../core/services/workers.js';
+import { type LocalSqs, startLocalSqs } from '../../local/sqs.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { runOfNewSchedule, servicesOnFreshTables } from './services.js';
 
@@ -228,5 +231,85 @@ describe('WorkerService claims on DynamoDB Local', () => {
       // Assert
       expect(again.map((t) => t.executionId)).toEqual([later]);
     });
+  });
+});
+
+describe('WorkerService claims woken by the wake-up queues (DynamoDB Local, local SQS)', () => {
+  let sqs: LocalSqs;
+  let client: SQSClient;
+  let services: Services;
+  let made = 0;
+
+  beforeAll(async () => {
+    sqs = await startLocalSqs();
+    client = new SQSClient({
+      endpoint: sqs.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await sqs.stop();
+  });
+
+  beforeEach(async () => {
+    made += 1;
+    const signals = new SqsQueueSignals(client, `claims-${made}-`);
+    ({ services } = await servicesOnFreshTables(new Date(), { signals }));
+  });
+
+  /** Queues `count` parallel steps of a new execution on pool `east`. */
+  async function queueSteps(count: number) {
+    const executionId = await runOfNewSchedule(
+      services,
+      `Woken ${made}`,
+      Array.from({ length: count }, (_, i) => ({
+        name: `step ${i}`,
+        stepType: 'Executable',
+        executablePath: '/bin/true',
+        executionMode: i === 0 ? 'Sequential' : 'ParallelWithPrevious',
+        workerPool: 'east',
+      })),
+    );
+    await services.orchestrator.advance(executionId);
+    for (let ordinal = 0; ordinal < count; ordinal += 1) {
+      await services.orchestrator.enqueueStep(executionId, ordinal, `token-${ordinal}`);
+    }
+    return executionId;
+  }
+
+  it('hands a task queued during the wait to the waiting claim, which looked at the table only when it began', async () => {
+    // Arrange: a 15 s claim looks at the table at its start and then only after 20 s.
+    const waiting = services.workers.claim(claimOf(['east'], { waitSeconds: 15 }), everyPool);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // Act
+    const executionId = await queueSteps(1);
+
+    // Assert: only the signal can have brought it before the wait ended.
+    expect((await waiting).map((task) => task.executionId)).toEqual([executionId]);
+  });
+
+  it('claims each task once when more claims wait than tasks are queued', async () => {
+    // Arrange
+    const claims = Array.from({ length: 5 }, (_, n) =>
+      services.workers.claim(
+        claimOf(['east'], { workerId: `host-${n}`, maxTasks: 1, waitSeconds: 3 }),
+        everyPool,
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // Act
+    await queueSteps(3);
+    const answers = await Promise.all(claims);
+
+    // Assert
+    const taken = answers.flat().map((task) => task.taskId);
+    expect(taken).toHaveLength(3);
+    expect(new Set(taken).size).toBe(3);
+    expect(answers.map((answer) => answer.length).sort()).toEqual([0, 0, 1, 1, 1]);
   });
 });
