@@ -227,13 +227,15 @@ export interface WorkerTaskStore {
   allQueued(): Promise<WorkerTask[]>;
   /**
    * Queued → Claimed by `claimant` in claim `claimId`, its step Queued → Processing, and the task on
-   * the claim's receipt, atomically; undefined if someone else won.
+   * the claim's receipt, atomically; undefined if someone else won, or if `pool` is given and the
+   * task is not of that pool (a signal names a task id only: the pool is what the claimant may serve).
    */
   claim(
     taskId: string,
     claimant: Required<TaskClaimant>,
     claimId: string,
     now: string,
+    pool?: string,
   ): Promise<WorkerTask | undefined>;
   /** The tasks claim `claimId` of `claimant` took that it still holds (a retried claim's answer). */
   claimedIn(claimant: Required<TaskClaimant>, claimId: string): Promise<WorkerTask[]>;

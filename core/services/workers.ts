@@ -212,8 +212,9 @@ export class WorkerService {
     claimed: WorkerTask[],
   ): Promise<void> {
     if (signals.length === 0) return;
-    for (const { taskId } of signals) {
-      const task = await this.deps.tasks.claim(taskId, claimant, claimId, this.now());
+    for (const { taskId, pool } of signals) {
+      // Of the signal's pool only: whatever a queue holds, a claim takes only what it may serve.
+      const task = await this.deps.tasks.claim(taskId, claimant, claimId, this.now(), pool);
       if (task) claimed.push(task);
     }
     // Not dropped, a signal only comes again (and finds its task taken): no reason to fail the claim.

@@ -238,6 +238,7 @@ describe('WorkerService claims woken by the wake-up queues (DynamoDB Local, loca
   let sqs: LocalSqs;
   let client: SQSClient;
   let services: Services;
+  let signals: SqsQueueSignals;
   let made = 0;
 
   beforeAll(async () => {
@@ -256,12 +257,12 @@ describe('WorkerService claims woken by the wake-up queues (DynamoDB Local, loca
 
   beforeEach(async () => {
     made += 1;
-    const signals = new SqsQueueSignals(client, `claims-${made}-`);
+    signals = new SqsQueueSignals(client, `claims-${made}-`);
     ({ services } = await servicesOnFreshTables(new Date(), { signals }));
   });
 
-  /** Queues `count` parallel steps of a new execution on pool `east`. */
-  async function queueSteps(count: number) {
+  /** Queues `count` parallel steps of a new execution on `pool`. */
+  async function queueSteps(count: number, pool = 'east') {
     const executionId = await runOfNewSchedule(
       services,
       `Woken ${made}`,
@@ -270,7 +271,7 @@ describe('WorkerService claims woken by the wake-up queues (DynamoDB Local, loca
         stepType: 'Executable',
         executablePath: '/bin/true',
         executionMode: i === 0 ? 'Sequential' : 'ParallelWithPrevious',
-        workerPool: 'east',
+        workerPool: pool,
       })),
     );
     await services.orchestrator.advance(executionId);
@@ -290,6 +291,22 @@ describe('WorkerService claims woken by the wake-up queues (DynamoDB Local, loca
 
     // Assert: only the signal can have brought it before the wait ended.
     expect((await waiting).map((task) => task.executionId)).toEqual([executionId]);
+  });
+
+  it("does not take another pool's task that a signal of its own pool names", async () => {
+    // Arrange: a west task, and a claim serving east only.
+    const west = await queueSteps(1, 'west');
+    await signals.next(['west'], 0, 10); // its own signal, out of the way
+    const [westTask] = await services.executions.get(west).then((e) => e.steps ?? []);
+    const waiting = services.workers.claim(claimOf(['east'], { waitSeconds: 2 }), everyPool);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // Act: a signal in east's queue naming the west task.
+    await signals.queued('east', westTask?.taskId as string);
+
+    // Assert
+    expect(await waiting).toEqual([]);
+    expect((await services.executions.get(west)).steps?.map((step) => step.status)).toEqual(['Queued']);
   });
 
   it('claims each task once when more claims wait than tasks are queued', async () => {

@@ -80,9 +80,11 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
     claimant: Required<TaskClaimant>,
     claimId: string,
     now: string,
+    pool?: string,
   ): Promise<WorkerTask | undefined> {
     const task = this.db.tasks.get(taskId);
     if (!task || task.status !== WorkerTaskStatus.Queued) return undefined;
+    if (pool !== undefined && task.pool !== pool) return undefined;
     const step = this.step(task.executionId, task.ordinal);
     if (step?.status !== StepStatus.Queued) {
       // The step left Queued without a worker (cancelled): off the queue for good.
