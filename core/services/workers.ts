@@ -79,10 +79,11 @@ export const RUNNING_TASKS_LIMIT = 100;
 /**
  * Queued ids a claim reads per pool, more than it may take (maxTasks ≤ 20): each claim tries them in
  * a random order, so concurrent claims spread over the oldest tasks instead of all racing for the
- * very oldest (a convoy: one wins each task, the rest pay a cancelled transaction). Oldest first
- * thus holds within a page of 50; a page of KEYS_ONLY entries is one read unit.
+ * very oldest (a convoy: one wins each task, the rest pay a cancelled transaction). 100, so that
+ * even 20 claims of 5 starting together can each find theirs mostly untaken (a taken one costs a
+ * read). Oldest first thus holds within the 100 oldest; a page of KEYS_ONLY entries is ~1.5 RRU.
  */
-export const CLAIM_PAGE = 50;
+export const CLAIM_PAGE = 100;
 
 /**
  * `ids` in a random order (Fisher–Yates). Not a rotation from a random offset: claims walking runs
