@@ -16,6 +16,13 @@ export const WORKFLOW_ENV = {
 } as const;
 
 /**
+ * The prefix of the wake-up queues of waiting claims (one SQS queue per pool, see SqsQueueSignals),
+ * in every function's environment like the table names (only the grants give access); without it
+ * claims look at the table only.
+ */
+export const SIGNAL_ENV = { queuePrefix: 'CLAIM_SIGNAL_QUEUE_PREFIX' } as const;
+
+/**
  * A whole number of seconds ≥ 1 from `variable`, or `fallback` when it is unset. The functions and the local
  * runtime (`npm start`) read the tuning of the workflow through these, so both refuse the same values.
  */

@@ -229,13 +229,15 @@ export interface WorkerTaskStore {
   allQueued(): Promise<WorkerTask[]>;
   /**
    * Queued → Claimed by `claimant` in claim `claimId`, its step Queued → Processing, and the task on
-   * the claim's receipt, atomically; undefined if someone else won.
+   * the claim's receipt, atomically; undefined if someone else won, or if `pool` is given and the
+   * task is not of that pool (a signal names a task id only: the pool is what the claimant may serve).
    */
   claim(
     taskId: string,
     claimant: Required<TaskClaimant>,
     claimId: string,
     now: string,
+    pool?: string,
   ): Promise<WorkerTask | undefined>;
   /** The tasks claim `claimId` of `claimant` took that it still holds (a retried claim's answer). */
   claimedIn(claimant: Required<TaskClaimant>, claimId: string): Promise<WorkerTask[]>;
@@ -296,6 +298,32 @@ export interface WorkerStore {
   ): Promise<void>;
   /** The workers seen at or after `since`, most recently seen first. */
   seenSince(since: string): Promise<WorkerRecord[]>;
+}
+
+/** A wake-up for waiting claims: task `taskId` was queued in `pool`. */
+export interface QueuedSignal {
+  pool: string;
+  taskId: string;
+  /** What `done` needs to drop this signal (an SQS receipt handle). */
+  receipt: string;
+}
+
+/**
+ * Wake-ups for waiting claims, one channel per pool. A signal is a hint, never the truth (the tasks
+ * table is): one may be lost or come twice, so a claim still looks at the table now and then, and
+ * checks the task named before it takes it. Each signal is received by one waiting claim only.
+ */
+export interface QueueSignals {
+  /** Tells one waiting claim of `pool` that `taskId` was queued. */
+  queued(pool: string, taskId: string): Promise<void>;
+  /**
+   * Waits up to `waitMs` for signals of any of `pools`, answering as soon as some come (at most
+   * `max`); none when the time is up. A signal received is not given to another claim until its
+   * visibility lapses (then it is, unless `done` dropped it).
+   */
+  next(pools: readonly string[], waitMs: number, max: number): Promise<QueuedSignal[]>;
+  /** Drops signals dealt with: their task was claimed, or is no longer there to claim. */
+  done(signals: readonly QueuedSignal[]): Promise<void>;
 }
 
 /** The state machine, as the domain needs it: one run per execution, named by the execution id. */

@@ -1,13 +1,21 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
 import { TABLE_ENV, type TableKey, type TableNames } from '../core/adapters/dynamodb/tables.js';
 import { EventBridgePublisher } from '../core/adapters/eventbridge/publisher.js';
 import { readSecretVersions } from '../core/adapters/secrets/secrets-extension.js';
+import { SqsQueueSignals } from '../core/adapters/sqs/queue-signals.js';
 import { StepFunctionsWorkflow } from '../core/adapters/stepfunctions/workflow.js';
 import { oidcSettingsFromEnv } from '../core/auth/oidc-settings.js';
 import { UserTokenVerifier } from '../core/auth/user-tokens.js';
-import { PAGE_TOKEN_ENV, retentionFromEnv, settingsFromEnv, WORKFLOW_ENV } from '../core/environment.js';
+import {
+  PAGE_TOKEN_ENV,
+  retentionFromEnv,
+  SIGNAL_ENV,
+  settingsFromEnv,
+  WORKFLOW_ENV,
+} from '../core/environment.js';
 import { PageTokens } from '../core/paging.js';
 import { createServices, type Services } from '../core/services/index.js';
 import { logger } from './logger.js';
@@ -48,6 +56,9 @@ export function getServices(): Services {
     ),
     onStartFailure: (executionId, error) =>
       logger.warn('State machine not started; the reconciler will retry', { executionId, error }),
+    signals: signalsFromEnv(),
+    onSignalFailure: (error, task) =>
+      logger.warn('Wake-up signal failed; waiting claims find the task at their next look', { task, error }),
     onFireError: (scheduleId, error) =>
       logger.error('Schedule not fired; it stays due for the next tick', { scheduleId, error }),
     // Read when a list first pages: only the functions that list have the secret (and may read it).
@@ -59,6 +70,12 @@ export function getServices(): Services {
     ),
   });
   return services;
+}
+
+/** The wake-up queues, for the functions given their prefix (those that queue or claim tasks). */
+function signalsFromEnv(): SqsQueueSignals | undefined {
+  const prefix = process.env[SIGNAL_ENV.queuePrefix];
+  return prefix ? new SqsQueueSignals(tracer.captureAWSv3Client(new SQSClient({})), prefix) : undefined;
 }
 
 let userTokens: UserTokenVerifier | null | undefined;

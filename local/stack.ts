@@ -7,7 +7,7 @@ import { consoleConfig } from '../core/api/console-config.js';
 import { API_BASE_PATH } from '../core/api/routes.js';
 import { type OidcSettings, oidcEnvironment } from '../core/auth/oidc-settings.js';
 import { ALL_DUE_PARTITIONS } from '../core/due-partitions.js';
-import { OIDC_ENV, PAGE_TOKEN_ENV, WORKFLOW_ENV } from '../core/environment.js';
+import { OIDC_ENV, PAGE_TOKEN_ENV, SIGNAL_ENV, WORKFLOW_ENV } from '../core/environment.js';
 import { SERVICE_NAME } from '../core/metrics.js';
 import { Role } from '../core/model.js';
 import { DEFAULT_ORCHESTRATOR_SETTINGS } from '../core/services/orchestrator.js';
@@ -25,6 +25,7 @@ import {
 import { type LocalEventBridge, type PublishedEvent, startLocalEventBridge } from './eventbridge.js';
 import { closeServer, listenOnLoopback } from './http.js';
 import { LOCAL_PAGE_TOKEN_SECRET, type LocalSecrets, pageTokenKey, startLocalSecrets } from './secrets.js';
+import { type LocalSqs, startLocalSqs } from './sqs.js';
 import { type LocalStepFunctions, startLocalStepFunctions } from './step-functions/index.js';
 import { followStreams } from './streams.js';
 import { backfillAddedIndexes, ensureTables, localTableNames } from './tables.js';
@@ -111,6 +112,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let stepFunctions: LocalStepFunctions | undefined;
   let eventBridge: LocalEventBridge | undefined;
   let secrets: LocalSecrets | undefined;
+  let sqs: LocalSqs | undefined;
   let streamFollower: { stop(): Promise<void> } | undefined;
   let ticker: NodeJS.Timeout | undefined;
   let graceTimer: NodeJS.Timeout | undefined;
@@ -127,7 +129,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     eventBridge = await startLocalEventBridge();
     secrets = await startLocalSecrets({ [LOCAL_PAGE_TOKEN_SECRET]: pageTokenKey(options.dataDir) });
-    const tables = localTableNames(options.tablePrefix ?? 'schedule-service');
+    sqs = await startLocalSqs();
+    const tablePrefix = options.tablePrefix ?? 'schedule-service';
+    const tables = localTableNames(tablePrefix);
     Object.assign(process.env, {
       AWS_REGION: dynamo.connection.region,
       AWS_ACCESS_KEY_ID: dynamo.connection.credentials.accessKeyId,
@@ -135,6 +139,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.connection.endpoint,
       AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      [SIGNAL_ENV.queuePrefix]: `${tablePrefix}-claims-`,
       // What Lambda and its secrets extension give a function: its session token and the extension's port.
       AWS_SESSION_TOKEN: secrets.sessionToken,
       [PAGE_TOKEN_ENV.extensionPort]: String(secrets.port),
@@ -262,6 +268,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const embedded = agent;
     const bus = eventBridge;
     const secretsEndpoint = secrets;
+    const signalQueues = sqs;
     const follower = streamFollower;
     return {
       apiUrl,
@@ -283,6 +290,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         await sfn.stop();
         await bus.stop();
         await secretsEndpoint.stop();
+        await signalQueues.stop();
         await dynamo.stop();
       },
     };
@@ -294,6 +302,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await streamFollower?.stop();
     await eventBridge?.stop();
     await secrets?.stop();
+    await sqs?.stop();
     await stepFunctions?.stop();
     await dynamo.stop();
     throw error;

@@ -64,6 +64,9 @@ export async function handoffPhase(context: PhaseContext, scheduleId: string): P
 
   // Probes, on executions of their own: an idle long poll; claims that find their step already queued
   // (what a claim costs when workers are busy); heartbeats of a claimed step.
+  // A claim first, so the probe's write of the worker record is a steady one (it moves the record's
+  // index entry), not the creating one.
+  await polling.claim('bench-idle', 1, 0);
   const idle = await probe(stack, meter, () => polling.claim('bench-idle', 1, IDLE_SECONDS));
   const immediateClaims: number[] = [];
   let heartbeat: Probe | undefined;

@@ -28,7 +28,7 @@ import { throughputPhase } from './throughput.js';
  *   d. Cost per million steps at public on-demand prices.
  *
  * Environment: BENCH_EXECUTIONS (200), BENCH_HANDOFFS (100), BENCH_WORKERS (20 loops),
- * BENCH_WORKER_MAX_TASKS (5), BENCH_LAMBDA_MB (512), BENCH_HEARTBEATS_PER_STEP (1), BENCH_IDLE_SECONDS (5).
+ * BENCH_WORKER_MAX_TASKS (5), BENCH_LAMBDA_MB (512), BENCH_HEARTBEATS_PER_STEP (1), BENCH_IDLE_SECONDS (20).
  */
 export async function runOrchestrationBench(): Promise<boolean> {
   const began = performance.now();

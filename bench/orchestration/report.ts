@@ -1,3 +1,5 @@
+import { loadavg } from 'node:os';
+import { WORKER_FUNCTION_MEMORY_MB } from '../../lib/function-memory.js';
 import type { DynamoCall } from '../dynamo-proxy.js';
 import type { Invocation } from '../lambdas.js';
 import { fmt, log, percentile, sum, table, trim } from '../measure.js';
@@ -180,10 +182,10 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
     (c) => c > 0,
   );
   log(
-    '  The waiting worker long-polls (waitSeconds 20); the claim looks at the queue every 500 ms (WorkerService',
+    "  The waiting worker long-polls (waitSeconds 20): its claim looks at the table once, then waits on its pool's wake-up",
   );
   log(
-    '  pollIntervalMs), and each step "runs" 20–520 ms (random) so completions fall anywhere in that cycle.',
+    '  queue (SQS, the local endpoint) and claims the task a signal names; each step "runs" 20–520 ms (random).',
   );
 
   // ---- b
@@ -333,10 +335,10 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
   log();
   log(`(d) Cost per million steps — ${PRICES.asOf}:`);
   log(
-    '    Step Functions Standard $0.025 per 1,000 transitions; Lambda $0.20 per million requests + $0.0000166667 per GB-s (x86);',
+    '    Step Functions Standard $0.025 per 1,000 transitions; Lambda $0.20 per million requests + $0.0000133334 per GB-s (arm64);',
   );
   log(
-    '    API Gateway REST $3.50 per million requests; DynamoDB on-demand $0.625 per million WRU, $0.125 per million RRU.',
+    '    API Gateway REST $3.50 per million requests; DynamoDB on-demand $0.625 per million WRU, $0.125 per million RRU; SQS $0.40 per million requests.',
   );
   log(
     `  Units per step are the measured ones above plus ${HEARTBEATS_PER_STEP} heartbeat(s) per step (API request, 2 Lambda invocations and its DynamoDB`,
@@ -357,12 +359,65 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
     ],
     beat,
   );
-  const { idleQueries, idleRru, polls, idleMonth } = idleWorkerMonth(a.idle);
+  const idle = idleWorkerMonth(a.idle);
+  const idleTotal = idle.idleMonth.api + idle.idleMonth.lambda + idle.idleMonth.ddb + idle.idleMonth.sqs;
   log();
   log(
-    `Idle worker (measured: one ${IDLE_SECONDS} s claim on an empty pool = ${idleQueries} queue queries + 1 authorizer read, ${ms(sum(a.idle.invocations.map((i) => i.ms)))} ms of Lambda; scaled to ${HANDOFF_WAIT_SECONDS} s: ${trim(idleRru)} RRU),`,
+    `Idle worker (measured: one ${IDLE_SECONDS} s claim on an empty pool = ${idle.idleQueries} queue queries + 1 authorizer read + 1 worker write, ${ms(sum(a.idle.invocations.map((i) => i.ms)))} ms of Lambda),`,
   );
   log(
-    `  long-polling ${HANDOFF_WAIT_SECONDS} s at a time for 30 days: ${fmt(polls)} claims → $${fmt(idleMonth.api, 2)} API Gateway + $${fmt(idleMonth.lambda, 2)} Lambda + $${fmt(idleMonth.ddb, 2)} DynamoDB = $${fmt(idleMonth.api + idleMonth.lambda + idleMonth.ddb, 2)} per worker-month`,
+    `  long-polling ${HANDOFF_WAIT_SECONDS} s at a time for 30 days: ${fmt(idle.polls)} claims, each holding the worker function (${WORKER_FUNCTION_MEMORY_MB} MB, arm64) ${trim(idle.claimGbs)} GB-s,`,
+  );
+  log(
+    `  with ${idle.receives} SQS receive(s), ${trim(idle.idleRru)} RRU and ${trim(idle.idleWru)} WRU → $${fmt(idle.idleMonth.api, 2)} API Gateway + $${fmt(idle.idleMonth.lambda, 2)} Lambda + $${fmt(idle.idleMonth.ddb, 2)} DynamoDB + $${fmt(idle.idleMonth.sqs, 2)} SQS = $${fmt(idleTotal, 2)} per worker-month`,
+  );
+  printTargets(a, b, idleTotal);
+}
+
+/**
+ * Issue #13's figures, measured on main before the wake-up queues with the same command
+ * (`BENCH_ONLY=orchestration npm run bench`, 2 cores), printed beside this run's.
+ */
+const BEFORE = {
+  handoffP50: 296,
+  handoffP99: 537,
+  stepsPerSecond: 23.0,
+  cancelledClaimsPerStep: 4893 / 1000,
+  idleWorkerMonth: 22,
+};
+
+/** Cancelled claim transactions: the claim is the one transaction of a task, its step and its receipt (3 actions). */
+const cancelledClaims = (calls: readonly DynamoCall[]) =>
+  calls.filter(
+    (c) =>
+      c.operation === 'TransactWriteItems' &&
+      c.error === 'TransactionCanceledException' &&
+      c.reasons?.length === 3 &&
+      c.tables.some((t) => t.endsWith('WorkerTasks')),
+  ).length;
+
+function printTargets(a: HandoffResult, b: ThroughputResult, idleTotal: number): void {
+  const handoff = stats(a.handoffs);
+  const cancelled = cancelledClaims(b.window.calls) / b.window.steps;
+  log();
+  log(
+    `Issue #13: before (main, the issue's figures) and this run, load average (1 min) ${loadavg()[0]?.toFixed(2)} now`,
+  );
+  table(
+    ['', 'before', 'now', 'target'],
+    [
+      ['(a) hand-off p50 ms', ms(BEFORE.handoffP50), ms(handoff.p50), '≤ 50'],
+      ['(a) hand-off p99 ms', ms(BEFORE.handoffP99), ms(handoff.p99), '≤ 150'],
+      ['(b) steps/s', fmt(BEFORE.stepsPerSecond, 1), fmt(b.window.steps / (b.wallMs / 1000), 1), '≥ 60'],
+      [
+        '(b) cancelled claim transactions per step',
+        fmt(BEFORE.cancelledClaimsPerStep, 2),
+        fmt(cancelled, 2),
+        '< 0.5',
+      ],
+      ['(b) every task claimed exactly once', 'yes', b.problems.length === 0 ? 'yes' : 'NO', 'yes'],
+      ['idle worker $ per month', `~${BEFORE.idleWorkerMonth}`, fmt(idleTotal, 2), '≤ 5'],
+    ],
+    (c) => c > 0,
   );
 }

@@ -13,6 +13,7 @@ import type {
   EventPublisher,
   ExecutionStore,
   IdempotencyStore,
+  QueueSignals,
   ScheduleStore,
   WorkerStore,
   WorkerTaskStore,
@@ -23,6 +24,7 @@ import { ChangeFeed } from './change-feed.js';
 import { Dispatcher, type DispatcherSettings } from './dispatcher.js';
 import { ExecutionService } from './executions.js';
 import { DEFAULT_ORCHESTRATOR_SETTINGS, Orchestrator, type OrchestratorSettings } from './orchestrator.js';
+import type { SignalFailure } from './queue-signals.js';
 import { Reconciler } from './reconciler.js';
 import { ScheduleService } from './schedules.js';
 import { WakeUps } from './wake-ups.js';
@@ -55,6 +57,10 @@ export interface ServiceOptions {
    * a random one of this process's own by default.
    */
   pageTokens?: PageTokens;
+  /** Wake-ups for waiting claims, one channel per pool (SQS); without them a claim finds only what the table held when it started. */
+  signals?: QueueSignals;
+  /** Reports a wake-up that could not be sent (it costs latency, never a task). */
+  onSignalFailure?: SignalFailure;
 }
 
 /** The composition root of the domain over DynamoDB: Lambda handlers, the local runtime and tests share it. */
@@ -109,6 +115,8 @@ export function composeServices(stores: Stores, options: ServiceOptions): Servic
     wakeUps,
     settings,
     clock,
+    signals: options.signals,
+    onSignalFailure: options.onSignalFailure,
   });
   const schedules = new ScheduleService({
     schedules: scheduleStore,
@@ -147,6 +155,8 @@ export function composeServices(stores: Stores, options: ServiceOptions): Servic
       heartbeatTimeoutSeconds: settings.heartbeatTimeoutSeconds,
       deadlines: orchestrator,
       clock,
+      signals: options.signals,
+      onSignalFailure: options.onSignalFailure,
     }),
     reconciler: new Reconciler({ executions: executionStore, tasks, workflow, orchestrator, clock }),
   };

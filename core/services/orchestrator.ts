@@ -5,6 +5,7 @@ import type {
   Clock,
   ExecutionStepRecord,
   ExecutionStore,
+  QueueSignals,
   WorkerTask,
   WorkerTaskStore,
   Workflow,
@@ -21,6 +22,7 @@ import {
   isTerminalStepStatus,
   STEP_MOVES,
 } from '../transitions.js';
+import { NO_SIGNALS, type SignalFailure, signalQueued } from './queue-signals.js';
 import type { WakeUps } from './wake-ups.js';
 
 /** What the state machine does next; `Advance` returns one of these. */
@@ -71,6 +73,9 @@ export interface OrchestratorDeps {
   wakeUps: WakeUps;
   settings?: OrchestratorSettings;
   clock?: Clock;
+  /** Wakes a waiting claim of the pool when a step is queued (none: claims find it by looking). */
+  signals?: QueueSignals;
+  onSignalFailure?: SignalFailure;
 }
 
 /** How many times a decision is re-made when a concurrent change (cancel, pause) beat its write. */
@@ -230,19 +235,18 @@ export class Orchestrator {
       await this.deps.tasks.replaceToken(step.taskId, taskToken);
       return;
     }
-    const enqueued = await this.deps.tasks.enqueue(
-      {
-        taskId: randomUUID(),
-        executionId,
-        ordinal,
-        pool: step.workerPool,
-        status: INITIAL_STATUS.task,
-        taskToken,
-        createdAt: this.now(),
-      },
-      STEP_MOVES.enqueue.from,
-    );
-    if (!enqueued) await this.enqueueStep(executionId, ordinal, taskToken);
+    const task = {
+      taskId: randomUUID(),
+      executionId,
+      ordinal,
+      pool: step.workerPool,
+      status: INITIAL_STATUS.task,
+      taskToken,
+      createdAt: this.now(),
+    };
+    if (await this.deps.tasks.enqueue(task, STEP_MOVES.enqueue.from)) {
+      await signalQueued(this.deps.signals ?? NO_SIGNALS, task, this.deps.onSignalFailure);
+    } else await this.enqueueStep(executionId, ordinal, taskToken);
   }
 
   /** The state machine gave up on a step: timeout, lost heartbeat, or an error of its own. */

@@ -1,10 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
 import { ActivityStatus, type Principal, WorkerStatus, WorkerTaskStatus } from '../model.js';
 import type {
   ActivityReport,
   Clock,
   ExecutionStore,
+  QueuedSignal,
+  QueueSignals,
   TaskClaimant,
   WorkerRecord,
   WorkerStore,
@@ -18,6 +20,7 @@ import type { WorkerSummary } from '../schemas/worker.js';
 import { stepOutput } from '../step-output.js';
 import { canMove, STEP_STATUS_BY_ACTIVITY, TASK_MOVES, taskMustStop } from '../transitions.js';
 import type { Orchestrator } from './orchestrator.js';
+import { NO_SIGNALS, type SignalFailure, signalQueued } from './queue-signals.js';
 
 export interface ClaimRequest {
   workerId: string;
@@ -60,8 +63,10 @@ export interface WorkerServiceDeps {
   /** Ends a step past its deadline; each heartbeat asks, since the state machine does not count from the claim. */
   deadlines: Pick<Orchestrator, 'timeOutIfOverdue'>;
   clock?: Clock;
-  /** How often a long-polling claim looks again. */
-  pollIntervalMs?: number;
+  /** Wake a waiting claim when a task is queued; without them a claim only looks at the table. */
+  signals?: QueueSignals;
+  /** Reports a signal that could not be sent (a task given back), received or dropped. */
+  onSignalFailure?: SignalFailure;
 }
 
 /** A worker is Online while seen within 2 × its waitSeconds, and never less than this (SPEC). */
@@ -71,7 +76,27 @@ const FORGOTTEN_AFTER_MS = 86_400_000;
 /** Running tasks listed per worker: more than one worker's claims hold in practice (maxTasks ≤ 20 a claim). */
 export const RUNNING_TASKS_LIMIT = 100;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Queued ids a claim reads per pool, more than it may take (maxTasks ≤ 20): each claim tries them in
+ * a random order, so concurrent claims spread over the oldest tasks instead of all racing for the
+ * very oldest (a convoy: one wins each task, the rest pay a cancelled transaction). 100, so that
+ * even 20 claims of 5 starting together can each find theirs mostly untaken (a taken one costs a
+ * read). Oldest first thus holds within the 100 oldest; a page of KEYS_ONLY entries is ~1.5 RRU.
+ */
+export const CLAIM_PAGE = 100;
+
+/**
+ * `ids` in a random order (Fisher–Yates). Not a rotation from a random offset: claims walking runs
+ * of neighbours would run into each other's tasks; shuffled, two claims meet only by chance.
+ */
+const shuffled = <T>(ids: readonly T[]): T[] => {
+  const order = [...ids];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [order[i], order[j]] = [order[j] as T, order[i] as T];
+  }
+  return order;
+};
 
 /**
  * The worker endpoints: claim (long poll), heartbeat, complete (idempotent). A claimed task belongs
@@ -80,9 +105,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class WorkerService {
   private readonly clock: Clock;
+  private readonly signals: QueueSignals;
 
   constructor(private readonly deps: WorkerServiceDeps) {
     this.clock = deps.clock ?? systemClock;
+    this.signals = deps.signals ?? NO_SIGNALS;
   }
 
   private now = () => this.clock.now().toISOString();
@@ -111,7 +138,12 @@ export class WorkerService {
       return await Promise.all(claimed.map((task) => this.describe(task)));
     } catch (error) {
       // The worker will not hear of these tasks; a release that fails too leaves one to its heartbeat.
-      await Promise.allSettled(claimed.map((task) => this.deps.tasks.release(task, claimId)));
+      await Promise.allSettled(
+        claimed.map(async (task) => {
+          await this.deps.tasks.release(task, claimId);
+          await signalQueued(this.signals, task, this.deps.onSignalFailure);
+        }),
+      );
       throw error;
     }
   }
@@ -124,7 +156,12 @@ export class WorkerService {
     }
   }
 
-  /** Long poll: adds to `claimed` as it goes, so a failure part way still knows what it holds. */
+  /**
+   * Long poll: adds to `claimed` as it goes, so a failure part way still knows what it holds. The
+   * claim looks at the table once, when it starts; then it waits for signals and tries the very
+   * tasks they name, so a task queued meanwhile is claimed as soon as its signal comes, with no poll
+   * interval. A lost signal costs at most the rest of this wait (≤ 20 s): the next claim looks first.
+   */
   private async claimQueued(
     request: ClaimRequest,
     claimant: Required<TaskClaimant>,
@@ -132,17 +169,57 @@ export class WorkerService {
     claimed: WorkerTask[],
   ): Promise<void> {
     const deadline = Date.now() + request.waitSeconds * 1000;
-    for (;;) {
-      for (const pool of request.pools) {
-        for (const taskId of await this.deps.tasks.queuedIn(pool, request.maxTasks - claimed.length)) {
-          const task = await this.deps.tasks.claim(taskId, claimant, claimId, this.now());
-          if (task) claimed.push(task);
-          if (claimed.length >= request.maxTasks) return;
-        }
-      }
-      if (claimed.length > 0 || Date.now() >= deadline) return;
-      await sleep(Math.min(this.deps.pollIntervalMs ?? 500, Math.max(0, deadline - Date.now())));
+    await this.claimFromTable(request, claimant, claimId, claimed);
+    while (claimed.length === 0 && Date.now() < deadline) {
+      await this.claimSignalled(await this.nextSignals(request, deadline), claimant, claimId, claimed);
     }
+  }
+
+  /** Tries the queued tasks of each pool's page in a random order; a lost race moves on to the next. */
+  private async claimFromTable(
+    request: ClaimRequest,
+    claimant: Required<TaskClaimant>,
+    claimId: string,
+    claimed: WorkerTask[],
+  ): Promise<void> {
+    for (const pool of request.pools) {
+      for (const taskId of shuffled(await this.deps.tasks.queuedIn(pool, CLAIM_PAGE))) {
+        const task = await this.deps.tasks.claim(taskId, claimant, claimId, this.now());
+        if (task) claimed.push(task);
+        if (claimed.length >= request.maxTasks) return;
+      }
+    }
+  }
+
+  /** The next signals of the pools; when they cannot be had, none, after sleeping until `until`. */
+  private async nextSignals(request: ClaimRequest, until: number): Promise<QueuedSignal[]> {
+    const max = request.maxTasks;
+    try {
+      return await this.signals.next(request.pools, until - Date.now(), max);
+    } catch (error) {
+      this.deps.onSignalFailure?.(error);
+      return NO_SIGNALS.next(request.pools, Math.max(0, until - Date.now()), max);
+    }
+  }
+
+  /**
+   * Tries the task each signal names. Claimed or not (someone else has it, or it ended), the signal
+   * has done its work and is dropped; only a claim that fails leaves its signals to come again.
+   */
+  private async claimSignalled(
+    signals: readonly QueuedSignal[],
+    claimant: Required<TaskClaimant>,
+    claimId: string,
+    claimed: WorkerTask[],
+  ): Promise<void> {
+    if (signals.length === 0) return;
+    for (const { taskId, pool } of signals) {
+      // Of the signal's pool only: whatever a queue holds, a claim takes only what it may serve.
+      const task = await this.deps.tasks.claim(taskId, claimant, claimId, this.now(), pool);
+      if (task) claimed.push(task);
+    }
+    // Not dropped, a signal only comes again (and finds its task taken): no reason to fail the claim.
+    await this.signals.done(signals).catch((error: unknown) => this.deps.onSignalFailure?.(error));
   }
 
   private async describe(task: WorkerTask): Promise<ClaimedTask> {

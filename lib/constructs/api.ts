@@ -29,6 +29,7 @@ import { API_BASE_PATH, HandlerGroup, ROUTES, type RouteDefinition } from '../..
 import { type OidcSettings, oidcEnvironment } from '../../core/auth/oidc-settings.js';
 import { PAGE_TOKEN_ENV } from '../../core/environment.js';
 import type { CapacitySettings, FunctionLogLevel, StageThrottling } from '../config.js';
+import { WORKER_FUNCTION_MEMORY_MB } from '../function-memory.js';
 import { acknowledgeNag } from '../nag.js';
 import { ServiceFunction } from './function.js';
 import { type ExecutionWorkflow, WorkflowAccess } from './workflow.js';
@@ -69,6 +70,8 @@ interface HandlerAccess {
   readonly workflow: readonly WorkflowAccess[];
   /** Pages with `nextToken`, so reads the secret that signs them. */
   readonly signsPageTokens?: boolean;
+  /** Claims tasks, so waits on the pools' wake-up queues. */
+  readonly claims?: boolean;
 }
 
 /**
@@ -100,6 +103,7 @@ const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
     readWrite: ['workerTasks', 'executionSteps', 'workers'],
     read: ['executions'],
     workflow: [WorkflowAccess.taskSuccess, WorkflowAccess.taskHeartbeat],
+    claims: true,
   },
 };
 
@@ -110,6 +114,11 @@ const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
 const API_TIMEOUT = Duration.seconds(10);
 const HANDLER_TIMEOUT: Partial<Record<HandlerGroup, Duration>> = {
   [HandlerGroup.worker]: Duration.seconds(28),
+};
+
+/** Memory of the functions that differ from the default (see {@link WORKER_FUNCTION_MEMORY_MB}). */
+const HANDLER_MEMORY: Partial<Record<HandlerGroup, number>> = {
+  [HandlerGroup.worker]: WORKER_FUNCTION_MEMORY_MB,
 };
 
 const pascalCase = (value: string): string =>
@@ -271,6 +280,7 @@ export class ServiceApi extends Construct {
       logRetention: props.logRetention,
       logLevel: props.logLevel,
       timeout: HANDLER_TIMEOUT[group] ?? API_TIMEOUT,
+      memorySize: HANDLER_MEMORY[group],
       reservedConcurrentExecutions:
         group === HandlerGroup.worker ? props.capacity.workerReservedConcurrency : undefined,
     });
@@ -278,6 +288,7 @@ export class ServiceApi extends Construct {
     for (const key of access.read) fn.grantData(props.tables[key], 'read');
     if (access.workflow.length > 0) props.workflow.grant(fn, access.workflow);
     if (access.signsPageTokens) this.pageTokenKey.grantRead(fn);
+    if (access.claims) props.workflow.grantClaimSignals(fn, 'receive');
     return fn;
   }
 

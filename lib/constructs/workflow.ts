@@ -9,6 +9,8 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
 import type { TableKey } from '../../core/adapters/dynamodb/tables.js';
+import { MAX_QUEUE_PREFIX } from '../../core/adapters/sqs/queue-signals.js';
+import { SIGNAL_ENV } from '../../core/environment.js';
 import type { OrchestratorSettings } from '../../core/services/orchestrator.js';
 import type { FunctionLogLevel } from '../config.js';
 import { acknowledgeGrantWildcards, acknowledgeNag } from '../nag.js';
@@ -31,6 +33,15 @@ export const WorkflowAccess = {
   taskHeartbeat: 'states:SendTaskHeartbeat',
 } as const;
 export type WorkflowAccess = (typeof WorkflowAccess)[keyof typeof WorkflowAccess];
+
+/**
+ * The SQS calls on the claims' wake-up queues (one per pool, created on first use): whoever queues a
+ * task sends; the worker function receives and drops signals, and sends one for a task it gives back.
+ */
+const CLAIM_SIGNAL_ACTIONS = {
+  send: ['sqs:CreateQueue', 'sqs:SendMessage'],
+  receive: ['sqs:CreateQueue', 'sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage'],
+} as const;
 
 const EXECUTION_ACTIONS: readonly WorkflowAccess[] = [WorkflowAccess.stop, WorkflowAccess.describe];
 const TASK_RESPONSE_ACTIONS: readonly WorkflowAccess[] = [
@@ -92,6 +103,11 @@ export class ExecutionWorkflow extends Construct {
   public readonly reconcilerSchedule: Rule;
   /** The environment of every function that builds the services: table names, state machine ARN, settings. */
   public readonly serviceEnvironment: Readonly<Record<string, string>>;
+  /**
+   * Names the claims' wake-up queues, `<stack name>-claims-<pool>-<hash>`: pools are free-form and
+   * made at run time, so the queues are created on first use, and IAM names them by this prefix.
+   */
+  public readonly claimQueuePrefix: string;
 
   constructor(scope: Construct, id: string, props: ExecutionWorkflowProps) {
     super(scope, id);
@@ -108,12 +124,15 @@ export class ExecutionWorkflow extends Construct {
       resourceName: this.stateMachineName,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    this.serviceEnvironment = serviceEnvironment(
-      props.tables,
-      this.stateMachineArn,
-      props.settings,
-      props.retentionDays,
-    );
+    this.claimQueuePrefix = `${stack.stackName}-claims-`;
+    if (!Token.isUnresolved(stack.stackName) && this.claimQueuePrefix.length > MAX_QUEUE_PREFIX) {
+      throw new Error(`Wake-up queue prefix '${this.claimQueuePrefix}' is longer than ${MAX_QUEUE_PREFIX}.`);
+    }
+    // Names are not access (as with the tables): the grants below decide who may use the queues.
+    this.serviceEnvironment = {
+      ...serviceEnvironment(props.tables, this.stateMachineArn, props.settings, props.retentionDays),
+      [SIGNAL_ENV.queuePrefix]: this.claimQueuePrefix,
+    };
     const { tables } = props;
 
     this.orchestratorFunction = new ServiceFunction(this, 'OrchestratorFunction', {
@@ -132,6 +151,8 @@ export class ExecutionWorkflow extends Construct {
     // a park that is no longer needed, or a run parked behind one that ends. Scoped
     // through the built ARN, not the resource, or the grant would close the cycle described above.
     this.grantTaskResponse(this.orchestratorFunction, this.stateMachineArn, [WorkflowAccess.taskSuccess]);
+    // Each step it queues wakes a waiting claim of its pool.
+    this.grantClaimSignals(this.orchestratorFunction, 'send');
 
     const logGroup = new LogGroup(this, 'StateMachineLogs', { retention: props.logRetention });
     this.stateMachine = new StateMachine(this, 'StateMachine', {
@@ -219,6 +240,19 @@ export class ExecutionWorkflow extends Construct {
     const taskResponses = access.filter((action) => TASK_RESPONSE_ACTIONS.includes(action));
     if (taskResponses.length > 0)
       this.grantTaskResponse(grantee, this.stateMachine.stateMachineArn, taskResponses);
+  }
+
+  /** Lets `grantee` use the claims' wake-up queues: those named by {@link claimQueuePrefix} only. */
+  grantClaimSignals(grantee: IGrantable & IConstruct, use: keyof typeof CLAIM_SIGNAL_ACTIONS): void {
+    const stack = Stack.of(this);
+    const queues = stack.formatArn({ service: 'sqs', resource: `${this.claimQueuePrefix}*` });
+    Grant.addToPrincipal({ grantee, actions: [...CLAIM_SIGNAL_ACTIONS[use]], resourceArns: [queues] });
+    acknowledgeNag(
+      grantee,
+      `IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${this.claimQueuePrefix}*]`,
+      'One wake-up queue per worker pool; pools are free-form names known only at run time, so the ' +
+        "queues are created on first use and named by the stack's prefix: the ARN names those alone.",
+    );
   }
 
   /**

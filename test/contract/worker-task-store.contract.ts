@@ -48,6 +48,16 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       await expect(stores.tasks.replaceToken(randomUUID(), 'x')).rejects.toThrow();
     });
 
+    it('claims a task named with a pool only when it is of that pool', async () => {
+      const queued = task(0, { pool: 'sql' });
+      await stores.tasks.enqueue(queued, ['Pending']);
+      expect(await stores.tasks.claim(queued.taskId, worker, 'c-1', NOW, 'default')).toBeUndefined();
+      expect(await stores.tasks.claim(queued.taskId, worker, 'c-1', NOW, 'sql')).toMatchObject({
+        status: 'Claimed',
+        pool: 'sql',
+      });
+    });
+
     it('claims a queued task once, with its step, and finds it again by its claim', async () => {
       const queued = task(0);
       await stores.tasks.enqueue(queued, ['Pending']);

@@ -38,10 +38,11 @@ describe('npm start on the network', () => {
       const listeners = listenersOf(processTree(started.child.pid as number));
       const ports = listeners.map((l) => l.port);
       expect(ports).toContain(port);
-      // The API, local Step Functions, local EventBridge and the local secrets endpoint (the page-token
-      // key, answered only to the handlers' session token): the service's own process, on loopback.
+      // The API, local Step Functions, local EventBridge, local SQS (the claims' wake-ups) and the
+      // local secrets endpoint (the page-token key, answered only to the handlers' session token):
+      // the service's own process, on loopback.
       const own = listeners.filter((l) => l.pid === started.child.pid);
-      expect(own.length).toBe(4);
+      expect(own.length).toBe(5);
       expect(own.every((l) => l.loopback)).toBe(true);
       // Anything else is DynamoDB Local, alone.
       const exposed = listeners.filter((l) => !l.loopback);

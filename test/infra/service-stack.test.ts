@@ -20,6 +20,7 @@ import {
 import { API_BASE_PATH, type HandlerGroup, ROUTES, type RouteDefinition } from '../../core/api/routes.js';
 import { OIDC_ENV } from '../../core/environment.js';
 import { ConfigError, DEFAULT_CONFIG, readConfig } from '../../lib/config.js';
+import { WORKER_FUNCTION_MEMORY_MB } from '../../lib/function-memory.js';
 import { actions, newApp, queriesIndexesOf, type Resource, type Statement, synth } from './template.js';
 
 const { stack, template, resources, logicalId, ofType, functions, tableIds, roleStatements, tableAccess } =
@@ -150,6 +151,14 @@ describe('ServiceApi functions', () => {
       // The bundles ship without source maps (lib/constructs/function.ts says why).
       expect(fn.Properties.Environment.Variables.NODE_OPTIONS).toBeUndefined();
     }
+  });
+
+  it('gives the worker function 128 MB (an idle worker holds it all month) and the API handlers 512 MB', () => {
+    const memory = (fn: Parameters<typeof logicalId>[0]) =>
+      (resources[logicalId(fn)] as Resource).Properties.MemorySize;
+    expect(memory(stack.api.functions.worker)).toBe(WORKER_FUNCTION_MEMORY_MB);
+    expect(WORKER_FUNCTION_MEMORY_MB).toBe(128);
+    expect(memory(stack.api.functions.schedules)).toBe(512);
   });
 
   it('sends every function to its own log group with the configured retention', () => {
@@ -304,6 +313,49 @@ describe('IAM', () => {
       expect(access.reach).toEqual([...write, ...read].sort());
     },
   );
+
+  it("lets only the orchestrator and the worker function use the claims' wake-up queues, by the stack's prefix", () => {
+    // Arrange
+    const queues = {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':sqs:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':Test-claims-*',
+        ],
+      ],
+    };
+    const sqsStatements = (fn: Parameters<typeof roleStatements>[0]) =>
+      roleStatements(fn).filter((statement) =>
+        actions(statement).some((action) => action.startsWith('sqs:')),
+      );
+    const others = [
+      ...Object.entries(stack.api.functions)
+        .filter(([group]) => group !== 'worker')
+        .map(([, fn]) => fn),
+      stack.api.authorizerFunction,
+      stack.workflow.reconcilerFunction,
+      stack.cronTrigger.dispatcherFunction,
+    ];
+
+    // Assert
+    expect(sqsStatements(stack.workflow.orchestratorFunction)).toEqual([
+      { Action: ['sqs:CreateQueue', 'sqs:SendMessage'], Effect: 'Allow', Resource: queues },
+    ]);
+    expect(sqsStatements(stack.api.functions.worker)).toEqual([
+      {
+        Action: ['sqs:CreateQueue', 'sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage'],
+        Effect: 'Allow',
+        Resource: queues,
+      },
+    ]);
+    for (const fn of others) expect(sqsStatements(fn)).toEqual([]);
+  });
 
   it('lets writers reach the indexes of their tables', () => {
     const statements = roleStatements(stack.api.functions.schedules);

@@ -92,7 +92,7 @@ describe('cron dispatch (Dispatcher and ScheduleService.fireDue)', () => {
 
   it('fires nothing again from a batch read taken before another dispatcher fired the schedule', async () => {
     const schedule = await cronSchedule();
-    const readBefore = await scheduleStore.getMany([schedule.id]);
+    const readBefore = await stores.schedules.getMany([schedule.id]);
     clock.set('2026-04-05T06:00:01Z');
     await services.dispatcher.tick();
 

@@ -1,10 +1,13 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SqsQueueSignals } from '../../core/adapters/sqs/queue-signals.js';
 import { ForbiddenError } from '../../core/errors.js';
 import type { Principal } from '../../core/model.js';
 import type { Services } from '../../core/services/index.js';
 import { Orchestrator } from '../../core/services/orchestrator.js';
 import { WakeUps } from '../../core/services/wake-ups.js';
 import { type ClaimRequest, WorkerService } from '../../core/services/workers.js';
+import { type LocalSqs, startLocalSqs } from '../../local/sqs.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { runOfNewSchedule, servicesOnFreshTables, type TestStores } from './services.js';
 
@@ -219,5 +222,102 @@ describe('WorkerService claims on DynamoDB Local', () => {
       // Assert
       expect(again.map((t) => t.executionId)).toEqual([later]);
     });
+  });
+});
+
+describe('WorkerService claims woken by the wake-up queues (DynamoDB Local, local SQS)', () => {
+  let sqs: LocalSqs;
+  let client: SQSClient;
+  let services: Services;
+  let signals: SqsQueueSignals;
+  let made = 0;
+
+  beforeAll(async () => {
+    sqs = await startLocalSqs();
+    client = new SQSClient({
+      endpoint: sqs.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await sqs.stop();
+  });
+
+  beforeEach(async () => {
+    made += 1;
+    signals = new SqsQueueSignals(client, `claims-${made}-`);
+    ({ services } = await servicesOnFreshTables(new Date(), { signals }));
+  });
+
+  /** Queues `count` parallel steps of a new execution on `pool`. */
+  async function queueSteps(count: number, pool = 'east') {
+    const executionId = await runOfNewSchedule(
+      services,
+      `Woken ${made}`,
+      Array.from({ length: count }, (_, i) => ({
+        name: `step ${i}`,
+        stepType: 'Executable',
+        executablePath: '/bin/true',
+        executionMode: i === 0 ? 'Sequential' : 'ParallelWithPrevious',
+        workerPool: pool,
+      })),
+    );
+    await services.orchestrator.advance(executionId);
+    for (let ordinal = 0; ordinal < count; ordinal += 1) {
+      await services.orchestrator.enqueueStep(executionId, ordinal, `token-${ordinal}`);
+    }
+    return executionId;
+  }
+
+  it('hands a task queued during the wait to the waiting claim, which looked at the table only when it began', async () => {
+    // Arrange: a 15 s claim looks at the table at its start and then only after 20 s.
+    const waiting = services.workers.claim(claimOf(['east'], { waitSeconds: 15 }), everyPool);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // Act
+    const executionId = await queueSteps(1);
+
+    // Assert: only the signal can have brought it before the wait ended.
+    expect((await waiting).map((task) => task.executionId)).toEqual([executionId]);
+  });
+
+  it("does not take another pool's task that a signal of its own pool names", async () => {
+    // Arrange: a west task, and a claim serving east only.
+    const west = await queueSteps(1, 'west');
+    await signals.next(['west'], 0, 10); // its own signal, out of the way
+    const [westTask] = await services.executions.get(west).then((e) => e.steps ?? []);
+    const waiting = services.workers.claim(claimOf(['east'], { waitSeconds: 2 }), everyPool);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // Act: a signal in east's queue naming the west task.
+    await signals.queued('east', westTask?.taskId as string);
+
+    // Assert
+    expect(await waiting).toEqual([]);
+    expect((await services.executions.get(west)).steps?.map((step) => step.status)).toEqual(['Queued']);
+  });
+
+  it('claims each task once when more claims wait than tasks are queued', async () => {
+    // Arrange
+    const claims = Array.from({ length: 5 }, (_, n) =>
+      services.workers.claim(
+        claimOf(['east'], { workerId: `host-${n}`, maxTasks: 1, waitSeconds: 3 }),
+        everyPool,
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // Act
+    await queueSteps(3);
+    const answers = await Promise.all(claims);
+
+    // Assert
+    const taken = answers.flat().map((task) => task.taskId);
+    expect(taken).toHaveLength(3);
+    expect(new Set(taken).size).toBe(3);
+    expect(answers.map((answer) => answer.length).sort()).toEqual([0, 0, 1, 1, 1]);
   });
 });

@@ -131,10 +131,13 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     claimant: Required<TaskClaimant>,
     claimId: string,
     now: string,
+    pool?: string,
   ): Promise<WorkerTask | undefined> {
     const { claimedBy, workerId } = claimant;
     const task = await this.get(taskId);
     if (!task || !canMove(TASK_MOVES.claim, task.status)) return undefined;
+    // A task's pool never changes, so the read decides it.
+    if (pool !== undefined && task.pool !== pool) return undefined;
     const claimed = {
       status: TASK_MOVES.claim.to,
       workerId,

@@ -64,9 +64,10 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
     return this.queued().map(copy);
   }
 
-  async claim(...[taskId, claimant, claimId, now]: Parameters<WorkerTaskStore['claim']>) {
+  async claim(...[taskId, claimant, claimId, now, pool]: Parameters<WorkerTaskStore['claim']>) {
     const task = this.db.tasks.get(taskId);
     if (!task || task.status !== WorkerTaskStatus.Queued) return undefined;
+    if (pool !== undefined && task.pool !== pool) return undefined;
     const step = this.step(task.executionId, task.ordinal);
     if (step?.status !== StepStatus.Queued) {
       // The step left Queued without a worker (cancelled): off the queue for good.
