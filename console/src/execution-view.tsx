@@ -6,6 +6,7 @@ import {
   Duration,
   ErrorMessage,
   href,
+  LoadError,
   navigate,
   PageHeader,
   Status,
@@ -139,7 +140,8 @@ export function ExecutionView({ id }: { id: string }) {
           </button>
         )}
       </PageHeader>
-      <ErrorMessage error={execution.error ?? action.error} />
+      <LoadError loaded={execution} />
+      <ErrorMessage error={action.error} />
       {data && (
         <>
           <p class="summary" aria-live="polite">

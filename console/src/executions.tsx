@@ -2,7 +2,19 @@ import { useEffect, useState } from 'preact/hooks';
 import { ExecutionStatus, InitiatedByType } from '../../core/model.js';
 import type { Execution, ExecutionSortBy } from '../../core/schemas/execution.js';
 import { call, type QueryOf } from './api.js';
-import { Duration, ErrorMessage, href, navigate, PageHeader, Pager, Status, Time, useLoad } from './ui.js';
+import {
+  Duration,
+  ErrorMessage,
+  href,
+  LoadError,
+  navigate,
+  PageHeader,
+  Pager,
+  Status,
+  Time,
+  useAction,
+  useLoad,
+} from './ui.js';
 
 /** Executions: the list with the contract's filters and both paging styles, and the active ones. */
 
@@ -14,11 +26,14 @@ const initiator = (execution: Execution) =>
 export function ExecutionTable({
   executions,
   showSchedule = true,
+  empty,
 }: {
   executions: readonly Execution[];
   showSchedule?: boolean;
+  /** What an empty list means where it is shown. */
+  empty: string;
 }) {
-  if (executions.length === 0) return <p class="muted">No executions.</p>;
+  if (executions.length === 0) return <p class="muted">{empty}</p>;
   return (
     <table>
       <thead>
@@ -68,7 +83,15 @@ export function ExecutionTable({
 
 type Filters = Pick<
   NonNullable<QueryOf<'listExecutions'>>,
-  'scheduleId' | 'status' | 'initiatedByType' | 'from' | 'to' | 'sortBy' | 'sortDescending' | 'page'
+  | 'scheduleId'
+  | 'status'
+  | 'initiatedByType'
+  | 'from'
+  | 'to'
+  | 'sortBy'
+  | 'sortDescending'
+  | 'pageSize'
+  | 'page'
 >;
 
 const FILTER_NAMES = [
@@ -79,6 +102,7 @@ const FILTER_NAMES = [
   'to',
   'sortBy',
   'sortDescending',
+  'pageSize',
 ] as const;
 
 /** `datetime-local` shows the operator's zone; the API wants an instant. */
@@ -120,19 +144,15 @@ export function ExecutionsPage({ query }: { query: URLSearchParams }) {
     continuous ? 0 : REFRESH_MS,
   );
   useEffect(() => setMore(undefined), [key]);
-  const [loadingMore, setLoadingMore] = useState(false);
-  const loadMore = async (nextToken: string) => {
-    setLoadingMore(true);
-    try {
+  const loadingMore = useAction();
+  const loadMore = (nextToken: string) =>
+    loadingMore.run(async () => {
       const next = await call('listExecutions', { query: { ...filters, page: undefined, nextToken } });
       setMore((current) => ({
         items: [...(current?.items ?? []), ...next.items],
         nextToken: next.nextToken,
       }));
-    } finally {
-      setLoadingMore(false);
-    }
-  };
+    });
   // The filter's choices: schedules by name (a deleted schedule's executions stay filterable by id).
   const schedules = useLoad(() => call('listSchedules', { query: { pageSize: '100', sortBy: 'name' } }), []);
   const selected = new Set((filters.status ?? '').split(',').filter(Boolean));
@@ -151,6 +171,7 @@ export function ExecutionsPage({ query }: { query: URLSearchParams }) {
       to: toInstant(text('to') ?? ''),
       sortBy: text('sortBy'),
       sortDescending: form.get('sortAscending') ? 'false' : undefined,
+      pageSize: text('pageSize'),
     });
   };
 
@@ -227,6 +248,18 @@ export function ExecutionsPage({ query }: { query: URLSearchParams }) {
             ))}
           </select>
         </div>
+        <div class="field">
+          <label for="filter-page-size">Per page</label>
+          <input
+            id="filter-page-size"
+            name="pageSize"
+            type="number"
+            min={1}
+            max={100}
+            placeholder="20"
+            defaultValue={filters.pageSize ?? ''}
+          />
+        </div>
         <label class="inline">
           <input type="checkbox" name="sortAscending" defaultChecked={filters.sortDescending === 'false'} />
           Oldest first
@@ -252,14 +285,21 @@ export function ExecutionsPage({ query }: { query: URLSearchParams }) {
           </a>
         )}
       </p>
-      <ErrorMessage error={list.error} />
+      <LoadError loaded={list} />
       {list.data && (
         <>
-          <ExecutionTable executions={items} />
+          <ExecutionTable
+            executions={items}
+            empty={
+              FILTER_NAMES.some((name) => filters[name] && name !== 'pageSize')
+                ? 'No executions match these filters.'
+                : 'No executions yet: run a schedule and it appears here.'
+            }
+          />
           {continuous ? (
             <p>
               {nextToken ? (
-                <button type="button" disabled={loadingMore} onClick={() => loadMore(nextToken)}>
+                <button type="button" disabled={loadingMore.busy} onClick={() => loadMore(nextToken)}>
                   Load more
                 </button>
               ) : (
@@ -269,6 +309,7 @@ export function ExecutionsPage({ query }: { query: URLSearchParams }) {
           ) : (
             <Pager info={list.data} onPage={(page) => update({ page: String(page) })} />
           )}
+          <ErrorMessage error={loadingMore.error} />
         </>
       )}
     </>
@@ -281,8 +322,10 @@ export function ActiveExecutionsPage() {
     <>
       <PageHeader title="Active executions" />
       <p class="muted">Queued, in progress and paused, oldest first. Refreshes every few seconds.</p>
-      <ErrorMessage error={active.error} />
-      {active.data && <ExecutionTable executions={active.data} />}
+      <LoadError loaded={active} />
+      {active.data && (
+        <ExecutionTable executions={active.data} empty="Nothing is queued, running or paused." />
+      )}
     </>
   );
 }

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ExecutionMode, OverlapPolicy, StepType, TriggerType } from '../../core/model.js';
 import type { Schedule } from '../../core/schemas/schedule.js';
 import { type BodyOf, call } from './api.js';
-import { ErrorMessage, href, navigate, PageHeader, useAction, useLoad } from './ui.js';
+import { ErrorMessage, Field, href, LoadError, navigate, PageHeader, useAction, useLoad } from './ui.js';
 
 /**
  * Create or edit a schedule with its step list. The form holds every field as text; the API
@@ -157,12 +157,15 @@ const bodyOf = (draft: Draft): ScheduleBody => ({
   steps: draft.steps.map(stepBody),
 });
 
-const PATH_LABEL: Record<StepType, string> = {
-  RunProfile: '',
-  PowerShell: 'Script path',
-  Executable: 'Executable path',
-  SqlScript: 'SQL script path',
+/** The one path field each type has: its label, and its name in the API (and so in `validationErrors`). */
+const PATH_FIELD: Record<Exclude<StepType, 'RunProfile'>, { label: string; field: string }> = {
+  PowerShell: { label: 'Script path', field: 'scriptPath' },
+  Executable: { label: 'Executable path', field: 'executablePath' },
+  SqlScript: { label: 'SQL script path', field: 'sqlScriptPath' },
 };
+
+/** The API's messages for one field, by its `validationErrors` name (`name`, `steps[0].name`). */
+type Messages = (field: string) => string[] | undefined;
 
 function StepFields({
   step,
@@ -171,7 +174,9 @@ function StepFields({
   onChange,
   onMove,
   onRemove,
+  messages,
 }: {
+  messages: Messages;
   step: StepDraft;
   index: number;
   count: number;
@@ -183,18 +188,19 @@ function StepFields({
   const text = (
     field: keyof StepDraft,
     label: string,
-    extra: { required?: boolean; inputMode?: 'numeric' } = {},
+    extra: { required?: boolean; inputMode?: 'numeric'; apiField?: string } = {},
   ) => (
-    <div class="field">
-      <label for={id(field)}>{label}</label>
-      <input
-        id={id(field)}
-        value={String(step[field] ?? '')}
-        required={extra.required}
-        inputMode={extra.inputMode}
-        onInput={(event) => onChange({ [field]: event.currentTarget.value })}
-      />
-    </div>
+    <Field id={id(field)} label={label} messages={messages(`steps[${index}].${extra.apiField ?? field}`)}>
+      {(control) => (
+        <input
+          {...control}
+          value={String(step[field] ?? '')}
+          required={extra.required}
+          inputMode={extra.inputMode}
+          onInput={(event) => onChange({ [field]: event.currentTarget.value })}
+        />
+      )}
+    </Field>
   );
   return (
     <fieldset class="step-editor">
@@ -234,7 +240,10 @@ function StepFields({
             {text('runProfileName', 'Run profile name', { required: true })}
           </>
         ) : (
-          text('path', PATH_LABEL[step.stepType], { required: true })
+          text('path', PATH_FIELD[step.stepType].label, {
+            required: true,
+            apiField: PATH_FIELD[step.stepType].field,
+          })
         )}
         {step.stepType === StepType.SqlScript &&
           text('sqlConnection', 'SQL connection name', { required: true })}
@@ -299,88 +308,106 @@ export function ScheduleForm({ id }: { id?: string }) {
     });
   };
 
+  const messages: Messages = (field) => save.error?.validationErrors[field];
   const title = id ? `Edit ${existing.data?.name ?? 'schedule'}` : 'New schedule';
   return (
     <>
       <PageHeader title={title} />
-      <ErrorMessage error={existing.error} />
+      <LoadError loaded={existing} />
       <form class="schedule-form" onSubmit={submit} noValidate>
         <div class="grid">
-          <div class="field wide">
-            <label for="schedule-name">Name</label>
-            <input
-              id="schedule-name"
-              required
-              value={draft.name}
-              onInput={(event) => set({ name: event.currentTarget.value })}
-            />
-          </div>
-          <div class="field wide">
-            <label for="schedule-description">Description</label>
-            <textarea
-              id="schedule-description"
-              rows={2}
-              value={draft.description}
-              onInput={(event) => set({ description: event.currentTarget.value })}
-            />
-          </div>
-          <div class="field">
-            <label for="schedule-trigger">Trigger</label>
-            <select
-              id="schedule-trigger"
-              value={draft.triggerType}
-              onChange={(event) => set({ triggerType: event.currentTarget.value as TriggerType })}
-            >
-              <option value={TriggerType.Manual}>Manual (run on demand)</option>
-              <option value={TriggerType.Cron}>Cron</option>
-            </select>
-          </div>
+          <Field id="schedule-name" label="Name" class="field wide" messages={messages('name')}>
+            {(control) => (
+              <input
+                {...control}
+                required
+                value={draft.name}
+                onInput={(event) => set({ name: event.currentTarget.value })}
+              />
+            )}
+          </Field>
+          <Field
+            id="schedule-description"
+            label="Description"
+            class="field wide"
+            messages={messages('description')}
+          >
+            {(control) => (
+              <textarea
+                {...control}
+                rows={2}
+                value={draft.description}
+                onInput={(event) => set({ description: event.currentTarget.value })}
+              />
+            )}
+          </Field>
+          <Field id="schedule-trigger" label="Trigger" messages={messages('triggerType')}>
+            {(control) => (
+              <select
+                {...control}
+                value={draft.triggerType}
+                onChange={(event) => set({ triggerType: event.currentTarget.value as TriggerType })}
+              >
+                <option value={TriggerType.Manual}>Manual (run on demand)</option>
+                <option value={TriggerType.Cron}>Cron</option>
+              </select>
+            )}
+          </Field>
           {draft.triggerType === TriggerType.Cron && (
             <>
-              <div class="field">
-                <label for="schedule-cron">Cron expression</label>
-                <input
-                  id="schedule-cron"
-                  placeholder="0 6 * * MON-FRI"
-                  aria-describedby="schedule-cron-help"
-                  value={draft.cronExpression}
-                  onInput={(event) => set({ cronExpression: event.currentTarget.value })}
-                />
-                <span id="schedule-cron-help" class="hint">
-                  5 fields: minute hour day-of-month month day-of-week
-                </span>
-              </div>
-              <div class="field">
-                <label for="schedule-zone">Time zone</label>
-                <input
-                  id="schedule-zone"
-                  value={draft.timeZone}
-                  onInput={(event) => set({ timeZone: event.currentTarget.value })}
-                />
-              </div>
+              <Field
+                id="schedule-cron"
+                label="Cron expression"
+                hint="5 fields: minute hour day-of-month month day-of-week"
+                messages={messages('cronExpression')}
+              >
+                {(control) => (
+                  <input
+                    {...control}
+                    placeholder="0 6 * * MON-FRI"
+                    value={draft.cronExpression}
+                    onInput={(event) => set({ cronExpression: event.currentTarget.value })}
+                  />
+                )}
+              </Field>
+              <Field id="schedule-zone" label="Time zone" messages={messages('timeZone')}>
+                {(control) => (
+                  <input
+                    {...control}
+                    value={draft.timeZone}
+                    onInput={(event) => set({ timeZone: event.currentTarget.value })}
+                  />
+                )}
+              </Field>
             </>
           )}
-          <div class="field">
-            <label for="schedule-overlap">If still running</label>
-            <select
-              id="schedule-overlap"
-              value={draft.overlapPolicy}
-              onChange={(event) => set({ overlapPolicy: event.currentTarget.value as OverlapPolicy })}
-            >
-              {Object.values(OverlapPolicy).map((policy) => (
-                <option key={policy}>{policy}</option>
-              ))}
-            </select>
-          </div>
-          <div class="field">
-            <label for="schedule-catchup">Catch-up window (seconds)</label>
-            <input
-              id="schedule-catchup"
-              inputMode="numeric"
-              value={draft.catchupWindowSeconds}
-              onInput={(event) => set({ catchupWindowSeconds: event.currentTarget.value })}
-            />
-          </div>
+          <Field id="schedule-overlap" label="If still running" messages={messages('overlapPolicy')}>
+            {(control) => (
+              <select
+                {...control}
+                value={draft.overlapPolicy}
+                onChange={(event) => set({ overlapPolicy: event.currentTarget.value as OverlapPolicy })}
+              >
+                {Object.values(OverlapPolicy).map((policy) => (
+                  <option key={policy}>{policy}</option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field
+            id="schedule-catchup"
+            label="Catch-up window (seconds)"
+            messages={messages('catchupWindowSeconds')}
+          >
+            {(control) => (
+              <input
+                {...control}
+                inputMode="numeric"
+                value={draft.catchupWindowSeconds}
+                onInput={(event) => set({ catchupWindowSeconds: event.currentTarget.value })}
+              />
+            )}
+          </Field>
           <div class="field checkbox">
             <input
               id="schedule-enabled"
@@ -393,6 +420,7 @@ export function ScheduleForm({ id }: { id?: string }) {
         </div>
         <h2>Steps</h2>
         {draft.steps.length === 0 && <p class="muted">No steps yet.</p>}
+        {messages('steps') && <p class="field-error">{messages('steps')?.join('; ')}</p>}
         {draft.steps.map((step, index) => (
           <StepFields
             key={step.key}
@@ -402,6 +430,7 @@ export function ScheduleForm({ id }: { id?: string }) {
             onChange={(patch) => setStep(step.key, patch)}
             onMove={(by) => moveStep(index, by)}
             onRemove={() => set({ steps: draft.steps.filter((other) => other.key !== step.key) })}
+            messages={messages}
           />
         ))}
         <p>

@@ -1,5 +1,5 @@
 import { call } from './api.js';
-import { ErrorMessage, href, PageHeader, Status, Time, useLoad } from './ui.js';
+import { href, LoadError, PageHeader, Status, Time, useLoad } from './ui.js';
 
 /** Workers heard from within the last day: online or not, their pools, what they run. */
 export function WorkersPage() {
@@ -7,8 +7,13 @@ export function WorkersPage() {
   return (
     <>
       <PageHeader title="Workers" />
-      <ErrorMessage error={workers.error} />
-      {workers.data?.length === 0 && <p class="muted">No worker has been heard from in the last day.</p>}
+      <LoadError loaded={workers} />
+      {workers.data?.length === 0 && (
+        <p class="muted">
+          No worker has been heard from in the last day: steps wait as Queued until one claims them. Start one
+          with <code>npm run worker</code>.
+        </p>
+      )}
       {workers.data && workers.data.length > 0 && (
         <table>
           <thead>
