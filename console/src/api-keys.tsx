@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { Role } from '../../core/model.js';
 import type { CreatedApiKey } from '../../core/schemas/api-key.js';
 import { call } from './api.js';
-import { ErrorMessage, LoadError, PageHeader, Pager, Time, useAction, useLoad } from './ui.js';
+import { ErrorMessage, PageHeader, Pager, Time, useAction, useLoad } from './ui.js';
 
 /** API keys: the list (never secrets), revoke, and create, which shows the new key once. */
 export function ApiKeysPage() {
@@ -105,7 +105,7 @@ export function ApiKeysPage() {
           Create key
         </button>
       </form>
-      <LoadError loaded={keys} />
+      <ErrorMessage loaded={keys} />
       <ErrorMessage error={action.error} />
       {keys.data && (
         <>

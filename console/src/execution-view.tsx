@@ -6,7 +6,6 @@ import {
   Duration,
   ErrorMessage,
   href,
-  LoadError,
   navigate,
   PageHeader,
   Status,
@@ -140,7 +139,7 @@ export function ExecutionView({ id }: { id: string }) {
           </button>
         )}
       </PageHeader>
-      <LoadError loaded={execution} />
+      <ErrorMessage loaded={execution} />
       <ErrorMessage error={action.error} />
       {data && (
         <>

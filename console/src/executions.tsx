@@ -1,85 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ExecutionStatus, InitiatedByType } from '../../core/model.js';
+import { ExecutionStatus, type InitiatedByType } from '../../core/model.js';
 import type { Execution, ExecutionSortBy } from '../../core/schemas/execution.js';
 import { call, type QueryOf } from './api.js';
-import {
-  Duration,
-  ErrorMessage,
-  href,
-  LoadError,
-  navigate,
-  PageHeader,
-  Pager,
-  Status,
-  Time,
-  useAction,
-  useLoad,
-} from './ui.js';
+import { ExecutionTable } from './execution-table.js';
+import { ErrorMessage, Field, href, navigate, PageHeader, Pager, useAction, useLoad } from './ui.js';
 
 /** Executions: the list with the contract's filters and both paging styles, and the active ones. */
-
-const initiator = (execution: Execution) =>
-  execution.initiatedByType === InitiatedByType.NotSet
-    ? 'Cron'
-    : `${execution.initiatedByName ?? execution.initiatedById ?? ''} (${execution.initiatedByType === InitiatedByType.ApiKey ? 'API key' : 'user'})`;
-
-export function ExecutionTable({
-  executions,
-  showSchedule = true,
-  empty,
-}: {
-  executions: readonly Execution[];
-  showSchedule?: boolean;
-  /** What an empty list means where it is shown. */
-  empty: string;
-}) {
-  if (executions.length === 0) return <p class="muted">{empty}</p>;
-  return (
-    <table>
-      <thead>
-        <tr>
-          {showSchedule && <th scope="col">Schedule</th>}
-          <th scope="col">Status</th>
-          <th scope="col">Stage</th>
-          <th scope="col">Queued</th>
-          <th scope="col">Started</th>
-          <th scope="col">Duration</th>
-          <th scope="col">Initiated by</th>
-        </tr>
-      </thead>
-      <tbody>
-        {executions.map((execution) => (
-          <tr key={execution.id}>
-            {showSchedule && (
-              <td>
-                <a href={href(`/executions/${execution.id}`)}>{execution.scheduleName}</a>
-              </td>
-            )}
-            <td>
-              <a href={href(`/executions/${execution.id}`)}>
-                <Status value={execution.status} />
-              </a>
-              {execution.errorMessage && <div class="small error-text">{execution.errorMessage}</div>}
-            </td>
-            <td>
-              {Math.min(execution.currentStepIndex + 1, execution.totalSteps)} / {execution.totalSteps}
-            </td>
-            <td>
-              <Time at={execution.queuedAt} />
-            </td>
-            <td>
-              <Time at={execution.startedAt} />
-            </td>
-            <td>
-              <Duration from={execution.startedAt} to={execution.completedAt} />
-            </td>
-            <td>{initiator(execution)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
 
 type Filters = Pick<
   NonNullable<QueryOf<'listExecutions'>>,
@@ -248,18 +174,18 @@ export function ExecutionsPage({ query }: { query: URLSearchParams }) {
             ))}
           </select>
         </div>
-        <div class="field">
-          <label for="filter-page-size">Per page</label>
-          <input
-            id="filter-page-size"
-            name="pageSize"
-            type="number"
-            min={1}
-            max={100}
-            placeholder="20"
-            defaultValue={filters.pageSize ?? ''}
-          />
-        </div>
+        <Field id="filter-page-size" label="Per page" hint="1 to 100">
+          {(control) => (
+            <input
+              {...control}
+              name="pageSize"
+              type="number"
+              min={1}
+              max={100}
+              defaultValue={filters.pageSize}
+            />
+          )}
+        </Field>
         <label class="inline">
           <input type="checkbox" name="sortAscending" defaultChecked={filters.sortDescending === 'false'} />
           Oldest first
@@ -285,7 +211,7 @@ export function ExecutionsPage({ query }: { query: URLSearchParams }) {
           </a>
         )}
       </p>
-      <LoadError loaded={list} />
+      <ErrorMessage loaded={list} />
       {list.data && (
         <>
           <ExecutionTable
@@ -322,7 +248,7 @@ export function ActiveExecutionsPage() {
     <>
       <PageHeader title="Active executions" />
       <p class="muted">Queued, in progress and paused, oldest first. Refreshes every few seconds.</p>
-      <LoadError loaded={active} />
+      <ErrorMessage loaded={active} />
       {active.data && (
         <ExecutionTable executions={active.data} empty="Nothing is queued, running or paused." />
       )}

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ExecutionMode, OverlapPolicy, StepType, TriggerType } from '../../core/model.js';
 import type { Schedule } from '../../core/schemas/schedule.js';
 import { type BodyOf, call } from './api.js';
-import { ErrorMessage, Field, href, LoadError, navigate, PageHeader, useAction, useLoad } from './ui.js';
+import { ErrorMessage, Field, href, InputField, navigate, PageHeader, useAction, useLoad } from './ui.js';
 
 /**
  * Create or edit a schedule with its step list. The form holds every field as text; the API
@@ -164,8 +164,55 @@ const PATH_FIELD: Record<Exclude<StepType, 'RunProfile'>, { label: string; field
   SqlScript: { label: 'SQL script path', field: 'sqlScriptPath' },
 };
 
+/** Records, so tsc flags a mode or trigger added to the model without words for it here. */
+const MODE_LABEL: Record<ExecutionMode, string> = {
+  Sequential: 'Sequential (new stage)',
+  ParallelWithPrevious: 'Parallel with previous',
+};
+const TRIGGER_LABEL: Record<TriggerType, string> = { Manual: 'Manual (run on demand)', Cron: 'Cron' };
+
 /** The API's messages for one field, by its `validationErrors` name (`name`, `steps[0].name`). */
 type Messages = (field: string) => string[] | undefined;
+
+/**
+ * A draft's fields as {@link InputField}s: `input('name', 'Name')` binds `draft.name`, and takes the
+ * API's messages for it by its `validationErrors` name (`apiPrefix` + the field, or `apiField`).
+ */
+const inputsOf =
+  <D extends object>(
+    draft: D,
+    change: (patch: Partial<D>) => void,
+    idPrefix: string,
+    apiPrefix: string,
+    messages: Messages,
+  ) =>
+  (
+    field: keyof D & string,
+    label: string,
+    extra: {
+      apiField?: string;
+      class?: string;
+      hint?: string;
+      placeholder?: string;
+      required?: boolean;
+      inputMode?: 'numeric';
+      options?: readonly string[];
+      labels?: Readonly<Record<string, string>>;
+      disabled?: boolean;
+    } = {},
+  ) => {
+    const { apiField = field, ...attributes } = extra;
+    return (
+      <InputField
+        {...attributes}
+        id={`${idPrefix}-${field}`}
+        label={label}
+        messages={messages(`${apiPrefix}${apiField}`)}
+        value={String(draft[field] ?? '')}
+        onValue={(value) => change({ [field]: value } as Partial<D>)}
+      />
+    );
+  };
 
 function StepFields({
   step,
@@ -185,23 +232,7 @@ function StepFields({
   onRemove: () => void;
 }) {
   const id = (field: string) => `step-${step.key}-${field}`;
-  const text = (
-    field: keyof StepDraft,
-    label: string,
-    extra: { required?: boolean; inputMode?: 'numeric'; apiField?: string } = {},
-  ) => (
-    <Field id={id(field)} label={label} messages={messages(`steps[${index}].${extra.apiField ?? field}`)}>
-      {(control) => (
-        <input
-          {...control}
-          value={String(step[field] ?? '')}
-          required={extra.required}
-          inputMode={extra.inputMode}
-          onInput={(event) => onChange({ [field]: event.currentTarget.value })}
-        />
-      )}
-    </Field>
-  );
+  const input = inputsOf(step, onChange, `step-${step.key}`, `steps[${index}].`, messages);
   return (
     <fieldset class="step-editor">
       <legend>
@@ -209,49 +240,31 @@ function StepFields({
         {step.name ? `: ${step.name}` : ''}
       </legend>
       <div class="grid">
-        {text('name', 'Name', { required: true })}
-        <div class="field">
-          <label for={id('type')}>Type</label>
-          <select
-            id={id('type')}
-            value={step.stepType}
-            onChange={(event) => onChange({ stepType: event.currentTarget.value as StepType })}
-          >
-            {Object.values(StepType).map((type) => (
-              <option key={type}>{type}</option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for={id('mode')}>Runs</label>
-          <select
-            id={id('mode')}
-            value={step.executionMode}
-            disabled={index === 0}
-            onChange={(event) => onChange({ executionMode: event.currentTarget.value as ExecutionMode })}
-          >
-            <option value={ExecutionMode.Sequential}>Sequential (new stage)</option>
-            <option value={ExecutionMode.ParallelWithPrevious}>Parallel with previous</option>
-          </select>
-        </div>
+        {input('name', 'Name', { required: true })}
+        {input('stepType', 'Type', { options: Object.values(StepType) })}
+        {input('executionMode', 'Runs', {
+          options: Object.values(ExecutionMode),
+          labels: MODE_LABEL,
+          disabled: index === 0,
+        })}
         {step.stepType === StepType.RunProfile ? (
           <>
-            {text('connectedSystemId', 'Connected system id', { required: true, inputMode: 'numeric' })}
-            {text('runProfileName', 'Run profile name', { required: true })}
+            {input('connectedSystemId', 'Connected system id', { required: true, inputMode: 'numeric' })}
+            {input('runProfileName', 'Run profile name', { required: true })}
           </>
         ) : (
-          text('path', PATH_FIELD[step.stepType].label, {
+          input('path', PATH_FIELD[step.stepType].label, {
             required: true,
             apiField: PATH_FIELD[step.stepType].field,
           })
         )}
         {step.stepType === StepType.SqlScript &&
-          text('sqlConnection', 'SQL connection name', { required: true })}
+          input('sqlConnection', 'SQL connection name', { required: true })}
         {(step.stepType === StepType.PowerShell || step.stepType === StepType.Executable) &&
-          text('arguments', 'Arguments')}
-        {step.stepType === StepType.Executable && text('workingDirectory', 'Working directory')}
-        {text('timeoutSeconds', 'Timeout (seconds)', { inputMode: 'numeric' })}
-        {text('workerPool', 'Worker pool')}
+          input('arguments', 'Arguments')}
+        {step.stepType === StepType.Executable && input('workingDirectory', 'Working directory')}
+        {input('timeoutSeconds', 'Timeout (seconds)', { inputMode: 'numeric' })}
+        {input('workerPool', 'Worker pool')}
         <div class="field checkbox">
           <input
             id={id('continue')}
@@ -309,23 +322,15 @@ export function ScheduleForm({ id }: { id?: string }) {
   };
 
   const messages: Messages = (field) => save.error?.validationErrors[field];
+  const input = inputsOf(draft, set, 'schedule', '', messages);
   const title = id ? `Edit ${existing.data?.name ?? 'schedule'}` : 'New schedule';
   return (
     <>
       <PageHeader title={title} />
-      <LoadError loaded={existing} />
+      <ErrorMessage loaded={existing} />
       <form class="schedule-form" onSubmit={submit} noValidate>
         <div class="grid">
-          <Field id="schedule-name" label="Name" class="field wide" messages={messages('name')}>
-            {(control) => (
-              <input
-                {...control}
-                required
-                value={draft.name}
-                onInput={(event) => set({ name: event.currentTarget.value })}
-              />
-            )}
-          </Field>
+          {input('name', 'Name', { class: 'field wide', required: true })}
           <Field
             id="schedule-description"
             label="Description"
@@ -341,73 +346,21 @@ export function ScheduleForm({ id }: { id?: string }) {
               />
             )}
           </Field>
-          <Field id="schedule-trigger" label="Trigger" messages={messages('triggerType')}>
-            {(control) => (
-              <select
-                {...control}
-                value={draft.triggerType}
-                onChange={(event) => set({ triggerType: event.currentTarget.value as TriggerType })}
-              >
-                <option value={TriggerType.Manual}>Manual (run on demand)</option>
-                <option value={TriggerType.Cron}>Cron</option>
-              </select>
-            )}
-          </Field>
+          {input('triggerType', 'Trigger', {
+            options: [TriggerType.Manual, TriggerType.Cron],
+            labels: TRIGGER_LABEL,
+          })}
           {draft.triggerType === TriggerType.Cron && (
             <>
-              <Field
-                id="schedule-cron"
-                label="Cron expression"
-                hint="5 fields: minute hour day-of-month month day-of-week"
-                messages={messages('cronExpression')}
-              >
-                {(control) => (
-                  <input
-                    {...control}
-                    placeholder="0 6 * * MON-FRI"
-                    value={draft.cronExpression}
-                    onInput={(event) => set({ cronExpression: event.currentTarget.value })}
-                  />
-                )}
-              </Field>
-              <Field id="schedule-zone" label="Time zone" messages={messages('timeZone')}>
-                {(control) => (
-                  <input
-                    {...control}
-                    value={draft.timeZone}
-                    onInput={(event) => set({ timeZone: event.currentTarget.value })}
-                  />
-                )}
-              </Field>
+              {input('cronExpression', 'Cron expression', {
+                hint: '5 fields: minute hour day-of-month month day-of-week',
+                placeholder: '0 6 * * MON-FRI',
+              })}
+              {input('timeZone', 'Time zone')}
             </>
           )}
-          <Field id="schedule-overlap" label="If still running" messages={messages('overlapPolicy')}>
-            {(control) => (
-              <select
-                {...control}
-                value={draft.overlapPolicy}
-                onChange={(event) => set({ overlapPolicy: event.currentTarget.value as OverlapPolicy })}
-              >
-                {Object.values(OverlapPolicy).map((policy) => (
-                  <option key={policy}>{policy}</option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <Field
-            id="schedule-catchup"
-            label="Catch-up window (seconds)"
-            messages={messages('catchupWindowSeconds')}
-          >
-            {(control) => (
-              <input
-                {...control}
-                inputMode="numeric"
-                value={draft.catchupWindowSeconds}
-                onInput={(event) => set({ catchupWindowSeconds: event.currentTarget.value })}
-              />
-            )}
-          </Field>
+          {input('overlapPolicy', 'If still running', { options: Object.values(OverlapPolicy) })}
+          {input('catchupWindowSeconds', 'Catch-up window (seconds)', { inputMode: 'numeric' })}
           <div class="field checkbox">
             <input
               id="schedule-enabled"

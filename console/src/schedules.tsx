@@ -3,19 +3,8 @@ import { TriggerType } from '../../core/model.js';
 import type { ScheduleSortBy, ScheduleStep, ScheduleSummary } from '../../core/schemas/schedule.js';
 import { stagesOf } from '../../core/stages.js';
 import { call } from './api.js';
-import { ExecutionTable } from './executions.js';
-import {
-  ErrorMessage,
-  href,
-  LoadError,
-  navigate,
-  PageHeader,
-  Pager,
-  Status,
-  Time,
-  useAction,
-  useLoad,
-} from './ui.js';
+import { ExecutionTable } from './execution-table.js';
+import { ErrorMessage, href, navigate, PageHeader, Pager, Status, Time, useAction, useLoad } from './ui.js';
 
 /** The schedules list (search, enabled, next run, last status) and one schedule's page. */
 
@@ -121,7 +110,7 @@ export function SchedulesPage({ query }: { query: URLSearchParams }) {
           Descending
         </label>
       </form>
-      <LoadError loaded={list} />
+      <ErrorMessage loaded={list} />
       <ErrorMessage error={actions.error} />
       {list.data?.totalCount === 0 && !search && (
         <div class="empty">
@@ -247,7 +236,7 @@ export function ScheduleDetail({ id }: { id: string }) {
           </>
         )}
       </PageHeader>
-      <LoadError loaded={schedule} />
+      <ErrorMessage loaded={schedule} />
       <ErrorMessage error={actions.error} />
       {data && (
         <>
@@ -303,7 +292,7 @@ export function ScheduleDetail({ id }: { id: string }) {
           {isCron && (
             <>
               <h2>Next fire times</h2>
-              <LoadError loaded={nextRuns} />
+              <ErrorMessage loaded={nextRuns} />
               {nextRuns.data && (
                 <>
                   {!nextRuns.data.isEnabled && (
@@ -321,7 +310,7 @@ export function ScheduleDetail({ id }: { id: string }) {
             </>
           )}
           <h2>Recent executions</h2>
-          <LoadError loaded={recent} />
+          <ErrorMessage loaded={recent} />
           {recent.data && (
             <ExecutionTable executions={recent.data.items} showSchedule={false} empty="Not run yet." />
           )}

@@ -109,21 +109,20 @@ export function useAction() {
   return { busy, error, run };
 }
 
-export function ErrorMessage({
-  error,
-  children,
-}: {
-  error: ApiError | undefined;
-  children?: ComponentChildren;
-}) {
-  if (!error) return null;
-  const fields = Object.entries(error.validationErrors);
+/**
+ * What went wrong, in the contract's words. Given `loaded` (a page's load), it also offers to try
+ * again, and after a failed refresh says how old the data still on screen is (polling retries too).
+ */
+export function ErrorMessage<T>({ error, loaded }: { error?: ApiError | undefined; loaded?: Loaded<T> }) {
+  const shown = loaded?.error ?? error;
+  if (!shown) return null;
+  const fields = Object.entries(shown.validationErrors);
   return (
     <div class="error" role="alert">
-      <strong>{error.body?.code ?? (error.status === 0 ? 'Network error' : `HTTP ${error.status}`)}</strong>{' '}
-      {error.status === 0 && !error.body
+      <strong>{shown.body?.code ?? (shown.status === 0 ? 'Network error' : `HTTP ${shown.status}`)}</strong>{' '}
+      {shown.status === 0 && !shown.body
         ? 'The service could not be reached: it may be down or restarting, or this network is offline.'
-        : error.message}
+        : shown.message}
       {fields.length > 0 && (
         <ul>
           {fields.map(([field, messages]) => (
@@ -133,30 +132,20 @@ export function ErrorMessage({
           ))}
         </ul>
       )}
-      {children}
+      {loaded && (
+        <p class="error-actions">
+          {loaded.loadedAt && (
+            <span>
+              Showing what was loaded at{' '}
+              <time dateTime={loaded.loadedAt.toISOString()}>{loaded.loadedAt.toLocaleTimeString()}</time>.{' '}
+            </span>
+          )}
+          <button type="button" onClick={() => void loaded.reload()}>
+            Try again
+          </button>
+        </p>
+      )}
     </div>
-  );
-}
-
-/**
- * A page's load that failed: what went wrong and a way to try again. A failed refresh keeps the
- * last data on screen and says how old it is (polling also retries on its own).
- */
-export function LoadError<T>({ loaded }: { loaded: Loaded<T> }) {
-  return (
-    <ErrorMessage error={loaded.error}>
-      <p class="error-actions">
-        {loaded.loadedAt && (
-          <span>
-            Showing what was loaded at{' '}
-            <time dateTime={loaded.loadedAt.toISOString()}>{loaded.loadedAt.toLocaleTimeString()}</time>.{' '}
-          </span>
-        )}
-        <button type="button" onClick={() => void loaded.reload()}>
-          Try again
-        </button>
-      </p>
-    </ErrorMessage>
   );
 }
 
@@ -164,6 +153,14 @@ export function LoadError<T>({ loaded }: { loaded: Loaded<T> }) {
  * A labelled form control with its hint and the API's messages for it, tied to the control by
  * `aria-describedby` and `aria-invalid`, so a screen reader reads the problem with the field.
  */
+export interface FieldProps {
+  id: string;
+  label: string;
+  hint?: string;
+  messages?: readonly string[] | undefined;
+  class?: string;
+}
+
 export function Field({
   id,
   label,
@@ -171,12 +168,7 @@ export function Field({
   messages,
   class: className = 'field',
   children,
-}: {
-  id: string;
-  label: string;
-  hint?: string;
-  messages?: readonly string[] | undefined;
-  class?: string;
+}: FieldProps & {
   children: (control: {
     id: string;
     'aria-invalid'?: true;
@@ -282,6 +274,60 @@ export function Pager({ info, onPage }: { info: PageInfo; onPage: (page: number)
         Next →
       </button>
     </nav>
+  );
+}
+
+/**
+ * The common case of {@link Field}: one value, typed in, or chosen among `options` (an enum of the
+ * model, each shown by its label or else its value).
+ */
+export function InputField<V extends string>({
+  value,
+  onValue,
+  options,
+  labels,
+  id,
+  label,
+  hint,
+  messages,
+  class: className,
+  ...attributes
+}: FieldProps & {
+  value: V;
+  onValue: (value: V) => void;
+  options?: readonly V[];
+  labels?: Readonly<Record<V, string>>;
+  required?: boolean;
+  disabled?: boolean;
+  inputMode?: 'numeric';
+  placeholder?: string;
+}) {
+  return (
+    <Field id={id} label={label} hint={hint} messages={messages} class={className}>
+      {(control) =>
+        options ? (
+          <select
+            {...control}
+            {...attributes}
+            value={value}
+            onChange={(event) => onValue(event.currentTarget.value as V)}
+          >
+            {options.map((option) => (
+              <option key={option} value={option}>
+                {labels?.[option] ?? option}
+              </option>
+            ))}
+          </select>
+        ) : (
+          <input
+            {...control}
+            {...attributes}
+            value={value}
+            onInput={(event) => onValue(event.currentTarget.value as V)}
+          />
+        )
+      }
+    </Field>
   );
 }
 

@@ -1,5 +1,5 @@
 import { call } from './api.js';
-import { href, LoadError, PageHeader, Status, Time, useLoad } from './ui.js';
+import { ErrorMessage, href, PageHeader, Status, Time, useLoad } from './ui.js';
 
 /** Workers heard from within the last day: online or not, their pools, what they run. */
 export function WorkersPage() {
@@ -7,7 +7,7 @@ export function WorkersPage() {
   return (
     <>
       <PageHeader title="Workers" />
-      <LoadError loaded={workers} />
+      <ErrorMessage loaded={workers} />
       {workers.data?.length === 0 && (
         <p class="muted">
           No worker has been heard from in the last day: steps wait as Queued until one claims them. Start one
