@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_LAUNCH, chromiumAvailable } from '../helpers/chromium.js';
 import { apiClient } from '../helpers/local-api.js';
 import { type Started, start, stop, waitFor } from '../helpers/npm-start.js';
 import { startOidcProvider, TEST_AUDIENCE, type TestOidcProvider } from '../helpers/oidc-provider.js';
@@ -14,8 +15,7 @@ import { startOidcProvider, TEST_AUDIENCE, type TestOidcProvider } from '../help
  * REQUIRE_CHROMIUM=1, so CI fails instead of skipping.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
+const available = chromiumAvailable();
 const required = process.env.REQUIRE_CHROMIUM === '1';
 if (!available && !required) {
   console.warn(`${CHROMIUM} not found: the console's browser test is skipped (apt-get install chromium).`);
@@ -53,15 +53,7 @@ describe.runIf(available || required)('the operator console', () => {
     )[1] as string;
     await waitFor(service, /try: curl/);
     browser = await chromium.launchPersistentContext(userData, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
+      ...CHROMIUM_LAUNCH,
       viewport: { width: 1366, height: 900 },
     });
     page = browser.pages()[0] ?? (await browser.newPage());
