@@ -120,9 +120,7 @@ export function ErrorMessage<T>({ error, loaded }: { error?: ApiError | undefine
   return (
     <div class="error" role="alert">
       <strong>{shown.body?.code ?? (shown.status === 0 ? 'Network error' : `HTTP ${shown.status}`)}</strong>{' '}
-      {shown.status === 0 && !shown.body
-        ? 'The service could not be reached: it may be down or restarting, or this network is offline.'
-        : shown.message}
+      {shown.message}
       {fields.length > 0 && (
         <ul>
           {fields.map(([field, messages]) => (

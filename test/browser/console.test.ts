@@ -91,6 +91,13 @@ describe.runIf(available || required)('the operator console', () => {
     await page.getByLabel('API key').waitFor();
     console.log(`console: sign-in form shown ${Date.now() - opened} ms after navigation`);
 
+    // The service down at sign-in: said in words, not as a failed fetch.
+    await page.route('**/api/v1/**', (route) => route.abort('connectionrefused'));
+    await page.getByLabel('API key').fill(ADMIN_KEY);
+    await page.getByRole('button', { name: 'Sign in with API key' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('could not be reached');
+    await page.unroute('**/api/v1/**');
+
     await page.getByLabel('API key').fill('sek_not-a-key');
     await page.getByRole('button', { name: 'Sign in with API key' }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toContain('refused');
