@@ -118,6 +118,8 @@ describe.runIf(available || required)('the operator console', () => {
     expect(await focused()).toBe('H1: Schedules');
     await page.getByText('No schedules yet').waitFor();
     expect(await page.locator('table').count()).toBe(0);
+    mkdirSync(ARTEFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTEFACTS, 'console-empty.png') });
 
     await page.getByRole('link', { name: 'Create schedule' }).click();
 
