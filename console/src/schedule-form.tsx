@@ -223,15 +223,15 @@ function StepFields({
   onRemove,
   messages,
 }: {
-  messages: Messages;
   step: StepDraft;
   index: number;
   count: number;
   onChange: (patch: Partial<StepDraft>) => void;
   onMove: (by: -1 | 1) => void;
   onRemove: () => void;
+  messages: Messages;
 }) {
-  const id = (field: string) => `step-${step.key}-${field}`;
+  const continueId = `step-${step.key}-continue`;
   const input = inputsOf(step, onChange, `step-${step.key}`, `steps[${index}].`, messages);
   return (
     <fieldset class="step-editor">
@@ -267,12 +267,12 @@ function StepFields({
         {input('workerPool', 'Worker pool')}
         <div class="field checkbox">
           <input
-            id={id('continue')}
+            id={continueId}
             type="checkbox"
             checked={step.continueOnFailure}
             onChange={(event) => onChange({ continueOnFailure: event.currentTarget.checked })}
           />
-          <label for={id('continue')}>Continue on failure</label>
+          <label for={continueId}>Continue on failure</label>
         </div>
       </div>
       <div class="row-actions">
