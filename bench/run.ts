@@ -7,6 +7,7 @@ import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
 import type { Schedule } from '../core/schemas/schedule.js';
 import { ensureTables, localTableNames } from '../local/tables.js';
 import { runBundleBench } from './bundles.js';
+import { runConsoleBench } from './console.js';
 import { generateExecution, guid, random, SCHEDULE_COUNT, scheduleInput, scheduleOf } from './data.js';
 import { runDispatchBench } from './dispatch.js';
 import {
@@ -28,9 +29,10 @@ import { runWorkerOverheadBench } from './worker-overhead.js';
 /**
  * `npm run bench`: read cost of the execution endpoints with 10,000 and 100,000 stored executions, then
  * the orchestration figures (orchestration/: hand-off latency, throughput, cost per step), all local.
- * BENCH_ONLY=reads, orchestration, worker, dispatch or bundles runs one part (worker-overhead.ts: the worker agent's
+ * BENCH_ONLY=reads, orchestration, worker, dispatch, bundles or console runs one part (worker-overhead.ts: the worker agent's
  * own overhead per task; dispatch.ts: one cron tick over 1,000 and 10,000 due schedules; bundles.ts: each Lambda
- * bundle's size and module-load time). The orchestration and worker parts run in processes of their
+ * bundle's size and module-load time; console.ts: the operator console's first render in Chromium and its
+ * bundle's gzip size). The orchestration and worker parts run in processes of their
  * own: the handlers build their services once per process, from the environment of the first stack.
  *
  * Reads: DynamoDB Local runs in memory, the real handlers serve HTTP behind the local API Gateway,
@@ -349,8 +351,18 @@ async function reads(began: number) {
   }
 }
 
-/** A part (orchestration, worker) in a child process (same Node, same tsx loader), its output inline. */
-function partInChild(part: 'orchestration' | 'worker' | 'dispatch' | 'bundles'): Promise<number> {
+/** The parts besides reads, each run by BENCH_ONLY=<name> or, in a whole run, in a child process of its own. */
+const PARTS = {
+  orchestration: runOrchestrationBench,
+  worker: runWorkerOverheadBench,
+  dispatch: runDispatchBench,
+  bundles: runBundleBench,
+  console: runConsoleBench,
+} as const satisfies Record<string, () => Promise<boolean>>;
+type Part = keyof typeof PARTS;
+
+/** A part in a child process (same Node, same tsx loader), its output inline. */
+function partInChild(part: Part): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
       stdio: 'inherit',
@@ -364,29 +376,17 @@ function partInChild(part: 'orchestration' | 'worker' | 'dispatch' | 'bundles'):
 async function main() {
   const began = performance.now();
   const only = process.env.BENCH_ONLY;
-  const parts = ['reads', 'orchestration', 'worker', 'dispatch', 'bundles'];
-  if (only !== undefined && !parts.includes(only)) {
-    throw new Error(`BENCH_ONLY: one of ${parts.join(', ')} (unset: all of them)`);
+  const parts = Object.keys(PARTS) as Part[];
+  if (only !== undefined && only !== 'reads' && !(parts as string[]).includes(only)) {
+    throw new Error(`BENCH_ONLY: one of reads, ${parts.join(', ')} (unset: all of them)`);
   }
-  if (only === 'orchestration') {
-    if (!(await runOrchestrationBench())) process.exitCode = 1;
-    return;
-  }
-  if (only === 'worker') {
-    if (!(await runWorkerOverheadBench())) process.exitCode = 1;
-    return;
-  }
-  if (only === 'dispatch') {
-    if (!(await runDispatchBench())) process.exitCode = 1;
-    return;
-  }
-  if (only === 'bundles') {
-    if (!(await runBundleBench())) process.exitCode = 1;
+  if (only !== undefined && only !== 'reads') {
+    if (!(await PARTS[only as Part]())) process.exitCode = 1;
     return;
   }
   await reads(began);
   if (only === undefined) {
-    for (const part of ['orchestration', 'worker', 'dispatch', 'bundles'] as const) {
+    for (const part of parts) {
       log();
       const code = await partInChild(part);
       if (code !== 0) {
@@ -395,9 +395,7 @@ async function main() {
       }
     }
     log();
-    log(
-      `Whole benchmark (reads + orchestration + worker + dispatch + bundles): ${seconds(performance.now() - began)}`,
-    );
+    log(`Whole benchmark (reads + ${parts.join(' + ')}): ${seconds(performance.now() - began)}`);
   }
 }
 

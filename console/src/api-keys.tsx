@@ -105,7 +105,8 @@ export function ApiKeysPage() {
           Create key
         </button>
       </form>
-      <ErrorMessage error={keys.error ?? action.error} />
+      <ErrorMessage loaded={keys} />
+      <ErrorMessage error={action.error} />
       {keys.data && (
         <>
           <table>

@@ -59,7 +59,13 @@ export class ApiError extends Error {
     readonly body: ErrorBody | undefined,
     options?: ErrorOptions,
   ) {
-    super(body?.message ?? `The service answered ${status || 'nothing'}`, options);
+    super(
+      body?.message ??
+        (status === 0
+          ? 'The service could not be reached: it may be down or restarting, or this network is offline.'
+          : `The service answered ${status}`),
+      options,
+    );
   }
   /** field → messages, for forms. */
   get validationErrors(): Record<string, string[]> {

@@ -139,7 +139,8 @@ export function ExecutionView({ id }: { id: string }) {
           </button>
         )}
       </PageHeader>
-      <ErrorMessage error={execution.error ?? action.error} />
+      <ErrorMessage loaded={execution} />
+      <ErrorMessage error={action.error} />
       {data && (
         <>
           <p class="summary" aria-live="polite">

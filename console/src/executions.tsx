@@ -1,74 +1,23 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ExecutionStatus, InitiatedByType } from '../../core/model.js';
+import { ExecutionStatus, type InitiatedByType } from '../../core/model.js';
 import type { Execution, ExecutionSortBy } from '../../core/schemas/execution.js';
 import { call, type QueryOf } from './api.js';
-import { Duration, ErrorMessage, href, navigate, PageHeader, Pager, Status, Time, useLoad } from './ui.js';
+import { ExecutionTable } from './execution-table.js';
+import { ErrorMessage, Field, href, navigate, PageHeader, Pager, useAction, useLoad } from './ui.js';
 
 /** Executions: the list with the contract's filters and both paging styles, and the active ones. */
 
-const initiator = (execution: Execution) =>
-  execution.initiatedByType === InitiatedByType.NotSet
-    ? 'Cron'
-    : `${execution.initiatedByName ?? execution.initiatedById ?? ''} (${execution.initiatedByType === InitiatedByType.ApiKey ? 'API key' : 'user'})`;
-
-export function ExecutionTable({
-  executions,
-  showSchedule = true,
-}: {
-  executions: readonly Execution[];
-  showSchedule?: boolean;
-}) {
-  if (executions.length === 0) return <p class="muted">No executions.</p>;
-  return (
-    <table>
-      <thead>
-        <tr>
-          {showSchedule && <th scope="col">Schedule</th>}
-          <th scope="col">Status</th>
-          <th scope="col">Stage</th>
-          <th scope="col">Queued</th>
-          <th scope="col">Started</th>
-          <th scope="col">Duration</th>
-          <th scope="col">Initiated by</th>
-        </tr>
-      </thead>
-      <tbody>
-        {executions.map((execution) => (
-          <tr key={execution.id}>
-            {showSchedule && (
-              <td>
-                <a href={href(`/executions/${execution.id}`)}>{execution.scheduleName}</a>
-              </td>
-            )}
-            <td>
-              <a href={href(`/executions/${execution.id}`)}>
-                <Status value={execution.status} />
-              </a>
-              {execution.errorMessage && <div class="small error-text">{execution.errorMessage}</div>}
-            </td>
-            <td>
-              {Math.min(execution.currentStepIndex + 1, execution.totalSteps)} / {execution.totalSteps}
-            </td>
-            <td>
-              <Time at={execution.queuedAt} />
-            </td>
-            <td>
-              <Time at={execution.startedAt} />
-            </td>
-            <td>
-              <Duration from={execution.startedAt} to={execution.completedAt} />
-            </td>
-            <td>{initiator(execution)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
-
 type Filters = Pick<
   NonNullable<QueryOf<'listExecutions'>>,
-  'scheduleId' | 'status' | 'initiatedByType' | 'from' | 'to' | 'sortBy' | 'sortDescending' | 'page'
+  | 'scheduleId'
+  | 'status'
+  | 'initiatedByType'
+  | 'from'
+  | 'to'
+  | 'sortBy'
+  | 'sortDescending'
+  | 'pageSize'
+  | 'page'
 >;
 
 const FILTER_NAMES = [
@@ -79,6 +28,7 @@ const FILTER_NAMES = [
   'to',
   'sortBy',
   'sortDescending',
+  'pageSize',
 ] as const;
 
 /** `datetime-local` shows the operator's zone; the API wants an instant. */
@@ -120,19 +70,15 @@ export function ExecutionsPage({ query }: { query: URLSearchParams }) {
     continuous ? 0 : REFRESH_MS,
   );
   useEffect(() => setMore(undefined), [key]);
-  const [loadingMore, setLoadingMore] = useState(false);
-  const loadMore = async (nextToken: string) => {
-    setLoadingMore(true);
-    try {
+  const loadingMore = useAction();
+  const loadMore = (nextToken: string) =>
+    loadingMore.run(async () => {
       const next = await call('listExecutions', { query: { ...filters, page: undefined, nextToken } });
       setMore((current) => ({
         items: [...(current?.items ?? []), ...next.items],
         nextToken: next.nextToken,
       }));
-    } finally {
-      setLoadingMore(false);
-    }
-  };
+    });
   // The filter's choices: schedules by name (a deleted schedule's executions stay filterable by id).
   const schedules = useLoad(() => call('listSchedules', { query: { pageSize: '100', sortBy: 'name' } }), []);
   const selected = new Set((filters.status ?? '').split(',').filter(Boolean));
@@ -151,6 +97,7 @@ export function ExecutionsPage({ query }: { query: URLSearchParams }) {
       to: toInstant(text('to') ?? ''),
       sortBy: text('sortBy'),
       sortDescending: form.get('sortAscending') ? 'false' : undefined,
+      pageSize: text('pageSize'),
     });
   };
 
@@ -227,6 +174,18 @@ export function ExecutionsPage({ query }: { query: URLSearchParams }) {
             ))}
           </select>
         </div>
+        <Field id="filter-page-size" label="Per page" hint="1 to 100">
+          {(control) => (
+            <input
+              {...control}
+              name="pageSize"
+              type="number"
+              min={1}
+              max={100}
+              defaultValue={filters.pageSize}
+            />
+          )}
+        </Field>
         <label class="inline">
           <input type="checkbox" name="sortAscending" defaultChecked={filters.sortDescending === 'false'} />
           Oldest first
@@ -252,14 +211,21 @@ export function ExecutionsPage({ query }: { query: URLSearchParams }) {
           </a>
         )}
       </p>
-      <ErrorMessage error={list.error} />
+      <ErrorMessage loaded={list} />
       {list.data && (
         <>
-          <ExecutionTable executions={items} />
+          <ExecutionTable
+            executions={items}
+            empty={
+              FILTER_NAMES.some((name) => filters[name] && name !== 'pageSize')
+                ? 'No executions match these filters.'
+                : 'No executions yet: run a schedule and it appears here.'
+            }
+          />
           {continuous ? (
             <p>
               {nextToken ? (
-                <button type="button" disabled={loadingMore} onClick={() => loadMore(nextToken)}>
+                <button type="button" disabled={loadingMore.busy} onClick={() => loadMore(nextToken)}>
                   Load more
                 </button>
               ) : (
@@ -269,6 +235,7 @@ export function ExecutionsPage({ query }: { query: URLSearchParams }) {
           ) : (
             <Pager info={list.data} onPage={(page) => update({ page: String(page) })} />
           )}
+          <ErrorMessage error={loadingMore.error} />
         </>
       )}
     </>
@@ -281,8 +248,10 @@ export function ActiveExecutionsPage() {
     <>
       <PageHeader title="Active executions" />
       <p class="muted">Queued, in progress and paused, oldest first. Refreshes every few seconds.</p>
-      <ErrorMessage error={active.error} />
-      {active.data && <ExecutionTable executions={active.data} />}
+      <ErrorMessage loaded={active} />
+      {active.data && (
+        <ExecutionTable executions={active.data} empty="Nothing is queued, running or paused." />
+      )}
     </>
   );
 }

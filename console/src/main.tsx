@@ -1,5 +1,5 @@
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ConsoleConfig } from '../../core/api/console-config.js';
 import { type Credential, connect, disconnect } from './api.js';
 import { ApiKeysPage } from './api-keys.js';
@@ -40,6 +40,14 @@ function App({ config }: { config: ConsoleConfig }) {
   const [credential, setCredential] = useState<Credential | undefined>(savedCredential);
   const [signInError, setSignInError] = useState<string>();
   const { path } = useHashLocation();
+  const route = path.join('/');
+  // A new page (or the first after signing in) takes focus to its heading, so keyboard and screen
+  // reader users start there; the page a tab opens on keeps the browser's own focus.
+  const focusOnRoute = useRef(false);
+  useEffect(() => {
+    if (credential && focusOnRoute.current) document.querySelector<HTMLElement>('main h1')?.focus();
+    focusOnRoute.current = true;
+  }, [route, credential]);
 
   useEffect(() => {
     completeOidcSignIn(config.oidc).then(
@@ -61,9 +69,14 @@ function App({ config }: { config: ConsoleConfig }) {
   );
   return (
     <>
-      <a class="skip" href="#main">
+      {/* A button, not `<a href="#main">`: the hash is the router's, and would change the page. */}
+      <button
+        type="button"
+        class="skip"
+        onClick={() => document.querySelector<HTMLElement>('main h1')?.focus()}
+      >
         Skip to content
-      </a>
+      </button>
       <header class="top">
         <span class="brand">Schedule execution service</span>
         <nav aria-label="Sections">

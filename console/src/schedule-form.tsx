@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ExecutionMode, OverlapPolicy, StepType, TriggerType } from '../../core/model.js';
 import type { Schedule } from '../../core/schemas/schedule.js';
 import { type BodyOf, call } from './api.js';
-import { ErrorMessage, href, navigate, PageHeader, useAction, useLoad } from './ui.js';
+import { ErrorMessage, Field, href, InputField, navigate, PageHeader, useAction, useLoad } from './ui.js';
 
 /**
  * Create or edit a schedule with its step list. The form holds every field as text; the API
@@ -157,12 +157,62 @@ const bodyOf = (draft: Draft): ScheduleBody => ({
   steps: draft.steps.map(stepBody),
 });
 
-const PATH_LABEL: Record<StepType, string> = {
-  RunProfile: '',
-  PowerShell: 'Script path',
-  Executable: 'Executable path',
-  SqlScript: 'SQL script path',
+/** The one path field each type has: its label, and its name in the API (and so in `validationErrors`). */
+const PATH_FIELD: Record<Exclude<StepType, 'RunProfile'>, { label: string; field: string }> = {
+  PowerShell: { label: 'Script path', field: 'scriptPath' },
+  Executable: { label: 'Executable path', field: 'executablePath' },
+  SqlScript: { label: 'SQL script path', field: 'sqlScriptPath' },
 };
+
+/** Records, so tsc flags a mode or trigger added to the model without words for it here. */
+const MODE_LABEL: Record<ExecutionMode, string> = {
+  Sequential: 'Sequential (new stage)',
+  ParallelWithPrevious: 'Parallel with previous',
+};
+const TRIGGER_LABEL: Record<TriggerType, string> = { Manual: 'Manual (run on demand)', Cron: 'Cron' };
+
+/** The API's messages for one field, by its `validationErrors` name (`name`, `steps[0].name`). */
+type Messages = (field: string) => string[] | undefined;
+
+/**
+ * A draft's fields as {@link InputField}s: `input('name', 'Name')` binds `draft.name`, and takes the
+ * API's messages for it by its `validationErrors` name (`apiPrefix` + the field, or `apiField`).
+ */
+const inputsOf =
+  <D extends object>(
+    draft: D,
+    change: (patch: Partial<D>) => void,
+    idPrefix: string,
+    apiPrefix: string,
+    messages: Messages,
+  ) =>
+  (
+    field: keyof D & string,
+    label: string,
+    extra: {
+      apiField?: string;
+      class?: string;
+      hint?: string;
+      placeholder?: string;
+      required?: boolean;
+      inputMode?: 'numeric';
+      options?: readonly string[];
+      labels?: Readonly<Record<string, string>>;
+      disabled?: boolean;
+    } = {},
+  ) => {
+    const { apiField = field, ...attributes } = extra;
+    return (
+      <InputField
+        {...attributes}
+        id={`${idPrefix}-${field}`}
+        label={label}
+        messages={messages(`${apiPrefix}${apiField}`)}
+        value={String(draft[field] ?? '')}
+        onValue={(value) => change({ [field]: value } as Partial<D>)}
+      />
+    );
+  };
 
 function StepFields({
   step,
@@ -171,6 +221,7 @@ function StepFields({
   onChange,
   onMove,
   onRemove,
+  messages,
 }: {
   step: StepDraft;
   index: number;
@@ -178,24 +229,10 @@ function StepFields({
   onChange: (patch: Partial<StepDraft>) => void;
   onMove: (by: -1 | 1) => void;
   onRemove: () => void;
+  messages: Messages;
 }) {
-  const id = (field: string) => `step-${step.key}-${field}`;
-  const text = (
-    field: keyof StepDraft,
-    label: string,
-    extra: { required?: boolean; inputMode?: 'numeric' } = {},
-  ) => (
-    <div class="field">
-      <label for={id(field)}>{label}</label>
-      <input
-        id={id(field)}
-        value={String(step[field] ?? '')}
-        required={extra.required}
-        inputMode={extra.inputMode}
-        onInput={(event) => onChange({ [field]: event.currentTarget.value })}
-      />
-    </div>
-  );
+  const continueId = `step-${step.key}-continue`;
+  const input = inputsOf(step, onChange, `step-${step.key}`, `steps[${index}].`, messages);
   return (
     <fieldset class="step-editor">
       <legend>
@@ -203,54 +240,39 @@ function StepFields({
         {step.name ? `: ${step.name}` : ''}
       </legend>
       <div class="grid">
-        {text('name', 'Name', { required: true })}
-        <div class="field">
-          <label for={id('type')}>Type</label>
-          <select
-            id={id('type')}
-            value={step.stepType}
-            onChange={(event) => onChange({ stepType: event.currentTarget.value as StepType })}
-          >
-            {Object.values(StepType).map((type) => (
-              <option key={type}>{type}</option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for={id('mode')}>Runs</label>
-          <select
-            id={id('mode')}
-            value={step.executionMode}
-            disabled={index === 0}
-            onChange={(event) => onChange({ executionMode: event.currentTarget.value as ExecutionMode })}
-          >
-            <option value={ExecutionMode.Sequential}>Sequential (new stage)</option>
-            <option value={ExecutionMode.ParallelWithPrevious}>Parallel with previous</option>
-          </select>
-        </div>
+        {input('name', 'Name', { required: true })}
+        {input('stepType', 'Type', { options: Object.values(StepType) })}
+        {input('executionMode', 'Runs', {
+          options: Object.values(ExecutionMode),
+          labels: MODE_LABEL,
+          disabled: index === 0,
+        })}
         {step.stepType === StepType.RunProfile ? (
           <>
-            {text('connectedSystemId', 'Connected system id', { required: true, inputMode: 'numeric' })}
-            {text('runProfileName', 'Run profile name', { required: true })}
+            {input('connectedSystemId', 'Connected system id', { required: true, inputMode: 'numeric' })}
+            {input('runProfileName', 'Run profile name', { required: true })}
           </>
         ) : (
-          text('path', PATH_LABEL[step.stepType], { required: true })
+          input('path', PATH_FIELD[step.stepType].label, {
+            required: true,
+            apiField: PATH_FIELD[step.stepType].field,
+          })
         )}
         {step.stepType === StepType.SqlScript &&
-          text('sqlConnection', 'SQL connection name', { required: true })}
+          input('sqlConnection', 'SQL connection name', { required: true })}
         {(step.stepType === StepType.PowerShell || step.stepType === StepType.Executable) &&
-          text('arguments', 'Arguments')}
-        {step.stepType === StepType.Executable && text('workingDirectory', 'Working directory')}
-        {text('timeoutSeconds', 'Timeout (seconds)', { inputMode: 'numeric' })}
-        {text('workerPool', 'Worker pool')}
+          input('arguments', 'Arguments')}
+        {step.stepType === StepType.Executable && input('workingDirectory', 'Working directory')}
+        {input('timeoutSeconds', 'Timeout (seconds)', { inputMode: 'numeric' })}
+        {input('workerPool', 'Worker pool')}
         <div class="field checkbox">
           <input
-            id={id('continue')}
+            id={continueId}
             type="checkbox"
             checked={step.continueOnFailure}
             onChange={(event) => onChange({ continueOnFailure: event.currentTarget.checked })}
           />
-          <label for={id('continue')}>Continue on failure</label>
+          <label for={continueId}>Continue on failure</label>
         </div>
       </div>
       <div class="row-actions">
@@ -299,88 +321,46 @@ export function ScheduleForm({ id }: { id?: string }) {
     });
   };
 
+  const messages: Messages = (field) => save.error?.validationErrors[field];
+  const input = inputsOf(draft, set, 'schedule', '', messages);
   const title = id ? `Edit ${existing.data?.name ?? 'schedule'}` : 'New schedule';
   return (
     <>
       <PageHeader title={title} />
-      <ErrorMessage error={existing.error} />
+      <ErrorMessage loaded={existing} />
       <form class="schedule-form" onSubmit={submit} noValidate>
         <div class="grid">
-          <div class="field wide">
-            <label for="schedule-name">Name</label>
-            <input
-              id="schedule-name"
-              required
-              value={draft.name}
-              onInput={(event) => set({ name: event.currentTarget.value })}
-            />
-          </div>
-          <div class="field wide">
-            <label for="schedule-description">Description</label>
-            <textarea
-              id="schedule-description"
-              rows={2}
-              value={draft.description}
-              onInput={(event) => set({ description: event.currentTarget.value })}
-            />
-          </div>
-          <div class="field">
-            <label for="schedule-trigger">Trigger</label>
-            <select
-              id="schedule-trigger"
-              value={draft.triggerType}
-              onChange={(event) => set({ triggerType: event.currentTarget.value as TriggerType })}
-            >
-              <option value={TriggerType.Manual}>Manual (run on demand)</option>
-              <option value={TriggerType.Cron}>Cron</option>
-            </select>
-          </div>
+          {input('name', 'Name', { class: 'field wide', required: true })}
+          <Field
+            id="schedule-description"
+            label="Description"
+            class="field wide"
+            messages={messages('description')}
+          >
+            {(control) => (
+              <textarea
+                {...control}
+                rows={2}
+                value={draft.description}
+                onInput={(event) => set({ description: event.currentTarget.value })}
+              />
+            )}
+          </Field>
+          {input('triggerType', 'Trigger', {
+            options: [TriggerType.Manual, TriggerType.Cron],
+            labels: TRIGGER_LABEL,
+          })}
           {draft.triggerType === TriggerType.Cron && (
             <>
-              <div class="field">
-                <label for="schedule-cron">Cron expression</label>
-                <input
-                  id="schedule-cron"
-                  placeholder="0 6 * * MON-FRI"
-                  aria-describedby="schedule-cron-help"
-                  value={draft.cronExpression}
-                  onInput={(event) => set({ cronExpression: event.currentTarget.value })}
-                />
-                <span id="schedule-cron-help" class="hint">
-                  5 fields: minute hour day-of-month month day-of-week
-                </span>
-              </div>
-              <div class="field">
-                <label for="schedule-zone">Time zone</label>
-                <input
-                  id="schedule-zone"
-                  value={draft.timeZone}
-                  onInput={(event) => set({ timeZone: event.currentTarget.value })}
-                />
-              </div>
+              {input('cronExpression', 'Cron expression', {
+                hint: '5 fields: minute hour day-of-month month day-of-week',
+                placeholder: '0 6 * * MON-FRI',
+              })}
+              {input('timeZone', 'Time zone')}
             </>
           )}
-          <div class="field">
-            <label for="schedule-overlap">If still running</label>
-            <select
-              id="schedule-overlap"
-              value={draft.overlapPolicy}
-              onChange={(event) => set({ overlapPolicy: event.currentTarget.value as OverlapPolicy })}
-            >
-              {Object.values(OverlapPolicy).map((policy) => (
-                <option key={policy}>{policy}</option>
-              ))}
-            </select>
-          </div>
-          <div class="field">
-            <label for="schedule-catchup">Catch-up window (seconds)</label>
-            <input
-              id="schedule-catchup"
-              inputMode="numeric"
-              value={draft.catchupWindowSeconds}
-              onInput={(event) => set({ catchupWindowSeconds: event.currentTarget.value })}
-            />
-          </div>
+          {input('overlapPolicy', 'If still running', { options: Object.values(OverlapPolicy) })}
+          {input('catchupWindowSeconds', 'Catch-up window (seconds)', { inputMode: 'numeric' })}
           <div class="field checkbox">
             <input
               id="schedule-enabled"
@@ -393,6 +373,7 @@ export function ScheduleForm({ id }: { id?: string }) {
         </div>
         <h2>Steps</h2>
         {draft.steps.length === 0 && <p class="muted">No steps yet.</p>}
+        {messages('steps') && <p class="field-error">{messages('steps')?.join('; ')}</p>}
         {draft.steps.map((step, index) => (
           <StepFields
             key={step.key}
@@ -402,6 +383,7 @@ export function ScheduleForm({ id }: { id?: string }) {
             onChange={(patch) => setStep(step.key, patch)}
             onMove={(by) => moveStep(index, by)}
             onRemove={() => set({ steps: draft.steps.filter((other) => other.key !== step.key) })}
+            messages={messages}
           />
         ))}
         <p>

@@ -3,7 +3,7 @@ import { TriggerType } from '../../core/model.js';
 import type { ScheduleSortBy, ScheduleStep, ScheduleSummary } from '../../core/schemas/schedule.js';
 import { stagesOf } from '../../core/stages.js';
 import { call } from './api.js';
-import { ExecutionTable } from './executions.js';
+import { ExecutionTable } from './execution-table.js';
 import { ErrorMessage, href, navigate, PageHeader, Pager, Status, Time, useAction, useLoad } from './ui.js';
 
 /** The schedules list (search, enabled, next run, last status) and one schedule's page. */
@@ -110,8 +110,17 @@ export function SchedulesPage({ query }: { query: URLSearchParams }) {
           Descending
         </label>
       </form>
-      <ErrorMessage error={list.error ?? actions.error} />
-      {list.data && (
+      <ErrorMessage loaded={list} />
+      <ErrorMessage error={actions.error} />
+      {list.data?.totalCount === 0 && !search && (
+        <div class="empty">
+          <p>No schedules yet. A schedule is a named list of steps run on a cron or on demand.</p>
+          <a class="button primary" href={href('/schedules/new')}>
+            Create schedule
+          </a>
+        </div>
+      )}
+      {list.data && (list.data.totalCount > 0 || search) && (
         <>
           <table>
             <thead>
@@ -227,7 +236,8 @@ export function ScheduleDetail({ id }: { id: string }) {
           </>
         )}
       </PageHeader>
-      <ErrorMessage error={schedule.error ?? actions.error} />
+      <ErrorMessage loaded={schedule} />
+      <ErrorMessage error={actions.error} />
       {data && (
         <>
           {data.description && <p>{data.description}</p>}
@@ -282,7 +292,7 @@ export function ScheduleDetail({ id }: { id: string }) {
           {isCron && (
             <>
               <h2>Next fire times</h2>
-              <ErrorMessage error={nextRuns.error} />
+              <ErrorMessage loaded={nextRuns} />
               {nextRuns.data && (
                 <>
                   {!nextRuns.data.isEnabled && (
@@ -300,8 +310,10 @@ export function ScheduleDetail({ id }: { id: string }) {
             </>
           )}
           <h2>Recent executions</h2>
-          <ErrorMessage error={recent.error} />
-          {recent.data && <ExecutionTable executions={recent.data.items} showSchedule={false} />}
+          <ErrorMessage loaded={recent} />
+          {recent.data && (
+            <ExecutionTable executions={recent.data.items} showSchedule={false} empty="Not run yet." />
+          )}
           <p>
             <a href={href('/executions', { scheduleId: id })}>All executions of this schedule</a>
           </p>

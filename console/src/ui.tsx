@@ -39,6 +39,8 @@ export const navigate = (path: string, query?: Record<string, string | undefined
 export interface Loaded<T> {
   data: T | undefined;
   error: ApiError | undefined;
+  /** When `data` arrived: once a refresh fails, the page says how old what it shows is. */
+  loadedAt: Date | undefined;
   reload: () => Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export function useLoad<T>(
   live?: (data: T) => boolean,
 ) {
   const [data, setData] = useState<T>();
+  const [loadedAt, setLoadedAt] = useState<Date>();
   const [error, setError] = useState<ApiError>();
   const loadRef = useRef(load);
   loadRef.current = load;
@@ -64,6 +67,7 @@ export function useLoad<T>(
       const loaded = await loadRef.current();
       if (ticket !== latest.current) return;
       setData(loaded);
+      setLoadedAt(new Date());
       setError(undefined);
     } catch (caught) {
       if (ticket !== latest.current) return;
@@ -72,6 +76,7 @@ export function useLoad<T>(
   }, []);
   useEffect(() => {
     setData(undefined);
+    setLoadedAt(undefined);
     void reload();
   }, deps);
   const keepPolling = everyMs > 0 && (data === undefined || !live || live(data));
@@ -82,7 +87,7 @@ export function useLoad<T>(
     }, everyMs);
     return () => clearInterval(timer);
   }, [keepPolling, everyMs, reload]);
-  return { data, error, reload } satisfies Loaded<T>;
+  return { data, error, loadedAt, reload } satisfies Loaded<T>;
 }
 
 /** Runs an action (a button's click), keeping its error for display and its busy flag for the button. */
@@ -104,13 +109,18 @@ export function useAction() {
   return { busy, error, run };
 }
 
-export function ErrorMessage({ error }: { error: ApiError | undefined }) {
-  if (!error) return null;
-  const fields = Object.entries(error.validationErrors);
+/**
+ * What went wrong, in the contract's words. Given `loaded` (a page's load), it also offers to try
+ * again, and after a failed refresh says how old the data still on screen is (polling retries too).
+ */
+export function ErrorMessage<T>({ error, loaded }: { error?: ApiError | undefined; loaded?: Loaded<T> }) {
+  const shown = loaded?.error ?? error;
+  if (!shown) return null;
+  const fields = Object.entries(shown.validationErrors);
   return (
     <div class="error" role="alert">
-      <strong>{error.body?.code ?? (error.status === 0 ? 'Network error' : `HTTP ${error.status}`)}</strong>{' '}
-      {error.status === 0 && !error.body ? 'The service could not be reached.' : error.message}
+      <strong>{shown.body?.code ?? (shown.status === 0 ? 'Network error' : `HTTP ${shown.status}`)}</strong>{' '}
+      {shown.message}
       {fields.length > 0 && (
         <ul>
           {fields.map(([field, messages]) => (
@@ -119,6 +129,69 @@ export function ErrorMessage({ error }: { error: ApiError | undefined }) {
             </li>
           ))}
         </ul>
+      )}
+      {loaded && (
+        <p class="error-actions">
+          {loaded.loadedAt && (
+            <span>
+              Showing what was loaded at{' '}
+              <time dateTime={loaded.loadedAt.toISOString()}>{loaded.loadedAt.toLocaleTimeString()}</time>.{' '}
+            </span>
+          )}
+          <button type="button" onClick={() => void loaded.reload()}>
+            Try again
+          </button>
+        </p>
+      )}
+    </div>
+  );
+}
+
+/**
+ * A labelled form control with its hint and the API's messages for it, tied to the control by
+ * `aria-describedby` and `aria-invalid`, so a screen reader reads the problem with the field.
+ */
+export interface FieldProps {
+  id: string;
+  label: string;
+  hint?: string;
+  messages?: readonly string[] | undefined;
+  class?: string;
+}
+
+export function Field({
+  id,
+  label,
+  hint,
+  messages,
+  class: className = 'field',
+  children,
+}: FieldProps & {
+  children: (control: {
+    id: string;
+    'aria-invalid'?: true;
+    'aria-describedby'?: string;
+  }) => ComponentChildren;
+}) {
+  const described = [hint && `${id}-hint`, messages && `${id}-error`].filter(Boolean).join(' ');
+  const control = {
+    id,
+    ...(messages ? { 'aria-invalid': true as const } : {}),
+    ...(described ? { 'aria-describedby': described } : {}),
+  };
+  return (
+    <div class={className}>
+      <label for={id}>{label}</label>
+      {children(control)}
+      {hint && (
+        <span id={`${id}-hint`} class="hint">
+          {hint}
+        </span>
+      )}
+      {messages && (
+        <span id={`${id}-error`} class="field-error">
+          {messages.join('; ')}
+        </span>
       )}
     </div>
   );
@@ -202,13 +275,68 @@ export function Pager({ info, onPage }: { info: PageInfo; onPage: (page: number)
   );
 }
 
+/**
+ * The common case of {@link Field}: one value, typed in, or chosen among `options` (an enum of the
+ * model, each shown by its label or else its value).
+ */
+export function InputField<V extends string>({
+  value,
+  onValue,
+  options,
+  labels,
+  id,
+  label,
+  hint,
+  messages,
+  class: className,
+  ...attributes
+}: FieldProps & {
+  value: V;
+  onValue: (value: V) => void;
+  options?: readonly V[];
+  labels?: Readonly<Record<V, string>>;
+  required?: boolean;
+  disabled?: boolean;
+  inputMode?: 'numeric';
+  placeholder?: string;
+}) {
+  return (
+    <Field id={id} label={label} hint={hint} messages={messages} class={className}>
+      {(control) =>
+        options ? (
+          <select
+            {...control}
+            {...attributes}
+            value={value}
+            onChange={(event) => onValue(event.currentTarget.value as V)}
+          >
+            {options.map((option) => (
+              <option key={option} value={option}>
+                {labels?.[option] ?? option}
+              </option>
+            ))}
+          </select>
+        ) : (
+          <input
+            {...control}
+            {...attributes}
+            value={value}
+            onInput={(event) => onValue(event.currentTarget.value as V)}
+          />
+        )
+      }
+    </Field>
+  );
+}
+
 export function PageHeader({ title, children }: { title: string; children?: ComponentChildren }) {
   useEffect(() => {
     document.title = `${title} · Schedule execution service`;
   }, [title]);
   return (
     <div class="page-header">
-      <h1>{title}</h1>
+      {/* Focusable from script only: a route change moves focus here (main.tsx). */}
+      <h1 tabIndex={-1}>{title}</h1>
       {children && <div class="actions">{children}</div>}
     </div>
   );

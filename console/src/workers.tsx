@@ -7,8 +7,13 @@ export function WorkersPage() {
   return (
     <>
       <PageHeader title="Workers" />
-      <ErrorMessage error={workers.error} />
-      {workers.data?.length === 0 && <p class="muted">No worker has been heard from in the last day.</p>}
+      <ErrorMessage loaded={workers} />
+      {workers.data?.length === 0 && (
+        <p class="muted">
+          No worker has been heard from in the last day: steps wait as Queued until one claims them. Start one
+          with <code>npm run worker</code>.
+        </p>
+      )}
       {workers.data && workers.data.length > 0 && (
         <table>
           <thead>

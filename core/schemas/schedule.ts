@@ -6,10 +6,13 @@ import { Guid, IsoDateTime, PageQuery, PoolName, paged, queryBoolean, queryInteg
 /** Upper bound on steps: an execution and all its step rows are written in one DynamoDB transaction (100 items). */
 export const MAX_STEPS = 90;
 
+/** An empty required text says so in words an operator reads beside the field (zod's own is about lengths). */
+const requiredText = (max: number) => z.string().trim().min(1, 'Required').max(max);
+
 const stepCommon = {
   /** Optional on input: keeps a step's id stable across a PUT; a new id is assigned when absent. */
   id: Guid.optional(),
-  name: z.string().trim().min(1).max(200),
+  name: requiredText(200),
   executionMode: z.enum(ExecutionMode).default(ExecutionMode.Sequential),
   continueOnFailure: z.boolean().default(false),
   timeoutSeconds: z.number().int().min(1).max(86_400).default(3600),
@@ -17,13 +20,13 @@ const stepCommon = {
 };
 
 const argumentsField = z.string().max(2000).nullish();
-const path = z.string().trim().min(1).max(1024);
+const path = requiredText(1024);
 
 export const RunProfileStepInput = z.strictObject({
   ...stepCommon,
   stepType: z.literal(StepType.RunProfile),
   connectedSystemId: z.number().int().min(1),
-  runProfileName: z.string().trim().min(1).max(200),
+  runProfileName: requiredText(200),
 });
 export const PowerShellStepInput = z.strictObject({
   ...stepCommon,
@@ -57,7 +60,7 @@ export type StepInput = z.infer<typeof StepInput>;
 
 export const ScheduleInput = z
   .strictObject({
-    name: z.string().trim().min(1).max(200),
+    name: requiredText(200),
     description: z.string().max(1000).nullish(),
     triggerType: z.enum(TriggerType),
     cronExpression: z

@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_LAUNCH, chromiumAvailable } from '../helpers/chromium.js';
 import { apiClient } from '../helpers/local-api.js';
 import { type Started, start, stop, waitFor } from '../helpers/npm-start.js';
 import { startOidcProvider, TEST_AUDIENCE, type TestOidcProvider } from '../helpers/oidc-provider.js';
@@ -14,8 +15,7 @@ import { startOidcProvider, TEST_AUDIENCE, type TestOidcProvider } from '../help
  * REQUIRE_CHROMIUM=1, so CI fails instead of skipping.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
+const available = chromiumAvailable();
 const required = process.env.REQUIRE_CHROMIUM === '1';
 if (!available && !required) {
   console.warn(`${CHROMIUM} not found: the console's browser test is skipped (apt-get install chromium).`);
@@ -53,15 +53,7 @@ describe.runIf(available || required)('the operator console', () => {
     )[1] as string;
     await waitFor(service, /try: curl/);
     browser = await chromium.launchPersistentContext(userData, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
+      ...CHROMIUM_LAUNCH,
       viewport: { width: 1366, height: 900 },
     });
     page = browser.pages()[0] ?? (await browser.newPage());
@@ -80,12 +72,31 @@ describe.runIf(available || required)('the operator console', () => {
   const api = () => apiClient({ apiUrl: `${consoleUrl}api/v1`, adminApiKey: ADMIN_KEY });
   const stepCard = (name: string) => page.getByRole('listitem', { name, exact: true });
   const executionStatus = () => page.locator('.summary .status');
+  const rows = () => page.locator('tbody tr');
+  /** The focused element, as "TAG: text", to see where keyboard and screen reader users are. */
+  const focused = (tab: Page = page) =>
+    tab.evaluate(() => `${document.activeElement?.tagName}: ${document.activeElement?.textContent}`);
+  /** What a screen reader reads after a field's label: its hint and its error, via aria-describedby. */
+  const description = (field: ReturnType<Page['getByLabel']>) =>
+    field.evaluate((element) =>
+      (element.getAttribute('aria-describedby') ?? '')
+        .split(' ')
+        .map((id) => document.getElementById(id)?.textContent ?? '')
+        .join(' '),
+    );
 
   it('signs in with an API key kept in sessionStorage only', async () => {
     const opened = Date.now();
     await page.goto(consoleUrl);
     await page.getByLabel('API key').waitFor();
     console.log(`console: sign-in form shown ${Date.now() - opened} ms after navigation`);
+
+    // The service down at sign-in: said in words, not as a failed fetch.
+    await page.route('**/api/v1/**', (route) => route.abort('connectionrefused'));
+    await page.getByLabel('API key').fill(ADMIN_KEY);
+    await page.getByRole('button', { name: 'Sign in with API key' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('could not be reached');
+    await page.unroute('**/api/v1/**');
 
     await page.getByLabel('API key').fill('sek_not-a-key');
     await page.getByRole('button', { name: 'Sign in with API key' }).click();
@@ -101,6 +112,36 @@ describe.runIf(available || required)('the operator console', () => {
     }));
     expect(storage.session).toContain(ADMIN_KEY);
     expect(storage.local).not.toContain(ADMIN_KEY);
+  });
+
+  it("lands on the new page's heading and invites the first schedule when there are none", async () => {
+    expect(await focused()).toBe('H1: Schedules');
+    await page.getByText('No schedules yet').waitFor();
+    expect(await page.locator('table').count()).toBe(0);
+    mkdirSync(ARTEFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTEFACTS, 'console-empty.png') });
+
+    await page.getByRole('link', { name: 'Create schedule' }).click();
+
+    await page.getByRole('heading', { name: 'New schedule' }).waitFor();
+    expect(await focused()).toBe('H1: New schedule');
+    await page.goto(`${consoleUrl}#/schedules`);
+  });
+
+  it('offers a visible skip to content as the first stop, which stays on the page', async () => {
+    // A fresh load: the keyboard starts from the top of the document.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Schedules' }).waitFor();
+    const before = page.url();
+
+    await page.keyboard.press('Tab');
+
+    expect(await focused()).toBe('BUTTON: Skip to content');
+    const box = await page.getByRole('button', { name: 'Skip to content' }).boundingBox();
+    expect(box?.x).toBeGreaterThanOrEqual(0);
+    await page.keyboard.press('Enter');
+    expect(await focused()).toBe('H1: Schedules');
+    expect(page.url()).toBe(before);
   });
 
   it('signs in with the OIDC issuer: authorization code with PKCE, the code kept out of the address', async () => {
@@ -178,9 +219,83 @@ describe.runIf(available || required)('the operator console', () => {
     await expect.poll(() => output.textContent()).toContain('imported 42 objects');
     expect(await output.isVisible()).toBe(true);
     await expect.poll(() => stepCard('Sync').locator('.status').textContent()).toBe('Completed');
+    // Status changes are announced politely; the timeline, which changes far more, is not live.
+    expect(
+      await page.locator('[aria-live]').evaluateAll((live) => live.map((node) => node.className)),
+    ).toEqual(['summary']);
+    expect(await page.locator('.summary[aria-live="polite"] .status').count()).toBe(1);
+    expect(await page.locator('[aria-live] .timeline, .timeline [aria-live]').count()).toBe(0);
 
     mkdirSync(ARTEFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTEFACTS, 'console-execution.png'), fullPage: true });
+  });
+
+  it("shows the API's validation errors beside their fields, then the saved cron schedule's next fire times", async () => {
+    await page.goto(`${consoleUrl}#/schedules/new`);
+    await page.locator('#schedule-name').fill('Browser weekday export');
+    await page.getByLabel('Trigger').selectOption('Cron');
+    const cron = page.getByLabel('Cron expression');
+    await cron.fill('61 6 * * MON-FRI');
+    await page.getByLabel('Time zone').fill('Europe/London');
+    await page.getByRole('button', { name: 'Add step' }).click();
+    const editor = page.getByRole('group', { name: /^Step 1/ });
+    await editor.getByLabel('Executable path').fill('/bin/true');
+    const stepName = editor.getByLabel('Name');
+
+    await page.getByRole('button', { name: 'Create schedule' }).click();
+
+    await expect.poll(() => cron.getAttribute('aria-invalid')).toBe('true');
+    expect(await description(cron)).toMatch(/5 fields.*Invalid cron expression/);
+    expect(await stepName.getAttribute('aria-invalid')).toBe('true');
+    expect(await description(stepName)).toBe('Required');
+    expect(await page.locator('#schedule-name').getAttribute('aria-invalid')).toBeNull();
+    // The summary at the top names the same fields, for whoever starts reading there.
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('steps[0].name');
+    mkdirSync(ARTEFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTEFACTS, 'console-validation.png'), fullPage: true });
+
+    await cron.fill('0 6 * * MON-FRI');
+    await stepName.fill('Export');
+    await page.getByRole('button', { name: 'Create schedule' }).click();
+
+    await page.getByRole('heading', { name: 'Browser weekday export' }).waitFor();
+    const id = new URL(page.url()).hash.split('/')[2] as string;
+    const expected = await api().get(`/schedules/${id}/next-runs?count=10`);
+    const shown = page.locator('.next-runs time');
+    await expect.poll(() => shown.count()).toBe(10);
+    expect(await shown.evaluateAll((times) => times.map((time) => time.getAttribute('datetime')))).toEqual(
+      expected.body.nextRuns,
+    );
+    await page.getByText('Disabled: these are the times it would fire if enabled now.').waitFor();
+  });
+
+  it("edits a schedule's step and shows the change in the detail and over the API", async () => {
+    const listed = await api().get('/schedules?search=Browser%20delta%20cycle');
+    const before = listed.body.items[0];
+    const original = (await api().get(`/schedules/${before.id}`)).body;
+    await page.goto(`${consoleUrl}#/schedules/${before.id}`);
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await page.getByRole('heading', { name: 'Edit Browser delta cycle' }).waitFor();
+    expect(await focused()).toBe('H1: Edit Browser delta cycle');
+    const editor = page.getByRole('group', { name: 'Step 3: Sync' });
+    await editor.getByLabel('Name').fill('Sync and export');
+    await editor.getByLabel('Arguments').fill('-c "echo synced and exported"');
+
+    await page.getByRole('button', { name: 'Save changes' }).click();
+
+    await page.getByRole('heading', { name: 'Browser delta cycle' }).waitFor();
+    const stage2 = page.locator('.stage').nth(1);
+    await expect.poll(() => stage2.textContent()).toContain('Sync and export');
+    expect(await stage2.textContent()).toContain('echo synced and exported');
+    const saved = (await api().get(`/schedules/${before.id}`)).body;
+    expect(saved.steps.map((step: { id: string }) => step.id)).toEqual(
+      original.steps.map((step: { id: string }) => step.id),
+    );
+    expect(saved.steps[2]).toMatchObject({
+      name: 'Sync and export',
+      arguments: '-c "echo synced and exported"',
+    });
+    expect(saved.steps[0]).toEqual(original.steps[0]);
   });
 
   it('pauses, resumes and cancels a running execution', async () => {
@@ -240,6 +355,77 @@ describe.runIf(available || required)('the operator console', () => {
       .poll(() => stepCard('Flaky sync').locator('.output').textContent())
       .toContain('second run ok');
     await page.getByRole('link', { name: 'the earlier execution' }).waitFor();
+  });
+
+  it('filters the executions list by status, schedule and time, by page numbers and with load more', async () => {
+    const all = (await api().get('/schedule-executions?pageSize=100')).body;
+    expect(all.totalCount).toBeGreaterThanOrEqual(4);
+    await page.getByRole('link', { name: 'Executions' }).click();
+    await page.getByRole('heading', { name: 'Executions' }).waitFor();
+    await expect.poll(() => rows().count()).toBe(Math.min(all.totalCount, 20));
+
+    await page.getByRole('checkbox', { name: 'Failed' }).check();
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => rows().count()).toBe(1);
+    expect(await rows().first().textContent()).toMatch(/Browser flaky sync.*Failed/);
+
+    await page.getByRole('checkbox', { name: 'Failed' }).uncheck();
+    await page.getByLabel('Schedule').selectOption({ label: 'Browser long export' });
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => rows().count()).toBe(1);
+    expect(await rows().first().textContent()).toContain('Cancelled');
+
+    await page.getByLabel('Queued from').fill('2099-01-01T00:00');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('No executions match these filters.').waitFor();
+    expect(new URL(page.url()).hash).toContain('from=2099-01-01T');
+
+    await page.getByRole('link', { name: 'Clear' }).click();
+    await page.getByLabel('Per page').fill('2');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    const pages = Math.ceil(all.totalCount / 2);
+    await page.getByText(`Page 1 of ${pages} (${all.totalCount} in all)`).waitFor();
+    const firstPage = await rows().allTextContents();
+    expect(firstPage).toHaveLength(2);
+    await page.getByRole('button', { name: 'Next →' }).click();
+    await page.getByText(`Page 2 of ${pages}`).waitFor();
+    const secondPage = await rows().allTextContents();
+    expect(secondPage).not.toEqual(firstPage);
+
+    await page.getByRole('link', { name: 'load more (nextToken)' }).click();
+    await expect.poll(() => rows().allTextContents()).toEqual(firstPage);
+    for (let shown = 2; shown < all.totalCount; shown += 2) {
+      await page.getByRole('button', { name: 'Load more' }).click();
+      await expect.poll(() => rows().count()).toBe(Math.min(shown + 2, all.totalCount));
+    }
+    await page.getByText(`All ${all.totalCount} shown.`).waitFor();
+    const links = await page
+      .locator('tbody tr td:first-child a')
+      .evaluateAll((anchors) => anchors.map((anchor) => anchor.getAttribute('href')));
+    expect(links).toEqual(all.items.map((execution: { id: string }) => `#/executions/${execution.id}`));
+  });
+
+  it('says when the service cannot be reached, keeps what it showed, and recovers on retry', async () => {
+    await page.getByRole('link', { name: 'Active' }).click();
+    await page.getByText('Nothing is queued, running or paused.').waitFor();
+    await page.route('**/api/v1/**', (route) => route.abort('connectionrefused'));
+
+    // The active list refreshes every 3 s: that refresh fails.
+    await expect
+      .poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 })
+      .toContain('could not be reached');
+    expect(await page.getByRole('alert').textContent()).toContain('Showing what was loaded at');
+    expect(await page.getByText('Nothing is queued, running or paused.').isVisible()).toBe(true);
+    await page.getByRole('link', { name: 'Workers' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('could not be reached');
+    expect(await page.getByRole('alert').textContent()).not.toContain('Showing what was loaded');
+    await page.screenshot({ path: join(ARTEFACTS, 'console-unreachable.png'), fullPage: true });
+    await page.unroute('**/api/v1/**');
+
+    await page.getByRole('button', { name: 'Try again' }).click();
+
+    await page.getByRole('row', { name: /example-worker/ }).waitFor();
+    expect(await page.getByRole('alert').count()).toBe(0);
   });
 
   it('shows a new API key once, and sends a revoked one back to sign-in', async () => {
