@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { planFire } from '../catch-up.js';
 import { nextFireTimes } from '../cron.js';
+import type { ValueOf } from '../enum.js';
 import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import {
   type ClaimedResponse,
@@ -65,7 +66,7 @@ export const FireOutcome = {
   /** Not due (any more): another dispatcher fired it, or it was edited or disabled meanwhile. */
   NotDue: 'NotDue',
 } as const;
-export type FireOutcome = (typeof FireOutcome)[keyof typeof FireOutcome];
+export type FireOutcome = ValueOf<typeof FireOutcome>;
 
 export interface FireResult {
   scheduleId: string;

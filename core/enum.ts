@@ -1,0 +1,13 @@
+/**
+ * The `as const` tables whose keys are their values, declared from the values alone, so each
+ * status or type is spelled once (`enumOf('Cron', 'Manual')` is `{ Cron: 'Cron', Manual: 'Manual' }`,
+ * in that order for `Object.values`).
+ */
+export function enumOf<const Names extends readonly string[]>(
+  ...names: Names
+): { readonly [N in Names[number]]: N } {
+  return Object.fromEntries(names.map((name) => [name, name])) as { readonly [N in Names[number]]: N };
+}
+
+/** The union of a constant table's values: `type X = ValueOf<typeof X>`. */
+export type ValueOf<Table> = Table[keyof Table];
