@@ -44,6 +44,29 @@ export async function runOfNewSchedule(
   return (await services.schedules.run(schedule.id, operator)).executionId;
 }
 
+/**
+ * Runs a new schedule `name` of `count` side-by-side Executable steps on `pool` (one stage) and
+ * queues their worker tasks: answers the execution's id.
+ */
+export async function queuedSteps(services: Services, name: string, count: number, pool: string) {
+  const executionId = await runOfNewSchedule(
+    services,
+    name,
+    Array.from({ length: count }, (_, i) => ({
+      name: `step ${i}`,
+      stepType: 'Executable',
+      executablePath: '/bin/true',
+      executionMode: i === 0 ? 'Sequential' : 'ParallelWithPrevious',
+      workerPool: pool,
+    })),
+  );
+  await services.orchestrator.advance(executionId);
+  for (let ordinal = 0; ordinal < count; ordinal += 1) {
+    await services.orchestrator.enqueueStep(executionId, ordinal, `token-${name}-${ordinal}`);
+  }
+  return executionId;
+}
+
 /** A schedule's executions, oldest first (up to 100). */
 export async function executionsOf(services: Services, schedule: Pick<Schedule, 'id'>) {
   const page = await services.executions.list({
