@@ -26,6 +26,9 @@ export async function servicesOnFreshTables(
   return { db, clock, workflow, services, stores };
 }
 
+/** What {@link servicesOnFreshTables} answers: a suite's `fresh`, set again before each test. */
+export type FreshServices = Awaited<ReturnType<typeof servicesOnFreshTables>>;
+
 /** The DynamoDB stores of {@link servicesOnFreshTables}. */
 export type TestStores = ReturnType<typeof dynamoStores>;
 
