@@ -349,8 +349,18 @@ async function reads(began: number) {
   }
 }
 
-/** A part (orchestration, worker) in a child process (same Node, same tsx loader), its output inline. */
-function partInChild(part: 'orchestration' | 'worker' | 'dispatch' | 'bundles'): Promise<number> {
+/** The parts that run in a child process each (alone with BENCH_ONLY=<name>); each answers whether it passed. */
+const CHILD_PARTS = {
+  orchestration: runOrchestrationBench,
+  worker: runWorkerOverheadBench,
+  dispatch: runDispatchBench,
+  bundles: runBundleBench,
+} as const satisfies Record<string, () => Promise<boolean>>;
+type ChildPart = keyof typeof CHILD_PARTS;
+const isChildPart = (name: string): name is ChildPart => Object.hasOwn(CHILD_PARTS, name);
+
+/** A part (orchestration, worker …) in a child process (same Node, same tsx loader), its output inline. */
+function partInChild(part: ChildPart): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
       stdio: 'inherit',
@@ -364,29 +374,17 @@ function partInChild(part: 'orchestration' | 'worker' | 'dispatch' | 'bundles'):
 async function main() {
   const began = performance.now();
   const only = process.env.BENCH_ONLY;
-  const parts = ['reads', 'orchestration', 'worker', 'dispatch', 'bundles'];
+  const parts = ['reads', ...Object.keys(CHILD_PARTS)];
   if (only !== undefined && !parts.includes(only)) {
     throw new Error(`BENCH_ONLY: one of ${parts.join(', ')} (unset: all of them)`);
   }
-  if (only === 'orchestration') {
-    if (!(await runOrchestrationBench())) process.exitCode = 1;
-    return;
-  }
-  if (only === 'worker') {
-    if (!(await runWorkerOverheadBench())) process.exitCode = 1;
-    return;
-  }
-  if (only === 'dispatch') {
-    if (!(await runDispatchBench())) process.exitCode = 1;
-    return;
-  }
-  if (only === 'bundles') {
-    if (!(await runBundleBench())) process.exitCode = 1;
+  if (only !== undefined && isChildPart(only)) {
+    if (!(await CHILD_PARTS[only]())) process.exitCode = 1;
     return;
   }
   await reads(began);
   if (only === undefined) {
-    for (const part of ['orchestration', 'worker', 'dispatch', 'bundles'] as const) {
+    for (const part of Object.keys(CHILD_PARTS).filter(isChildPart)) {
       log();
       const code = await partInChild(part);
       if (code !== 0) {
