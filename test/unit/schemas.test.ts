@@ -28,6 +28,20 @@ function itRejectsEachQueryValue(
   });
 }
 
+/** One test per field a list sorts by, with `sortDescending` as the query's text for it. */
+function itAcceptsEachSortBy(
+  schema: Parameters<typeof parseOrThrow>[0],
+  sortBys: readonly string[],
+  sortDescending: boolean,
+) {
+  it.each(sortBys)('accepts sortBy=%s', (sortBy) => {
+    expect(parseOrThrow(schema, { sortBy, sortDescending: String(sortDescending) }, 'query')).toMatchObject({
+      sortBy,
+      sortDescending,
+    });
+  });
+}
+
 const manual = { name: 'Nightly sync', triggerType: 'Manual' };
 const validSteps = {
   RunProfile: {
@@ -341,12 +355,7 @@ describe('ListSchedulesQuery', () => {
     });
   });
 
-  it.each(['name', 'enabled', 'lastRunTime', 'nextRunTime', 'created'])('accepts sortBy=%s', (sortBy) => {
-    expect(parseOrThrow(ListSchedulesQuery, { sortBy, sortDescending: 'true' }, 'query')).toMatchObject({
-      sortBy,
-      sortDescending: true,
-    });
-  });
+  itAcceptsEachSortBy(ListSchedulesQuery, ['name', 'enabled', 'lastRunTime', 'nextRunTime', 'created'], true);
 
   itRejectsEachQueryValue(ListSchedulesQuery, {
     sortBy: ['queuedAt'],
@@ -370,12 +379,7 @@ describe('ListExecutionsQuery', () => {
     });
   });
 
-  it.each(['queuedAt', 'startedAt', 'completedAt', 'status'])('accepts sortBy=%s', (sortBy) => {
-    expect(parseOrThrow(ListExecutionsQuery, { sortBy, sortDescending: 'false' }, 'query')).toMatchObject({
-      sortBy,
-      sortDescending: false,
-    });
-  });
+  itAcceptsEachSortBy(ListExecutionsQuery, ['queuedAt', 'startedAt', 'completedAt', 'status'], false);
 
   it('accepts a scheduleId GUID and a nextToken', () => {
     // Arrange
