@@ -98,6 +98,14 @@ export interface ScheduleServiceDeps {
   newId?: () => string;
 }
 
+/** What a schedule has that has not run yet: a new one, and the stand-in for a deleted one. */
+const NEVER_RUN = {
+  lastRunTime: null,
+  skippedCount: 0,
+  missedCount: 0,
+  lastExecutionId: null,
+} as const satisfies Partial<ScheduleRecord>;
+
 /** What differs between a manual run, a cron fire and a retry, for `ScheduleService.launch`. */
 interface Launch<R> {
   initiator: Initiator;
@@ -165,13 +173,10 @@ export class ScheduleService {
     const now = this.clock.now().toISOString();
     const record: ScheduleRecord = {
       ...this.fromInput(input),
+      ...NEVER_RUN,
       id: this.newId(),
-      lastRunTime: null,
-      skippedCount: 0,
-      missedCount: 0,
       created: now,
       lastUpdated: now,
-      lastExecutionId: null,
       version: 1,
     };
     await this.deps.schedules.create(record);
@@ -730,13 +735,10 @@ function scheduleOf(
     overlapPolicy: original.overlapPolicy,
     catchupWindowSeconds: 0,
     nextRunTime: null,
-    lastRunTime: null,
-    skippedCount: 0,
-    missedCount: 0,
+    ...NEVER_RUN,
     stepCount: steps.length,
     created: original.queuedAt,
     lastUpdated: original.queuedAt,
-    lastExecutionId: null,
     steps: steps.map((step) => step.definition),
     version: 0,
     deleted: true,
