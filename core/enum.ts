@@ -1,7 +1,7 @@
 /**
- * The `as const` tables whose keys are their values, declared from the values alone, so each
- * status or type is spelled once (`enumOf('Cron', 'Manual')` is `{ Cron: 'Cron', Manual: 'Manual' }`,
- * in that order for `Object.values`).
+ * A constant table whose keys are its values, declared from the values alone so that each status or
+ * type is spelled once: `enumOf('Cron', 'Manual')` is `{ Cron: 'Cron', Manual: 'Manual' }`, in that
+ * order (as `Object.values` lists them).
  */
 export function enumOf<const Names extends readonly string[]>(
   ...names: Names

@@ -5,6 +5,7 @@
  */
 
 import type { ValueOf } from './enum.js';
+
 export const METRICS_NAMESPACE = 'ScheduleExecutionService';
 
 /** The value of the `service` dimension (also POWERTOOLS_SERVICE_NAME in every function). */
