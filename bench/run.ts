@@ -351,18 +351,19 @@ async function reads(began: number) {
   }
 }
 
-/** The parts besides reads, each run by BENCH_ONLY=<name> or, in a whole run, in a child process of its own. */
-const PARTS = {
+/** The parts that run in a child process each (alone with BENCH_ONLY=<name>); each answers whether it passed. */
+const CHILD_PARTS = {
   orchestration: runOrchestrationBench,
   worker: runWorkerOverheadBench,
   dispatch: runDispatchBench,
   bundles: runBundleBench,
   console: runConsoleBench,
 } as const satisfies Record<string, () => Promise<boolean>>;
-type Part = keyof typeof PARTS;
+type ChildPart = keyof typeof CHILD_PARTS;
+const isChildPart = (name: string): name is ChildPart => Object.hasOwn(CHILD_PARTS, name);
 
-/** A part in a child process (same Node, same tsx loader), its output inline. */
-function partInChild(part: Part): Promise<number> {
+/** A part (orchestration, worker …) in a child process (same Node, same tsx loader), its output inline. */
+function partInChild(part: ChildPart): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
       stdio: 'inherit',
@@ -376,17 +377,17 @@ function partInChild(part: Part): Promise<number> {
 async function main() {
   const began = performance.now();
   const only = process.env.BENCH_ONLY;
-  const parts = Object.keys(PARTS) as Part[];
-  if (only !== undefined && only !== 'reads' && !(parts as string[]).includes(only)) {
-    throw new Error(`BENCH_ONLY: one of reads, ${parts.join(', ')} (unset: all of them)`);
+  const parts = ['reads', ...Object.keys(CHILD_PARTS)];
+  if (only !== undefined && !parts.includes(only)) {
+    throw new Error(`BENCH_ONLY: one of ${parts.join(', ')} (unset: all of them)`);
   }
-  if (only !== undefined && only !== 'reads') {
-    if (!(await PARTS[only as Part]())) process.exitCode = 1;
+  if (only !== undefined && isChildPart(only)) {
+    if (!(await CHILD_PARTS[only]())) process.exitCode = 1;
     return;
   }
   await reads(began);
   if (only === undefined) {
-    for (const part of parts) {
+    for (const part of Object.keys(CHILD_PARTS).filter(isChildPart)) {
       log();
       const code = await partInChild(part);
       if (code !== 0) {

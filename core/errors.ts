@@ -3,6 +3,8 @@
  * is built by {@link toErrorBody} from one of these, so `code` is never empty and never invented.
  */
 
+import type { ValueOf } from './enum.js';
+
 export const ErrorCode = {
   VALIDATION_ERROR: 'VALIDATION_ERROR',
   BAD_REQUEST: 'BAD_REQUEST',
@@ -14,7 +16,7 @@ export const ErrorCode = {
   INTERNAL_ERROR: 'INTERNAL_ERROR',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
 } as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+export type ErrorCode = ValueOf<typeof ErrorCode>;
 
 export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   VALIDATION_ERROR: 400,

@@ -3,6 +3,9 @@
  * EMF) and the dashboard and alarms read them. Powertools adds the dimension `service` (the service
  * name) to every metric, so a reader must name it too.
  */
+
+import type { ValueOf } from './enum.js';
+
 export const METRICS_NAMESPACE = 'ScheduleExecutionService';
 
 /** The value of the `service` dimension (also POWERTOOLS_SERVICE_NAME in every function). */
@@ -35,7 +38,7 @@ export const MetricName = {
   DispatchFailures: 'DispatchFailures',
   DispatchDeferred: 'DispatchDeferred',
 } as const;
-export type MetricName = (typeof MetricName)[keyof typeof MetricName];
+export type MetricName = ValueOf<typeof MetricName>;
 
 export const MetricDimension = {
   Service: 'service',

@@ -1,17 +1,13 @@
 /**
- * The product's vocabulary: every enum of the contract, spelled once as an `as const` object with a
- * derived union type. Handlers, stores, schemas and tests import these rather than string literals.
+ * The product's vocabulary: every enum of the contract, spelled once as a constant table (`enumOf`,
+ * or `as const` where a key is not its value) with a derived union type. Handlers, stores, schemas
+ * and tests import these rather than string literals.
  */
 
-export const ExecutionStatus = {
-  Queued: 'Queued',
-  InProgress: 'InProgress',
-  Paused: 'Paused',
-  Completed: 'Completed',
-  Failed: 'Failed',
-  Cancelled: 'Cancelled',
-} as const;
-export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
+import { enumOf, type ValueOf } from './enum.js';
+
+export const ExecutionStatus = enumOf('Queued', 'InProgress', 'Paused', 'Completed', 'Failed', 'Cancelled');
+export type ExecutionStatus = ValueOf<typeof ExecutionStatus>;
 
 export const StepStatus = {
   Pending: 'Pending',
@@ -24,52 +20,32 @@ export const StepStatus = {
   Failed: 'Failed',
   Cancelled: 'Cancelled',
 } as const;
-export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
+export type StepStatus = ValueOf<typeof StepStatus>;
 
-export const ActivityStatus = {
-  InProgress: 'InProgress',
-  Complete: 'Complete',
-  CompleteWithWarning: 'CompleteWithWarning',
-  CompleteWithError: 'CompleteWithError',
-  FailedWithError: 'FailedWithError',
-  Cancelled: 'Cancelled',
-} as const;
-export type ActivityStatus = (typeof ActivityStatus)[keyof typeof ActivityStatus];
+export const ActivityStatus = enumOf(
+  'InProgress',
+  'Complete',
+  'CompleteWithWarning',
+  'CompleteWithError',
+  'FailedWithError',
+  'Cancelled',
+);
+export type ActivityStatus = ValueOf<typeof ActivityStatus>;
 
-export const StepType = {
-  RunProfile: 'RunProfile',
-  PowerShell: 'PowerShell',
-  Executable: 'Executable',
-  SqlScript: 'SqlScript',
-} as const;
-export type StepType = (typeof StepType)[keyof typeof StepType];
+export const StepType = enumOf('RunProfile', 'PowerShell', 'Executable', 'SqlScript');
+export type StepType = ValueOf<typeof StepType>;
 
-export const ExecutionMode = {
-  Sequential: 'Sequential',
-  ParallelWithPrevious: 'ParallelWithPrevious',
-} as const;
-export type ExecutionMode = (typeof ExecutionMode)[keyof typeof ExecutionMode];
+export const ExecutionMode = enumOf('Sequential', 'ParallelWithPrevious');
+export type ExecutionMode = ValueOf<typeof ExecutionMode>;
 
-export const TriggerType = {
-  Cron: 'Cron',
-  Manual: 'Manual',
-} as const;
-export type TriggerType = (typeof TriggerType)[keyof typeof TriggerType];
+export const TriggerType = enumOf('Cron', 'Manual');
+export type TriggerType = ValueOf<typeof TriggerType>;
 
-export const OverlapPolicy = {
-  Skip: 'Skip',
-  BufferOne: 'BufferOne',
-  AllowAll: 'AllowAll',
-  CancelOther: 'CancelOther',
-} as const;
-export type OverlapPolicy = (typeof OverlapPolicy)[keyof typeof OverlapPolicy];
+export const OverlapPolicy = enumOf('Skip', 'BufferOne', 'AllowAll', 'CancelOther');
+export type OverlapPolicy = ValueOf<typeof OverlapPolicy>;
 
-export const InitiatedByType = {
-  User: 'User',
-  ApiKey: 'ApiKey',
-  NotSet: 'NotSet',
-} as const;
-export type InitiatedByType = (typeof InitiatedByType)[keyof typeof InitiatedByType];
+export const InitiatedByType = enumOf('User', 'ApiKey', 'NotSet');
+export type InitiatedByType = ValueOf<typeof InitiatedByType>;
 
 /** Who starts an execution, or cancels one: the caller as recorded (`initiatedBy*`, `cancelledBy*`); cron runs are `NotSet` with no id. */
 export interface Initiator {
@@ -78,11 +54,8 @@ export interface Initiator {
   name: string | null;
 }
 
-export const Role = {
-  Administrator: 'Administrator',
-  Worker: 'Worker',
-} as const;
-export type Role = (typeof Role)[keyof typeof Role];
+export const Role = enumOf('Administrator', 'Worker');
+export type Role = ValueOf<typeof Role>;
 
 /** Who asked for something: the authenticated caller, as the authorizer established it. */
 export interface Principal {
@@ -97,19 +70,14 @@ export interface Principal {
   readonly pools?: readonly string[] | undefined;
 }
 
-/** Life of a worker task: queued for a pool, claimed by a worker, then ended one way or another. */
-export const WorkerTaskStatus = {
-  Queued: 'Queued',
-  Claimed: 'Claimed',
-  Completed: 'Completed',
-  /** The step ended without the worker (cancel, timeout, lost heartbeat): the worker must stop. */
-  Abandoned: 'Abandoned',
-} as const;
-export type WorkerTaskStatus = (typeof WorkerTaskStatus)[keyof typeof WorkerTaskStatus];
+/**
+ * Life of a worker task: queued for a pool, claimed by a worker, then ended one way or another
+ * (`Abandoned`: the step ended without the worker, by cancel, timeout or lost heartbeat, and the
+ * worker must stop).
+ */
+export const WorkerTaskStatus = enumOf('Queued', 'Claimed', 'Completed', 'Abandoned');
+export type WorkerTaskStatus = ValueOf<typeof WorkerTaskStatus>;
 
 /** A worker on `GET /workers`: Online while it claimed or beat recently (see `WorkerService.list`). */
-export const WorkerStatus = {
-  Online: 'Online',
-  Offline: 'Offline',
-} as const;
-export type WorkerStatus = (typeof WorkerStatus)[keyof typeof WorkerStatus];
+export const WorkerStatus = enumOf('Online', 'Offline');
+export type WorkerStatus = ValueOf<typeof WorkerStatus>;

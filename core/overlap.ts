@@ -1,18 +1,15 @@
+import { enumOf, type ValueOf } from './enum.js';
 import { OverlapPolicy } from './model.js';
 import type { Execution } from './schemas/execution.js';
 
 /**
  * The overlap policy, for cron and manual runs alike, when the schedule already has active (Queued,
  * InProgress or Paused) executions. What a refusal means differs by caller: a manual run is answered
- * 409, a cron fire is counted as skipped.
+ * 409, a cron fire is counted as skipped. `StartAndSupersede`: record the run, then cancel every
+ * other active execution of the schedule (see `superseded`).
  */
-export const OverlapDecision = {
-  Start: 'Start',
-  /** Record the run, then cancel every other active execution of the schedule (see `superseded`). */
-  StartAndSupersede: 'StartAndSupersede',
-  Refuse: 'Refuse',
-} as const;
-export type OverlapDecision = (typeof OverlapDecision)[keyof typeof OverlapDecision];
+export const OverlapDecision = enumOf('Start', 'StartAndSupersede', 'Refuse');
+export type OverlapDecision = ValueOf<typeof OverlapDecision>;
 
 export function decideOverlap(policy: OverlapPolicy, activeCount: number): OverlapDecision {
   // Even with nothing seen active: a run recorded at the same moment may be, once this one is.

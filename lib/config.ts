@@ -8,6 +8,7 @@ import {
   OidcSettingsError,
   parseOidcSettings,
 } from '../core/auth/oidc-settings.js';
+import { enumOf, type ValueOf } from '../core/enum.js';
 import { DEFAULT_ORCHESTRATOR_SETTINGS, type OrchestratorSettings } from '../core/services/orchestrator.js';
 
 /**
@@ -52,8 +53,8 @@ const OIDC_CONTEXT_KEYS: OidcSettingNames = {
 };
 
 /** The levels Powertools Logger accepts in `POWERTOOLS_LOG_LEVEL`. */
-export const FunctionLogLevel = { DEBUG: 'DEBUG', INFO: 'INFO', WARN: 'WARN', ERROR: 'ERROR' } as const;
-export type FunctionLogLevel = (typeof FunctionLogLevel)[keyof typeof FunctionLogLevel];
+export const FunctionLogLevel = enumOf('DEBUG', 'INFO', 'WARN', 'ERROR');
+export type FunctionLogLevel = ValueOf<typeof FunctionLogLevel>;
 
 /**
  * The reconciler heartbeats unclaimed worker tasks once a minute (the state machine's heartbeat

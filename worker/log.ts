@@ -4,8 +4,10 @@
  * tokens and connection strings live only in environment variables the logger never sees.
  */
 
-export const LogLevel = { debug: 'debug', info: 'info', warn: 'warn', error: 'error' } as const;
-export type LogLevel = (typeof LogLevel)[keyof typeof LogLevel];
+import { enumOf, type ValueOf } from '../core/enum.js';
+
+export const LogLevel = enumOf('debug', 'info', 'warn', 'error');
+export type LogLevel = ValueOf<typeof LogLevel>;
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 

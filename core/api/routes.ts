@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ValueOf } from '../enum.js';
 import { Role } from '../model.js';
 import { CreateApiKeyInput, CreatedApiKey, ListApiKeysQuery, PagedApiKeys } from '../schemas/api-key.js';
 import { IDEMPOTENT_REPLAYED, IdempotencyHeaders, IdParams } from '../schemas/common.js';
@@ -46,7 +47,7 @@ export const HandlerGroup = {
   meta: 'meta',
   worker: 'worker',
 } as const;
-export type HandlerGroup = (typeof HandlerGroup)[keyof typeof HandlerGroup];
+export type HandlerGroup = ValueOf<typeof HandlerGroup>;
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { planFire } from '../catch-up.js';
 import { nextFireTimes } from '../cron.js';
+import type { ValueOf } from '../enum.js';
 import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import {
   type ClaimedResponse,
@@ -65,7 +66,7 @@ export const FireOutcome = {
   /** Not due (any more): another dispatcher fired it, or it was edited or disabled meanwhile. */
   NotDue: 'NotDue',
 } as const;
-export type FireOutcome = (typeof FireOutcome)[keyof typeof FireOutcome];
+export type FireOutcome = ValueOf<typeof FireOutcome>;
 
 export interface FireResult {
   scheduleId: string;
@@ -96,6 +97,14 @@ export interface ScheduleServiceDeps {
   clock?: Clock;
   newId?: () => string;
 }
+
+/** What a schedule has that has not run yet: a new one, and the stand-in for a deleted one. */
+const NEVER_RUN = {
+  lastRunTime: null,
+  skippedCount: 0,
+  missedCount: 0,
+  lastExecutionId: null,
+} as const satisfies Partial<ScheduleRecord>;
 
 /** What differs between a manual run, a cron fire and a retry, for `ScheduleService.launch`. */
 interface Launch<R> {
@@ -164,13 +173,10 @@ export class ScheduleService {
     const now = this.clock.now().toISOString();
     const record: ScheduleRecord = {
       ...this.fromInput(input),
+      ...NEVER_RUN,
       id: this.newId(),
-      lastRunTime: null,
-      skippedCount: 0,
-      missedCount: 0,
       created: now,
       lastUpdated: now,
-      lastExecutionId: null,
       version: 1,
     };
     await this.deps.schedules.create(record);
@@ -729,13 +735,10 @@ function scheduleOf(
     overlapPolicy: original.overlapPolicy,
     catchupWindowSeconds: 0,
     nextRunTime: null,
-    lastRunTime: null,
-    skippedCount: 0,
-    missedCount: 0,
+    ...NEVER_RUN,
     stepCount: steps.length,
     created: original.queuedAt,
     lastUpdated: original.queuedAt,
-    lastExecutionId: null,
     steps: steps.map((step) => step.definition),
     version: 0,
     deleted: true,

@@ -10,6 +10,7 @@ import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cd
 import { Construct, type IConstruct } from 'constructs';
 import type { TableKey } from '../../core/adapters/dynamodb/tables.js';
 import { MAX_QUEUE_PREFIX } from '../../core/adapters/sqs/queue-signals.js';
+import type { ValueOf } from '../../core/enum.js';
 import { SIGNAL_ENV } from '../../core/environment.js';
 import type { OrchestratorSettings } from '../../core/services/orchestrator.js';
 import type { FunctionLogLevel } from '../config.js';
@@ -32,7 +33,7 @@ export const WorkflowAccess = {
   taskSuccess: 'states:SendTaskSuccess',
   taskHeartbeat: 'states:SendTaskHeartbeat',
 } as const;
-export type WorkflowAccess = (typeof WorkflowAccess)[keyof typeof WorkflowAccess];
+export type WorkflowAccess = ValueOf<typeof WorkflowAccess>;
 
 /**
  * The SQS calls on the claims' wake-up queues (one per pool, created on first use): whoever queues a

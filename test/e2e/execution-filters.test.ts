@@ -3,6 +3,7 @@ import type { LocalStack } from '../../local/stack.js';
 import { eventually } from '../helpers/eventually.js';
 import { type ApiClient, apiClient, startTestStack } from '../helpers/local-api.js';
 import { startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
+import { rowsOf } from '../helpers/rows.js';
 import { TestWorker } from '../helpers/test-worker.js';
 
 /**
@@ -206,16 +207,15 @@ describe('GET /schedule-executions filters', () => {
     });
   });
 
-  it.each([
-    { query: 'status=Bogus', parameter: 'status' },
-    { query: 'status=Failed,', parameter: 'status' },
-    { query: 'status=', parameter: 'status' },
-    { query: 'initiatedByType=Robot', parameter: 'initiatedByType' },
-    { query: 'from=yesterday', parameter: 'from' },
-    { query: 'to=2026-13-01T00:00:00Z', parameter: 'to' },
-    { query: 'from=2026-05-02T00:00:00Z&to=2026-05-01T00:00:00Z', parameter: 'from' },
-    { query: 'status=Failed&sortBy=startedAt', parameter: 'sortBy' },
-  ])('answers ?$query with 400 VALIDATION_ERROR naming $parameter', async ({ query, parameter }) => {
+  it.each(
+    rowsOf('parameter', 'query', {
+      status: ['status=Bogus', 'status=Failed,', 'status='],
+      initiatedByType: ['initiatedByType=Robot'],
+      from: ['from=yesterday', 'from=2026-05-02T00:00:00Z&to=2026-05-01T00:00:00Z'],
+      to: ['to=2026-13-01T00:00:00Z'],
+      sortBy: ['status=Failed&sortBy=startedAt'],
+    }),
+  )('answers ?$query with 400 VALIDATION_ERROR naming $parameter', async ({ query, parameter }) => {
     // Act
     const response = await admin.get(`/schedule-executions?${query}`);
 

@@ -1,12 +1,35 @@
 import { readFileSync } from 'node:fs';
 import type { ExecutionStatus, StepStatus } from '../../core/model.js';
 import { isActiveExecutionStatus } from '../../core/transitions.js';
+import { freePort } from '../../local/dynamodb-local.js';
 import { eventually } from '../helpers/eventually.js';
 import { processTree } from '../helpers/listeners.js';
-import type { ApiClient } from '../helpers/local-api.js';
+import { type ApiClient, apiClient } from '../helpers/local-api.js';
 import type { Started } from '../helpers/npm-start.js';
 
 /** What the fault tests share: finding a step's process, running schedules, watching executions end. */
+
+/**
+ * The environment of an `npm start` for a fault test, on a free port, and an admin client of its API:
+ * no cron, 1 s state-machine waits, a step's heartbeat due within `heartbeatSeconds`; `env` on top.
+ */
+export async function faultStack(name: string, heartbeatSeconds: number, env: Record<string, string>) {
+  const port = await freePort();
+  const adminApiKey = `${name}-admin`;
+  const apiUrl = `http://localhost:${port}/api/v1`;
+  return {
+    apiUrl,
+    api: apiClient({ apiUrl, adminApiKey }),
+    env: {
+      PORT: String(port),
+      LOCAL_ADMIN_API_KEY: adminApiKey,
+      LOCAL_CRON: 'false',
+      ORCHESTRATOR_WAIT_SECONDS: '1',
+      STEP_HEARTBEAT_TIMEOUT_SECONDS: String(heartbeatSeconds),
+      ...env,
+    },
+  };
+}
 
 /** Whether a process of the tree runs exactly this command line (e.g. a step's `/bin/sleep 5`). */
 export function treeRuns(started: Started, commandLine: string): boolean {
@@ -41,13 +64,28 @@ export const getExecution = async (api: ApiClient, id: string): Promise<Executio
   return response.body;
 };
 
-/** Polls until every execution is out of the active statuses; resolves with them as they ended. */
-export const waitUntilEnded = async (api: ApiClient, ids: readonly string[], ms: number) =>
-  eventually(
+/** Polls until every execution is out of the active statuses; resolves with them as they ended, in order. */
+export const waitUntilEnded = async <const Ids extends readonly string[]>(
+  api: ApiClient,
+  ids: Ids,
+  ms: number,
+) =>
+  (await eventually(
     () => Promise.all(ids.map((id) => getExecution(api, id))),
     (executions) => executions.every((e) => !isActiveExecutionStatus(e.status)),
     ms,
     250,
+  )) as { [K in keyof Ids]: ExecutionView };
+
+/** Polls until the execution's first step is Processing with `commandLine` running in `started`'s tree. */
+export const untilMidStep = (api: ApiClient, id: string, started: Started, commandLine: string) =>
+  eventually(
+    async () => ({
+      step: (await getExecution(api, id)).steps[0]?.status,
+      running: treeRuns(started, commandLine),
+    }),
+    ({ step, running }) => step === 'Processing' && running,
+    20_000,
   );
 
 /** A manual schedule of one `Executable` step: `/bin/sleep <seconds>`. */

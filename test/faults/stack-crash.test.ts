@@ -1,19 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RECONCILE_GRACE_MS } from '../../core/services/reconciler.js';
-import { freePort } from '../../local/dynamodb-local.js';
-import { eventually } from '../helpers/eventually.js';
-import { apiClient } from '../helpers/local-api.js';
 import { killTree, start, stop, waitFor } from '../helpers/npm-start.js';
+import { suiteTempDir } from '../helpers/temp-dir.js';
 import {
   type ExecutionView,
+  faultStack,
   getExecution,
   run,
   seconds,
   sleepSchedule,
-  treeRuns,
+  untilMidStep,
   waitUntilEnded,
 } from './processes.js';
 
@@ -37,23 +33,12 @@ const STEP_SECONDS = 5;
 /** Room for a loaded machine: polling, the state machine's waits, the worker's claim. */
 const SLACK_MS = 15_000;
 
-const dataDir = mkdtempSync(join(tmpdir(), 'faults-crash-'));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+const dataDir = suiteTempDir('faults-crash-');
 
 describe('npm start killed outright', () => {
   it('loses no accepted execution and leaves none active after a restart on the same data', async () => {
     // Arrange: a stack on disk, a step running in its embedded worker, a second run buffered behind it.
-    const port = await freePort();
-    const adminApiKey = 'faults-crash-admin';
-    const env = {
-      PORT: String(port),
-      DATA_DIR: dataDir,
-      LOCAL_ADMIN_API_KEY: adminApiKey,
-      LOCAL_CRON: 'false',
-      ORCHESTRATOR_WAIT_SECONDS: '1',
-      STEP_HEARTBEAT_TIMEOUT_SECONDS: String(HEARTBEAT_SECONDS),
-    };
-    const api = apiClient({ apiUrl: `http://localhost:${port}/api/v1`, adminApiKey });
+    const { api, env } = await faultStack('faults-crash', HEARTBEAT_SECONDS, { DATA_DIR: dataDir() });
     const first = start(env);
     await waitFor(first, /try: curl/);
     const schedule = await api.post(
@@ -63,14 +48,8 @@ describe('npm start killed outright', () => {
     expect(schedule.status).toBe(201);
     const running = await run(api, schedule.body.id);
     const buffered = await run(api, schedule.body.id);
-    await eventually(
-      () => Promise.all([getExecution(api, running), getExecution(api, buffered)]),
-      ([r, b]) =>
-        r.steps[0]?.status === 'Processing' &&
-        b.status === 'Queued' &&
-        treeRuns(first, `/bin/sleep ${STEP_SECONDS}`),
-      20_000,
-    );
+    await untilMidStep(api, running, first, `/bin/sleep ${STEP_SECONDS}`);
+    expect((await getExecution(api, buffered)).status).toBe('Queued');
 
     // Act: kill every process at once, mid-step and mid-queue, then start again on the same data.
     const killed = await killTree(first);
@@ -85,7 +64,7 @@ describe('npm start killed outright', () => {
         readyMs + RECONCILER_PERIOD_MS + (HEARTBEAT_SECONDS + STEP_SECONDS) * 1000 + SLACK_MS,
       );
       const recoveryMs = Date.now() - restartedAt;
-      const [crashed, queued] = ended as [ExecutionView, ExecutionView];
+      const [crashed, queued] = ended;
       const endedMs = (execution: ExecutionView) => Date.parse(execution.completedAt as string) - restartedAt;
       console.log(
         `[faults] stack SIGKILL of ${killed.length} processes mid-step and mid-queue; after restart: ready ${seconds(readyMs)} s, ` +

@@ -1,20 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../local/dynamodb-local.js';
-import { eventually } from '../helpers/eventually.js';
-import { apiClient } from '../helpers/local-api.js';
+import { describe, expect, it } from 'vitest';
 import { killTree, start, stop, waitFor } from '../helpers/npm-start.js';
-import {
-  type ExecutionView,
-  getExecution,
-  run,
-  seconds,
-  sleepSchedule,
-  treeRuns,
-  waitUntilEnded,
-} from './processes.js';
+import { suiteTempDir } from '../helpers/temp-dir.js';
+import { faultStack, run, seconds, sleepSchedule, untilMidStep, waitUntilEnded } from './processes.js';
 
 /**
  * A worker of its own (`bin/worker.ts`, the service started with LOCAL_WORKER=false) dies with SIGKILL
@@ -25,32 +14,23 @@ import {
 const HEARTBEAT_SECONDS = 5;
 const SLACK_MS = 10_000;
 
-const configDir = mkdtempSync(join(tmpdir(), 'faults-worker-'));
-afterAll(() => rmSync(configDir, { recursive: true, force: true }));
+const configDir = suiteTempDir('faults-worker-');
 
 describe('a worker killed mid-step', () => {
   it('fails its step on the lost heartbeat, and a new worker picks up new work', async () => {
     // Arrange: the service without its embedded worker, a Worker key, a worker process running a step.
-    const port = await freePort();
-    const adminApiKey = 'faults-worker-admin';
-    const apiUrl = `http://localhost:${port}/api/v1`;
-    const api = apiClient({ apiUrl, adminApiKey });
-    const service = start({
-      PORT: String(port),
+    const { api, apiUrl, env } = await faultStack('faults-worker', HEARTBEAT_SECONDS, {
       LOCAL_IN_MEMORY: 'true',
-      LOCAL_ADMIN_API_KEY: adminApiKey,
-      LOCAL_CRON: 'false',
       LOCAL_WORKER: 'false',
-      ORCHESTRATOR_WAIT_SECONDS: '1',
-      STEP_HEARTBEAT_TIMEOUT_SECONDS: String(HEARTBEAT_SECONDS),
     });
+    const service = start(env);
     const workers: ReturnType<typeof start>[] = [];
     try {
       await waitFor(service, /embedded worker: off/);
       const key = await api.post('/api-keys', { name: 'faults-worker', roles: ['Worker'] });
       expect(key.status).toBe(201);
       const startWorker = (workerId: string) => {
-        const config = join(configDir, `${workerId}.json`);
+        const config = join(configDir(), `${workerId}.json`);
         writeFileSync(
           config,
           JSON.stringify({
@@ -71,21 +51,12 @@ describe('a worker killed mid-step', () => {
       const first = startWorker('faults-worker-1');
       const doomed = await run(api, long.body.id);
       // Mid-step: the step's own process runs under the worker.
-      await eventually(
-        async () => ({
-          step: (await getExecution(api, doomed)).steps[0]?.status,
-          running: treeRuns(first, '/bin/sleep 60'),
-        }),
-        ({ step, running }) => step === 'Processing' && running,
-        20_000,
-      );
+      await untilMidStep(api, doomed, first, '/bin/sleep 60');
 
       // Act: kill the worker (and the step's process) outright.
       await killTree(first);
       const killedAt = Date.now();
-      const [failed] = (await waitUntilEnded(api, [doomed], HEARTBEAT_SECONDS * 1000 + SLACK_MS)) as [
-        ExecutionView,
-      ];
+      const [failed] = await waitUntilEnded(api, [doomed], HEARTBEAT_SECONDS * 1000 + SLACK_MS);
       const failedMs = Date.parse(failed.completedAt as string) - killedAt;
 
       // Assert: the step failed on its lost heartbeat, and so did the execution.
@@ -98,7 +69,7 @@ describe('a worker killed mid-step', () => {
       const startedAt = Date.now();
       startWorker('faults-worker-2');
       const next = await run(api, short.body.id);
-      const [done] = (await waitUntilEnded(api, [next], 30_000)) as [ExecutionView];
+      const [done] = await waitUntilEnded(api, [next], 30_000);
       const pickedUpMs = Date.now() - startedAt;
 
       // Assert: it ran there (the only worker alive).

@@ -17,13 +17,13 @@ export const SEED_STEP_FIELDS = [
   'activityStatus',
 ];
 
-/** The seed fields a step has before it runs, and again when a retry runs it afresh. */
+/**
+ * The seed fields a step has before it runs, and again when a retry runs it afresh: `Pending`, and
+ * null in every field the page lists after `status` (the task, times, error and activity of a run).
+ */
 export const NOT_RUN_STEP = {
   status: 'Pending',
-  taskId: null,
-  startedAt: null,
-  completedAt: null,
-  errorMessage: null,
-  activityId: null,
-  activityStatus: null,
-} as const;
+  ...Object.fromEntries(
+    SEED_STEP_FIELDS.slice(SEED_STEP_FIELDS.indexOf('status') + 1).map((field) => [field, null]),
+  ),
+};

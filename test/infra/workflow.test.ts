@@ -88,30 +88,28 @@ describe('ExecutionWorkflow state machine', () => {
   it('runs a stage of one step as RunStage would, without the Map: the same task and failure handling', () => {
     const definition = JSON.parse(stateMachine.Properties.DefinitionString as string);
     const inMap = definition.States.RunStage.ItemProcessor.States;
-    // The Map item is `{ executionId, step }`; without the Map the step is Advance's only one.
-    const fromAdvance = (state: unknown) =>
-      JSON.parse(JSON.stringify(state).replaceAll('$.next.steps[0].', '$.step.'));
-    const {
-      Comment: _c1,
-      Catch: singleCatch,
-      Next: singleNext,
-      ...single
-    } = fromAdvance(definition.States.RunSingleStep);
+    // The Map item is `{ executionId, step }`; without the Map the step is Advance's only one. A state
+    // out of the Map has its own Comment and flow (Catch, Next); the rest must be the Map's state.
+    const outsideMap = (state: unknown) => {
+      const {
+        Comment: _comment,
+        Catch,
+        Next,
+        ...rest
+      } = JSON.parse(JSON.stringify(state).replaceAll('$.next.steps[0].', '$.step.'));
+      return { Catch, Next, rest };
+    };
+    const single = outsideMap(definition.States.RunSingleStep);
     const { Comment: _c2, Catch: mapCatch, End: _e1, ...runStep } = inMap.RunStep;
-    expect(single).toEqual(runStep);
-    expect(singleCatch).toEqual([{ ...mapCatch[0], Next: 'SingleStepFailed' }]);
-    expect(singleNext).toBe('Advance');
-    const {
-      Comment: _c3,
-      Catch: failedCatch,
-      Next: failedNext,
-      ...failed
-    } = fromAdvance(definition.States.SingleStepFailed);
+    expect(single.rest).toEqual(runStep);
+    expect(single.Catch).toEqual([{ ...mapCatch[0], Next: 'SingleStepFailed' }]);
+    expect(single.Next).toBe('Advance');
+    const failed = outsideMap(definition.States.SingleStepFailed);
     const { End: _e2, ...stepFailed } = inMap.StepFailed;
-    expect(failed).toEqual(stepFailed);
+    expect(failed.rest).toEqual(stepFailed);
     // What RunStage's own Catch does for a StepFailed that keeps failing.
-    expect(failedCatch).toEqual(definition.States.RunStage.Catch);
-    expect(failedNext).toBe('Advance');
+    expect(failed.Catch).toEqual(definition.States.RunStage.Catch);
+    expect(failed.Next).toBe('Advance');
   });
 
   it('is a Standard state machine with tracing and error logging that leaves execution data out', () => {

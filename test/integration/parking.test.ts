@@ -1,8 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createServices, type Services } from '../../core/services/index.js';
-import { freshTables } from '../helpers/dynamodb.js';
-import { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { canceller, operator, scheduleInput, TestClock } from './fixtures.js';
+import type { Services } from '../../core/services/index.js';
+import { canceller, operator, scheduleInput } from './fixtures.js';
+import { type FreshServices, servicesOnFreshTables } from './services.js';
 
 /**
  * The park of a waiting execution (Orchestrator.park) and its wake-ups (WakeUps) on DynamoDB Local,
@@ -10,62 +9,57 @@ import { canceller, operator, scheduleInput, TestClock } from './fixtures.js';
  * races between a wake-up and the park itself end with the state machine awake.
  */
 describe('parking a waiting execution', () => {
-  let services: Services;
-  let workflow: RecordingWorkflow;
-  let clock: TestClock;
+  let fresh: FreshServices;
   let made = 0;
 
   beforeEach(async () => {
-    const { client, tables } = await freshTables();
-    workflow = new RecordingWorkflow();
-    clock = new TestClock();
-    services = createServices(client, tables, { clock, workflow });
+    fresh = await servicesOnFreshTables('2026-03-01T09:00:00.000Z');
   });
 
-  const wakeUps = () => workflow.calledWith('sendTaskSuccess');
+  const wakeUps = () => fresh.workflow.calledWith('sendTaskSuccess');
 
   async function schedule(overlapPolicy: string) {
     made += 1;
-    return services.schedules.create(scheduleInput({ name: `Parked ${made}`, overlapPolicy }));
+    return fresh.services.schedules.create(scheduleInput({ name: `Parked ${made}`, overlapPolicy }));
   }
 
   /** An execution paused at its first stage, Advance having answered `wait`. */
   async function pausedAtStage() {
     const { id } = await schedule('AllowAll');
-    const { executionId } = await services.schedules.run(id, operator);
-    expect((await services.orchestrator.advance(executionId)).action).toBe('run');
-    await services.executions.pause(executionId);
-    expect((await services.orchestrator.advance(executionId)).action).toBe('wait');
+    const { executionId } = await fresh.services.schedules.run(id, operator);
+    expect((await fresh.services.orchestrator.advance(executionId)).action).toBe('run');
+    await fresh.services.executions.pause(executionId);
+    expect((await fresh.services.orchestrator.advance(executionId)).action).toBe('wait');
     return executionId;
   }
 
   /** A BufferOne run queued behind an active one, Advance having answered `wait` for it. */
   async function bufferedBehind() {
     const { id } = await schedule('BufferOne');
-    const first = (await services.schedules.run(id, operator)).executionId;
-    expect((await services.orchestrator.advance(first)).action).toBe('run');
-    clock.advance(1000);
-    const second = (await services.schedules.run(id, operator)).executionId;
-    expect((await services.orchestrator.advance(second)).action).toBe('wait');
+    const first = (await fresh.services.schedules.run(id, operator)).executionId;
+    expect((await fresh.services.orchestrator.advance(first)).action).toBe('run');
+    fresh.clock.advance(1000);
+    const second = (await fresh.services.schedules.run(id, operator)).executionId;
+    expect((await fresh.services.orchestrator.advance(second)).action).toBe('wait');
     return { first, second };
   }
 
   it('keeps the token of a paused execution and sends it once it is resumed', async () => {
     const executionId = await pausedAtStage();
 
-    await services.orchestrator.park(executionId, 'token-paused');
+    await fresh.services.orchestrator.park(executionId, 'token-paused');
     expect(wakeUps()).toEqual([]);
-    await services.executions.resume(executionId);
+    await fresh.services.executions.resume(executionId);
 
     expect(wakeUps()).toEqual([['token-paused', { woken: true }]]);
   });
 
   it('loses no resume that came before the token was stored: the park answers at once', async () => {
     const executionId = await pausedAtStage();
-    await services.executions.resume(executionId);
+    await fresh.services.executions.resume(executionId);
     expect(wakeUps()).toEqual([]);
 
-    await services.orchestrator.park(executionId, 'token-late');
+    await fresh.services.orchestrator.park(executionId, 'token-late');
 
     expect(wakeUps()).toEqual([['token-late', { woken: true }]]);
   });
@@ -73,7 +67,7 @@ describe('parking a waiting execution', () => {
   it('leaves a buffered run parked while the older one runs', async () => {
     const { second } = await bufferedBehind();
 
-    await services.orchestrator.park(second, 'token-buffered');
+    await fresh.services.orchestrator.park(second, 'token-buffered');
 
     expect(wakeUps()).toEqual([]);
   });
@@ -83,19 +77,19 @@ describe('parking a waiting execution', () => {
     ['failed by a crash', (s: Services, id: string) => s.orchestrator.crash(id, { Error: 'Boom' })],
   ])('wakes the buffered run when the older one is %s', async (_how, end) => {
     const { first, second } = await bufferedBehind();
-    await services.orchestrator.park(second, 'token-buffered');
+    await fresh.services.orchestrator.park(second, 'token-buffered');
 
-    await end(services, first);
+    await end(fresh.services, first);
 
     expect(wakeUps()).toEqual([['token-buffered', { woken: true }]]);
-    expect((await services.orchestrator.advance(second)).action).toBe('run');
+    expect((await fresh.services.orchestrator.advance(second)).action).toBe('run');
   });
 
   it('loses no end of the older run that came before the token was stored', async () => {
     const { first, second } = await bufferedBehind();
-    await services.executions.cancelActive(first, canceller);
+    await fresh.services.executions.cancelActive(first, canceller);
 
-    await services.orchestrator.park(second, 'token-late');
+    await fresh.services.orchestrator.park(second, 'token-late');
 
     expect(wakeUps()).toEqual([['token-late', { woken: true }]]);
   });

@@ -1,18 +1,18 @@
-import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   SIGNAL_QUEUE_ATTRIBUTES,
   SqsQueueSignals,
   signalQueueName,
 } from '../../core/adapters/sqs/queue-signals.js';
-import { type LocalSqs, startLocalSqs } from '../../local/sqs.js';
+import { type LocalSqsClient, startSqsClient } from '../helpers/sqs.js';
 
 /**
  * The claims' wake-up queues: the SQS adapter with the real `@aws-sdk/client-sqs` against the local
  * SQS endpoint (the same client and code as in AWS), and the exact requests it sends.
  */
 
-let sqs: LocalSqs;
+let sqs: LocalSqsClient;
 let client: SQSClient;
 const sent: { operation: string; input: Record<string, unknown> }[] = [];
 let made = 0;
@@ -20,12 +20,8 @@ let made = 0;
 const fresh = () => new SqsQueueSignals(client, `test-${++made}-`);
 
 beforeAll(async () => {
-  sqs = await startLocalSqs();
-  client = new SQSClient({
-    endpoint: sqs.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  sqs = await startSqsClient();
+  ({ client } = sqs);
   client.middlewareStack.add(
     (next, context) => async (args) => {
       sent.push({ operation: String(context.commandName), input: args.input as Record<string, unknown> });
@@ -35,10 +31,7 @@ beforeAll(async () => {
   );
 });
 
-afterAll(async () => {
-  client.destroy();
-  await sqs.stop();
-});
+afterAll(() => sqs.stop());
 
 describe('signalQueueName', () => {
   it.each([['default'], ['east europe/α'], ['x'.repeat(300)]])(

@@ -26,6 +26,9 @@ export async function servicesOnFreshTables(
   return { db, clock, workflow, services, stores };
 }
 
+/** What {@link servicesOnFreshTables} answers: a suite's `fresh`, set again before each test. */
+export type FreshServices = Awaited<ReturnType<typeof servicesOnFreshTables>>;
+
 /** The DynamoDB stores of {@link servicesOnFreshTables}. */
 export type TestStores = ReturnType<typeof dynamoStores>;
 
@@ -42,6 +45,29 @@ export async function runOfNewSchedule(
     scheduleInput({ name, overlapPolicy: 'AllowAll', ...(steps ? { steps } : {}) }),
   );
   return (await services.schedules.run(schedule.id, operator)).executionId;
+}
+
+/**
+ * Runs a new schedule `name` of `count` side-by-side Executable steps on `pool` (one stage) and
+ * queues their worker tasks: answers the execution's id.
+ */
+export async function queuedSteps(services: Services, name: string, count: number, pool: string) {
+  const executionId = await runOfNewSchedule(
+    services,
+    name,
+    Array.from({ length: count }, (_, i) => ({
+      name: `step ${i}`,
+      stepType: 'Executable',
+      executablePath: '/bin/true',
+      executionMode: i === 0 ? 'Sequential' : 'ParallelWithPrevious',
+      workerPool: pool,
+    })),
+  );
+  await services.orchestrator.advance(executionId);
+  for (let ordinal = 0; ordinal < count; ordinal += 1) {
+    await services.orchestrator.enqueueStep(executionId, ordinal, `token-${name}-${ordinal}`);
+  }
+  return executionId;
 }
 
 /** A schedule's executions, oldest first (up to 100). */

@@ -1,4 +1,3 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SqsQueueSignals } from '../../core/adapters/sqs/queue-signals.js';
 import { ForbiddenError } from '../../core/errors.js';
@@ -7,9 +6,9 @@ import type { Services } from '../../core/services/index.js';
 import { Orchestrator } from '../../core/services/orchestrator.js';
 import { WakeUps } from '../../core/services/wake-ups.js';
 import { type ClaimRequest, WorkerService } from '../../core/services/workers.js';
-import { type LocalSqs, startLocalSqs } from '../../local/sqs.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
-import { runOfNewSchedule, servicesOnFreshTables, type TestStores } from './services.js';
+import { type LocalSqsClient, startSqsClient } from '../helpers/sqs.js';
+import { queuedSteps, servicesOnFreshTables, type TestStores } from './services.js';
 
 /**
  * What a claim may take (the pools of its credential) and what becomes of tasks whose claim is not
@@ -42,25 +41,7 @@ describe('WorkerService claims on DynamoDB Local', () => {
 
   let made = 0;
   /** Runs a schedule of `count` parallel steps on `pool` and queues their tasks. */
-  async function queued(pool: string, count = 1) {
-    made += 1;
-    const executionId = await runOfNewSchedule(
-      services,
-      `Claims ${made}`,
-      Array.from({ length: count }, (_, i) => ({
-        name: `step ${i}`,
-        stepType: 'Executable',
-        executablePath: '/bin/true',
-        executionMode: i === 0 ? 'Sequential' : 'ParallelWithPrevious',
-        workerPool: pool,
-      })),
-    );
-    await services.orchestrator.advance(executionId);
-    for (let ordinal = 0; ordinal < count; ordinal += 1) {
-      await services.orchestrator.enqueueStep(executionId, ordinal, `token-${made}-${ordinal}`);
-    }
-    return executionId;
-  }
+  const queued = (pool: string, count = 1) => queuedSteps(services, `Claims ${++made}`, count, pool);
 
   const stepsOf = async (executionId: string) =>
     ((await services.executions.get(executionId)).steps ?? []).map((step) => step.status);
@@ -226,51 +207,24 @@ describe('WorkerService claims on DynamoDB Local', () => {
 });
 
 describe('WorkerService claims woken by the wake-up queues (DynamoDB Local, local SQS)', () => {
-  let sqs: LocalSqs;
-  let client: SQSClient;
+  let sqs: LocalSqsClient;
   let services: Services;
   let signals: SqsQueueSignals;
   let made = 0;
 
   beforeAll(async () => {
-    sqs = await startLocalSqs();
-    client = new SQSClient({
-      endpoint: sqs.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
+    sqs = await startSqsClient();
   });
-
-  afterAll(async () => {
-    client.destroy();
-    await sqs.stop();
-  });
+  afterAll(() => sqs.stop());
 
   beforeEach(async () => {
     made += 1;
-    signals = new SqsQueueSignals(client, `claims-${made}-`);
+    signals = new SqsQueueSignals(sqs.client, `claims-${made}-`);
     ({ services } = await servicesOnFreshTables(new Date(), { signals }));
   });
 
   /** Queues `count` parallel steps of a new execution on `pool`. */
-  async function queueSteps(count: number, pool = 'east') {
-    const executionId = await runOfNewSchedule(
-      services,
-      `Woken ${made}`,
-      Array.from({ length: count }, (_, i) => ({
-        name: `step ${i}`,
-        stepType: 'Executable',
-        executablePath: '/bin/true',
-        executionMode: i === 0 ? 'Sequential' : 'ParallelWithPrevious',
-        workerPool: pool,
-      })),
-    );
-    await services.orchestrator.advance(executionId);
-    for (let ordinal = 0; ordinal < count; ordinal += 1) {
-      await services.orchestrator.enqueueStep(executionId, ordinal, `token-${ordinal}`);
-    }
-    return executionId;
-  }
+  const queueSteps = (count: number, pool = 'east') => queuedSteps(services, `Woken ${made}`, count, pool);
 
   it('hands a task queued during the wait to the waiting claim, which looked at the table only when it began', async () => {
     // Arrange: a 15 s claim looks at the table at its start and then only after 20 s.

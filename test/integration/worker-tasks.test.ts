@@ -2,12 +2,10 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { ForbiddenError } from '../../core/errors.js';
 import type { Principal } from '../../core/model.js';
 import { ExecutionStep } from '../../core/schemas/execution.js';
-import type { Services } from '../../core/services/index.js';
 import { claimantOf } from '../../core/services/workers.js';
-import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { SEED_STEP_FIELDS } from '../helpers/seed-fields.js';
-import { operator, type TestClock } from './fixtures.js';
-import { runOfNewSchedule, servicesOnFreshTables, type TestStores } from './services.js';
+import { operator } from './fixtures.js';
+import { type FreshServices, runOfNewSchedule, servicesOnFreshTables } from './services.js';
 
 /**
  * A claimed task belongs to the credential that claimed it and the workerId it claimed as: the
@@ -20,27 +18,24 @@ const A = { principal: keyA, workerId: 'host-a' };
 const B = { principal: keyB, workerId: 'host-b' };
 
 describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant', () => {
-  let services: Services;
-  let workflow: RecordingWorkflow;
-  let clock: TestClock;
-  let stores: TestStores;
+  let fresh: FreshServices;
 
   beforeEach(async () => {
     // Today, not the fixtures' default day: that is past the tasks' expiry, and DynamoDB Local's TTL
     // would delete them under the test.
-    ({ clock, workflow, services, stores } = await servicesOnFreshTables(new Date()));
+    fresh = await servicesOnFreshTables(new Date());
   });
 
   let made = 0;
   /** Runs a one-step schedule and has key A claim its task as host-a. */
   async function claimedByA() {
     made += 1;
-    const executionId = await runOfNewSchedule(services, `Claimed ${made}`, [
+    const executionId = await runOfNewSchedule(fresh.services, `Claimed ${made}`, [
       { name: 'Only', stepType: 'Executable', executablePath: '/bin/true' },
     ]);
-    await services.orchestrator.advance(executionId);
-    await services.orchestrator.enqueueStep(executionId, 0, `token-${made}`);
-    const [task] = await services.workers.claim(
+    await fresh.services.orchestrator.advance(executionId);
+    await fresh.services.orchestrator.enqueueStep(executionId, 0, `token-${made}`);
+    const [task] = await fresh.services.workers.claim(
       { workerId: A.workerId, pools: ['default'], maxTasks: 1, waitSeconds: 0 },
       keyA,
     );
@@ -49,12 +44,15 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
   }
 
   const stepOf = async (executionId: string) =>
-    (await services.executions.get(executionId)).steps?.[0] as { status: string; activityStatus: string };
+    (await fresh.services.executions.get(executionId)).steps?.[0] as {
+      status: string;
+      activityStatus: string;
+    };
 
   it('records the claiming credential and workerId on the task', async () => {
     const claimed = await claimedByA();
 
-    const task = await stores.tasks.get(claimed.taskId);
+    const task = await fresh.stores.tasks.get(claimed.taskId);
 
     expect(task).toMatchObject({ status: 'Claimed', claimedBy: 'ApiKey:key-a', workerId: 'host-a' });
   });
@@ -68,13 +66,13 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
   ])('refuses heartbeat and complete from %s, changing nothing', async (_name, caller) => {
     // Arrange
     const task = await claimedByA();
-    const before = await stores.tasks.get(task.taskId);
-    const calls = workflow.calls.length;
+    const before = await fresh.stores.tasks.get(task.taskId);
+    const calls = fresh.workflow.calls.length;
 
     // Act
     const [beat, complete] = await Promise.allSettled([
-      services.workers.heartbeat(task.taskId, caller, 'not mine'),
-      services.workers.complete(task.taskId, caller, { activityStatus: 'FailedWithError' }),
+      fresh.services.workers.heartbeat(task.taskId, caller, 'not mine'),
+      fresh.services.workers.complete(task.taskId, caller, { activityStatus: 'FailedWithError' }),
     ]);
 
     // Assert
@@ -85,28 +83,32 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
         code: 'FORBIDDEN',
       });
     }
-    expect(await stores.tasks.get(task.taskId)).toEqual(before);
+    expect(await fresh.stores.tasks.get(task.taskId)).toEqual(before);
     expect((await stepOf(task.executionId)).status).toBe('Processing');
-    expect(workflow.calls.length).toBe(calls);
+    expect(fresh.workflow.calls.length).toBe(calls);
   });
 
   it('lets the claimant go on after refused attempts: beat, complete, and complete again alike', async () => {
     // Arrange
     const task = await claimedByA();
-    await expect(services.workers.complete(task.taskId, B, { activityStatus: 'Cancelled' })).rejects.toThrow(
-      ForbiddenError,
-    );
+    await expect(
+      fresh.services.workers.complete(task.taskId, B, { activityStatus: 'Cancelled' }),
+    ).rejects.toThrow(ForbiddenError);
 
     // Act
-    const beat = await services.workers.heartbeat(task.taskId, A, 'working');
-    const first = await services.workers.complete(task.taskId, A, { activityStatus: 'CompleteWithWarning' });
-    const again = await services.workers.complete(task.taskId, A, { activityStatus: 'CompleteWithWarning' });
-    const withoutWorkerId = await services.workers.complete(
+    const beat = await fresh.services.workers.heartbeat(task.taskId, A, 'working');
+    const first = await fresh.services.workers.complete(task.taskId, A, {
+      activityStatus: 'CompleteWithWarning',
+    });
+    const again = await fresh.services.workers.complete(task.taskId, A, {
+      activityStatus: 'CompleteWithWarning',
+    });
+    const withoutWorkerId = await fresh.services.workers.complete(
       task.taskId,
       { principal: keyA },
       { activityStatus: 'CompleteWithWarning' },
     );
-    const afterwards = await services.workers.heartbeat(task.taskId, A, undefined);
+    const afterwards = await fresh.services.workers.heartbeat(task.taskId, A, undefined);
 
     // Assert
     expect(beat).toEqual({ cancellationRequested: false });
@@ -114,10 +116,10 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
     expect(again).toEqual(first);
     expect(withoutWorkerId).toEqual(first);
     expect(afterwards).toEqual({ cancellationRequested: true });
-    await expect(services.workers.complete(task.taskId, B, { activityStatus: 'Complete' })).rejects.toThrow(
-      ForbiddenError,
-    );
-    await expect(services.workers.heartbeat(task.taskId, B, undefined)).rejects.toThrow(ForbiddenError);
+    await expect(
+      fresh.services.workers.complete(task.taskId, B, { activityStatus: 'Complete' }),
+    ).rejects.toThrow(ForbiddenError);
+    await expect(fresh.services.workers.heartbeat(task.taskId, B, undefined)).rejects.toThrow(ForbiddenError);
     expect(await stepOf(task.executionId)).toMatchObject({
       status: 'Completed with Warning',
       activityStatus: 'CompleteWithWarning',
@@ -127,43 +129,43 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
   it("answers the claimant's repeated late report as the first time: not accepted", async () => {
     // Arrange: the execution is cancelled while the claimant runs the step.
     const task = await claimedByA();
-    await services.executions.cancelActive(task.executionId, operator);
+    await fresh.services.executions.cancelActive(task.executionId, operator);
 
     // Act
-    const first = await services.workers.complete(task.taskId, A, { activityStatus: 'Complete' });
-    const again = await services.workers.complete(task.taskId, A, { activityStatus: 'Complete' });
+    const first = await fresh.services.workers.complete(task.taskId, A, { activityStatus: 'Complete' });
+    const again = await fresh.services.workers.complete(task.taskId, A, { activityStatus: 'Complete' });
 
     // Assert
     expect(first).toEqual({ accepted: false, stepStatus: 'Cancelled' });
     expect(again).toEqual(first);
-    expect(workflow.calledWith('sendTaskSuccess')).toEqual([]);
+    expect(fresh.workflow.calledWith('sendTaskSuccess')).toEqual([]);
   });
 
   it('makes the claimant a condition of the store writes themselves, not of an earlier read', async () => {
     // Arrange: the service's check is bypassed; only the write's condition stands.
     const claimed = await claimedByA();
-    const task = await stores.tasks.get(claimed.taskId);
+    const task = await fresh.stores.tasks.get(claimed.taskId);
     if (!task) throw new Error('no task');
     const patch = { status: 'Failed' as const, completedAt: new Date().toISOString() };
     const claimantB = { claimedBy: claimantOf(keyB), workerId: 'host-a' };
     const otherHost = { claimedBy: claimantOf(keyA), workerId: 'host-b' };
 
     // Act
-    const touchedByB = await stores.tasks.touch(task.taskId, claimantB, new Date().toISOString(), 'x');
-    const touchedByOtherHost = await stores.tasks.touch(
+    const touchedByB = await fresh.stores.tasks.touch(task.taskId, claimantB, new Date().toISOString(), 'x');
+    const touchedByOtherHost = await fresh.stores.tasks.touch(
       task.taskId,
       otherHost,
       new Date().toISOString(),
       'x',
     );
-    const completedByB = await stores.tasks.complete(
+    const completedByB = await fresh.stores.tasks.complete(
       task,
       claimantB,
       { activityStatus: 'FailedWithError' },
       'now',
       patch,
     );
-    const completedByOtherHost = await stores.tasks.complete(
+    const completedByOtherHost = await fresh.stores.tasks.complete(
       task,
       otherHost,
       { activityStatus: 'FailedWithError' },
@@ -174,7 +176,7 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
     // Assert
     expect([touchedByB, touchedByOtherHost]).toEqual([false, false]);
     expect([completedByB, completedByOtherHost]).toEqual(['not-claimed', 'not-claimed']);
-    expect(await stores.tasks.get(task.taskId)).toEqual(task);
+    expect(await fresh.stores.tasks.get(task.taskId)).toEqual(task);
     expect((await stepOf(task.executionId)).status).toBe('Processing');
   });
 
@@ -183,15 +185,15 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
     for (let trial = 0; trial < trials; trial += 1) {
       // Arrange
       const task = await claimedByA();
-      const stored = await stores.tasks.get(task.taskId);
+      const stored = await fresh.stores.tasks.get(task.taskId);
       if (!stored) throw new Error('no task');
       const now = new Date().toISOString();
 
       // Act: through the service, and straight at the store with the same read task in hand.
       const [a, b, storeB] = await Promise.allSettled([
-        services.workers.complete(task.taskId, A, { activityStatus: 'Complete' }),
-        services.workers.complete(task.taskId, B, { activityStatus: 'FailedWithError' }),
-        stores.tasks.complete(
+        fresh.services.workers.complete(task.taskId, A, { activityStatus: 'Complete' }),
+        fresh.services.workers.complete(task.taskId, B, { activityStatus: 'FailedWithError' }),
+        fresh.stores.tasks.complete(
           stored,
           { claimedBy: claimantOf(keyB), workerId: A.workerId },
           { activityStatus: 'FailedWithError' },
@@ -208,39 +210,39 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
         status: 'Completed',
         activityStatus: 'Complete',
       });
-      expect((await stores.tasks.get(task.taskId))?.outcome).toEqual({ activityStatus: 'Complete' });
+      expect((await fresh.stores.tasks.get(task.taskId))?.outcome).toEqual({ activityStatus: 'Complete' });
     }
-    expect(workflow.calledWith('sendTaskSuccess')).toHaveLength(trials);
+    expect(fresh.workflow.calledWith('sendTaskSuccess')).toHaveLength(trials);
   }, 120_000);
 
   describe('run insight on the step', () => {
     const insightOf = async (executionId: string) => {
-      const step = (await services.executions.get(executionId)).steps[0];
+      const step = (await fresh.services.executions.get(executionId)).steps[0];
       if (!step) throw new Error('no step');
       const { output, progressMessage, lastHeartbeatAt, workerId } = step;
       return { output, progressMessage, lastHeartbeatAt, workerId };
     };
     const later = (seconds: number) => {
-      clock.set(new Date(clock.now().getTime() + seconds * 1000));
-      return clock.now().toISOString();
+      fresh.clock.set(new Date(fresh.clock.now().getTime() + seconds * 1000));
+      return fresh.clock.now().toISOString();
     };
 
     it('shows the heartbeat message, time, worker and output while running, and the output at the end', async () => {
       // Arrange
-      const claimedAt = clock.now().toISOString();
+      const claimedAt = fresh.clock.now().toISOString();
       const task = await claimedByA();
       const beforeBeat = await insightOf(task.executionId);
 
       // Act
       const beatAt = later(5);
-      await services.workers.heartbeat(task.taskId, A, 'importing 2 of 3', 'line 1\nline 2\n');
+      await fresh.services.workers.heartbeat(task.taskId, A, 'importing 2 of 3', 'line 1\nline 2\n');
       const running = await insightOf(task.executionId);
       later(5);
-      await services.workers.complete(task.taskId, A, {
+      await fresh.services.workers.complete(task.taskId, A, {
         activityStatus: 'Complete',
         output: 'line 1\nline 2\nline 3\n',
       });
-      const detail = await services.executions.get(task.executionId);
+      const detail = await fresh.services.executions.get(task.executionId);
 
       // Assert
       expect(beforeBeat).toEqual({
@@ -263,7 +265,7 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
         workerId: 'host-a',
       });
       // Kept on the step row itself once ended: no task to read any more.
-      expect(await stores.executions.getStep(task.executionId, 0)).toMatchObject({
+      expect(await fresh.stores.executions.getStep(task.executionId, 0)).toMatchObject({
         output: 'line 1\nline 2\nline 3\n',
         progressMessage: 'importing 2 of 3',
         lastHeartbeatAt: beatAt,
@@ -281,11 +283,11 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
 
     it('keeps the output of the latest heartbeat when the completion brings none', async () => {
       const task = await claimedByA();
-      await services.workers.heartbeat(task.taskId, A, 'first', 'so far');
-      await services.workers.heartbeat(task.taskId, A, undefined);
+      await fresh.services.workers.heartbeat(task.taskId, A, 'first', 'so far');
+      await fresh.services.workers.heartbeat(task.taskId, A, undefined);
       const afterBeats = await insightOf(task.executionId);
 
-      await services.workers.complete(task.taskId, A, { activityStatus: 'CompleteWithWarning' });
+      await fresh.services.workers.complete(task.taskId, A, { activityStatus: 'CompleteWithWarning' });
 
       expect(afterBeats).toMatchObject({ output: 'so far', progressMessage: null });
       expect(await insightOf(task.executionId)).toMatchObject({ output: 'so far', progressMessage: null });
@@ -297,9 +299,12 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
       const task = await claimedByA();
 
       // Act
-      await services.workers.heartbeat(task.taskId, A, 'busy', long);
+      await fresh.services.workers.heartbeat(task.taskId, A, 'busy', long);
       const running = (await insightOf(task.executionId)).output ?? '';
-      await services.workers.complete(task.taskId, A, { activityStatus: 'Complete', output: `${long}!` });
+      await fresh.services.workers.complete(task.taskId, A, {
+        activityStatus: 'Complete',
+        output: `${long}!`,
+      });
       const ended = (await insightOf(task.executionId)).output ?? '';
 
       // Assert
@@ -319,15 +324,15 @@ describe('WorkerService and DynamoWorkerTaskStore: tasks bound to their claimant
     it('shows what the worker last reported on a step that ended without it (cancelled)', async () => {
       const task = await claimedByA();
       const beatAt = later(3);
-      await services.workers.heartbeat(task.taskId, A, 'step 4 of 9', 'partial output');
+      await fresh.services.workers.heartbeat(task.taskId, A, 'step 4 of 9', 'partial output');
 
-      await services.executions.cancelActive(task.executionId, {
+      await fresh.services.executions.cancelActive(task.executionId, {
         type: 'User',
         id: 'u-1',
         name: 'operator',
       });
 
-      expect((await services.executions.get(task.executionId)).steps[0]).toMatchObject({
+      expect((await fresh.services.executions.get(task.executionId)).steps[0]).toMatchObject({
         status: 'Cancelled',
         output: 'partial output',
         progressMessage: 'step 4 of 9',

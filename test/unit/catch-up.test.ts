@@ -8,6 +8,12 @@ const daily = (catchupWindowSeconds = 300, timeZone = 'UTC') => ({
   timeZone,
   catchupWindowSeconds,
 });
+/** A trigger of `cronExpression` in `timeZone` with the default 5-minute catch-up window. */
+const cron = (cronExpression: string, timeZone = 'UTC') => ({
+  cronExpression,
+  timeZone,
+  catchupWindowSeconds: 300,
+});
 
 describe('planFire', () => {
   it('runs an on-time fire time and moves on to the next one', () => {
@@ -29,7 +35,7 @@ describe('planFire', () => {
 
   it('after an outage runs the latest fire time when it is within the window and counts the older ones', () => {
     // Every 15 minutes; down from 05:50 to 07:03: 06:00, 06:15, 06:30, 06:45 and 07:00 were due.
-    const trigger = { cronExpression: '*/15 * * * *', timeZone: 'UTC', catchupWindowSeconds: 300 };
+    const trigger = cron('*/15 * * * *');
 
     const plan = planFire(trigger, at('2026-04-05T06:00:00Z'), at('2026-04-05T07:03:00Z'));
 
@@ -58,7 +64,7 @@ describe('planFire', () => {
 
   it('stops counting at MAX_COUNTED_MISSED yet still finds the latest fire time', () => {
     // Every minute, down for 30 days (43,200 fire times).
-    const trigger = { cronExpression: '* * * * *', timeZone: 'UTC', catchupWindowSeconds: 300 };
+    const trigger = cron('* * * * *');
 
     const plan = planFire(trigger, at('2026-04-01T00:00:00Z'), at('2026-05-01T00:00:30Z'));
 
@@ -84,7 +90,7 @@ describe('planFire', () => {
     });
 
     it('London 01:30 daily on the spring-forward night fires once, at the jump (01:00 UTC = 02:00 BST)', () => {
-      const trigger = { cronExpression: '30 1 * * *', timeZone: 'Europe/London', catchupWindowSeconds: 300 };
+      const trigger = cron('30 1 * * *', 'Europe/London');
 
       const plan = planFire(trigger, at('2026-03-29T01:00:00Z'), at('2026-03-29T01:00:01Z'));
 
@@ -93,7 +99,7 @@ describe('planFire', () => {
     });
 
     it('London 01:30 daily on the fall-back night fires at the first 01:30 only', () => {
-      const trigger = { cronExpression: '30 1 * * *', timeZone: 'Europe/London', catchupWindowSeconds: 300 };
+      const trigger = cron('30 1 * * *', 'Europe/London');
 
       const plan = planFire(trigger, at('2026-10-25T00:30:00Z'), at('2026-10-25T00:30:02Z'));
 
@@ -103,11 +109,7 @@ describe('planFire', () => {
     });
 
     it('New York 02:30 daily on the spring-forward night fires at 03:00 EDT (07:00 UTC)', () => {
-      const trigger = {
-        cronExpression: '30 2 * * *',
-        timeZone: 'America/New_York',
-        catchupWindowSeconds: 300,
-      };
+      const trigger = cron('30 2 * * *', 'America/New_York');
 
       const plan = planFire(trigger, at('2026-03-08T07:00:00Z'), at('2026-03-08T07:00:05Z'));
 
@@ -117,11 +119,7 @@ describe('planFire', () => {
 
     it('New York hourly through the repeated hour: an outage over it counts each real hour', () => {
       // 00:00–03:00 EDT/EST on 1 Nov is four real hours (01:00 happens twice): 04:00, 05:00, 06:00, 07:00 UTC.
-      const trigger = {
-        cronExpression: '0 * * * *',
-        timeZone: 'America/New_York',
-        catchupWindowSeconds: 300,
-      };
+      const trigger = cron('0 * * * *', 'America/New_York');
 
       const plan = planFire(trigger, at('2026-11-01T04:00:00Z'), at('2026-11-01T08:00:30Z'));
 

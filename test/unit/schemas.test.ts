@@ -4,6 +4,7 @@ import { CreateApiKeyInput, ListApiKeysQuery } from '../../core/schemas/api-key.
 import { ListExecutionsQuery } from '../../core/schemas/execution.js';
 import { ListSchedulesQuery, MAX_STEPS, ScheduleInput } from '../../core/schemas/schedule.js';
 import { parseOrThrow } from '../../core/schemas/validation.js';
+import { rowsOf } from '../helpers/rows.js';
 
 /** The validationErrors a rejected value produces (fails the test when the value is accepted). */
 function rejectionOf(schema: Parameters<typeof parseOrThrow>[0], value: unknown, root?: string) {
@@ -14,6 +15,31 @@ function rejectionOf(schema: Parameters<typeof parseOrThrow>[0], value: unknown,
     return (error as ValidationError).validationErrors ?? {};
   }
   throw new Error('expected the value to be rejected');
+}
+
+/** One test per refused query value (values grouped by parameter): it alone is named in the rejection. */
+function itRejectsEachQueryValue(
+  schema: Parameters<typeof parseOrThrow>[0],
+  refused: Readonly<Record<string, readonly string[]>>,
+  title = 'rejects $field=$value',
+) {
+  it.each(rowsOf('field', 'value', refused))(title, ({ field, value }) => {
+    expect(Object.keys(rejectionOf(schema, { [field]: value }, 'query'))).toEqual([field]);
+  });
+}
+
+/** One test per field a list sorts by, with `sortDescending` as the query's text for it. */
+function itAcceptsEachSortBy(
+  schema: Parameters<typeof parseOrThrow>[0],
+  sortBys: readonly string[],
+  sortDescending: boolean,
+) {
+  it.each(sortBys)('accepts sortBy=%s', (sortBy) => {
+    expect(parseOrThrow(schema, { sortBy, sortDescending: String(sortDescending) }, 'query')).toMatchObject({
+      sortBy,
+      sortDescending,
+    });
+  });
 }
 
 const manual = { name: 'Nightly sync', triggerType: 'Manual' };
@@ -306,24 +332,14 @@ describe.each([
     });
   });
 
-  it.each([
-    { field: 'page', value: '0' },
-    { field: 'page', value: '-1' },
-    { field: 'page', value: '1.5' },
-    { field: 'page', value: 'abc' },
-    { field: 'page', value: '' },
-    { field: 'page', value: '1e2' },
-    { field: 'page', value: ' 1' },
-    { field: 'page', value: '1000001' },
-    { field: 'pageSize', value: '0' },
-    { field: 'pageSize', value: '101' },
-    { field: 'pageSize', value: '1.5' },
-    { field: 'pageSize', value: 'abc' },
-    { field: 'pageSize', value: '' },
-    { field: 'pageSize', value: '0x10' },
-  ])('rejects $field=$value rather than clamping it', ({ field, value }) => {
-    expect(Object.keys(rejectionOf(schema, { [field]: value }, 'query'))).toEqual([field]);
-  });
+  itRejectsEachQueryValue(
+    schema,
+    {
+      page: ['0', '-1', '1.5', 'abc', '', '1e2', ' 1', '1000001'],
+      pageSize: ['0', '101', '1.5', 'abc', '', '0x10'],
+    },
+    'rejects $field=$value rather than clamping it',
+  );
 
   it('rejects an unknown parameter, naming it', () => {
     expect(rejectionOf(schema, { colour: 'red' }, 'query')).toEqual({ colour: ['Unknown parameter'] });
@@ -339,20 +355,12 @@ describe('ListSchedulesQuery', () => {
     });
   });
 
-  it.each(['name', 'enabled', 'lastRunTime', 'nextRunTime', 'created'])('accepts sortBy=%s', (sortBy) => {
-    expect(parseOrThrow(ListSchedulesQuery, { sortBy, sortDescending: 'true' }, 'query')).toMatchObject({
-      sortBy,
-      sortDescending: true,
-    });
-  });
+  itAcceptsEachSortBy(ListSchedulesQuery, ['name', 'enabled', 'lastRunTime', 'nextRunTime', 'created'], true);
 
-  it.each([
-    { field: 'sortBy', value: 'queuedAt' },
-    { field: 'sortDescending', value: 'yes' },
-    { field: 'sortDescending', value: '1' },
-    { field: 'search', value: 's'.repeat(201) },
-  ])('rejects $field=$value', ({ field, value }) => {
-    expect(Object.keys(rejectionOf(ListSchedulesQuery, { [field]: value }, 'query'))).toEqual([field]);
+  itRejectsEachQueryValue(ListSchedulesQuery, {
+    sortBy: ['queuedAt'],
+    sortDescending: ['yes', '1'],
+    search: ['s'.repeat(201)],
   });
 
   it('rejects nextToken, which only the executions list takes', () => {
@@ -371,12 +379,7 @@ describe('ListExecutionsQuery', () => {
     });
   });
 
-  it.each(['queuedAt', 'startedAt', 'completedAt', 'status'])('accepts sortBy=%s', (sortBy) => {
-    expect(parseOrThrow(ListExecutionsQuery, { sortBy, sortDescending: 'false' }, 'query')).toMatchObject({
-      sortBy,
-      sortDescending: false,
-    });
-  });
+  itAcceptsEachSortBy(ListExecutionsQuery, ['queuedAt', 'startedAt', 'completedAt', 'status'], false);
 
   it('accepts a scheduleId GUID and a nextToken', () => {
     // Arrange
@@ -386,20 +389,15 @@ describe('ListExecutionsQuery', () => {
     expect(parseOrThrow(ListExecutionsQuery, query, 'query')).toMatchObject(query);
   });
 
-  it.each([
-    { field: 'scheduleId', value: 'not-a-guid' },
-    { field: 'sortBy', value: 'name' },
-    { field: 'sortDescending', value: 'TRUE' },
-    { field: 'nextToken', value: '' },
-    { field: 'nextToken', value: 't'.repeat(4097) },
-    { field: 'status', value: 'Failed,Bogus' },
-    { field: 'status', value: 'failed' },
-    { field: 'status', value: '' },
-    { field: 'initiatedByType', value: 'Robot' },
-    { field: 'from', value: '2026-04-01' },
-    { field: 'to', value: 'yesterday' },
-  ])('rejects $field=$value', ({ field, value }) => {
-    expect(Object.keys(rejectionOf(ListExecutionsQuery, { [field]: value }, 'query'))).toEqual([field]);
+  itRejectsEachQueryValue(ListExecutionsQuery, {
+    scheduleId: ['not-a-guid'],
+    sortBy: ['name'],
+    sortDescending: ['TRUE'],
+    nextToken: ['', 't'.repeat(4097)],
+    status: ['Failed,Bogus', 'failed', ''],
+    initiatedByType: ['Robot'],
+    from: ['2026-04-01'],
+    to: ['yesterday'],
   });
 
   it('reads a status list as distinct statuses', () => {
@@ -449,45 +447,27 @@ describe('CreateApiKeyInput', () => {
   });
 
   it.each([
-    { what: 'no pools', input: { name: 'k', roles: ['Worker'], pools: [] }, field: 'pools' },
-    { what: 'a repeated pool', input: { name: 'k', roles: ['Worker'], pools: ['a', 'a'] }, field: 'pools' },
-    {
-      what: 'a pool name with a space',
-      input: { name: 'k', roles: ['Worker'], pools: ['east pool'] },
-      field: 'pools[0]',
-    },
-    {
-      what: 'a pool name with a comma',
-      input: { name: 'k', roles: ['Worker'], pools: ['a,b'] },
-      field: 'pools[0]',
-    },
-    {
-      what: 'the every-pool marker',
-      input: { name: 'k', roles: ['Worker'], pools: ['*'] },
-      field: 'pools[0]',
-    },
+    { what: 'no pools', fields: { pools: [] }, field: 'pools' },
+    { what: 'a repeated pool', fields: { pools: ['a', 'a'] }, field: 'pools' },
+    { what: 'a pool name with a space', fields: { pools: ['east pool'] }, field: 'pools[0]' },
+    { what: 'a pool name with a comma', fields: { pools: ['a,b'] }, field: 'pools[0]' },
+    { what: 'the every-pool marker', fields: { pools: ['*'] }, field: 'pools[0]' },
     {
       what: 'pools on a key without the Worker role',
-      input: { name: 'k', roles: ['Administrator'], pools: ['a'] },
+      fields: { roles: ['Administrator'], pools: ['a'] },
       field: 'pools',
     },
-    { what: 'no roles', input: { name: 'k', roles: [] }, field: 'roles' },
-    { what: 'a repeated role', input: { name: 'k', roles: ['Worker', 'Worker'] }, field: 'roles' },
-    { what: 'an unknown role', input: { name: 'k', roles: ['Root'] }, field: 'roles[0]' },
-    {
-      what: 'a past expiry',
-      input: { name: 'k', roles: ['Worker'], expiresAt: '2000-01-01T00:00:00Z' },
-      field: 'expiresAt',
-    },
-    {
-      what: 'an expiry that is not a date-time',
-      input: { name: 'k', roles: ['Worker'], expiresAt: 'tomorrow' },
-      field: 'expiresAt',
-    },
-    { what: 'a blank name', input: { name: ' ', roles: ['Worker'] }, field: 'name' },
-    { what: 'an unknown field', input: { name: 'k', roles: ['Worker'], key: 'sek_mine' }, field: 'key' },
-  ])('rejects $what, naming $field', ({ input, field }) => {
-    expect(Object.keys(rejectionOf(CreateApiKeyInput, input))).toEqual([field]);
+    { what: 'no roles', fields: { roles: [] }, field: 'roles' },
+    { what: 'a repeated role', fields: { roles: ['Worker', 'Worker'] }, field: 'roles' },
+    { what: 'an unknown role', fields: { roles: ['Root'] }, field: 'roles[0]' },
+    { what: 'a past expiry', fields: { expiresAt: '2000-01-01T00:00:00Z' }, field: 'expiresAt' },
+    { what: 'an expiry that is not a date-time', fields: { expiresAt: 'tomorrow' }, field: 'expiresAt' },
+    { what: 'a blank name', fields: { name: ' ' }, field: 'name' },
+    { what: 'an unknown field', fields: { key: 'sek_mine' }, field: 'key' },
+  ])('rejects $what, naming $field', ({ fields, field }) => {
+    expect(Object.keys(rejectionOf(CreateApiKeyInput, { name: 'k', roles: ['Worker'], ...fields }))).toEqual([
+      field,
+    ]);
   });
 });
 

@@ -1,12 +1,12 @@
 import type { StepType } from '../../core/model.js';
 import type { ScheduleStep } from '../../core/schemas/schedule.js';
-import { ArgumentsError, splitArguments } from '../arguments.js';
 import { failed } from '../outcome.js';
 import {
   describeSpawnError,
   directoryProblem,
   type ProcessRunnerOptions,
   runStepProcess,
+  stepArguments,
 } from './process-step.js';
 import type { RunContext, StepOutcome, StepRunner } from './types.js';
 
@@ -21,13 +21,8 @@ export class ExecutableRunner implements StepRunner<ExecutableStep> {
   constructor(private readonly options: ProcessRunnerOptions) {}
 
   async run(step: ExecutableStep, context: RunContext): Promise<StepOutcome> {
-    let args: string[];
-    try {
-      args = splitArguments(step.arguments);
-    } catch (error) {
-      if (error instanceof ArgumentsError) return failed(`Invalid arguments: ${error.message}`);
-      throw error;
-    }
+    const args = stepArguments(step.arguments);
+    if (!Array.isArray(args)) return args;
     const cwd = step.workingDirectory ?? undefined;
     if (cwd) {
       const problem = await directoryProblem(cwd, this.options.workerId);

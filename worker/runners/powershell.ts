@@ -1,9 +1,8 @@
 import { access } from 'node:fs/promises';
 import type { StepType } from '../../core/model.js';
 import type { ScheduleStep } from '../../core/schemas/schedule.js';
-import { ArgumentsError, splitArguments } from '../arguments.js';
 import { failed } from '../outcome.js';
-import { type ProcessRunnerOptions, runStepProcess } from './process-step.js';
+import { type ProcessRunnerOptions, runStepProcess, stepArguments } from './process-step.js';
 import type { RunContext, StepOutcome, StepRunner } from './types.js';
 
 export type PowerShellStep = Extract<ScheduleStep, { stepType: typeof StepType.PowerShell }>;
@@ -23,13 +22,8 @@ export class PowerShellRunner implements StepRunner<PowerShellStep> {
 
   async run(step: PowerShellStep, context: RunContext): Promise<StepOutcome> {
     const { pwshPath, workerId } = this.options;
-    let args: string[];
-    try {
-      args = splitArguments(step.arguments);
-    } catch (error) {
-      if (error instanceof ArgumentsError) return failed(`Invalid arguments: ${error.message}`);
-      throw error;
-    }
+    const args = stepArguments(step.arguments);
+    if (!Array.isArray(args)) return args;
     const missing = await access(step.scriptPath).then(
       () => undefined,
       (error: NodeJS.ErrnoException) => error.code,

@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { ArgumentsError, splitArguments } from '../arguments.js';
 import { failed, outputOf, processOutcome, stoppedOutcome } from '../outcome.js';
 import { runProcess } from '../process.js';
 import type { RunContext, StepOutcome } from './types.js';
@@ -13,6 +14,16 @@ export interface ProcessRunnerOptions {
   killGraceMs: number;
   /** Bytes of stdout and of stderr kept for the report. */
   tailBytes?: number;
+}
+
+/** A step's `arguments` split by shell-style quoting, or the failed outcome that says they are not. */
+export function stepArguments(line: string | null | undefined): string[] | StepOutcome {
+  try {
+    return splitArguments(line);
+  } catch (error) {
+    if (error instanceof ArgumentsError) return failed(`Invalid arguments: ${error.message}`);
+    throw error;
+  }
 }
 
 export interface Launch {

@@ -3,7 +3,7 @@ import { ALL_DUE_PARTITIONS, duePartitionOf } from '../../../core/due-partitions
 import { ConflictError, ValidationError } from '../../../core/errors.js';
 import type { ScheduleRecord, ScheduleStore } from '../../../core/ports.js';
 import { StaleVersionError } from '../../../core/ports.js';
-import { copy, type MemoryTables } from './tables.js';
+import { copy, type MemoryTables, readMany } from './tables.js';
 
 /** Names are unique regardless of case and surrounding spaces, as DynamoScheduleStore's reservations. */
 export const nameKey = (name: string) => `name#${name.trim().toLowerCase()}`;
@@ -37,11 +37,7 @@ export class MemoryScheduleStore implements ScheduleStore {
   }
 
   async getMany(ids: readonly string[]): Promise<Map<string, ScheduleRecord>> {
-    const found = ids.flatMap((id) => {
-      const stored = this.db.schedules.get(id);
-      return stored ? [[id, copy(stored)] as const] : [];
-    });
-    return new Map(found);
+    return readMany(this.db.schedules, ids, copy);
   }
 
   async create(schedule: ScheduleRecord): Promise<void> {

@@ -7,6 +7,7 @@ import {
   readResultLine,
   stoppedOutcome,
 } from '../../../worker/outcome.js';
+import { rowsOf } from '../../helpers/rows.js';
 
 const end = (fields: Partial<ProcessEnd>): ProcessEnd => ({
   exitCode: 0,
@@ -138,14 +139,13 @@ describe('processOutcome', () => {
 });
 
 describe('readResultLine', () => {
-  it.each([
-    { stdout: '', kind: 'none' },
-    { stdout: 'not json', kind: 'none' },
-    { stdout: '{broken', kind: 'none' },
-    { stdout: '[1,2]', kind: 'none' },
-    { stdout: '{"activityStatus":"Cancelled"}\r\n', kind: 'result' },
-    { stdout: '{"activityStatus":"Complete","activityId":{"x":1}}', kind: 'invalid' },
-  ])('reads $stdout as $kind', ({ stdout, kind }) => {
+  it.each(
+    rowsOf('kind', 'stdout', {
+      none: ['', 'not json', '{broken', '[1,2]'],
+      result: ['{"activityStatus":"Cancelled"}\r\n'],
+      invalid: ['{"activityStatus":"Complete","activityId":{"x":1}}'],
+    }),
+  )('reads $stdout as $kind', ({ stdout, kind }) => {
     expect(readResultLine(stdout).kind).toBe(kind);
   });
 });
