@@ -80,13 +80,15 @@ export function SchedulesPage({ query }: { query: URLSearchParams }) {
           show({ search: typed.trim() || undefined, page: undefined });
         }}
       >
-        <label for="schedule-search">Search name or description</label>
-        <input
-          id="schedule-search"
-          type="search"
-          value={typed}
-          onInput={(event) => setTyped(event.currentTarget.value)}
-        />
+        <div class="field">
+          <label for="schedule-search">Search name or description</label>
+          <input
+            id="schedule-search"
+            type="search"
+            value={typed}
+            onInput={(event) => setTyped(event.currentTarget.value)}
+          />
+        </div>
         <button type="submit">Search</button>
         <div class="field">
           <label for="schedule-sort">Sort by</label>
