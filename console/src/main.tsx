@@ -42,10 +42,13 @@ function App({ config }: { config: ConsoleConfig }) {
   const { path } = useHashLocation();
   const route = path.join('/');
   // A new page (or the first after signing in) takes focus to its heading, so keyboard and screen
-  // reader users start there; the page a tab opens on keeps the browser's own focus.
+  // reader users start there; signing out takes it to the key field (the button it was on is gone);
+  // the page a tab opens on keeps the browser's own focus.
   const focusOnRoute = useRef(false);
   useEffect(() => {
-    if (credential && focusOnRoute.current) document.querySelector<HTMLElement>('main h1')?.focus();
+    if (focusOnRoute.current) {
+      document.querySelector<HTMLElement>(credential ? 'main h1' : '#api-key')?.focus();
+    }
     focusOnRoute.current = true;
   }, [route, credential]);
 

@@ -159,6 +159,13 @@ describe.runIf(available || required)('the operator console', () => {
       JSON.parse(sessionStorage.getItem('console.credential') ?? '{}'),
     );
     expect(credential.kind).toBe('bearer');
+
+    // Signing out forgets the token and leaves the keyboard on the key field, not on the gone button.
+    await tab.getByRole('button', { name: 'Sign out' }).click();
+    await tab.getByLabel('API key').waitFor();
+    expect(await focused(tab)).toBe('INPUT: ');
+    expect(await tab.evaluate(() => document.activeElement?.id)).toBe('api-key');
+    expect(await tab.evaluate(() => sessionStorage.getItem('console.credential'))).toBeNull();
     await tab.close();
   });
 
