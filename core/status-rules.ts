@@ -25,10 +25,3 @@ export const isStageFinished = (stage: readonly { status: StepStatus }[]): boole
 /** The execution's errorMessage when a stage fails it. */
 export const stageFailureMessage = (failures: readonly StepOutcome[]): string =>
   `Stage ${failures[0]?.stepIndex ?? 0} failed: ${failures.map((s) => `'${s.name}' ${s.status}`).join(', ')}.`;
-
-/** Steps grouped by stage, in stage order. */
-export function stagesOf<T extends { stepIndex: number }>(steps: readonly T[]): T[][] {
-  const byStage = new Map<number, T[]>();
-  for (const step of steps) byStage.set(step.stepIndex, [...(byStage.get(step.stepIndex) ?? []), step]);
-  return [...byStage.entries()].sort(([a], [b]) => a - b).map(([, stage]) => stage);
-}

@@ -12,7 +12,8 @@ import type {
 } from '../ports.js';
 import { systemClock } from '../ports.js';
 import type { Execution } from '../schemas/execution.js';
-import { blockingFailures, isStageFinished, stageFailureMessage, stagesOf } from '../status-rules.js';
+import { stagesOf } from '../stages.js';
+import { blockingFailures, isStageFinished, stageFailureMessage } from '../status-rules.js';
 import {
   canMove,
   EXECUTION_MOVES,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExecutionStatus } from '../../core/model.js';
-import { blockingFailures, isStageFinished, stagesOf } from '../../core/status-rules.js';
+import { stagesOf } from '../../core/stages.js';
+import { blockingFailures, isStageFinished } from '../../core/status-rules.js';
 import { isActiveExecutionStatus, isTerminalStepStatus } from '../../core/transitions.js';
 import type { LocalStack } from '../../local/stack.js';
 import { eventually } from '../helpers/eventually.js';
