@@ -1,6 +1,12 @@
-import { ExecutionStatus, InitiatedByType, StepStatus } from '../../core/model.js';
+import { ExecutionStatus, InitiatedByType, type StepStatus } from '../../core/model.js';
 import type { ExecutionStep } from '../../core/schemas/execution.js';
 import { stagesOf } from '../../core/stages.js';
+import {
+  isActiveExecutionStatus,
+  RETRYABLE_EXECUTION_STATUSES,
+  STAGE_FAILING_STEP_STATUSES,
+  TERMINAL_STEP_STATUSES,
+} from '../../core/transitions.js';
 import { call } from './api.js';
 import {
   Duration,
@@ -9,7 +15,6 @@ import {
   navigate,
   PageHeader,
   Status,
-  TERMINAL_EXECUTION,
   Time,
   useAction,
   useLoad,
@@ -22,14 +27,16 @@ import {
 
 const LIVE_REFRESH_MS = 2000;
 
-const GOOD_ENDS: readonly string[] = [StepStatus.Completed, StepStatus.CompletedWithWarning];
-const BAD_ENDS: readonly string[] = [StepStatus.Failed, StepStatus.CompletedWithError, StepStatus.Cancelled];
+/** A step that ended and does not fail its stage; the failing ones are the orchestrator's own list. */
+const GOOD_ENDS: readonly StepStatus[] = TERMINAL_STEP_STATUSES.filter(
+  (status) => !STAGE_FAILING_STEP_STATUSES.includes(status),
+);
 
 /** The stage's dot on the timeline: under way, ended well, ended badly, or not reached. */
 const stageState = (stage: readonly ExecutionStep[], current: boolean) =>
   current
     ? 'current'
-    : stage.some((step) => BAD_ENDS.includes(step.status))
+    : stage.some((step) => STAGE_FAILING_STEP_STATUSES.includes(step.status))
       ? 'bad'
       : stage.every((step) => GOOD_ENDS.includes(step.status))
         ? 'good'
@@ -95,7 +102,7 @@ export function ExecutionView({ id }: { id: string }) {
     () => call('getExecution', { id }),
     [id],
     LIVE_REFRESH_MS,
-    (data) => !TERMINAL_EXECUTION.includes(data.status),
+    (data) => isActiveExecutionStatus(data.status),
   );
   const action = useAction();
   const data = execution.data;
@@ -118,7 +125,7 @@ export function ExecutionView({ id }: { id: string }) {
   return (
     <>
       <PageHeader title={data ? data.scheduleName : 'Execution'}>
-        {status && !TERMINAL_EXECUTION.includes(status) && (
+        {status && isActiveExecutionStatus(status) && (
           <button type="button" class="danger" disabled={action.busy} onClick={() => act('cancelExecution')}>
             Cancel
           </button>
@@ -133,7 +140,7 @@ export function ExecutionView({ id }: { id: string }) {
             Resume
           </button>
         )}
-        {(status === ExecutionStatus.Failed || status === ExecutionStatus.Cancelled) && (
+        {status && RETRYABLE_EXECUTION_STATUSES.includes(status) && (
           <button type="button" class="primary" disabled={action.busy} onClick={retry}>
             Retry
           </button>
@@ -146,7 +153,7 @@ export function ExecutionView({ id }: { id: string }) {
           <p class="summary" aria-live="polite">
             <Status value={data.status} /> Stage {Math.min(data.currentStepIndex + 1, data.totalSteps)} of{' '}
             {data.totalSteps}
-            {!TERMINAL_EXECUTION.includes(data.status) && <span class="muted"> · live</span>}
+            {isActiveExecutionStatus(data.status) && <span class="muted"> · live</span>}
           </p>
           {data.errorMessage && (
             <p class="error" role="status">
@@ -214,7 +221,7 @@ export function ExecutionView({ id }: { id: string }) {
               return (
                 <li
                   key={index}
-                  class={`stage stage-${stageState(stage, index === data.currentStepIndex && !TERMINAL_EXECUTION.includes(data.status))}`}
+                  class={`stage stage-${stageState(stage, index === data.currentStepIndex && isActiveExecutionStatus(data.status))}`}
                   aria-label={`Stage ${index + 1}${stage.length > 1 ? `, ${stage.length} steps in parallel` : ''}`}
                 >
                   <span class="stage-label">

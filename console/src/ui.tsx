@@ -245,12 +245,6 @@ export function Status({ value }: { value: string | null | undefined }) {
   return <span class={`status status-${TONE[value] ?? 'neutral'}`}>{value}</span>;
 }
 
-export const TERMINAL_EXECUTION: readonly string[] = [
-  ExecutionStatus.Completed,
-  ExecutionStatus.Failed,
-  ExecutionStatus.Cancelled,
-];
-
 export interface PageInfo {
   page: number;
   totalPages: number;
