@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { Role } from '../../core/model.js';
 import type { CreatedApiKey } from '../../core/schemas/api-key.js';
 import { call } from './api.js';
-import { ErrorMessage, PageHeader, Pager, Time, useAction, useLoad } from './ui.js';
+import { ErrorMessage, PageHeader, Pager, TableHead, Time, useAction, useLoad } from './ui.js';
 
 /** API keys: the list (never secrets), revoke, and create, which shows the new key once. */
 export function ApiKeysPage() {
@@ -110,19 +110,19 @@ export function ApiKeysPage() {
       {keys.data && (
         <>
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Roles</th>
-                <th scope="col">Key starts</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Pools</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={[
+                'Name',
+                'Roles',
+                'Key starts',
+                'Created',
+                'Expires',
+                'Pools',
+                <span key="actions" class="visually-hidden">
+                  Actions
+                </span>,
+              ]}
+            />
             <tbody>
               {keys.data.items.map((key) => (
                 <tr key={key.id}>

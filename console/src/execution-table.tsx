@@ -1,6 +1,6 @@
 import { InitiatedByType } from '../../core/model.js';
 import type { Execution } from '../../core/schemas/execution.js';
-import { Duration, href, Status, Time } from './ui.js';
+import { Duration, href, Status, TableHead, Time } from './ui.js';
 
 /** Executions as a table: the executions list, the active ones, a schedule's recent runs. */
 
@@ -22,17 +22,17 @@ export function ExecutionTable({
   if (executions.length === 0) return <p class="muted">{empty}</p>;
   return (
     <table>
-      <thead>
-        <tr>
-          {showSchedule && <th scope="col">Schedule</th>}
-          <th scope="col">Status</th>
-          <th scope="col">Stage</th>
-          <th scope="col">Queued</th>
-          <th scope="col">Started</th>
-          <th scope="col">Duration</th>
-          <th scope="col">Initiated by</th>
-        </tr>
-      </thead>
+      <TableHead
+        columns={[
+          showSchedule && 'Schedule',
+          'Status',
+          'Stage',
+          'Queued',
+          'Started',
+          'Duration',
+          'Initiated by',
+        ]}
+      />
       <tbody>
         {executions.map((execution) => (
           <tr key={execution.id}>

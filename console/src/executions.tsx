@@ -146,24 +146,17 @@ export function ExecutionsPage({ query }: { query: URLSearchParams }) {
             ))}
           </select>
         </div>
-        <div class="field">
-          <label for="filter-from">Queued from</label>
-          <input
-            id="filter-from"
-            name="from"
-            type="datetime-local"
-            defaultValue={toLocalInput(filters.from ?? null)}
-          />
-        </div>
-        <div class="field">
-          <label for="filter-to">Queued to</label>
-          <input
-            id="filter-to"
-            name="to"
-            type="datetime-local"
-            defaultValue={toLocalInput(filters.to ?? null)}
-          />
-        </div>
+        {(['from', 'to'] as const).map((bound) => (
+          <div class="field" key={bound}>
+            <label for={`filter-${bound}`}>Queued {bound}</label>
+            <input
+              id={`filter-${bound}`}
+              name={bound}
+              type="datetime-local"
+              defaultValue={toLocalInput(filters[bound] ?? null)}
+            />
+          </div>
+        ))}
         <div class="field">
           <label for="filter-sort">Sort by</label>
           <select id="filter-sort" name="sortBy">

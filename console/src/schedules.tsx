@@ -4,7 +4,19 @@ import type { ScheduleSortBy, ScheduleStep, ScheduleSummary } from '../../core/s
 import { stagesOf } from '../../core/stages.js';
 import { call } from './api.js';
 import { ExecutionTable } from './execution-table.js';
-import { ErrorMessage, href, navigate, PageHeader, Pager, Status, Time, useAction, useLoad } from './ui.js';
+import {
+  ErrorMessage,
+  href,
+  InputField,
+  navigate,
+  PageHeader,
+  Pager,
+  Status,
+  TableHead,
+  Time,
+  useAction,
+  useLoad,
+} from './ui.js';
 
 /** The schedules list (search, enabled, next run, last status) and one schedule's page. */
 
@@ -80,15 +92,12 @@ export function SchedulesPage({ query }: { query: URLSearchParams }) {
           show({ search: typed.trim() || undefined, page: undefined });
         }}
       >
-        <div class="field">
-          <label for="schedule-search">Search name or description</label>
-          <input
-            id="schedule-search"
-            type="search"
-            value={typed}
-            onInput={(event) => setTyped(event.currentTarget.value)}
-          />
-        </div>
+        <InputField
+          id="schedule-search"
+          label="Search name or description"
+          value={typed}
+          onValue={setTyped}
+        />
         <button type="submit">Search</button>
         <div class="field">
           <label for="schedule-sort">Sort by</label>
@@ -125,16 +134,7 @@ export function SchedulesPage({ query }: { query: URLSearchParams }) {
       {list.data && (list.data.totalCount > 0 || search) && (
         <>
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Trigger</th>
-                <th scope="col">Enabled</th>
-                <th scope="col">Next run</th>
-                <th scope="col">Last status</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Name', 'Trigger', 'Enabled', 'Next run', 'Last status', 'Actions']} />
             <tbody>
               {list.data.items.map((schedule) => (
                 <tr key={schedule.id}>

@@ -323,6 +323,23 @@ export function InputField<V extends string>({
   );
 }
 
+/** A table's column headings; a heading may be markup (e.g. a visually hidden "Actions"). */
+export function TableHead({ columns }: { columns: readonly (string | false | ComponentChildren)[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns
+          .filter((column) => column !== false)
+          .map((column, i) => (
+            <th key={typeof column === 'string' ? column : i} scope="col">
+              {column}
+            </th>
+          ))}
+      </tr>
+    </thead>
+  );
+}
+
 export function PageHeader({ title, children }: { title: string; children?: ComponentChildren }) {
   useEffect(() => {
     document.title = `${title} · Schedule execution service`;

@@ -1,5 +1,5 @@
 import { call } from './api.js';
-import { ErrorMessage, href, PageHeader, Status, Time, useLoad } from './ui.js';
+import { ErrorMessage, href, PageHeader, Status, TableHead, Time, useLoad } from './ui.js';
 
 /** Workers heard from within the last day: online or not, their pools, what they run. */
 export function WorkersPage() {
@@ -16,15 +16,7 @@ export function WorkersPage() {
       )}
       {workers.data && workers.data.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Worker</th>
-              <th scope="col">Status</th>
-              <th scope="col">Pools</th>
-              <th scope="col">Last seen</th>
-              <th scope="col">Running</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Worker', 'Status', 'Pools', 'Last seen', 'Running']} />
           <tbody>
             {workers.data.map((worker) => (
               <tr key={worker.workerId}>
