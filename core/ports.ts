@@ -153,6 +153,14 @@ export interface ExecutionStore {
   ): Promise<Execution | undefined>;
   getStep(executionId: string, ordinal: number): Promise<ExecutionStepRecord | undefined>;
   /**
+   * The execution and one of its steps, read consistently together (one BatchGetItem, where
+   * `get` and `getStep` would take a request each); either is undefined when missing.
+   */
+  getWithStep(
+    executionId: string,
+    ordinal: number,
+  ): Promise<{ execution: Execution | undefined; step: ExecutionStepRecord | undefined }>;
+  /**
    * What follows an execution's removal (retention): its steps are deleted and it leaves the
    * counters behind `totalCount`, its cell's too when `inCell` (its last image was counted in its
    * cell). Idempotent: a removal applied again, or twice at once, changes nothing more.

@@ -222,10 +222,7 @@ export class Orchestrator {
    * A step that can no longer run (execution ended, step cancelled) is answered at once.
    */
   async enqueueStep(executionId: string, ordinal: number, taskToken: string): Promise<void> {
-    const [execution, step] = await Promise.all([
-      this.deps.executions.get(executionId),
-      this.deps.executions.getStep(executionId, ordinal),
-    ]);
+    const { execution, step } = await this.deps.executions.getWithStep(executionId, ordinal);
     if (!execution || !step) throw new Error(`Step ${ordinal} of execution ${executionId} does not exist.`);
     if (!isActive(execution) || isTerminalStepStatus(step.status)) {
       await this.deps.workflow.sendTaskSuccess(taskToken, { skipped: true });
@@ -266,10 +263,11 @@ export class Orchestrator {
    * its enqueue, or claimed longer ago than its `timeoutSeconds` (queue time does not count). Then
    * lets the state machine go on, which reads the failure from the step as for any outcome. False
    * when the task is within its time, or its step moved on meanwhile (claimed, reported, cancelled):
-   * the next heartbeat or reconciler run looks again.
+   * the next heartbeat or reconciler run looks again. `current` is the task's step when the caller
+   * has just read it consistently (a heartbeat), so it is not read again.
    */
-  async timeOutIfOverdue(task: WorkerTask): Promise<boolean> {
-    const step = await this.deps.executions.getStep(task.executionId, task.ordinal);
+  async timeOutIfOverdue(task: WorkerTask, current?: ExecutionStepRecord): Promise<boolean> {
+    const step = current ?? (await this.deps.executions.getStep(task.executionId, task.ordinal));
     const deadline = step && this.deadlineOf(task, step);
     if (!step || !deadline || step.status !== deadline.status || step.taskId !== task.taskId) return false;
     if (this.clock.now().getTime() < deadline.at) return false;

@@ -223,10 +223,7 @@ export class WorkerService {
   }
 
   private async describe(task: WorkerTask): Promise<ClaimedTask> {
-    const [execution, step] = await Promise.all([
-      this.deps.executions.get(task.executionId),
-      this.deps.executions.getStep(task.executionId, task.ordinal),
-    ]);
+    const { execution, step } = await this.deps.executions.getWithStep(task.executionId, task.ordinal);
     if (!execution || !step) throw new Error(`Task ${task.taskId} points at a missing execution step.`);
     return {
       taskId: task.taskId,
@@ -262,12 +259,9 @@ export class WorkerService {
     const stop = { cancellationRequested: true };
     // Completed or abandoned: nothing is left for its worker to do.
     if (!canMove(TASK_MOVES.complete, task.status)) return stop;
-    const [execution, step] = await Promise.all([
-      this.deps.executions.get(task.executionId),
-      this.deps.executions.getStep(task.executionId, task.ordinal),
-    ]);
+    const { execution, step } = await this.deps.executions.getWithStep(task.executionId, task.ordinal);
     if (taskMustStop(step, execution)) return stop;
-    if (await this.deps.deadlines.timeOutIfOverdue(task)) return stop;
+    if (await this.deps.deadlines.timeOutIfOverdue(task, step)) return stop;
     // The claimant-checked write first, so only the claimant's beat ever reaches the state machine.
     if (!(await this.deps.tasks.touch(taskId, claimant, this.now(), message, output))) return stop;
     if (!(await this.deps.workflow.sendTaskHeartbeat(task.taskToken))) return stop;
@@ -320,8 +314,10 @@ export class WorkerService {
     if (result === 'not-claimed') return this.complete(taskId, caller, report);
     if (result === 'ok') {
       await this.deps.workflow.sendTaskSuccess(task.taskToken, { activityStatus: report.activityStatus });
+      // The transaction wrote it, and an ended step never moves again: no need to read it back.
+      return { accepted: true, stepStatus };
     }
-    return { accepted: result === 'ok', stepStatus: await this.stepStatusOf(task) };
+    return { accepted: false, stepStatus: await this.stepStatusOf(task) };
   }
 
   /**

@@ -202,6 +202,21 @@ export function executionStoreContract(name: string, makeStores: StoresFactory) 
       });
     });
 
+    it('reads an execution with one of its steps, each undefined when missing', async () => {
+      const execution = await recordRun(stores, schedule, 1);
+      await stores.executions.updateStep(execution.id, 1, ['Pending'], { status: 'Queued' });
+
+      const both = await stores.executions.getWithStep(execution.id, 1);
+      const noStep = await stores.executions.getWithStep(execution.id, 9);
+      const neither = await stores.executions.getWithStep('no-such-execution', 0);
+
+      expect(both.execution).toEqual(await stores.executions.get(execution.id));
+      expect(both.step).toEqual(await stores.executions.getStep(execution.id, 1));
+      expect(both.step?.status).toBe('Queued');
+      expect(noStep).toEqual({ execution: both.execution, step: undefined });
+      expect(neither).toEqual({ execution: undefined, step: undefined });
+    });
+
     it.each(ACTIVE_EXECUTION_STATUSES)(
       'cancels an execution that is %s, and not once it moved',
       async (status) => {

@@ -50,12 +50,13 @@ describe('WorkerService claims on DynamoDB Local', () => {
   function withStepReadsFailing(times: number) {
     let left = times;
     const flaky = Object.create(stores.executions, {
-      getStep: {
-        value: (...args: Parameters<TestStores['executions']['getStep']>) => {
+      // Describing a claimed task reads its step with its execution.
+      getWithStep: {
+        value: (...args: Parameters<TestStores['executions']['getWithStep']>) => {
           left -= 1;
           return left >= 0
             ? Promise.reject(new Error('injected: step read failed'))
-            : stores.executions.getStep(...args);
+            : stores.executions.getWithStep(...args);
         },
       },
     }) as TestStores['executions'];

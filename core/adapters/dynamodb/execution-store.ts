@@ -25,6 +25,7 @@ import {
 import {
   batchDelete,
   batchGet,
+  batchGetTables,
   failedItems,
   getConsistent,
   type NamedItem,
@@ -391,6 +392,21 @@ export class DynamoExecutionStore implements ExecutionStore {
   async getStep(executionId: string, ordinal: number): Promise<ExecutionStepRecord | undefined> {
     const item = await getConsistent(this.client, this.tables.executionSteps, { executionId, ordinal });
     return item ? toStepRecord(item) : undefined;
+  }
+
+  async getWithStep(executionId: string, ordinal: number) {
+    const { executions, executionSteps } = this.tables;
+    const found = await batchGetTables(
+      this.client,
+      { [executions]: [{ id: executionId }], [executionSteps]: [{ executionId, ordinal }] },
+      true,
+    );
+    const [execution] = found[executions] ?? [];
+    const [step] = found[executionSteps] ?? [];
+    return {
+      execution: execution && toExecution(execution),
+      step: step && toStepRecord(step),
+    };
   }
 
   async updateStep(

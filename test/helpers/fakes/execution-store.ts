@@ -84,6 +84,10 @@ export class MemoryExecutionStore implements ExecutionStore {
     return step && copy(step);
   }
 
+  async getWithStep(executionId: string, ordinal: number) {
+    return { execution: await this.get(executionId), step: await this.getStep(executionId, ordinal) };
+  }
+
   async count(filter: ExecutionFilter): Promise<number> {
     if (ranged(filter)) {
       const total = this.matching(filter).length;
