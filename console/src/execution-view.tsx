@@ -1,3 +1,4 @@
+import { Fragment } from 'preact';
 import { ExecutionStatus, InitiatedByType, type StepStatus } from '../../core/model.js';
 import type { ExecutionStep } from '../../core/schemas/execution.js';
 import { stagesOf } from '../../core/stages.js';
@@ -197,21 +198,21 @@ export function ExecutionView({ id }: { id: string }) {
                 <dd>{data.cancelledByName}</dd>
               </>
             )}
-            {data.retryOfExecutionId && (
-              <>
-                <dt>Retry of</dt>
-                <dd>
-                  <a href={href(`/executions/${data.retryOfExecutionId}`)}>the earlier execution</a>
-                </dd>
-              </>
-            )}
-            {data.retriedByExecutionId && (
-              <>
-                <dt>Retried by</dt>
-                <dd>
-                  <a href={href(`/executions/${data.retriedByExecutionId}`)}>the latest retry</a>
-                </dd>
-              </>
+            {(
+              [
+                ['Retry of', data.retryOfExecutionId, 'the earlier execution'],
+                ['Retried by', data.retriedByExecutionId, 'the latest retry'],
+              ] as const
+            ).map(
+              ([term, linked, text]) =>
+                linked && (
+                  <Fragment key={term}>
+                    <dt>{term}</dt>
+                    <dd>
+                      <a href={href(`/executions/${linked}`)}>{text}</a>
+                    </dd>
+                  </Fragment>
+                ),
             )}
           </dl>
           <h2>Timeline</h2>

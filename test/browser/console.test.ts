@@ -361,7 +361,11 @@ describe.runIf(available || required)('the operator console', () => {
     await expect
       .poll(() => stepCard('Flaky sync').locator('.output').textContent())
       .toContain('second run ok');
-    await page.getByRole('link', { name: 'the earlier execution' }).waitFor();
+    const retryUrl = page.url();
+    await page.getByRole('link', { name: 'the earlier execution' }).click();
+    await expect.poll(() => page.url()).toBe(failedUrl);
+    await page.getByRole('link', { name: 'the latest retry' }).click();
+    await expect.poll(() => page.url()).toBe(retryUrl);
   });
 
   it('filters the executions list by status, schedule and time, by page numbers and with load more', async () => {
