@@ -257,6 +257,43 @@ describe('SqlScriptRunner', () => {
     expect(JSON.stringify(outcome)).not.toContain(`${password}x`);
   });
 
+  /** Every fragment the cut could keep of a password starting at `k` characters before it: `…` follows it. */
+  const cutFragments = () =>
+    Array.from({ length: password.length - 1 }, (_, k) => `${password.slice(0, k + 1)}…`);
+
+  it('redacts a password in a notice before cutting the line, wherever the cut falls in it', async () => {
+    // Arrange: a notice line is cut at 300 characters ("NOTICE: " + message); one notice for each
+    // place the cut can fall inside the password.
+    const lineOf = (kept: number) => `${'x'.repeat(299 - 'NOTICE: '.length - kept)}${password}`;
+    const sql = `DO $$ BEGIN ${cutFragments()
+      .map((_, k) => `RAISE NOTICE '${lineOf(k + 1)}';`)
+      .join(' ')} END $$;`;
+
+    // Act
+    const outcome = await runSql(sql);
+
+    // Assert
+    expect(outcome.output).toContain('NOTICE: xxx');
+    for (const fragment of cutFragments()) expect(outcome.output).not.toContain(fragment);
+  });
+
+  it('redacts a password in an error message before cutting it, wherever the cut falls in it', async () => {
+    // Arrange: where the driver's message starts in the error message (it is cut at 2,000 characters).
+    const raise = (message: string) => `DO $$ BEGIN RAISE EXCEPTION '${message}'; END $$;`;
+    const probe = await runSql(raise('MARKER'));
+    const start = probe.errorMessage?.indexOf('MARKER') ?? -1;
+    expect(start).toBeGreaterThan(0);
+
+    for (const [k, fragment] of cutFragments().entries()) {
+      // Act
+      const outcome = await runSql(raise(`${'x'.repeat(1999 - start - (k + 1))}${password}`));
+
+      // Assert
+      expect(outcome.errorMessage).toHaveLength(2000);
+      expect(outcome.errorMessage).not.toContain(fragment);
+    }
+  });
+
   it.each([
     ['cancelled', 'Cancelled', /cancelled/],
     ['shutdown', 'Cancelled', /shutting down/],

@@ -104,7 +104,7 @@ export class SqlScriptRunner implements StepRunner<SqlScriptStep> {
     }
 
     const redact = redactor(connectionString);
-    const outcome = await new ScriptSession(step, context, connectionString).run(script);
+    const outcome = await new ScriptSession(step, context, connectionString, redact).run(script);
     return {
       ...outcome,
       ...(outcome.errorMessage === undefined ? {} : { errorMessage: redact(outcome.errorMessage) }),
@@ -133,6 +133,8 @@ class ScriptSession {
     private readonly step: SqlScriptStep,
     private readonly context: RunContext,
     private readonly connectionString: string,
+    /** Applied before any cut (see `clip`); `run` applies it again to the whole outcome. */
+    private readonly redact: (text: string) => string,
   ) {
     this.applicationName = sqlApplicationName(context.taskId);
     this.client = new Client({
@@ -278,7 +280,7 @@ class ScriptSession {
 
   private record(notice: SqlNotice): void {
     this.noticeCount += 1;
-    const line = truncate(`${notice.severity ?? 'NOTICE'}: ${notice.message ?? ''}`, MAX_LINE);
+    const line = this.clip(`${notice.severity ?? 'NOTICE'}: ${notice.message ?? ''}`, MAX_LINE);
     if (isWarningNotice(notice)) {
       this.warningCount += 1;
       this.lastWarning = line;
@@ -324,6 +326,14 @@ class ScriptSession {
       : { activityStatus: ActivityStatus.Complete, output };
   }
 
+  /**
+   * Driver text cut to `max`, redacted first: cut first, a secret straddling the cut would leave a
+   * fragment that no longer matches it, and the redaction of the whole outcome would miss it.
+   */
+  private clip(text: string, max: number): string {
+    return truncate(this.redact(text), max);
+  }
+
   /** A failed statement: PostgreSQL's message with its SQLSTATE, line and context; nothing was committed. */
   private failure(error: unknown, script: string | undefined): StepOutcome {
     const rolledBack = 'Rolled back: nothing was committed.';
@@ -349,7 +359,7 @@ class ScriptSession {
     const output = this.noticeTail();
     return {
       activityStatus: ActivityStatus.FailedWithError,
-      errorMessage: truncate(message, MAX_MESSAGE),
+      errorMessage: this.clip(message, MAX_MESSAGE),
       ...(output ? { output } : {}),
     };
   }
