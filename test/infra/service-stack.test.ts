@@ -79,12 +79,10 @@ describe('DataTables', () => {
 });
 
 describe('the workers of GET /workers', () => {
-  it('keeps them in a table of their own, expiring by TTL, listed by a fixed-partition index', () => {
+  it('keeps them in a table of their own, expiring by TTL, with no index (listed by a Scan)', () => {
     const table = resources[tableIds.workers] as Resource;
     expect(table.Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
-    expect(table.Properties.GlobalSecondaryIndexes).toEqual([
-      indexOn('all-lastSeen', 'listPk', 'lastSeenAt'),
-    ]);
+    expect(table.Properties.GlobalSecondaryIndexes).toBeUndefined();
   });
 
   it('finds the tasks a worker holds by a sparse claimed-by index on the worker tasks', () => {

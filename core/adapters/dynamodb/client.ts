@@ -11,6 +11,8 @@ import {
   GetCommand,
   QueryCommand,
   type QueryCommandInput,
+  ScanCommand,
+  type ScanCommandInput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -207,17 +209,30 @@ export async function batchDelete(
   }
 }
 
-/** Runs a Query to its end, page by page (for small partitions: schedules, keys, active executions). */
-export async function queryAll(
-  client: DynamoDBDocumentClient,
-  input: Omit<QueryCommandInput, 'ExclusiveStartKey'>,
+/** Every page of a read, in order: `read` is given where the last page stopped. */
+async function allPages(
+  read: (start: Item | undefined) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>,
 ): Promise<Item[]> {
   const items: Item[] = [];
   let start: Item | undefined;
   do {
-    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+    const page = await read(start);
     items.push(...(page.Items ?? []));
     start = page.LastEvaluatedKey;
   } while (start);
   return items;
 }
+
+/** Runs a Query to its end, page by page (for small partitions: schedules, keys, active executions). */
+export const queryAll = (
+  client: DynamoDBDocumentClient,
+  input: Omit<QueryCommandInput, 'ExclusiveStartKey'>,
+): Promise<Item[]> =>
+  allPages((start) => client.send(new QueryCommand({ ...input, ExclusiveStartKey: start })));
+
+/** Runs a Scan to its end, page by page (for small tables: the workers heard from within a day). */
+export const scanAll = (
+  client: DynamoDBDocumentClient,
+  input: Omit<ScanCommandInput, 'ExclusiveStartKey'>,
+): Promise<Item[]> =>
+  allPages((start) => client.send(new ScanCommand({ ...input, ExclusiveStartKey: start })));

@@ -64,11 +64,6 @@ export const WorkerTaskIndex = {
   claimedBy: 'claimed-by',
 } as const;
 
-/** Index names of the workers table. */
-export const WorkerIndex = {
-  allBySeen: 'all-lastSeen',
-} as const;
-
 /** Index names of the API keys table. */
 export const ApiKeyIndex = {
   byId: 'by-id',
@@ -230,14 +225,8 @@ export const TABLES = {
     partitionKey: S('id'),
     // A day after the worker was last seen (it is forgotten); reads skip expired items too.
     timeToLiveAttribute: EXPIRES_AT,
-    indexes: [
-      {
-        indexName: WorkerIndex.allBySeen,
-        partitionKey: S('listPk'),
-        sortKey: S('lastSeenAt'),
-        projection: 'ALL',
-      },
-    ],
+    // None: GET /workers scans the table (see DynamoWorkerStore), so a claim's write is 1 WRU.
+    indexes: [],
   },
   counters: {
     id: 'Counters',

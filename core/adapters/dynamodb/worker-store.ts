@@ -1,21 +1,21 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { WorkerRecord, WorkerStore } from '../../ports.js';
-import { queryAll } from './client.js';
+import { scanAll } from './client.js';
 import { expiresAt } from './retention.js';
-import { EXPIRES_AT, type TableNames, WorkerIndex } from './tables.js';
+import { EXPIRES_AT, type TableNames } from './tables.js';
 
 /** A worker not heard from for a day is forgotten (SPEC, Run insight). */
 export const WORKER_EXPIRY_SECONDS = 86_400;
-const LIST_PK = 'WORKERS';
 
 const workerKey = (claimedBy: string, workerId: string) => `${claimedBy}|${workerId}`;
 
 /**
  * Workers, one item per credential and workerId, written with one unconditional UpdateItem by each
- * claim and heartbeat (no read first) and expiring a day after the last. Listed by a Query of the
- * all-lastSeen index (one fixed partition: a few writes a worker a minute stay far below a
- * partition's 1,000 a second), from the oldest lastSeenAt that still counts.
+ * claim and heartbeat (no read first) and expiring a day after the last. Listed by a Scan of the
+ * table, sorted here: the table holds only the workers of about a day (TTL), and with no index
+ * each claim's write is 1 WRU; an index sorted by lastSeenAt would move its key on every write
+ * (a delete and a put in the index: 3 WRU), which is most of an idle worker's DynamoDB cost.
  */
 export class DynamoWorkerStore implements WorkerStore {
   constructor(
@@ -33,7 +33,7 @@ export class DynamoWorkerStore implements WorkerStore {
         TableName: this.table,
         Key: { id: workerKey(worker.claimedBy, worker.workerId) },
         UpdateExpression: [
-          'SET workerId = :workerId, claimedBy = :claimedBy, listPk = :list',
+          'SET workerId = :workerId, claimedBy = :claimedBy',
           'lastSeenAt = :seen',
           `#expires = :expires`,
           fromClaim
@@ -44,7 +44,6 @@ export class DynamoWorkerStore implements WorkerStore {
         ExpressionAttributeValues: {
           ':workerId': worker.workerId,
           ':claimedBy': worker.claimedBy,
-          ':list': LIST_PK,
           ':seen': worker.lastSeenAt,
           ':expires': expiresAt(worker.lastSeenAt, WORKER_EXPIRY_SECONDS),
           ':pools': fromClaim ? claim.pools : claim.fallbackPools,
@@ -55,19 +54,20 @@ export class DynamoWorkerStore implements WorkerStore {
   }
 
   async seenSince(since: string): Promise<WorkerRecord[]> {
-    const items = await queryAll(this.client, {
+    const items = await scanAll(this.client, {
       TableName: this.table,
-      IndexName: WorkerIndex.allBySeen,
-      KeyConditionExpression: 'listPk = :list AND lastSeenAt >= :since',
-      ExpressionAttributeValues: { ':list': LIST_PK, ':since': since },
-      ScanIndexForward: false,
+      // Also drops items past their TTL that DynamoDB has not deleted yet (it may take a day or two).
+      FilterExpression: 'lastSeenAt >= :since',
+      ExpressionAttributeValues: { ':since': since },
     });
-    return items.map((item) => ({
-      workerId: item.workerId as string,
-      claimedBy: item.claimedBy as string,
-      pools: (item.pools ?? []) as string[],
-      waitSeconds: (item.waitSeconds ?? 0) as number,
-      lastSeenAt: item.lastSeenAt as string,
-    }));
+    return items
+      .map((item) => ({
+        workerId: item.workerId as string,
+        claimedBy: item.claimedBy as string,
+        pools: (item.pools ?? []) as string[],
+        waitSeconds: (item.waitSeconds ?? 0) as number,
+        lastSeenAt: item.lastSeenAt as string,
+      }))
+      .sort((a, b) => b.lastSeenAt.localeCompare(a.lastSeenAt));
   }
 }

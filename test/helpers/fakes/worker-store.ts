@@ -4,7 +4,7 @@ import { copy, type MemoryTables } from './tables.js';
 /**
  * WorkerStore in memory, as DynamoWorkerStore: one record per credential and workerId, a claim
  * replaces pools and waitSeconds, a heartbeat keeps them (or starts from its task's pool). Where it
- * is not exact: the adapter's list reads an eventually consistent index; here it is current.
+ * is not exact: the adapter's list is an eventually consistent Scan; here it is current.
  */
 export class MemoryWorkerStore implements WorkerStore {
   constructor(private readonly db: MemoryTables) {}
