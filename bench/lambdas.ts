@@ -54,6 +54,7 @@ export async function instrumentLambdas(): Promise<LambdaMeter> {
   const modules: Record<string, Promise<{ handler: unknown }>> = {
     orchestrator: import('../functions/orchestrator.js'),
     authorizer: import('../functions/authorizer.js'),
+    claims: import('../functions/claims.js'),
     worker: import('../functions/worker.js'),
     schedules: import('../functions/schedules.js'),
     executions: import('../functions/executions.js'),

@@ -1,11 +1,11 @@
 import { getServices } from './environment.js';
 import { createHttpHandler } from './http.js';
 
-/** The worker endpoints (role Worker): claim, heartbeat, complete; and the list of workers (Administrator). */
+/**
+ * The worker endpoints but the claim (role Worker): heartbeat, complete; and the list of workers
+ * (Administrator). The claim has a function of its own (claims.ts).
+ */
 export const handler = createHttpHandler('worker', {
-  claimTasks: async ({ body, principal }) => ({
-    body: { tasks: await getServices().workers.claim(body, principal) },
-  }),
   heartbeatTask: async ({ params, body, principal }) => ({
     body: await getServices().workers.heartbeat(
       params.taskId,

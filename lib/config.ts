@@ -118,7 +118,7 @@ export interface ServiceConfig {
  * limit is too small to set any aside (Lambda keeps 100 of it unreserved).
  */
 export interface CapacitySettings {
-  /** The worker function: about one concurrent execution per polling worker, plus heartbeats and completes. */
+  /** The claims function: about one concurrent execution per polling worker (heartbeats and completes are the worker function's). */
   readonly workerReservedConcurrency?: number;
   /** The authorizer: no result cache, so one short invocation per API request. */
   readonly authorizerReservedConcurrency?: number;

@@ -1,5 +1,5 @@
 import { WorkerTaskIndex } from '../../core/adapters/dynamodb/tables.js';
-import { WORKER_FUNCTION_MEMORY_MB } from '../../lib/function-memory.js';
+import { CLAIMS_FUNCTION_MEMORY_MB } from '../../lib/function-memory.js';
 import { sum, trim } from '../measure.js';
 import type { Probe } from './handoff.js';
 import { HANDOFF_WAIT_SECONDS, HEARTBEATS_PER_STEP, IDLE_SECONDS, LAMBDA_MB } from './settings.js';
@@ -59,7 +59,7 @@ const receivesIn = (seconds: number) => Math.ceil(seconds / 20);
 
 /**
  * What one worker long-polling an empty pool for 30 days costs, from the idle claim measured in (a):
- * every claim is held the whole wait, so the worker function's GB-s (at its memory, arm64) over the
+ * every claim is held the whole wait, so the claims function's GB-s (at its memory, arm64) over the
  * month is the bulk; then per claim an API request, two invocations (authorizer, claim), the
  * authorizer's read, the worker record's write, one queue query (its one look at the table) and a
  * ReceiveMessage per 20 s.
@@ -76,7 +76,7 @@ export function idleWorkerMonth(idle: Probe) {
   const polls = (30 * 86_400) / ((idle.ms / 1000) * held);
   const gbs = (fn: string, mb: number) =>
     ((sum(idle.invocations.filter((i) => i.fn === fn).map((i) => i.ms)) * held) / 1000) * (mb / 1024);
-  const claimGbs = gbs('worker', WORKER_FUNCTION_MEMORY_MB);
+  const claimGbs = gbs('claims', CLAIMS_FUNCTION_MEMORY_MB);
   const authorizerGbs = gbs('authorizer', LAMBDA_MB);
   const receives = receivesIn(HANDOFF_WAIT_SECONDS);
   const idleMonth = {

@@ -1,5 +1,5 @@
 import { loadavg } from 'node:os';
-import { WORKER_FUNCTION_MEMORY_MB } from '../../lib/function-memory.js';
+import { CLAIMS_FUNCTION_MEMORY_MB } from '../../lib/function-memory.js';
 import type { DynamoCall } from '../dynamo-proxy.js';
 import type { Invocation } from '../lambdas.js';
 import { fmt, log, percentile, sum, table, trim } from '../measure.js';
@@ -366,7 +366,7 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
     `Idle worker (measured: one ${IDLE_SECONDS} s claim on an empty pool = ${idle.idleQueries} queue queries + 1 authorizer read + 1 worker write, ${ms(sum(a.idle.invocations.map((i) => i.ms)))} ms of Lambda),`,
   );
   log(
-    `  long-polling ${HANDOFF_WAIT_SECONDS} s at a time for 30 days: ${fmt(idle.polls)} claims, each holding the worker function (${WORKER_FUNCTION_MEMORY_MB} MB, arm64) ${trim(idle.claimGbs)} GB-s,`,
+    `  long-polling ${HANDOFF_WAIT_SECONDS} s at a time for 30 days: ${fmt(idle.polls)} claims, each holding the claims function (${CLAIMS_FUNCTION_MEMORY_MB} MB, arm64) ${trim(idle.claimGbs)} GB-s,`,
   );
   log(
     `  with ${idle.receives} SQS receive(s), ${trim(idle.idleRru)} RRU and ${trim(idle.idleWru)} WRU → $${fmt(idle.idleMonth.api, 2)} API Gateway + $${fmt(idle.idleMonth.lambda, 2)} Lambda + $${fmt(idle.idleMonth.ddb, 2)} DynamoDB + $${fmt(idle.idleMonth.sqs, 2)} SQS = $${fmt(idleTotal, 2)} per worker-month`,

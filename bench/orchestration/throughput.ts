@@ -140,7 +140,7 @@ export async function throughputPhase(
   stopping = true;
   abort.abort();
   await Promise.allSettled(loops);
-  for (let n = 0; n < 100 && meter.inFlight('worker') > 0; n++) await sleep(100);
+  for (let n = 0; n < 100 && meter.inFlight('claims') > 0; n++) await sleep(100);
 
   // Verification: nothing lost, nothing twice.
   if (executionIds.size !== EXECUTIONS)

@@ -145,7 +145,7 @@ export function pricedUnits(
     priced.set(key, sum(list.map((i) => i.ms)) / list.length);
   }
   const immediateClaim = sum(a.immediateClaims) / a.immediateClaims.length;
-  priced.set('worker claimTasks', immediateClaim);
+  priced.set('claims claimTasks', immediateClaim);
   const unitsA = perStep(a.window, units, priced);
   const unitsB = perStep(b.window, units, priced);
   const heartbeatWindow: Window = {

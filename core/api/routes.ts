@@ -45,6 +45,11 @@ export const HandlerGroup = {
   executions: 'executions',
   apiKeys: 'api-keys',
   meta: 'meta',
+  /**
+   * The claim (long poll) alone: a function of its own, so its memory and reserved concurrency are
+   * sized for claims held open for up to 20 s, and they never starve heartbeats and completes.
+   */
+  claims: 'claims',
   worker: 'worker',
 } as const;
 export type HandlerGroup = ValueOf<typeof HandlerGroup>;
@@ -268,7 +273,7 @@ export const ROUTES = [
     operationId: 'claimTasks',
     method: 'POST',
     path: '/worker/tasks/claim',
-    group: HandlerGroup.worker,
+    group: HandlerGroup.claims,
     role: worker,
     forbidden: 'the API key may not serve one of the pools named (its `pools`)',
     summary: 'Claim queued tasks of the given pools (long poll up to waitSeconds)',

@@ -29,7 +29,7 @@ import { API_BASE_PATH, HandlerGroup, ROUTES, type RouteDefinition } from '../..
 import { type OidcSettings, oidcEnvironment } from '../../core/auth/oidc-settings.js';
 import { PAGE_TOKEN_ENV } from '../../core/environment.js';
 import type { CapacitySettings, FunctionLogLevel, StageThrottling } from '../config.js';
-import { WORKER_FUNCTION_MEMORY_MB } from '../function-memory.js';
+import { CLAIMS_FUNCTION_MEMORY_MB } from '../function-memory.js';
 import { acknowledgeNag } from '../nag.js';
 import { ServiceFunction } from './function.js';
 import { type ExecutionWorkflow, WorkflowAccess } from './workflow.js';
@@ -56,7 +56,7 @@ export interface ServiceApiProps {
    * @default API keys only
    */
   readonly oidc?: OidcSettings;
-  /** Reserved concurrency of the worker function and the authorizer. */
+  /** Reserved concurrency of the claims function and the authorizer. */
   readonly capacity: CapacitySettings;
 }
 
@@ -98,12 +98,18 @@ const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
   },
   [HandlerGroup.apiKeys]: { readWrite: ['apiKeys'], read: [], workflow: [] },
   [HandlerGroup.meta]: { readWrite: [], read: [], workflow: [] },
+  // A claim moves its tasks and their steps and records the worker; it answers no task token.
+  [HandlerGroup.claims]: {
+    readWrite: ['workerTasks', 'executionSteps', 'workers'],
+    read: ['executions'],
+    workflow: [],
+    claims: true,
+  },
   [HandlerGroup.worker]: {
     // The workers table is its own: claims and heartbeats write it, GET /workers reads it.
     readWrite: ['workerTasks', 'executionSteps', 'workers'],
     read: ['executions'],
     workflow: [WorkflowAccess.taskSuccess, WorkflowAccess.taskHeartbeat],
-    claims: true,
   },
 };
 
@@ -113,12 +119,12 @@ const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
  */
 const API_TIMEOUT = Duration.seconds(10);
 const HANDLER_TIMEOUT: Partial<Record<HandlerGroup, Duration>> = {
-  [HandlerGroup.worker]: Duration.seconds(28),
+  [HandlerGroup.claims]: Duration.seconds(28),
 };
 
-/** Memory of the functions that differ from the default (see {@link WORKER_FUNCTION_MEMORY_MB}). */
+/** Memory of the functions that differ from the default (see {@link CLAIMS_FUNCTION_MEMORY_MB}). */
 const HANDLER_MEMORY: Partial<Record<HandlerGroup, number>> = {
-  [HandlerGroup.worker]: WORKER_FUNCTION_MEMORY_MB,
+  [HandlerGroup.claims]: CLAIMS_FUNCTION_MEMORY_MB,
 };
 
 const pascalCase = (value: string): string =>
@@ -282,7 +288,7 @@ export class ServiceApi extends Construct {
       timeout: HANDLER_TIMEOUT[group] ?? API_TIMEOUT,
       memorySize: HANDLER_MEMORY[group],
       reservedConcurrentExecutions:
-        group === HandlerGroup.worker ? props.capacity.workerReservedConcurrency : undefined,
+        group === HandlerGroup.claims ? props.capacity.workerReservedConcurrency : undefined,
     });
     for (const key of access.readWrite) fn.grantData(props.tables[key], 'readWrite');
     for (const key of access.read) fn.grantData(props.tables[key], 'read');

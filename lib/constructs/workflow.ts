@@ -37,7 +37,7 @@ export type WorkflowAccess = ValueOf<typeof WorkflowAccess>;
 
 /**
  * The SQS calls on the claims' wake-up queues (one per pool, created on first use): whoever queues a
- * task sends; the worker function receives and drops signals, and sends one for a task it gives back.
+ * task sends; the claims function receives and drops signals, and sends one for a task it gives back.
  */
 const CLAIM_SIGNAL_ACTIONS = {
   send: ['sqs:CreateQueue', 'sqs:SendMessage'],

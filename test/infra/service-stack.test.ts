@@ -20,7 +20,7 @@ import {
 import { API_BASE_PATH, type HandlerGroup, ROUTES, type RouteDefinition } from '../../core/api/routes.js';
 import { OIDC_ENV } from '../../core/environment.js';
 import { ConfigError, DEFAULT_CONFIG, readConfig } from '../../lib/config.js';
-import { WORKER_FUNCTION_MEMORY_MB } from '../../lib/function-memory.js';
+import { CLAIMS_FUNCTION_MEMORY_MB } from '../../lib/function-memory.js';
 import { actions, newApp, queriesIndexesOf, type Resource, type Statement, synth } from './template.js';
 
 const { stack, template, resources, logicalId, ofType, functions, tableIds, roleStatements, tableAccess } =
@@ -90,11 +90,11 @@ describe('the workers of GET /workers', () => {
     expect(indexes).toEqual(expect.arrayContaining([indexOn('claimed-by', 'claimedWorker', 'claimedAt')]));
   });
 
-  it('lets only the worker function, which serves GET /workers, reach the workers table', () => {
+  it('lets only the claims and worker functions, which record workers and serve GET /workers, reach the workers table', () => {
     const reaching = (Object.keys(stack.api.functions) as HandlerGroup[]).filter((group) =>
       tableAccess(stack.api.functions[group]).reach.includes('workers'),
     );
-    expect(reaching).toEqual(['worker']);
+    expect(reaching).toEqual(['claims', 'worker']);
     expect(ROUTES.find((route) => route.operationId === 'listWorkers')?.group).toBe('worker');
   });
 });
@@ -132,7 +132,9 @@ describe('ServiceApi functions', () => {
   // aws-cdk-lib's deploy-time function (BucketDeployment) is its own: runtime, logs and role are CDK's.
   const fns = functions;
   const functionsWithData = [
-    ...(['schedules', 'executions', 'api-keys', 'worker'] as const).map((g) => stack.api.functions[g]),
+    ...(['schedules', 'executions', 'api-keys', 'claims', 'worker'] as const).map(
+      (g) => stack.api.functions[g],
+    ),
     stack.api.authorizerFunction,
     stack.workflow.orchestratorFunction,
     stack.workflow.reconcilerFunction,
@@ -151,11 +153,12 @@ describe('ServiceApi functions', () => {
     }
   });
 
-  it('gives the worker function 128 MB (an idle worker holds it all month) and the API handlers 512 MB', () => {
+  it('gives the claims function 128 MB (an idle worker holds it all month) and the other API handlers 512 MB', () => {
     const memory = (fn: Parameters<typeof logicalId>[0]) =>
       (resources[logicalId(fn)] as Resource).Properties.MemorySize;
-    expect(memory(stack.api.functions.worker)).toBe(WORKER_FUNCTION_MEMORY_MB);
-    expect(WORKER_FUNCTION_MEMORY_MB).toBe(128);
+    expect(memory(stack.api.functions.claims)).toBe(CLAIMS_FUNCTION_MEMORY_MB);
+    expect(CLAIMS_FUNCTION_MEMORY_MB).toBe(128);
+    expect(memory(stack.api.functions.worker)).toBe(512);
     expect(memory(stack.api.functions.schedules)).toBe(512);
   });
 
@@ -186,9 +189,9 @@ describe('reserved concurrency', () => {
         .map(([id, fn]) => [id, fn.Properties.ReservedConcurrentExecutions]),
     );
 
-  it('caps the worker function and the authorizer by default, and no other function', () => {
+  it('caps the claims function and the authorizer by default, and no other function', () => {
     expect(reserved(ofType)).toEqual({
-      [logicalId(stack.api.functions.worker)]: DEFAULT_CONFIG.capacity.workerReservedConcurrency,
+      [logicalId(stack.api.functions.claims)]: DEFAULT_CONFIG.capacity.workerReservedConcurrency,
       [logicalId(stack.api.authorizerFunction)]: DEFAULT_CONFIG.capacity.authorizerReservedConcurrency,
     });
     // Within what Lambda lets an account of the default limit (1000) reserve: it keeps 100 unreserved.
@@ -198,7 +201,7 @@ describe('reserved concurrency', () => {
   it('takes the reservations from context', () => {
     const custom = synth({ workerReservedConcurrency: '12', authorizerReservedConcurrency: 30 });
     expect(reserved(custom.ofType)).toEqual({
-      [custom.logicalId(custom.stack.api.functions.worker)]: 12,
+      [custom.logicalId(custom.stack.api.functions.claims)]: 12,
       [custom.logicalId(custom.stack.api.authorizerFunction)]: 30,
     });
   });
@@ -300,6 +303,7 @@ describe('IAM', () => {
     executions: { write: ['executions', 'executionSteps'], read: ['counters'] },
     'api-keys': { write: ['apiKeys'], read: [] },
     meta: { write: [], read: [] },
+    claims: { write: ['workerTasks', 'executionSteps', 'workers'], read: ['executions'] },
     worker: { write: ['workerTasks', 'executionSteps', 'workers'], read: ['executions'] },
   };
 
@@ -334,7 +338,7 @@ describe('IAM', () => {
       );
     const others = [
       ...Object.entries(stack.api.functions)
-        .filter(([group]) => group !== 'worker')
+        .filter(([group]) => group !== 'claims')
         .map(([, fn]) => fn),
       stack.api.authorizerFunction,
       stack.workflow.reconcilerFunction,
@@ -345,7 +349,7 @@ describe('IAM', () => {
     expect(sqsStatements(stack.workflow.orchestratorFunction)).toEqual([
       { Action: ['sqs:CreateQueue', 'sqs:SendMessage'], Effect: 'Allow', Resource: queues },
     ]);
-    expect(sqsStatements(stack.api.functions.worker)).toEqual([
+    expect(sqsStatements(stack.api.functions.claims)).toEqual([
       {
         Action: ['sqs:CreateQueue', 'sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage'],
         Effect: 'Allow',

@@ -237,6 +237,7 @@ describe('Step Functions permissions', () => {
       api.functions[HandlerGroup.worker],
       ['states:SendTaskHeartbeat on stateMachine', 'states:SendTaskSuccess on stateMachine'],
     ],
+    ['claims', api.functions[HandlerGroup.claims], []],
     ['api-keys', api.functions[HandlerGroup.apiKeys], []],
     ['meta', api.functions[HandlerGroup.meta], []],
     ['authorizer', api.authorizerFunction, []],
@@ -306,10 +307,9 @@ describe('ExecutionWorkflow functions', () => {
 
 describe('function environment and timeouts', () => {
   const servicesBuilders: [string, IConstruct][] = [
-    ...(['schedules', 'executions', 'api-keys', 'worker'] as const).map((g): [string, IConstruct] => [
-      g,
-      api.functions[g],
-    ]),
+    ...(['schedules', 'executions', 'api-keys', 'claims', 'worker'] as const).map(
+      (g): [string, IConstruct] => [g, api.functions[g]],
+    ),
     ['authorizer', api.authorizerFunction],
     ['orchestrator', workflow.orchestratorFunction],
     ['reconciler', workflow.reconcilerFunction],
@@ -337,15 +337,15 @@ describe('function environment and timeouts', () => {
     expect(Object.keys(variables).sort()).toEqual(['POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_SERVICE_NAME']);
   });
 
-  it('lets the worker function outlast its longest claim long poll, within API Gateway’s 29 s', () => {
+  it('lets the claims function outlast its longest claim long poll, within API Gateway’s 29 s', () => {
     const longestPoll = ClaimInput.shape.waitSeconds.unwrap().maxValue ?? Number.POSITIVE_INFINITY;
-    const timeout = functionResource(api.functions.worker).Properties.Timeout as number;
+    const timeout = functionResource(api.functions.claims).Properties.Timeout as number;
     expect(timeout).toBeGreaterThan(longestPoll + 5);
     expect(timeout).toBeLessThan(29);
   });
 
   it.each(
-    (['schedules', 'executions', 'api-keys', 'meta'] as const).map((g): [string, IConstruct] => [
+    (['schedules', 'executions', 'api-keys', 'meta', 'worker'] as const).map((g): [string, IConstruct] => [
       g,
       api.functions[g],
     ]),

@@ -21,7 +21,10 @@ const echo = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult>
   return { statusCode: 200, body: JSON.stringify({ bodyLength: event.body?.length ?? 0 }) };
 };
 const handlers = Object.fromEntries(
-  (['schedules', 'executions', 'api-keys', 'meta', 'worker'] as const).map((group) => [group, echo]),
+  (['schedules', 'executions', 'api-keys', 'meta', 'claims', 'worker'] as const).map((group) => [
+    group,
+    echo,
+  ]),
 ) as Record<HandlerGroup, typeof echo>;
 
 const server = createLocalApi({
