@@ -180,6 +180,8 @@ export interface ExecutionStore {
   park(executionId: string, taskToken: string): Promise<boolean>;
   /** The token the execution was last parked with (spent once woken or timed out), if any. */
   parkToken(executionId: string): Promise<string | undefined>;
+  /** Forgets the park token, if it is still `taskToken` (a newer park's token stays). */
+  forgetParkToken(executionId: string, taskToken: string): Promise<void>;
 }
 
 export interface ActivityReport {

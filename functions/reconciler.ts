@@ -16,7 +16,9 @@ async function reconcile() {
   if (report.failures.length > 0) {
     // The run went on past each of them, so the invocation succeeds: the metric's alarm tells instead.
     logger.error('Reconciler could not handle every item; the next run retries them', { ...report });
-  } else if (report.restarted.length > 0 || report.failed.length > 0 || report.neverClaimed.length > 0) {
+  } else if (
+    [report.restarted, report.failed, report.woken, report.neverClaimed].some((ids) => ids.length > 0)
+  ) {
     logger.warn('Reconciled executions', { ...report });
   }
   metrics.addMetric(MetricName.ActiveExecutions, MetricUnit.Count, report.checked);

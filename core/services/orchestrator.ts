@@ -210,6 +210,22 @@ export class Orchestrator {
     await this.deps.workflow.sendTaskSuccess(taskToken, { woken: true });
   }
 
+  /**
+   * The reconciler's look, each minute, at an active execution whose state machine runs: if it was
+   * parked and its wait is over, the wake-up that ended it may have been lost (a crash between the
+   * write that ended the wait and the send, or a failed send), and the state machine would sleep
+   * until the park's timeout (up to an hour). So the token is sent, then forgotten: answered or
+   * already spent, it is of no more use, and each park costs at most one such send. True when the
+   * send woke a parked state machine.
+   */
+  async wakeIfWaitEnded(executionId: string): Promise<boolean> {
+    const token = await this.deps.executions.parkToken(executionId);
+    if (!token || (await this.mustWait(executionId))) return false;
+    const woken = await this.deps.workflow.sendTaskSuccess(token, { woken: true });
+    await this.deps.executions.forgetParkToken(executionId, token);
+    return woken;
+  }
+
   /** What makes Advance answer `wait`: paused at a stage, or buffered behind an older run. */
   private async mustWait(executionId: string): Promise<boolean> {
     const execution = await this.deps.executions.get(executionId);

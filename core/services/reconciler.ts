@@ -26,6 +26,8 @@ export interface ReconcileReport {
   checked: number;
   restarted: string[];
   failed: string[];
+  /** Parked state machines whose wake-up was lost, woken (see Orchestrator.wakeIfWaitEnded). */
+  woken: string[];
   heartbeated: number;
   /** Tasks whose step failed as never claimed within the queue limit (instead of a heartbeat). */
   neverClaimed: string[];
@@ -42,7 +44,7 @@ const ENDED = new Set(['FAILED', 'TIMED_OUT', 'ABORTED', 'SUCCEEDED']);
 /**
  * Runs every minute so that nothing stays active forever: an execution whose state machine never
  * started is started (idempotently), one whose state machine ended without finishing the record is
- * failed with the reason. It also keeps unclaimed worker tasks alive: the state machine's heartbeat
+ * failed with the reason, one parked past the end of its wait (a lost wake-up) is woken. It also keeps unclaimed worker tasks alive: the state machine's heartbeat
  * deadline is for running steps, not for steps still waiting for a worker; one that has waited
  * past the queue limit fails instead, as never claimed.
  *
@@ -62,6 +64,7 @@ export class Reconciler {
       checked: 0,
       restarted: [],
       failed: [],
+      woken: [],
       heartbeated: 0,
       neverClaimed: [],
       oldestUnclaimedTaskAgeSeconds: 0,
@@ -128,7 +131,9 @@ export class Reconciler {
         });
         report.failed.push(executionId);
       }
+      return;
     }
+    if (await this.deps.orchestrator.wakeIfWaitEnded(executionId)) report.woken.push(executionId);
   }
 }
 

@@ -204,7 +204,8 @@ export class ExecutionWorkflow extends Construct {
     this.reconcilerFunction.grantData(tables.executions, 'readWrite');
     this.reconcilerFunction.grantData(tables.executionSteps, 'readWrite');
     this.reconcilerFunction.grantData(tables.workerTasks, 'read');
-    // SendTaskSuccess: failing an orphan ends it, which wakes a run parked behind it.
+    // SendTaskSuccess: failing an orphan ends it, which wakes a run parked behind it; and a run
+    // whose wake-up was lost is woken.
     this.grant(this.reconcilerFunction, [
       WorkflowAccess.start,
       WorkflowAccess.describe,

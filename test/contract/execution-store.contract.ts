@@ -362,6 +362,19 @@ export function executionStoreContract(name: string, makeStores: StoresFactory) 
       expect(await stores.executions.park(randomUUID(), 'token-4')).toBe(false);
       expect(await stores.executions.get(running.id)).not.toHaveProperty('parkToken');
     });
+
+    it('forgets a park token only while it is the one kept', async () => {
+      const queued = await recordRun(stores, schedule, 1);
+      await stores.executions.park(queued.id, 'token-1');
+      await stores.executions.park(queued.id, 'token-2');
+      await stores.executions.forgetParkToken(queued.id, 'token-1');
+      expect(await stores.executions.parkToken(queued.id)).toBe('token-2');
+      await stores.executions.forgetParkToken(queued.id, 'token-2');
+      expect(await stores.executions.parkToken(queued.id)).toBeUndefined();
+      await stores.executions.forgetParkToken(queued.id, 'token-2');
+      await stores.executions.forgetParkToken(randomUUID(), 'token-3');
+      expect(await stores.executions.parkToken(queued.id)).toBeUndefined();
+    });
   });
 }
 

@@ -10,6 +10,8 @@ export class RecordingWorkflow implements Workflow {
   readonly runs = new Map<string, { status: string; error?: string; cause?: string }>();
   /** Set to make `start` fail, as when Step Functions is unreachable. */
   startError: Error | undefined;
+  /** Set to make `sendTaskSuccess` fail, as when a wake-up is throttled or its sender crashes. */
+  taskSuccessError: Error | undefined;
   /** Errors `describe` throws for these execution ids, as when DescribeExecution is throttled. */
   readonly describeErrors = new Map<string, Error>();
 
@@ -31,6 +33,7 @@ export class RecordingWorkflow implements Workflow {
   }
   async sendTaskSuccess(taskToken: string, output: unknown) {
     this.calls.push({ method: 'sendTaskSuccess', args: [taskToken, output] });
+    if (this.taskSuccessError) throw this.taskSuccessError;
     return true;
   }
   async sendTaskHeartbeat(taskToken: string) {

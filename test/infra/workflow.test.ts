@@ -256,7 +256,7 @@ describe('Step Functions permissions', () => {
       ],
     ],
     [
-      'reconciler (restarts, inspects, keeps unclaimed tasks alive, wakes a run parked behind an orphan)',
+      'reconciler (restarts, inspects, keeps unclaimed tasks alive, wakes a run parked behind an orphan or whose wake-up was lost)',
       workflow.reconcilerFunction,
       [
         'states:DescribeExecution on executions',

@@ -144,6 +144,36 @@ describe('Reconciler', () => {
     expect(report.failures.map((failure) => failure.id).sort()).toEqual([waiting, other].sort());
   });
 
+  it('wakes a parked state machine whose wake-up was lost, once, and never one that must still wait', async () => {
+    // Arrange: both started, paused at their first stage and parked there.
+    const [lost, paused] = [await queued(), await queued()];
+    for (const [id, token] of [
+      [lost, 'park-lost'],
+      [paused, 'park-paused'],
+    ] as const) {
+      await services.orchestrator.advance(id);
+      await services.executions.pause(id);
+      expect(await services.orchestrator.advance(id)).toMatchObject({ action: 'wait' });
+      await services.orchestrator.park(id, token);
+    }
+    // The resume is written, but its wake-up fails.
+    workflow.taskSuccessError = new Error('ThrottlingException');
+    await expect(services.executions.resume(lost)).rejects.toThrow('ThrottlingException');
+    workflow.taskSuccessError = undefined;
+    expect((await services.executions.get(lost)).status).toBe('InProgress');
+    clock.advance(MINUTE);
+    const sent = () => workflow.calledWith('sendTaskSuccess').slice(1);
+
+    // Act
+    const first = await services.reconciler.run();
+    const second = await services.reconciler.run();
+
+    // Assert
+    expect(first.woken).toEqual([lost]);
+    expect(second.woken).toEqual([]);
+    expect(sent()).toEqual([['park-lost', { woken: true }]]);
+  });
+
   it('leaves running state machines and finished executions alone', async () => {
     const running = await queued();
     const cancelled = await queued();

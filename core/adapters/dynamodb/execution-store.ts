@@ -385,6 +385,24 @@ export class DynamoExecutionStore implements ExecutionStore {
     return item?.[PARK_TOKEN] as string | undefined;
   }
 
+  async forgetParkToken(executionId: string, taskToken: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tables.executions,
+          Key: { id: executionId },
+          UpdateExpression: 'REMOVE #token',
+          ConditionExpression: '#token = :token',
+          ExpressionAttributeNames: { '#token': PARK_TOKEN },
+          ExpressionAttributeValues: { ':token': taskToken },
+        }),
+      );
+    } catch (error) {
+      // Another token (a newer park) or none: nothing to forget.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
   private counterUpdate(id: string, delta: number) {
     return counterUpdate(this.tables.counters, id, delta);
   }

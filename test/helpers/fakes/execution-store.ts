@@ -252,6 +252,10 @@ export class MemoryExecutionStore implements ExecutionStore {
     return this.db.parkTokens.get(executionId);
   }
 
+  async forgetParkToken(executionId: string, taskToken: string): Promise<void> {
+    if (this.db.parkTokens.get(executionId) === taskToken) this.db.parkTokens.delete(executionId);
+  }
+
   /** Fake only: the TTL deletion of an ended execution's item (what precedes `forget` in DynamoDB). */
   expire(executionId: string): Execution | undefined {
     const item = this.db.executions.get(executionId);
