@@ -1,10 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { ExecutionIndex } from '../../core/adapters/dynamodb/tables.js';
 import { ALL_DUE_PARTITIONS, duePartitionOf } from '../../core/due-partitions.js';
 import { ConflictError } from '../../core/errors.js';
 import type { Schedule } from '../../core/schemas/schedule.js';
 import { Dispatcher, type DispatchReport } from '../../core/services/dispatcher.js';
 import { composeServices, dynamoStores, type Services } from '../../core/services/index.js';
 import { FireOutcome } from '../../core/services/schedules.js';
+import { recordRequests } from '../helpers/dynamodb.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { MINUTE, operator, scheduleInput, type TestClock } from './fixtures.js';
 import {
@@ -312,6 +314,22 @@ describe('cron dispatch (Dispatcher and ScheduleService.fireDue)', () => {
 
       expect(executions.map((e) => e.status)).toEqual(['Cancelled', 'Cancelled', 'Queued']);
       expect(executions[0]).toMatchObject({ cancelledById: null, cancelledByName: 'Cron * * * * * (UTC)' });
+    });
+
+    it('a fire reads the active executions only under a policy that may refuse it (Skip, BufferOne)', async () => {
+      const sent = recordRequests(fresh.db.client);
+      const queries = {} as Record<string, number>;
+      for (const overlapPolicy of ['Skip', 'BufferOne', 'AllowAll', 'CancelOther']) {
+        sent.length = 0;
+        await threeFires(overlapPolicy);
+        queries[overlapPolicy] = sent.filter(
+          (r) => r.command === 'QueryCommand' && r.input.IndexName === ExecutionIndex.scheduleByStatus,
+        ).length;
+      }
+
+      // Skip and BufferOne decide each fire on its Query; AllowAll never queries; CancelOther only
+      // once recorded, to supersede (3 fires), and in its 2 cancels. Before, each fire read first.
+      expect(queries).toEqual({ Skip: 3, BufferOne: 3, AllowAll: 0, CancelOther: 5 });
     });
 
     it('a manual run while a cron run is active obeys the same policy (409 for Skip)', async () => {
