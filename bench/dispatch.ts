@@ -22,14 +22,17 @@ import { fmt, log, percentile, trim } from './measure.js';
  *   - dispatch time: from the tick starting to its last fire written (due-index read included);
  *   - fire-time-to-queued lag: each execution's `queuedAt` minus its fire time, with the tick starting
  *     exactly at the fire time (EventBridge's own delivery delay, typically seconds, comes on top);
- *   - DynamoDB requests per fire, by operation, and transaction conflicts retried;
+ *   - DynamoDB requests per fire, by operation (under 1 TransactWriteItems a fire: the fires being
+ *     recorded at once share transactions), and transaction conflicts retried;
+ *   - CPU per fire, of this process (dispatcher, SDK, counting proxy) and of DynamoDB Local's JVM;
  *   - exactly once: every schedule has one execution and has moved on to its next fire time, else the
  *     process exits non-zero.
  * The clock is the real one shifted so that the tick starts at the fire time: time passes as it would.
  * StartExecution is a stub that returns at once (Step Functions cannot run here); in AWS it adds one
  * call of some tens of milliseconds per fire, spread over the dispatcher's concurrent lanes.
  *
- * Environment: BENCH_DISPATCH_SIZES ("1000,10000").
+ * Environment: BENCH_DISPATCH_SIZES ("1000,10000"); BENCH_DISPATCH_PROXY=off sends the requests
+ * straight to DynamoDB Local (no counts), which gives the counting proxy's share of the Node CPU.
  */
 
 const SIZES = (process.env.BENCH_DISPATCH_SIZES ?? '1000,10000').split(',').map((s) => Number(s.trim()));

@@ -115,6 +115,11 @@ interface Launch<R> {
   steps: ExecutionStepRecord[];
   /** What the execution has beyond a plain run of the schedule (a retry's snapshot and link). */
   fields?: Partial<Execution>;
+  /**
+   * Whether the answer names the schedule's active executions even under a policy that never
+   * refuses (a manual run's message counts them; a cron fire's answer does not).
+   */
+  answersWithActive: boolean;
   /** The answer when the overlap policy refuses the run (nothing was written). */
   refused(active: Execution[]): Promise<R>;
   /**
@@ -337,6 +342,7 @@ export class ScheduleService {
     return this.launch(schedule, {
       ...run,
       scheduledFor: null,
+      answersWithActive: true,
       refused: async (active) => {
         throw new ConflictError(
           `Schedule '${schedule.name}' already has an active execution (overlap policy ${schedule.overlapPolicy}).`,
@@ -421,6 +427,7 @@ export class ScheduleService {
         initiator: cronInitiator(schedule.cronExpression, schedule.timeZone),
         scheduledFor: fireTime,
         steps: snapshotSteps(schedule.steps),
+        answersWithActive: false,
         refused: skip,
         // Exclusive whatever the policy: the write claims the fire time, which only one may do.
         record: () => ({
@@ -462,7 +469,13 @@ export class ScheduleService {
    * `launched` answers one recorded, before its state machine is started.
    */
   private async launch<R>(schedule: ScheduleRecord, run: Launch<R>): Promise<R> {
-    const active = await this.activeExecutions(schedule);
+    // A policy that never refuses decides nothing on the active executions (CancelOther reads them
+    // again once the run is recorded), so they are read only when the decision or the answer needs
+    // them: a cron fire of AllowAll or CancelOther saves its Query.
+    const active =
+      runsOneAtATime(schedule.overlapPolicy) || run.answersWithActive
+        ? await this.activeExecutions(schedule)
+        : [];
     const decision = decideOverlap(schedule.overlapPolicy, active.length);
     if (decision === OverlapDecision.Refuse) return run.refused(active);
     const execution = { ...this.newExecution(schedule, run.initiator, run.scheduledFor), ...run.fields };

@@ -1,13 +1,20 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { ExecutionIndex } from '../../core/adapters/dynamodb/tables.js';
 import { ALL_DUE_PARTITIONS, duePartitionOf } from '../../core/due-partitions.js';
 import { ConflictError } from '../../core/errors.js';
 import type { Schedule } from '../../core/schemas/schedule.js';
 import { Dispatcher, type DispatchReport } from '../../core/services/dispatcher.js';
-import type { Services } from '../../core/services/index.js';
+import { composeServices, dynamoStores, type Services } from '../../core/services/index.js';
 import { FireOutcome } from '../../core/services/schedules.js';
+import { recordRequests } from '../helpers/dynamodb.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { MINUTE, operator, scheduleInput, type TestClock } from './fixtures.js';
-import { executionsOf as executionsOfSchedule, servicesOnFreshTables, type TestStores } from './services.js';
+import {
+  executionsOf as executionsOfSchedule,
+  type FreshServices,
+  servicesOnFreshTables,
+  type TestStores,
+} from './services.js';
 
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
@@ -17,9 +24,11 @@ describe('cron dispatch (Dispatcher and ScheduleService.fireDue)', () => {
   let workflow: RecordingWorkflow;
   let services: Services;
   let stores: TestStores;
+  let fresh: FreshServices;
 
   beforeEach(async () => {
-    ({ clock, workflow, services, stores } = await servicesOnFreshTables('2026-04-05T05:58:30.000Z'));
+    fresh = await servicesOnFreshTables('2026-04-05T05:58:30.000Z');
+    ({ clock, workflow, services, stores } = fresh);
   });
 
   const cronSchedule = (overrides: Record<string, unknown> = {}) =>
@@ -145,6 +154,62 @@ describe('cron dispatch (Dispatcher and ScheduleService.fireDue)', () => {
     expect(workflow.calledWith('start')).toHaveLength(30);
   });
 
+  it('dispatchers of their own racing over the same minute, again and again: each fire time runs once and is counted once', async () => {
+    // Arrange: 40 daily schedules (AllowAll: each day's run starts though the last is active); four dispatchers, each with stores of its own (so fire batches of
+    // its own, as separate functions have), over the same tables. The probe sees which shared
+    // transactions (more than one fire: over 9 items) went through and which were cancelled.
+    const { db } = fresh;
+    const batches = { written: 0, cancelled: 0 };
+    db.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const items = (args.input as { TransactItems?: unknown[] }).TransactItems?.length ?? 0;
+        if (context.commandName !== 'TransactWriteItemsCommand' || items <= 9) return next(args);
+        try {
+          const answer = await next(args);
+          batches.written += 1;
+          return answer;
+        } catch (error) {
+          batches.cancelled += 1;
+          throw error;
+        }
+      },
+      { step: 'initialize', name: 'batchProbe' },
+    );
+    const schedules = await Promise.all(
+      Array.from({ length: 40 }, () => cronSchedule({ overlapPolicy: 'AllowAll' })),
+    );
+    const dispatchers = Array.from({ length: 4 }, () => {
+      const own = dynamoStores(db.client, db.tables);
+      return new Dispatcher({
+        schedules: own.schedules,
+        scheduleService: composeServices(own, { clock, workflow }).schedules,
+        clock,
+        settings: { concurrency: 8, budgetMs: 50_000 },
+      });
+    });
+
+    for (let day = 0; day < 3; day++) {
+      // Act: the four tick the same fire time at once.
+      clock.set(new Date(Date.parse('2026-04-05T06:00:02Z') + day * DAY));
+      const reports = await Promise.all(dispatchers.map((d) => d.tick()));
+
+      // Assert: one run per schedule per day, each started once and counted once.
+      expect(reports.reduce((sum, r) => sum + r.started, 0)).toBe(40);
+      expect(reports.reduce((sum, r) => sum + r.failed, 0)).toBe(0);
+      expect(workflow.calledWith('start')).toHaveLength(40 * (day + 1));
+      for (const schedule of schedules) expect(await executionsOf(schedule)).toHaveLength(day + 1);
+      const listed = await services.executions.list({
+        pageSize: 1,
+        sortBy: 'queuedAt',
+        sortDescending: true,
+      });
+      expect(listed.totalCount).toBe(40 * (day + 1));
+    }
+    // The shared path was taken, and lost races that its fires then settled alone.
+    expect(batches.written).toBeGreaterThan(0);
+    expect(batches.cancelled).toBeGreaterThan(0);
+  });
+
   it('a tick of one due partition fires only that partition; the partitions together fire all', async () => {
     const schedules = await Promise.all(Array.from({ length: 12 }, () => cronSchedule()));
     clock.set('2026-04-05T06:00:01Z');
@@ -249,6 +314,22 @@ describe('cron dispatch (Dispatcher and ScheduleService.fireDue)', () => {
 
       expect(executions.map((e) => e.status)).toEqual(['Cancelled', 'Cancelled', 'Queued']);
       expect(executions[0]).toMatchObject({ cancelledById: null, cancelledByName: 'Cron * * * * * (UTC)' });
+    });
+
+    it('a fire reads the active executions only under a policy that may refuse it (Skip, BufferOne)', async () => {
+      const sent = recordRequests(fresh.db.client);
+      const queries = {} as Record<string, number>;
+      for (const overlapPolicy of ['Skip', 'BufferOne', 'AllowAll', 'CancelOther']) {
+        sent.length = 0;
+        await threeFires(overlapPolicy);
+        queries[overlapPolicy] = sent.filter(
+          (r) => r.command === 'QueryCommand' && r.input.IndexName === ExecutionIndex.scheduleByStatus,
+        ).length;
+      }
+
+      // Skip and BufferOne decide each fire on its Query; AllowAll never queries; CancelOther only
+      // once recorded, to supersede (3 fires), and in its 2 cancels. Before, each fire read first.
+      expect(queries).toEqual({ Skip: 3, BufferOne: 3, AllowAll: 0, CancelOther: 5 });
     });
 
     it('a manual run while a cron run is active obeys the same policy (409 for Skip)', async () => {

@@ -56,6 +56,7 @@ import { claimPut } from './idempotency-items.js';
 import { DEFAULT_RETENTION_SECONDS, expiresAt, FORGOTTEN_RETENTION_SECONDS } from './retention.js';
 import { scheduleRunUpdate } from './schedule-items.js';
 import { EXPIRES_AT, ExecutionIndex, type TableNames } from './tables.js';
+import { type BatchPart, TransactionBatcher } from './transaction-batcher.js';
 
 /**
  * The execution store: its methods write and read the Executions, ExecutionSteps and Counters
@@ -96,7 +97,14 @@ export class DynamoExecutionStore implements ExecutionStore {
     private readonly retentionSeconds: number = DEFAULT_RETENTION_SECONDS,
     /** The most executions a from/to count reads before refusing the range. */
     private readonly maxRangeCount: number = MAX_RANGE_COUNT,
-  ) {}
+  ) {
+    this.fires = new TransactionBatcher(client, tables.counters, (part) =>
+      staleOnCondition(client, this.withCounters(part, randomShard()), 'The schedule changed'),
+    );
+  }
+
+  /** The cron fires being recorded at once share transactions (see transaction-batcher.ts). */
+  private readonly fires: TransactionBatcher;
 
   async get(id: string): Promise<Execution | undefined> {
     const item = await getConsistent(this.client, this.tables.executions, { id });
@@ -206,10 +214,6 @@ export class DynamoExecutionStore implements ExecutionStore {
           Put: { TableName: this.tables.executionSteps, Item: { ...step, executionId: execution.id } },
         },
       })),
-      ...counterIdsOf(execution, randomShard()).map((id) => ({
-        name: 'counter',
-        item: this.counterUpdate(id, 1),
-      })),
       // Its only condition that can fail is the claim's (the execution's id is new): the key was used.
       // The claim is the IdempotencyKeys table's item, in this transaction so that the key is claimed
       // exactly when the execution it started exists (see idempotency-items.ts).
@@ -232,25 +236,40 @@ export class DynamoExecutionStore implements ExecutionStore {
           ]
         : []),
     ];
+    const counters = (shard: number) => counterIdsOf(execution, shard);
     if (!run) {
-      await staleOnCondition(this.client, own, 'The idempotency key or the original changed');
+      await staleOnCondition(
+        this.client,
+        this.withCounters({ items: own, counters }, randomShard()),
+        'The idempotency key or the original changed',
+      );
       return true;
     }
     // The Schedules table's item, written by this store: the schedule names the run (schedule-items.ts).
     const runUpdate = scheduleRunUpdate(this.tables.schedules, execution.scheduleId, execution.id, run);
     if (run.exclusive) {
-      await staleOnCondition(
-        this.client,
-        [{ name: 'schedule', item: runUpdate }, ...own],
-        'The schedule or the key changed',
-      );
+      const part = { items: [{ name: 'schedule', item: runUpdate }, ...own], counters };
+      // A cron fire may share its transaction with the tick's other fires, each one's own conditions kept.
+      if (run.fire) {
+        await this.fires.write({ ...part, key: execution.scheduleId });
+      } else {
+        await staleOnCondition(
+          this.client,
+          this.withCounters(part, randomShard()),
+          'The schedule or the key changed',
+        );
+      }
       return true;
     }
     // Side by side, the schedule item stays out of the transaction: in it, every concurrent run of
     // the schedule would conflict with every other (TransactionConflict), as its counters would if
     // they were not sharded. What the schedule's item guarded (that it exists and still admits runs
     // side by side) is checked when it names the run, just after.
-    await staleOnCondition(this.client, own, 'The idempotency key was claimed');
+    await staleOnCondition(
+      this.client,
+      this.withCounters({ items: own, counters }, randomShard()),
+      'The idempotency key was claimed',
+    );
     try {
       await withConflictRetry(() => this.client.send(new UpdateCommand(runUpdate.Update)));
       return true;
@@ -405,6 +424,14 @@ export class DynamoExecutionStore implements ExecutionStore {
 
   private counterUpdate(id: string, delta: number) {
     return counterUpdate(this.tables.counters, id, delta);
+  }
+
+  /** A new execution's transaction: its items and one added to each of its counters on `shard`. */
+  private withCounters(part: Pick<BatchPart, 'items' | 'counters'>, shard: number): NamedItem<string>[] {
+    return [
+      ...part.items,
+      ...part.counters(shard).map((id) => ({ name: 'counter', item: this.counterUpdate(id, 1) })),
+    ];
   }
 
   async getStep(executionId: string, ordinal: number): Promise<ExecutionStepRecord | undefined> {
