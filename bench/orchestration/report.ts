@@ -177,6 +177,8 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
       row('  of which complete returned → next step enqueued', a.toEnqueued),
       row('  of which enqueued → claim returned it', a.enqueuedToClaimed),
       row('complete call (POST …/complete)', a.completeCalls),
+      // The completion decides the next move before it answers (RunSingleStep): this is the whole hand-off.
+      row('complete called → next step claimed', a.fromCompleteCall),
       row('run → first step claimed (POST …/run + claim)', a.firstClaims),
     ],
     (c) => c > 0,
