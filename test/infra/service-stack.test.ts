@@ -299,10 +299,10 @@ describe('IAM', () => {
       write: ['schedules', 'executions', 'executionSteps', 'counters', 'idempotencyKeys'],
       read: [],
     },
-    executions: { write: ['executions', 'executionSteps'], read: ['counters'] },
+    executions: { write: ['executions', 'executionSteps', 'counters'], read: [] },
     'api-keys': { write: ['apiKeys'], read: [] },
     meta: { write: [], read: [] },
-    worker: { write: ['workerTasks', 'executionSteps', 'workers'], read: ['executions'] },
+    worker: { write: ['workerTasks', 'executionSteps', 'workers', 'executions', 'counters'], read: [] },
   };
 
   it.each(Object.entries(expected) as [HandlerGroup, (typeof expected)[HandlerGroup]][])(

@@ -304,12 +304,12 @@ describe('ExecutionWorkflow functions', () => {
     [
       'orchestrator',
       workflow.orchestratorFunction,
-      { write: ['executionSteps', 'executions', 'workerTasks'], read: [] },
+      { write: ['counters', 'executionSteps', 'executions', 'workerTasks'], read: [] },
     ],
     [
       'reconciler',
       workflow.reconcilerFunction,
-      { write: ['executionSteps', 'executions'], read: ['workerTasks'] },
+      { write: ['counters', 'executionSteps', 'executions'], read: ['workerTasks'] },
     ],
   ] as const)('grants the %s exactly its tables', (_name, fn, { write, read }) => {
     const access = tableAccess(fn);
