@@ -199,6 +199,11 @@ export interface WorkerTask {
   pool: string;
   status: WorkerTaskStatus;
   taskToken: string;
+  /**
+   * True when the state awaiting the token (RunSingleStep) takes its next move from the completion
+   * (see WorkerService.complete); a Map item's output is discarded, so RunStep's tasks never carry one.
+   */
+  decidesNext?: boolean | undefined;
   createdAt: string;
   workerId?: string | undefined;
   /** The credential that claimed the task (see `claimantOf`); only it may beat or complete it. */
@@ -231,8 +236,8 @@ export interface WorkerTaskStore {
   getMany(taskIds: readonly string[]): Promise<Map<string, WorkerTask>>;
   /** Writes the task and moves its step from one of `stepFrom` to Queued, atomically; false if the step moved. */
   enqueue(task: WorkerTask, stepFrom: readonly StepStatus[]): Promise<boolean>;
-  /** Gives a live task a new callback token (the state machine was restarted). */
-  replaceToken(taskId: string, taskToken: string): Promise<void>;
+  /** Gives a live task a new callback token, and what awaits it (the state machine was restarted). */
+  replaceToken(taskId: string, taskToken: string, decidesNext: boolean): Promise<void>;
   /** Task ids waiting in a pool, oldest first. */
   queuedIn(pool: string, limit: number): Promise<string[]>;
   /** Every task still waiting for a worker (all pools), oldest first. */

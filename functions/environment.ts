@@ -59,6 +59,11 @@ export function getServices(): Services {
     signals: signalsFromEnv(),
     onSignalFailure: (error, task) =>
       logger.warn('Wake-up signal failed; waiting claims find the task at their next look', { task, error }),
+    onDecisionFailure: (executionId, error) =>
+      logger.warn('Completion sent no next move; the state machine decides it in Advance', {
+        executionId,
+        error,
+      }),
     onFireError: (scheduleId, error) =>
       logger.error('Schedule not fired; it stays due for the next tick', { scheduleId, error }),
     // Read when a list first pages: only the functions that list have the secret (and may read it).

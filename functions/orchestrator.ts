@@ -12,6 +12,8 @@ const OrchestratorEvent = z.discriminatedUnion('action', [
     executionId: z.string(),
     ordinal: z.number(),
     taskToken: z.string(),
+    // RunSingleStep's: the completion carries the next move (a run started before it had none).
+    decidesNext: z.boolean().default(false),
   }),
   z.object({ action: z.literal('park'), executionId: z.string(), taskToken: z.string() }),
   z.object({
@@ -31,7 +33,12 @@ async function orchestrate(event: unknown): Promise<unknown> {
     case 'advance':
       return orchestrator.advance(request.executionId);
     case 'enqueueStep':
-      await orchestrator.enqueueStep(request.executionId, request.ordinal, request.taskToken);
+      await orchestrator.enqueueStep(
+        request.executionId,
+        request.ordinal,
+        request.taskToken,
+        request.decidesNext,
+      );
       return {};
     case 'park':
       await orchestrator.park(request.executionId, request.taskToken);

@@ -39,6 +39,8 @@ export interface HandoffResult {
   toEnqueued: number[];
   enqueuedToClaimed: number[];
   completeCalls: number[];
+  /** From the complete call's start: the completion now decides the next move before it answers. */
+  fromCompleteCall: number[];
   firstClaims: number[];
   heartbeat: Probe;
   idle: Probe;
@@ -101,8 +103,15 @@ export async function handoffPhase(context: PhaseContext, scheduleId: string): P
   const executions = Math.ceil(HANDOFFS / (steps - 1));
   const result: Pick<
     HandoffResult,
-    'handoffs' | 'toEnqueued' | 'enqueuedToClaimed' | 'completeCalls' | 'firstClaims'
-  > = { handoffs: [], toEnqueued: [], enqueuedToClaimed: [], completeCalls: [], firstClaims: [] };
+    'handoffs' | 'toEnqueued' | 'enqueuedToClaimed' | 'completeCalls' | 'fromCompleteCall' | 'firstClaims'
+  > = {
+    handoffs: [],
+    toEnqueued: [],
+    enqueuedToClaimed: [],
+    completeCalls: [],
+    fromCompleteCall: [],
+    firstClaims: [],
+  };
   stack.proxy.take();
   meter.take();
   const nextRandom = random(7);
@@ -129,6 +138,7 @@ export async function handoffPhase(context: PhaseContext, scheduleId: string): P
         result.toEnqueued.push(enqueued - completed);
         result.enqueuedToClaimed.push(claimedAt - enqueued);
         result.completeCalls.push(completed - completeStarted);
+        result.fromCompleteCall.push(claimedAt - completeStarted);
       }
       task = claimed;
     }

@@ -1,4 +1,5 @@
 import { cpus, loadavg } from 'node:os';
+import { getServices } from '../../functions/environment.js';
 import { apiCaller, createWorkerKey } from '../api.js';
 import { instrumentLambdas } from '../lambdas.js';
 import { log } from '../measure.js';
@@ -44,7 +45,8 @@ export async function runOrchestrationBench(): Promise<boolean> {
   try {
     const call = apiCaller(stack.apiUrl);
     const meter = await instrumentLambdas();
-    const progress = new Progress(meter);
+    // The handlers' own services (same module instance, built on first use): decisions are watched there.
+    const progress = new Progress(meter, getServices().orchestrator);
     const workerKey = await createWorkerKey(call, stack.adminApiKey, 'bench-worker');
     const createSchedule = async (body: unknown) => {
       const answer = await call('POST', '/schedules', stack.adminApiKey, body);

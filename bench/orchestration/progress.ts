@@ -1,3 +1,4 @@
+import type { Orchestrator } from '../../core/services/orchestrator.js';
 import type { ApiCall } from '../api.js';
 import type { Invocation, LambdaMeter } from '../lambdas.js';
 import type { BenchStack } from '../stack.js';
@@ -11,15 +12,25 @@ export interface PhaseContext {
   progress: Progress;
 }
 
-/** Observing the state machine through the orchestrator's invocations. */
+/**
+ * Observing the state machine through the orchestrator's invocations (enqueues), and its decisions
+ * (the end): an execution's end is decided by Advance or, after a stage of one step, by the step's
+ * completion (WorkerService.complete), so it is watched at the decision, in the same process.
+ */
 export class Progress {
   readonly enqueuedAt = new Map<string, number>();
   readonly finishedAt = new Map<string, number>();
   private readonly waiting = new Map<string, () => void>();
   private allDone?: { ids: Set<string>; resolve: () => void; armed: boolean };
 
-  constructor(meter: LambdaMeter) {
+  constructor(meter: LambdaMeter, orchestrator: Pick<Orchestrator, 'advance'>) {
     meter.onInvocation = (invocation) => this.observe(invocation);
+    const advance = orchestrator.advance.bind(orchestrator);
+    orchestrator.advance = async (executionId) => {
+      const move = await advance(executionId);
+      if (move.action === 'finished') this.finish(executionId);
+      return move;
+    };
   }
 
   private observe(invocation: Invocation) {
@@ -28,11 +39,13 @@ export class Progress {
     if (invocation.kind === 'enqueueStep') {
       this.enqueuedAt.set(`${executionId}:${invocation.event.ordinal}`, invocation.endedAt);
     }
-    if (invocation.kind === 'advance' && invocation.result?.action === 'finished') {
-      this.finishedAt.set(executionId, invocation.endedAt);
-      this.waiting.get(executionId)?.();
-      this.recheck();
-    }
+  }
+
+  private finish(executionId: string) {
+    if (this.finishedAt.has(executionId)) return;
+    this.finishedAt.set(executionId, performance.now());
+    this.waiting.get(executionId)?.();
+    this.recheck();
   }
 
   finished(executionId: string, timeoutMs = 30_000): Promise<void> {

@@ -177,6 +177,8 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
       row('  of which complete returned → next step enqueued', a.toEnqueued),
       row('  of which enqueued → claim returned it', a.enqueuedToClaimed),
       row('complete call (POST …/complete)', a.completeCalls),
+      // The completion decides the next move before it answers (RunSingleStep): this is the whole hand-off.
+      row('complete called → next step claimed', a.fromCompleteCall),
       row('run → first step claimed (POST …/run + claim)', a.firstClaims),
     ],
     (c) => c > 0,
@@ -236,16 +238,19 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
     `Step Functions state transitions (Standard bills every state entered, retries included; the start and end of an execution are not states):`,
   );
   log(
-    '  computed from the ASL: per execution (S stages, P of them of several steps, N steps, no wait, no failure) = Advance (S+1)',
+    '  computed from the ASL: per execution (S stages, P of them of several steps, N steps, no wait, no failure) = Advance (P+1)',
   );
   log(
-    '    + Route (S+1) + RunStage Map (P) + RunStep or RunSingleStep (N) + Finished (1) = 2S + P + N + 3; a park adds 3 (Park, Advance,',
+    '    + Route (S+1) + RunStage Map (P) + RunStep or RunSingleStep (N) + Finished (1) = S + 2P + N + 3: a stage of one step goes',
   );
   log(
-    '    Route) per wake-up or timeout, a failed step 1 (StepFailed). Before (main at 238e6e3) every stage ran through the Map: 3S + N + 3',
+    '    on to Route with the decision its completion carried. A park adds 3 (Park, Advance, Route) per wake-up or timeout, a failed',
+  );
+  log(
+    '    step 1 (StepFailed, then Advance). Before (main at b865822) every stage was followed by Advance: 2S + P + N + 3',
   );
   const transitionRow = (label: string, shape: ReturnType<typeof shapeOf>, u: PerStep) => {
-    const before = transitionsPerExecutionBefore(shape.stages, shape.steps);
+    const before = transitionsPerExecutionBefore(shape.stages, shape.parallelStages, shape.steps);
     const after = transitionsPerExecution(shape.stages, shape.parallelStages, shape.steps);
     return [
       label,
@@ -263,7 +268,10 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
     (c) => c > 0,
   );
   log(
-    '  measured = implied by the orchestrator invocations counted (Advance calls, +2 per answered Advance but +1 when it ran one step, +1 per enqueueStep/stepFailed).',
+    '  measured = implied by the orchestrator invocations counted (Advance calls, +2 per answered Advance but +1 when it ran one step, +1 per',
+  );
+  log(
+    '  enqueueStep/stepFailed, and after a RunSingleStep +1 for Route, +1 more when it went to RunStage, Park or Finished).',
   );
   log();
   table(

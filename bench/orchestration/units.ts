@@ -40,20 +40,24 @@ export interface PerStep {
 
 /**
  * State transitions from the ASL (statemachines/execution.asl.json), for a run with no wait and no
- * failure: Advance and Route per stage and once more at the end, the Map per stage of several steps,
- * RunStep or RunSingleStep per step, Finished.
+ * failure: Advance and Route at the start, the Map per stage of several steps, RunStep or
+ * RunSingleStep per step, after a stage of one step Route (its completion carries the next
+ * decision), after a Map Advance and Route, and Finished: (S − P) + 2P + P + N + 3.
  */
 export const transitionsPerExecution = (stages: number, parallelStages: number, steps: number) =>
-  2 * stages + parallelStages + steps + 3;
+  stages + 2 * parallelStages + steps + 3;
 
-/** The same before issue #13 (main at 238e6e3): every stage ran through the Map. */
-export const transitionsPerExecutionBefore = (stages: number, steps: number) => 3 * stages + steps + 3;
+/** The same before a completion carried the next decision (main at b865822): Advance after every stage. */
+export const transitionsPerExecutionBefore = (stages: number, parallelStages: number, steps: number) =>
+  2 * stages + parallelStages + steps + 3;
 
 /**
  * Transitions the counted orchestrator invocations imply: each Advance invocation is the Advance state
  * (a retry is another one), each successful one is followed by Route and by RunStage (Map, for a
  * stage of several steps), Park or Finished, or by RunSingleStep (an enqueueStep); each RunStep and
- * RunSingleStep invokes enqueueStep once; StepFailed, SingleStepFailed and Crash invoke their own action.
+ * RunSingleStep invokes enqueueStep once; StepFailed, SingleStepFailed and Crash invoke their own
+ * action. A RunSingleStep's completion is followed by Route, and what Route took shows in the
+ * execution's next invocation (see `afterSingleStep`).
  */
 export function measuredTransitions(invocations: Invocation[]): number {
   const orchestrator = invocations.filter((i) => i.fn === 'orchestrator');
@@ -65,6 +69,13 @@ export function measuredTransitions(invocations: Invocation[]): number {
   const enqueues = orchestrator.filter((i) => i.kind === 'enqueueStep').length;
   const stepFailed = orchestrator.filter((i) => i.kind === 'stepFailed').length;
   const crashes = orchestrator.filter((i) => i.kind === 'crash');
+  let afterSingleSteps = 0;
+  for (const calls of groupBy(orchestrator, (i) => String(i.event.executionId)).values()) {
+    const ordered = [...calls].sort((x, y) => x.endedAt - y.endedAt);
+    ordered.forEach((call, index) => {
+      if (isSingleStep(call)) afterSingleSteps += afterSingleStep(ordered[index + 1]);
+    });
+  }
   return (
     advances.length +
     routed.length * 2 - // Route + (RunStage | Park | Finished) …
@@ -72,8 +83,22 @@ export function measuredTransitions(invocations: Invocation[]): number {
     enqueues +
     stepFailed +
     crashes.length +
-    crashes.filter((i) => i.ok).length // Failed
+    crashes.filter((i) => i.ok).length + // Failed
+    afterSingleSteps
   );
+}
+
+const isSingleStep = (i: Invocation) => i.kind === 'enqueueStep' && i.ok && i.event.decidesNext === true;
+
+/**
+ * The states after a RunSingleStep that are not invocations of their own, told by the execution's
+ * next orchestrator invocation: none when it failed (SingleStepFailed, Crash: counted); else Route,
+ * then Advance or RunSingleStep (counted), or RunStage, Park or Finished (the run ends: no next one).
+ */
+function afterSingleStep(next: Invocation | undefined): number {
+  if (next?.kind === 'stepFailed' || next?.kind === 'crash') return 0;
+  if (next?.kind === 'advance' || (next && isSingleStep(next))) return 1;
+  return 2;
 }
 
 export function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {

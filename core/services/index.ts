@@ -28,7 +28,7 @@ import type { SignalFailure } from './queue-signals.js';
 import { Reconciler } from './reconciler.js';
 import { ScheduleService } from './schedules.js';
 import { WakeUps } from './wake-ups.js';
-import { WorkerService } from './workers.js';
+import { type DecisionFailure, WorkerService } from './workers.js';
 
 export interface Services {
   schedules: ScheduleService;
@@ -61,6 +61,8 @@ export interface ServiceOptions {
   signals?: QueueSignals;
   /** Reports a wake-up that could not be sent (it costs latency, never a task). */
   onSignalFailure?: SignalFailure;
+  /** Reports a completion that could not decide the next move (it costs a transition, never a step). */
+  onDecisionFailure?: DecisionFailure;
 }
 
 /** The composition root of the domain over DynamoDB: Lambda handlers, the local runtime and tests share it. */
@@ -153,10 +155,11 @@ export function composeServices(stores: Stores, options: ServiceOptions): Servic
       workers: stores.workers,
       workflow,
       heartbeatTimeoutSeconds: settings.heartbeatTimeoutSeconds,
-      deadlines: orchestrator,
+      orchestrator,
       clock,
       signals: options.signals,
       onSignalFailure: options.onSignalFailure,
+      onDecisionFailure: options.onDecisionFailure,
     }),
     reconciler: new Reconciler({ executions: executionStore, tasks, workflow, orchestrator, clock }),
   };

@@ -234,10 +234,17 @@ export class Orchestrator {
   }
 
   /**
-   * Hands a step to the workers of its pool, keeping the state machine's callback token on the task.
-   * A step that can no longer run (execution ended, step cancelled) is answered at once.
+   * Hands a step to the workers of its pool, keeping the state machine's callback token on the task,
+   * and whether the state awaiting it takes its next move from the completion (`decidesNext`:
+   * RunSingleStep). A step that can no longer run (execution ended, step cancelled) is answered at
+   * once, without a move: Advance decides.
    */
-  async enqueueStep(executionId: string, ordinal: number, taskToken: string): Promise<void> {
+  async enqueueStep(
+    executionId: string,
+    ordinal: number,
+    taskToken: string,
+    decidesNext = false,
+  ): Promise<void> {
     const { execution, step } = await this.deps.executions.getWithStep(executionId, ordinal);
     if (!execution || !step) throw new Error(`Step ${ordinal} of execution ${executionId} does not exist.`);
     if (!isActive(execution) || isTerminalStepStatus(step.status)) {
@@ -246,7 +253,7 @@ export class Orchestrator {
     }
     // Already handed out (the state machine was restarted): the task keeps going with the new token.
     if (step.taskId && HANDED_OUT_STEP_STATUSES.includes(step.status)) {
-      await this.deps.tasks.replaceToken(step.taskId, taskToken);
+      await this.deps.tasks.replaceToken(step.taskId, taskToken, decidesNext);
       return;
     }
     const task = {
@@ -256,11 +263,12 @@ export class Orchestrator {
       pool: step.workerPool,
       status: INITIAL_STATUS.task,
       taskToken,
+      decidesNext,
       createdAt: this.now(),
     };
     if (await this.deps.tasks.enqueue(task, STEP_MOVES.enqueue.from)) {
       await signalQueued(this.deps.signals ?? NO_SIGNALS, task, this.deps.onSignalFailure);
-    } else await this.enqueueStep(executionId, ordinal, taskToken);
+    } else await this.enqueueStep(executionId, ordinal, taskToken, decidesNext);
   }
 
   /** The state machine gave up on a step: timeout, lost heartbeat, or an error of its own. */

@@ -19,7 +19,7 @@ import type { ScheduleStep } from '../schemas/schedule.js';
 import type { WorkerSummary } from '../schemas/worker.js';
 import { stepOutput } from '../step-output.js';
 import { canMove, STEP_STATUS_BY_ACTIVITY, TASK_MOVES, taskMustStop } from '../transitions.js';
-import type { Orchestrator } from './orchestrator.js';
+import type { NextMove, Orchestrator } from './orchestrator.js';
 import { NO_SIGNALS, type SignalFailure, signalQueued } from './queue-signals.js';
 
 export interface ClaimRequest {
@@ -60,14 +60,22 @@ export interface WorkerServiceDeps {
   workflow: Workflow;
   /** The state machine's HeartbeatSeconds: workers beat at a third of it. */
   heartbeatTimeoutSeconds: number;
-  /** Ends a step past its deadline; each heartbeat asks, since the state machine does not count from the claim. */
-  deadlines: Pick<Orchestrator, 'timeOutIfOverdue'>;
+  /**
+   * Ends a step past its deadline (each heartbeat asks, since the state machine does not count from
+   * the claim), and decides the next move a completion carries (see `resume`).
+   */
+  orchestrator: Pick<Orchestrator, 'timeOutIfOverdue' | 'advance'>;
   clock?: Clock;
   /** Wake a waiting claim when a task is queued; without them a claim only looks at the table. */
   signals?: QueueSignals;
   /** Reports a signal that could not be sent (a task given back), received or dropped. */
   onSignalFailure?: SignalFailure;
+  /** Reports a next move a completion could not decide (the state machine's Advance then does). */
+  onDecisionFailure?: DecisionFailure;
 }
+
+/** What reports a completion's failed decision, with the execution it was for. */
+export type DecisionFailure = (executionId: string, error: unknown) => void;
 
 /** A worker is Online while seen within 2 × its waitSeconds, and never less than this (SPEC). */
 export const MIN_ONLINE_SECONDS = 60;
@@ -261,7 +269,7 @@ export class WorkerService {
     if (!canMove(TASK_MOVES.complete, task.status)) return stop;
     const { execution, step } = await this.deps.executions.getWithStep(task.executionId, task.ordinal);
     if (taskMustStop(step, execution)) return stop;
-    if (await this.deps.deadlines.timeOutIfOverdue(task, step)) return stop;
+    if (await this.deps.orchestrator.timeOutIfOverdue(task, step)) return stop;
     // The claimant-checked write first, so only the claimant's beat ever reaches the state machine.
     if (!(await this.deps.tasks.touch(taskId, claimant, this.now(), message, output))) return stop;
     if (!(await this.deps.workflow.sendTaskHeartbeat(task.taskToken))) return stop;
@@ -290,8 +298,7 @@ export class WorkerService {
       // A retried report: make sure the state machine heard it, answer as the first time.
       const same = task.outcome?.activityStatus === report.activityStatus;
       const accepted = same && task.outcomeAccepted !== false;
-      if (accepted)
-        await this.deps.workflow.sendTaskSuccess(task.taskToken, { activityStatus: report.activityStatus });
+      if (accepted) await this.resume(task, report.activityStatus);
       return { accepted, stepStatus: await this.stepStatusOf(task) };
     }
     if (task.status === WorkerTaskStatus.Abandoned)
@@ -313,11 +320,35 @@ export class WorkerService {
     // Claimed → Completed or Abandoned meanwhile (the claimant cannot change): answer from the new state.
     if (result === 'not-claimed') return this.complete(taskId, caller, report);
     if (result === 'ok') {
-      await this.deps.workflow.sendTaskSuccess(task.taskToken, { activityStatus: report.activityStatus });
+      await this.resume(task, report.activityStatus);
       // The transaction wrote it, and an ended step never moves again: no need to read it back.
       return { accepted: true, stepStatus };
     }
     return { accepted: false, stepStatus: await this.stepStatusOf(task) };
+  }
+
+  /**
+   * Lets the state machine go on from the step's outcome, written before. When RunSingleStep awaits
+   * the task (`decidesNext`), the output is the move Advance would decide now, so Route takes it and
+   * the Advance state is skipped: one transition and one Lambda invocation less a sequential step.
+   * Safe to repeat, as Advance is: advance() reads everything from DynamoDB and never moves an
+   * execution backwards, so a retried report, or a SendTaskSuccess lost after it decided (the
+   * backstop's Advance then decides again), ends the same. A decision that fails is reported, not
+   * thrown (the outcome is written): the output then has no move, and Route sends it to Advance, as
+   * every other answer to a RunSingleStep token (skipped, timedOut).
+   */
+  private async resume(task: WorkerTask, activityStatus: ActivityStatus): Promise<void> {
+    const move = task.decidesNext ? await this.nextMove(task.executionId) : undefined;
+    await this.deps.workflow.sendTaskSuccess(task.taskToken, move ?? { activityStatus });
+  }
+
+  private async nextMove(executionId: string): Promise<NextMove | undefined> {
+    try {
+      return await this.deps.orchestrator.advance(executionId);
+    } catch (error) {
+      this.deps.onDecisionFailure?.(executionId, error);
+      return undefined;
+    }
   }
 
   /**

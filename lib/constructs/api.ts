@@ -80,8 +80,10 @@ interface HandlerAccess {
  * and starts the state machine (CancelOther stops the one it replaces); cancelling rewrites the
  * execution and its steps and stops the state machine; an execution that ends or resumes wakes the
  * state machine parked on it or behind it (SendTaskSuccess on its park token); workers claim and
- * complete tasks, which moves their steps, and answer the state machine's task tokens; API keys
- * touch only their own table; meta reads no data at all.
+ * complete tasks, which moves their steps, and answer the state machine's task tokens, a single
+ * step's completion with the next move (Orchestrator.advance: it moves the execution, so its cell
+ * counters too); API keys touch only their own table; meta reads no data at all. Whatever changes
+ * an execution's status moves its cell counters in the same transaction (cancel, a decision).
  */
 const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
   [HandlerGroup.schedules]: {
@@ -89,10 +91,10 @@ const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
     read: [],
     workflow: [WorkflowAccess.start, WorkflowAccess.stop, WorkflowAccess.taskSuccess],
   },
-  // Listing reads the counters; cancelling rewrites the execution and its steps.
+  // Listing reads the counters; cancelling rewrites the execution, its steps and its cell counters.
   [HandlerGroup.executions]: {
-    readWrite: ['executions', 'executionSteps'],
-    read: ['counters'],
+    readWrite: ['executions', 'executionSteps', 'counters'],
+    read: [],
     workflow: [WorkflowAccess.stop, WorkflowAccess.taskSuccess],
     signsPageTokens: true,
   },
@@ -106,9 +108,10 @@ const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
     claims: true,
   },
   [HandlerGroup.worker]: {
-    // The workers table is its own: claims and heartbeats write it, GET /workers reads it.
-    readWrite: ['workerTasks', 'executionSteps', 'workers'],
-    read: ['executions'],
+    // The workers table is its own: claims and heartbeats write it, GET /workers reads it. A
+    // completion's decision moves the execution (stage, end) and its counters, as Advance does.
+    readWrite: ['workerTasks', 'executionSteps', 'workers', 'executions', 'counters'],
+    read: [],
     workflow: [WorkflowAccess.taskSuccess, WorkflowAccess.taskHeartbeat],
   },
 };

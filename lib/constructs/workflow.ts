@@ -145,7 +145,8 @@ export class ExecutionWorkflow extends Construct {
       // DynamoDB reads and conditional writes only; the state machine retries a failed attempt.
       timeout: Duration.seconds(30),
     });
-    for (const key of ['executions', 'executionSteps', 'workerTasks'] as const) {
+    // An execution's status change moves its cell counters in the same transaction.
+    for (const key of ['executions', 'executionSteps', 'workerTasks', 'counters'] as const) {
       this.orchestratorFunction.grantData(tables[key], 'readWrite');
     }
     // A step that can no longer run is answered at once (SendTaskSuccess with `skipped`), and so is
@@ -203,6 +204,8 @@ export class ExecutionWorkflow extends Construct {
     });
     this.reconcilerFunction.grantData(tables.executions, 'readWrite');
     this.reconcilerFunction.grantData(tables.executionSteps, 'readWrite');
+    // A crash it ends fails the execution, which moves its cell counters.
+    this.reconcilerFunction.grantData(tables.counters, 'readWrite');
     this.reconcilerFunction.grantData(tables.workerTasks, 'read');
     // SendTaskSuccess: failing an orphan ends it, which wakes a run parked behind it; and a run
     // whose wake-up was lost is woken.

@@ -43,9 +43,12 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       await stores.tasks.enqueue(other, ['Pending']);
       expect(await stores.tasks.queuedIn('default', 10)).toEqual([first.taskId]);
       expect((await stores.tasks.allQueued()).map((t) => t.taskId)).toEqual([first.taskId, other.taskId]);
-      await stores.tasks.replaceToken(first.taskId, 'restarted');
-      expect((await stores.tasks.get(first.taskId))?.taskToken).toBe('restarted');
-      await expect(stores.tasks.replaceToken(randomUUID(), 'x')).rejects.toThrow();
+      await stores.tasks.replaceToken(first.taskId, 'restarted', true);
+      expect(await stores.tasks.get(first.taskId)).toMatchObject({
+        taskToken: 'restarted',
+        decidesNext: true,
+      });
+      await expect(stores.tasks.replaceToken(randomUUID(), 'x', false)).rejects.toThrow();
     });
 
     it('claims a task named with a pool only when it is of that pool', async () => {

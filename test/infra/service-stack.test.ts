@@ -300,11 +300,11 @@ describe('IAM', () => {
       write: ['schedules', 'executions', 'executionSteps', 'counters', 'idempotencyKeys'],
       read: [],
     },
-    executions: { write: ['executions', 'executionSteps'], read: ['counters'] },
+    executions: { write: ['executions', 'executionSteps', 'counters'], read: [] },
     'api-keys': { write: ['apiKeys'], read: [] },
     meta: { write: [], read: [] },
     claims: { write: ['workerTasks', 'executionSteps', 'workers'], read: ['executions'] },
-    worker: { write: ['workerTasks', 'executionSteps', 'workers'], read: ['executions'] },
+    worker: { write: ['workerTasks', 'executionSteps', 'workers', 'executions', 'counters'], read: [] },
   };
 
   it.each(Object.entries(expected) as [HandlerGroup, (typeof expected)[HandlerGroup]][])(
@@ -316,7 +316,7 @@ describe('IAM', () => {
     },
   );
 
-  it("lets only the orchestrator and the worker function use the claims' wake-up queues, by the stack's prefix", () => {
+  it("lets only the orchestrator and the claims function use the claims' wake-up queues, by the stack's prefix", () => {
     // Arrange
     const queues = {
       'Fn::Join': [

@@ -88,8 +88,8 @@ describe('ExecutionWorkflow state machine', () => {
   it('runs a stage of one step as RunStage would, without the Map: the same task and failure handling', () => {
     const definition = JSON.parse(stateMachine.Properties.DefinitionString as string);
     const inMap = definition.States.RunStage.ItemProcessor.States;
-    // The Map item is `{ executionId, step }`; without the Map the step is Advance's only one. A state
-    // out of the Map has its own Comment and flow (Catch, Next); the rest must be the Map's state.
+    // The Map item is `{ executionId, step }`; without the Map the step is the decision's only one. A
+    // state out of the Map has its own Comment and flow (Catch, Next); the rest must be the Map's state.
     const outsideMap = (state: unknown) => {
       const {
         Comment: _comment,
@@ -101,15 +101,34 @@ describe('ExecutionWorkflow state machine', () => {
     };
     const single = outsideMap(definition.States.RunSingleStep);
     const { Comment: _c2, Catch: mapCatch, End: _e1, ...runStep } = inMap.RunStep;
-    expect(single.rest).toEqual(runStep);
+    // The deliberate difference: its completion carries the next decision, kept as `$.next` for Route.
+    const { decidesNext, ...payload } = single.rest.Parameters.Payload;
+    expect(decidesNext).toBe(true);
+    expect(inMap.RunStep.Parameters.Payload.decidesNext).toBeUndefined();
+    expect(single.rest.ResultPath).toBe('$.next');
+    expect({
+      ...single.rest,
+      Parameters: { ...single.rest.Parameters, Payload: payload },
+      ResultPath: runStep.ResultPath,
+    }).toEqual(runStep);
     expect(single.Catch).toEqual([{ ...mapCatch[0], Next: 'SingleStepFailed' }]);
-    expect(single.Next).toBe('Advance');
+    expect(single.Next).toBe('Route');
     const failed = outsideMap(definition.States.SingleStepFailed);
     const { End: _e2, ...stepFailed } = inMap.StepFailed;
     expect(failed.rest).toEqual(stepFailed);
     // What RunStage's own Catch does for a StepFailed that keeps failing.
     expect(failed.Catch).toEqual(definition.States.RunStage.Catch);
     expect(failed.Next).toBe('Advance');
+  });
+
+  it('sends whatever has no decision to Advance before any other Route rule can read it', () => {
+    const definition = JSON.parse(stateMachine.Properties.DefinitionString as string);
+    // A step skipped, timed out, or completed without a decision answers RunSingleStep without an
+    // action; the rules after the first compare `$.next.action`, which fails on a missing path.
+    const [first, ...rest] = definition.States.Route.Choices;
+    expect(first).toEqual({ Not: { Variable: '$.next.action', IsPresent: true }, Next: 'Advance' });
+    expect(rest.map((rule: { Next: string }) => rule.Next)).toEqual(['RunStage', 'RunSingleStep', 'Park']);
+    expect(definition.States.Route.Default).toBe('Finished');
   });
 
   it('is a Standard state machine with tracing and error logging that leaves execution data out', () => {
@@ -286,12 +305,12 @@ describe('ExecutionWorkflow functions', () => {
     [
       'orchestrator',
       workflow.orchestratorFunction,
-      { write: ['executionSteps', 'executions', 'workerTasks'], read: [] },
+      { write: ['counters', 'executionSteps', 'executions', 'workerTasks'], read: [] },
     ],
     [
       'reconciler',
       workflow.reconcilerFunction,
-      { write: ['executionSteps', 'executions'], read: ['workerTasks'] },
+      { write: ['counters', 'executionSteps', 'executions'], read: ['workerTasks'] },
     ],
   ] as const)('grants the %s exactly its tables', (_name, fn, { write, read }) => {
     const access = tableAccess(fn);

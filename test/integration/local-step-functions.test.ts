@@ -174,6 +174,53 @@ describe('startLocalStepFunctions with the product state machine', () => {
     expect(orchestrator.callsOf(executionId, 'stepFailed')).toHaveLength(0);
   });
 
+  it("follows the decision a single step's completion carries, without Advance", async () => {
+    // Arrange: only the first Advance answers; the next moves come with the completions.
+    const executionId = await start((call) => (call === 0 ? run(step(0)) : finished));
+    const [first] = await enqueued(executionId, 1);
+
+    // Act: step 0's completion decides a stage of one step, step 1's a stage of two, then the end.
+    await succeed(first?.taskToken, { ...run(step(1)), stageIndex: 1 });
+    const [, second] = await enqueued(executionId, 2);
+    await succeed(second?.taskToken, { ...run(step(2), step(3)), stageIndex: 2 });
+    const inMap = (await enqueued(executionId, 4)).slice(2);
+    for (const call of inMap) await succeed(call.taskToken, finished);
+    const description = await finalState(executionId);
+
+    // Assert: RunSingleStep says its completion may decide, RunStep does not; a Map's outputs are
+    // dropped, so after the stage Advance decides (the `finished` the Map items sent is not read).
+    expect(first).toMatchObject({ ordinal: 0, decidesNext: true });
+    expect(second).toMatchObject({ ordinal: 1, decidesNext: true });
+    expect(inMap.map((call) => [call.ordinal, call.decidesNext])).toEqual([
+      [2, undefined],
+      [3, undefined],
+    ]);
+    expect(orchestrator.callsOf(executionId, 'advance')).toHaveLength(2);
+    expect(description.status).toBe('SUCCEEDED');
+  });
+
+  it.each([
+    ['skipped', { skipped: true }],
+    ['timed out', { timedOut: true }],
+    ['completed without a decision', { activityStatus: 'Succeeded' }],
+    ['empty', {}],
+  ])('sends a single step answered %s to Advance, never to Finished', async (_name, output) => {
+    // Arrange
+    const executionId = await start((call) => (call < 2 ? run(step(call)) : finished));
+    const [call] = await enqueued(executionId, 1);
+
+    // Act
+    await succeed(call?.taskToken, output);
+    const [, next] = await enqueued(executionId, 2);
+
+    // Assert: Advance decided again, and its answer ran.
+    expect(orchestrator.callsOf(executionId, 'advance')).toHaveLength(2);
+    expect(next?.ordinal).toBe(1);
+    await succeed(next?.taskToken);
+    expect((await finalState(executionId)).status).toBe('SUCCEEDED');
+    expect(orchestrator.callsOf(executionId, 'advance')).toHaveLength(3);
+  });
+
   it('reports a SendTaskFailure to stepFailed with its error and cause', async () => {
     // Arrange
     const executionId = await start((call) => (call === 0 ? run(step(3)) : finished));

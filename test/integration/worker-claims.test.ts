@@ -61,14 +61,14 @@ describe('WorkerService claims on DynamoDB Local', () => {
       },
     }) as TestStores['executions'];
     const wakeUps = new WakeUps({ executions: flaky, workflow });
-    const deadlines = new Orchestrator({ executions: flaky, tasks: stores.tasks, workflow, wakeUps });
+    const orchestrator = new Orchestrator({ executions: flaky, tasks: stores.tasks, workflow, wakeUps });
     return new WorkerService({
       executions: flaky,
       tasks: stores.tasks,
       workers: stores.workers,
       workflow,
       heartbeatTimeoutSeconds: 30,
-      deadlines,
+      orchestrator,
     });
   }
 

@@ -32,6 +32,7 @@ import {
   queryAll,
   transactNamed,
   withConflictRetry,
+  writeNamed,
 } from './client.js';
 import {
   cellCounterIds,
@@ -333,18 +334,14 @@ export class DynamoExecutionStore implements ExecutionStore {
             ...cellCounterIds(next, randomShard()).map((id) => this.counterUpdate(id, 1)),
           ].map((item) => ({ name: 'counter' as const, item }))),
     ];
-    try {
-      await transactNamed(this.client, named);
-      return next;
-    } catch (error) {
-      const failed = failedItems(error, named);
-      // An execution from before the cells, not backfilled yet: count it in, then move it.
-      if (failed?.includes('execution') && (await countIntoCell(this.client, this.tables, execution.id))) {
-        return this.transition(execution, from, patch);
-      }
-      if (failed?.length) return undefined;
-      throw error;
+    // A move of currentStepIndex alone is the execution's item only: one UpdateItem (see writeNamed).
+    const failed = await writeNamed(this.client, named);
+    if (failed.length === 0) return next;
+    // An execution from before the cells, not backfilled yet: count it in, then move it.
+    if (failed.includes('execution') && (await countIntoCell(this.client, this.tables, execution.id))) {
+      return this.transition(execution, from, patch);
     }
+    return undefined;
   }
 
   async forget(execution: Execution, inCell: boolean): Promise<void> {

@@ -91,14 +91,14 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     }
   }
 
-  async replaceToken(taskId: string, taskToken: string): Promise<void> {
+  async replaceToken(taskId: string, taskToken: string, decidesNext: boolean): Promise<void> {
     await this.client.send(
       new UpdateCommand({
         TableName: this.tables.workerTasks,
         Key: { taskId },
-        UpdateExpression: 'SET taskToken = :token',
+        UpdateExpression: 'SET taskToken = :token, decidesNext = :decides',
         ConditionExpression: 'attribute_exists(taskId)',
-        ExpressionAttributeValues: { ':token': taskToken },
+        ExpressionAttributeValues: { ':token': taskToken, ':decides': decidesNext },
       }),
     );
   }

@@ -47,10 +47,11 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
     return true;
   }
 
-  async replaceToken(taskId: string, taskToken: string): Promise<void> {
+  async replaceToken(taskId: string, taskToken: string, decidesNext: boolean): Promise<void> {
     const task = this.db.tasks.get(taskId);
     if (!task) throw new ConditionalCheckFailed('The conditional request failed');
     task.taskToken = taskToken;
+    task.decidesNext = decidesNext;
   }
 
   async queuedIn(pool: string, limit: number): Promise<string[]> {
