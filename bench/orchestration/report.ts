@@ -198,6 +198,14 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
   log(
     `  wall time ${(b.wallMs / 1000).toFixed(1)} s (first run request → last execution finished): ${fmt(b.window.steps / (b.wallMs / 1000), 1)} steps/s, ${fmt(EXECUTIONS / (b.wallMs / 1000), 1)} executions/s`,
   );
+  const perStep = (cpuMs: number) => trim(cpuMs / b.window.steps);
+  log(
+    `  CPU per step: ${Object.entries(b.cpu.cpuMs)
+      .map(([name, cpuMs]) => `${name} ${perStep(cpuMs)} ms`)
+      .join(
+        ', ',
+      )} (/proc/<pid>/stat over the run); event loop utilisation ${b.cpu.eventLoopUtilisation.toFixed(2)}, delay p50 ${ms(b.cpu.delayP50Ms)} ms, p99 ${ms(b.cpu.delayP99Ms)} ms`,
+  );
   log(
     `  execution queued → completed: p50 ${ms(exec.p50)} ms, p99 ${ms(exec.p99)} ms; POST /run: p50 ${ms(runs.p50)} ms, p99 ${ms(runs.p99)} ms`,
   );

@@ -1,3 +1,4 @@
+import { type CpuWindow, cpuWindow } from '../cpu.js';
 import { sleep } from '../measure.js';
 import type { PhaseContext } from './progress.js';
 import { MIX, shapeOf } from './schedules.js';
@@ -10,6 +11,8 @@ import { answeredStatus, BenchWorker, type ClaimedTask } from './worker.js';
 export interface ThroughputResult {
   window: Window;
   wallMs: number;
+  /** CPU of this process and of DynamoDB Local over the run, and this process's event loop. */
+  cpu: CpuWindow;
   runCalls: number[];
   executionMs: number[];
   claimCalls: number;
@@ -92,6 +95,7 @@ export async function throughputPhase(
 
   stack.proxy.take();
   meter.take();
+  const cpu = cpuWindow({ node: process.pid, dynamodb: stack.dynamoPid });
   const started = performance.now();
   const { done, arm } = progress.all(executionIds);
   const loops = Array.from({ length: WORKER_LOOPS }, (_, n) => loop(n));
@@ -123,6 +127,7 @@ export async function throughputPhase(
   const outcome = await Promise.race([done.then(() => 'done' as const), timeout]);
   clearTimeout(timer);
   const wallMs = performance.now() - started;
+  const cpuUsed = cpu.end();
   const window: Window = {
     label: `(b) ${EXECUTIONS} executions, ${WORKER_LOOPS} workers`,
     calls: stack.proxy.take(),
@@ -206,6 +211,7 @@ export async function throughputPhase(
   return {
     window,
     wallMs,
+    cpu: cpuUsed,
     runCalls,
     executionMs,
     claimCalls: counters.claimCalls,
