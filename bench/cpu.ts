@@ -11,7 +11,8 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 const TICK_MS = 10;
 
 /** CPU ms used by a process so far (user + system), undefined where /proc cannot tell (not Linux, gone). */
-export function processCpuMs(pid: number): number | undefined {
+export function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) is in parentheses and may hold spaces: count fields after its end.
@@ -36,10 +37,7 @@ export interface CpuWindow {
 
 /** Starts measuring the named processes; `end()` answers what they used since. */
 export function cpuWindow(pids: Record<string, number | undefined>): { end(): CpuWindow } {
-  const read = () =>
-    Object.fromEntries(
-      Object.entries(pids).map(([name, pid]) => [name, pid === undefined ? undefined : processCpuMs(pid)]),
-    );
+  const read = () => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuMs(pid)]));
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
   const before = read();

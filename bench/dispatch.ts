@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
@@ -9,6 +8,7 @@ import { DEFAULT_DISPATCHER_SETTINGS, type DispatchReport } from '../core/servic
 import { createServices } from '../core/services/index.js';
 import { type DynamoConnection, type DynamoDbLocal, startDynamoDbLocal } from '../local/dynamodb-local.js';
 import { ensureTables, localTableNames } from '../local/tables.js';
+import { processCpuMs } from './cpu.js';
 import { type DynamoCall, startCountingProxy } from './dynamo-proxy.js';
 import { fmt, log, percentile, trim } from './measure.js';
 
@@ -40,18 +40,6 @@ const FIRE_TIME = Date.parse('2026-12-01T06:00:00.000Z');
 const SEED_CONCURRENCY = 16;
 /** Minutes of ticks before giving up: only a machine far slower than this one needs more than 3. */
 const MAX_TICKS = 10;
-
-/** CPU time (ms) a process has used, from /proc (Linux); undefined elsewhere or when it is gone. */
-function processCpuMs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    // Fields 14 and 15 (utime, stime) in clock ticks, 100 a second on Linux; the name (2) may hold spaces.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The real clock, shifted: `at(t)` makes it read `t` now, and it runs on from there. */
 class ShiftedClock implements Clock {
@@ -163,7 +151,7 @@ export async function runDispatchBench(): Promise<boolean> {
   const dynamo = await startDynamoDbLocal();
   const proxy =
     process.env.BENCH_DISPATCH_PROXY === 'off'
-      ? { endpoint: dynamo.connection.endpoint, take: () => [], stop: async () => undefined }
+      ? { endpoint: dynamo.connection.endpoint, take: async () => [], stop: async () => undefined }
       : await startCountingProxy(dynamo.connection.endpoint);
   let ok = true;
   try {
@@ -184,7 +172,7 @@ async function measure(
   const { services, clock, workflow, ids, seedSeconds } = await seed(dynamo, proxy.endpoint, size);
   log();
   log(`### ${fmt(size)} due schedules (seeded through ScheduleService.create in ${fmt(seedSeconds, 1)} s)`);
-  proxy.take();
+  await proxy.take();
 
   // The tick starts exactly at the fire time; a tick that leaves some for later is followed, as
   // EventBridge would, by the next minute's.
@@ -205,7 +193,7 @@ async function measure(
   const totalMs = performance.now() - began;
   const cpu = process.cpuUsage(cpuBefore);
   const jvmAfter = processCpuMs(local.pid);
-  const calls = proxy.take();
+  const calls = await proxy.take();
 
   const lags = ticks.flatMap((t) => t.report.lagsMs).sort((a, b) => a - b);
   const started = ticks.reduce((n, t) => n + t.report.started, 0);

@@ -51,7 +51,7 @@ export async function startBenchStack(
       tablePrefix,
     });
     const counting = proxy;
-    counting.take();
+    await counting.take();
     return {
       // The API listens on 127.0.0.1; skip the name lookup of "localhost" on new connections.
       apiUrl: stack.apiUrl.replace('//localhost:', '//127.0.0.1:'),

@@ -37,7 +37,7 @@ export async function runOrchestrationBench(): Promise<boolean> {
     `Orchestration benchmark: ${HANDOFFS} hand-offs; ${EXECUTIONS} executions × ${mix.steps} steps (${mix.stages} stages: steps 1–3 in parallel, then 4, then 5) with ${WORKER_LOOPS} worker loops claiming up to ${MAX_TASKS} tasks`,
   );
   log(
-    `Node ${process.version}, ${cpus().length} CPU(s); one process: local API Gateway, handlers, local Step Functions (hold 1 s, heartbeat 120 s, reconciler off), workers; DynamoDB Local in memory behind the counting proxy`,
+    `Node ${process.version}, ${cpus().length} CPU(s); one process: local API Gateway, handlers, local Step Functions (hold 1 s, heartbeat 120 s, reconciler off); (b)'s worker loops in a child process (workers on other machines); DynamoDB Local in memory behind the counting proxy (a child process too: the bench's meter)`,
   );
   const stack = await startBenchStack({ waitSeconds: 1, tablePrefix: 'bench-orch', logWrites: true });
   let problems: string[] = [];
@@ -66,7 +66,8 @@ export async function runOrchestrationBench(): Promise<boolean> {
     log(`(b) done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
 
     const replayStarted = performance.now();
-    const replay = await replayWriteUnits(stack.dynamo, stack.proxy.writeLog(), 'bench-orch');
+    const writeLog = await stack.proxy.writeLog();
+    const replay = await replayWriteUnits(stack.dynamo, writeLog, 'bench-orch');
     const replayMs = performance.now() - replayStarted;
 
     printOrchestrationReport({
@@ -75,7 +76,7 @@ export async function runOrchestrationBench(): Promise<boolean> {
       problems,
       replay,
       replayMs,
-      loggedWrites: stack.proxy.writeLog().length,
+      loggedWrites: writeLog.length,
     });
     if (replay.check.different > 0) {
       problems.push(`the write replay rebuilt ${replay.check.different} item(s) differently`);
