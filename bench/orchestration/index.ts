@@ -20,8 +20,9 @@ import { throughputPhase } from './throughput.js';
  *      step's completion is reported; measured from the complete call returning to the claim returning
  *      the next step.
  *   b. Throughput and correctness: BENCH_EXECUTIONS executions × 5 steps (steps 2 and 3 parallel with
- *      step 1) run to completion by BENCH_WORKERS concurrent worker loops; every execution, step, claim
- *      and completion is checked: any loss or duplicate fails the process.
+ *      step 1) run to completion by BENCH_WORKERS concurrent worker loops (in a child process:
+ *      worker-loops.ts); every execution, step, claim and completion is checked: any loss or duplicate
+ *      fails the process. CPU per step of each process (cpu.ts) says what bounds the rate.
  *   c. Per step: DynamoDB requests, RRU and WRU (AWS rules, see write-units.ts), Lambda invocations and
  *      Step Functions state transitions (computed from the ASL, cross-checked against the orchestrator
  *      invocations counted through middy, see lambdas.ts).

@@ -8,6 +8,12 @@ import { spawnLoops } from './worker-loops.js';
 
 // ---- Phase b: throughput and correctness ------------------------------------------------------------------
 
+/**
+ * The processes whose CPU is the service's own: this one (local API Gateway, handlers, local Step
+ * Functions and SQS) and DynamoDB Local. The others are the bench's: its meter and its workers.
+ */
+export const SERVICE_PROCESSES = ['Node', 'DynamoDB Local'] as const;
+
 export interface ThroughputResult {
   window: Window;
   wallMs: number;
@@ -38,8 +44,8 @@ export async function throughputPhase(
   await stack.proxy.take();
   meter.take();
   const cpu = cpuWindow({
-    service: process.pid,
-    'DynamoDB Local': stack.dynamoPid,
+    [SERVICE_PROCESSES[0]]: process.pid,
+    [SERVICE_PROCESSES[1]]: stack.dynamoPid,
     'worker loops': loops.pid,
     'counting proxy': stack.proxy.pid,
   });
