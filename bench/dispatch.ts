@@ -223,7 +223,7 @@ async function measure(
   const proxyMs =
     proxyBefore !== undefined && proxyAfter !== undefined ? proxyAfter - proxyBefore : undefined;
   log(
-    `CPU per fire: Node (dispatcher + SDK) ${fmt(cpuMs / fires, 2)} ms, DynamoDB Local's JVM ${jvmMs === undefined ? 'n/a' : `${fmt(jvmMs / fires, 2)} ms`}${proxyMs === undefined ? '' : `, the counting proxy (not counted below) ${fmt(proxyMs / fires, 2)} ms`}; together ${jvmMs === undefined ? 'n/a' : `${fmt((cpuMs + jvmMs) / totalMs, 2)} of the ${cpus().length} cores over the dispatch`}`,
+    `CPU per fire: Node (dispatcher + SDK) ${fmt(cpuMs / fires, 2)} ms, DynamoDB Local's JVM ${jvmMs === undefined ? 'n/a' : `${fmt(jvmMs / fires, 2)} ms`}${proxyMs === undefined ? '' : `, the counting proxy (not in the total) ${fmt(proxyMs / fires, 2)} ms`}; Node and JVM together ${jvmMs === undefined ? 'n/a' : `${fmt((cpuMs + jvmMs) / totalMs, 2)} of the ${cpus().length} cores over the dispatch`}`,
   );
 
   // Exactly once: one execution per schedule, every schedule moved on, one StartExecution each.
