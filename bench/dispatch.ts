@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDocumentClient } from '../core/adapters/dynamodb/client.js';
@@ -9,6 +8,7 @@ import { DEFAULT_DISPATCHER_SETTINGS, type DispatchReport } from '../core/servic
 import { createServices } from '../core/services/index.js';
 import { type DynamoConnection, type DynamoDbLocal, startDynamoDbLocal } from '../local/dynamodb-local.js';
 import { ensureTables, localTableNames } from '../local/tables.js';
+import { processCpuMs } from './cpu.js';
 import { type DynamoCall, startCountingProxy } from './dynamo-proxy.js';
 import { fmt, log, percentile, trim } from './measure.js';
 
@@ -43,18 +43,6 @@ const FIRE_TIME = Date.parse('2026-12-01T06:00:00.000Z');
 const SEED_CONCURRENCY = 16;
 /** Minutes of ticks before giving up: only a machine far slower than this one needs more than 3. */
 const MAX_TICKS = 10;
-
-/** CPU time (ms) a process has used, from /proc (Linux); undefined elsewhere or when it is gone. */
-function processCpuMs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    // Fields 14 and 15 (utime, stime) in clock ticks, 100 a second on Linux; the name (2) may hold spaces.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The real clock, shifted: `at(t)` makes it read `t` now, and it runs on from there. */
 class ShiftedClock implements Clock {
@@ -166,7 +154,12 @@ export async function runDispatchBench(): Promise<boolean> {
   const dynamo = await startDynamoDbLocal();
   const proxy =
     process.env.BENCH_DISPATCH_PROXY === 'off'
-      ? { endpoint: dynamo.connection.endpoint, take: () => [], stop: async () => undefined }
+      ? {
+          endpoint: dynamo.connection.endpoint,
+          pid: undefined,
+          take: async () => [],
+          stop: async () => undefined,
+        }
       : await startCountingProxy(dynamo.connection.endpoint);
   let ok = true;
   try {
@@ -180,14 +173,14 @@ export async function runDispatchBench(): Promise<boolean> {
 
 async function measure(
   local: DynamoDbLocal,
-  proxy: Pick<Awaited<ReturnType<typeof startCountingProxy>>, 'endpoint' | 'take'>,
+  proxy: Pick<Awaited<ReturnType<typeof startCountingProxy>>, 'endpoint' | 'pid' | 'take'>,
   size: number,
 ): Promise<boolean> {
   const dynamo = local.connection;
   const { services, clock, workflow, ids, seedSeconds } = await seed(dynamo, proxy.endpoint, size);
   log();
   log(`### ${fmt(size)} due schedules (seeded through ScheduleService.create in ${fmt(seedSeconds, 1)} s)`);
-  proxy.take();
+  await proxy.take();
 
   // The tick starts exactly at the fire time; a tick that leaves some for later is followed, as
   // EventBridge would, by the next minute's.
@@ -195,6 +188,7 @@ async function measure(
   const ticks: { report: DispatchReport; ms: number }[] = [];
   const cpuBefore = process.cpuUsage();
   const jvmBefore = processCpuMs(local.pid);
+  const proxyBefore = processCpuMs(proxy.pid);
   const began = performance.now();
   for (let minute = 0; minute < MAX_TICKS; minute++) {
     if (minute > 0) clock.at(FIRE_TIME + minute * 60_000);
@@ -208,7 +202,8 @@ async function measure(
   const totalMs = performance.now() - began;
   const cpu = process.cpuUsage(cpuBefore);
   const jvmAfter = processCpuMs(local.pid);
-  const calls = proxy.take();
+  const proxyAfter = processCpuMs(proxy.pid);
+  const calls = await proxy.take();
 
   const lags = ticks.flatMap((t) => t.report.lagsMs).sort((a, b) => a - b);
   const started = ticks.reduce((n, t) => n + t.report.started, 0);
@@ -227,8 +222,11 @@ async function measure(
   const cpuMs = (cpu.user + cpu.system) / 1000;
   const fires = Math.max(started, 1);
   const jvmMs = jvmBefore !== undefined && jvmAfter !== undefined ? jvmAfter - jvmBefore : undefined;
+  // The counting proxy runs in a process of its own (the bench's meter, not the dispatcher).
+  const proxyMs =
+    proxyBefore !== undefined && proxyAfter !== undefined ? proxyAfter - proxyBefore : undefined;
   log(
-    `CPU per fire: Node (dispatcher + SDK${proxy.endpoint === dynamo.endpoint ? '' : ' + counting proxy'}) ${fmt(cpuMs / fires, 2)} ms, DynamoDB Local's JVM ${jvmMs === undefined ? 'n/a' : `${fmt(jvmMs / fires, 2)} ms`}; together ${jvmMs === undefined ? 'n/a' : `${fmt((cpuMs + jvmMs) / totalMs, 2)} of the ${cpus().length} cores over the dispatch`}`,
+    `CPU per fire: Node (dispatcher + SDK) ${fmt(cpuMs / fires, 2)} ms, DynamoDB Local's JVM ${jvmMs === undefined ? 'n/a' : `${fmt(jvmMs / fires, 2)} ms`}${proxyMs === undefined ? '' : `, the counting proxy (not in the total) ${fmt(proxyMs / fires, 2)} ms`}; Node and JVM together ${jvmMs === undefined ? 'n/a' : `${fmt((cpuMs + jvmMs) / totalMs, 2)} of the ${cpus().length} cores over the dispatch`}`,
   );
 
   // Exactly once: one execution per schedule, every schedule moved on, one StartExecution each.

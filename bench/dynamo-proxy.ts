@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { Agent, createServer, request, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { closeServer, listenOnLoopback, readBody } from '../local/http.js';
 
 /**
@@ -16,6 +18,12 @@ import { closeServer, listenOnLoopback, readBody } from '../local/http.js';
  * Caveat: DynamoDB Local's capacity for TransactWriteItems is not AWS's (it reports 4× the sum of the
  * *distinct* item sizes per table: 1, 2 or 3 small items all report 4 WCU where AWS charges 2, 4, 6), so
  * write capacity is re-derived by replaying the writes one by one (write-units.ts).
+ *
+ * The proxy is the bench's meter, not the service: it runs in a child process of its own
+ * (dynamo-proxy-process.ts), so its parsing and its second HTTP hop do not take CPU from the event loop
+ * of the handlers it measures (its CPU is reported apart). Its records come over IPC: `take()` is
+ * answered after every call whose answer the caller has already received (the child records a call
+ * before it relays the answer), so a take after an API call has all of that call's requests.
  */
 
 /** Operations that take `ReturnConsumedCapacity`. */
@@ -61,12 +69,22 @@ export interface LoggedWrite {
 
 export interface CountingProxy {
   readonly endpoint: string;
+  /** The proxy's process, for its CPU time (cpu.ts). */
+  readonly pid: number | undefined;
   /** Calls recorded since the last `take()`, in the order their answers arrived; resets the record. */
-  take(): DynamoCall[];
+  take(): Promise<DynamoCall[]>;
   /**
    * Every successful write since the proxy started, in the order the answers arrived (kept only with
    * `{ logWrites: true }`): enough to replay the tables' history elsewhere (see write-units.ts).
    */
+  writeLog(): Promise<readonly LoggedWrite[]>;
+  stop(): Promise<void>;
+}
+
+/** The proxy server itself, in the process that runs it (dynamo-proxy-process.ts). */
+export interface ProxyServer {
+  readonly endpoint: string;
+  take(): DynamoCall[];
   writeLog(): readonly LoggedWrite[];
   stop(): Promise<void>;
 }
@@ -99,10 +117,13 @@ function errorOf(status: number, answer: Json): string | undefined {
   return type.slice(type.indexOf('#') + 1);
 }
 
-export async function startCountingProxy(
-  upstream: string,
-  options: { logWrites?: boolean } = {},
-): Promise<CountingProxy> {
+export interface ProxyOptions {
+  /** Keep every successful write (for write-units.ts). */
+  logWrites?: boolean;
+}
+
+/** Runs the proxy server in this process (the child's side; the bench uses {@link startCountingProxy}). */
+export async function serveCountingProxy(upstream: string, options: ProxyOptions = {}): Promise<ProxyServer> {
   const target = new URL(upstream);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   let calls: DynamoCall[] = [];
@@ -185,6 +206,64 @@ export async function startCountingProxy(
     stop: async () => {
       await closeServer(server);
       agent.destroy();
+    },
+  };
+}
+
+/** Messages between {@link startCountingProxy} and dynamo-proxy-process.ts. */
+export type ToProxy =
+  | { type: 'start'; upstream: string; options: ProxyOptions }
+  | { type: 'take' | 'writeLog'; id: number };
+export type FromProxy =
+  | { type: 'listening'; endpoint: string }
+  | { type: 'take'; id: number; calls: DynamoCall[] }
+  | { type: 'writeLog'; id: number; writes: LoggedWrite[] };
+
+const ENTRY = fileURLToPath(new URL('./dynamo-proxy-process.ts', import.meta.url));
+
+/** The counting proxy in front of `upstream`, in a child process (same Node, same tsx loader). */
+export async function startCountingProxy(
+  upstream: string,
+  options: ProxyOptions = {},
+): Promise<CountingProxy> {
+  const child = spawn(process.execPath, [...process.execArgv, ENTRY], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pending = new Map<number, (message: FromProxy) => void>();
+  let listening: ((endpoint: string) => void) | undefined;
+  child.on('message', (message: FromProxy) => {
+    if (message.type === 'listening') listening?.(message.endpoint);
+    else pending.get(message.id)?.(message);
+    if (message.type !== 'listening') pending.delete(message.id);
+  });
+  let ids = 0;
+  const ask = (type: 'take' | 'writeLog') =>
+    new Promise<FromProxy>((resolve, reject) => {
+      if (!child.connected) return reject(new Error('the counting proxy has exited'));
+      const id = ids++;
+      pending.set(id, resolve);
+      child.send({ type, id } satisfies ToProxy);
+    });
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    listening = resolve;
+    child.once('exit', (code) => reject(new Error(`the counting proxy exited (${code})`)));
+    child.send({ type: 'start', upstream, options } satisfies ToProxy);
+  });
+  return {
+    endpoint,
+    pid: child.pid,
+    take: async () => {
+      const answer = await ask('take');
+      return answer.type === 'take' ? answer.calls : [];
+    },
+    writeLog: async () => {
+      const answer = await ask('writeLog');
+      return answer.type === 'writeLog' ? answer.writes : [];
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
     },
   };
 }

@@ -55,12 +55,12 @@ export function apiClient(
 ): Client {
   return {
     async get(path) {
-      proxy.take();
+      await proxy.take();
       const started = performance.now();
       const response = await fetch(`${apiUrl}${path}`, { headers: { 'x-api-key': apiKey } });
       const text = await response.text();
       const ms = performance.now() - started;
-      const calls = proxy.take();
+      const calls = await proxy.take();
       if (response.status !== 200) throw new Error(`GET ${path} answered ${response.status}: ${text}`);
       const byAuthorizer = (call: DynamoCall) => call.tables.length === 1 && call.tables[0] === apiKeysTable;
       return {

@@ -117,7 +117,7 @@ async function proxyOverhead(stack: BenchStack): Promise<{ direct: number; proxi
   }
   direct.destroy();
   proxied.destroy();
-  stack.proxy.take();
+  await stack.proxy.take();
   const median = (values: number[]) =>
     percentile(
       values.sort((a, b) => a - b),
@@ -294,7 +294,7 @@ async function reads(began: number) {
         for (const scenario of scenarios(size, schedules[0] as Schedule, hotCount)) {
           await exercise(client, scenario, GLOBAL_WARMUP);
         }
-        stack.proxy.take();
+        await stack.proxy.take();
       }
       for (const scenario of scenarios(size, schedules[0] as Schedule, hotCount)) {
         results.push(await runScenario(client, scenario, WARMUP, REQUESTS));

@@ -19,6 +19,8 @@ export interface BenchStack {
   readonly adminApiKey: string;
   /** DynamoDB Local itself, for seeding (and replaying) without going through the proxy. */
   readonly dynamo: DynamoConnection;
+  /** DynamoDB Local's JVM, for its CPU time (cpu.ts). */
+  readonly dynamoPid: number | undefined;
   readonly proxy: CountingProxy;
   readonly tables: TableNames;
   stop(): Promise<void>;
@@ -49,12 +51,13 @@ export async function startBenchStack(
       tablePrefix,
     });
     const counting = proxy;
-    counting.take();
+    await counting.take();
     return {
       // The API listens on 127.0.0.1; skip the name lookup of "localhost" on new connections.
       apiUrl: stack.apiUrl.replace('//localhost:', '//127.0.0.1:'),
       adminApiKey: stack.adminApiKey,
       dynamo: dynamo.connection,
+      dynamoPid: dynamo.pid,
       proxy: counting,
       tables: localTableNames(tablePrefix),
       stop: async () => {

@@ -19,7 +19,7 @@ import {
 import { PageTokens } from '../core/paging.js';
 import { createServices, type Services } from '../core/services/index.js';
 import { logger } from './logger.js';
-import { tracer } from './tracer.js';
+import { traced } from './tracer.js';
 
 const ENV = WORKFLOW_ENV;
 
@@ -43,17 +43,14 @@ let services: Services | undefined;
 /** Services built once per Lambda environment (module scope outlives invocations), on first use. */
 export function getServices(): Services {
   // Every SDK client is traced: each DynamoDB, Step Functions and EventBridge call is a subsegment.
-  services ??= createServices(tracer.captureAWSv3Client(createDocumentClient()), tableNamesFromEnv(), {
+  services ??= createServices(traced(createDocumentClient()), tableNamesFromEnv(), {
     workflow: new StepFunctionsWorkflow(
       required(process.env, ENV.stateMachineArn, 'the state machine ARN'),
-      tracer.captureAWSv3Client(new SFNClient({})),
+      traced(new SFNClient({})),
     ),
     settings: settingsFromEnv(),
     retentionSeconds: retentionFromEnv(),
-    events: new EventBridgePublisher(
-      tracer.captureAWSv3Client(new EventBridgeClient({})),
-      process.env[ENV.eventBusName],
-    ),
+    events: new EventBridgePublisher(traced(new EventBridgeClient({})), process.env[ENV.eventBusName]),
     onStartFailure: (executionId, error) =>
       logger.warn('State machine not started; the reconciler will retry', { executionId, error }),
     signals: signalsFromEnv(),
@@ -80,7 +77,7 @@ export function getServices(): Services {
 /** The wake-up queues, for the functions given their prefix (those that queue or claim tasks). */
 function signalsFromEnv(): SqsQueueSignals | undefined {
   const prefix = process.env[SIGNAL_ENV.queuePrefix];
-  return prefix ? new SqsQueueSignals(tracer.captureAWSv3Client(new SQSClient({})), prefix) : undefined;
+  return prefix ? new SqsQueueSignals(traced(new SQSClient({})), prefix) : undefined;
 }
 
 let userTokens: UserTokenVerifier | null | undefined;

@@ -27,8 +27,8 @@ export function withPowertools<TEvent, TResult>(
   handler: (event: TEvent, context: Context) => Promise<TResult>,
   options: PowertoolsOptions = {},
 ) {
-  const wrapped = middy(handler)
-    .use(captureLambdaHandler(tracer, TRACE_OPTIONS))
-    .use(injectLambdaContext(logger, { resetKeys: true }));
+  const wrapped = middy(handler);
+  if (tracer) wrapped.use(captureLambdaHandler(tracer, TRACE_OPTIONS));
+  wrapped.use(injectLambdaContext(logger, { resetKeys: true }));
   return options.metrics ? wrapped.use(logMetrics(options.metrics)) : wrapped;
 }

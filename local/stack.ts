@@ -157,6 +157,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       // EMF lines on the terminal every minute help nobody locally; CloudWatch is where they count.
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+      // No X-Ray daemon here, so nothing to trace: without a tracer the X-Ray SDK is not even loaded
+      // (see functions/tracer.ts).
+      POWERTOOLS_TRACE_ENABLED: process.env.POWERTOOLS_TRACE_ENABLED ?? 'false',
     });
     if (options.retentionSeconds !== undefined) {
       process.env[WORKFLOW_ENV.retentionSeconds] = String(options.retentionSeconds);

@@ -23,12 +23,12 @@ export interface Probe {
 }
 
 async function probe(stack: BenchStack, meter: LambdaMeter, action: () => Promise<unknown>): Promise<Probe> {
-  stack.proxy.take();
+  await stack.proxy.take();
   meter.take();
   const started = performance.now();
   await action();
   const ms = performance.now() - started;
-  return { calls: stack.proxy.take(), invocations: meter.take(), ms };
+  return { calls: await stack.proxy.take(), invocations: meter.take(), ms };
 }
 
 // ---- Phase a: hand-off latency ------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ export async function handoffPhase(context: PhaseContext, scheduleId: string): P
     fromCompleteCall: [],
     firstClaims: [],
   };
-  stack.proxy.take();
+  await stack.proxy.take();
   meter.take();
   const nextRandom = random(7);
   for (let e = 0; e < executions; e++) {
@@ -148,7 +148,7 @@ export async function handoffPhase(context: PhaseContext, scheduleId: string): P
   // The last poll before the next phase is not part of it.
   const window: Window = {
     label: `(a) ${executions} sequential executions`,
-    calls: stack.proxy.take(),
+    calls: await stack.proxy.take(),
     invocations: meter.take(),
     steps: executions * steps,
     executions,

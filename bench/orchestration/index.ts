@@ -21,8 +21,9 @@ import { throughputPhase } from './throughput.js';
  *      step's completion is reported; measured from the complete call returning to the claim returning
  *      the next step.
  *   b. Throughput and correctness: BENCH_EXECUTIONS executions × 5 steps (steps 2 and 3 parallel with
- *      step 1) run to completion by BENCH_WORKERS concurrent worker loops; every execution, step, claim
- *      and completion is checked: any loss or duplicate fails the process.
+ *      step 1) run to completion by BENCH_WORKERS concurrent worker loops (in a child process:
+ *      worker-loops.ts); every execution, step, claim and completion is checked: any loss or duplicate
+ *      fails the process. CPU per step of each process (cpu.ts) says what bounds the rate.
  *   c. Per step: DynamoDB requests, RRU and WRU (AWS rules, see write-units.ts), Lambda invocations and
  *      Step Functions state transitions (computed from the ASL, cross-checked against the orchestrator
  *      invocations counted through middy, see lambdas.ts).
@@ -38,7 +39,7 @@ export async function runOrchestrationBench(): Promise<boolean> {
     `Orchestration benchmark: ${HANDOFFS} hand-offs; ${EXECUTIONS} executions × ${mix.steps} steps (${mix.stages} stages: steps 1–3 in parallel, then 4, then 5) with ${WORKER_LOOPS} worker loops claiming up to ${MAX_TASKS} tasks`,
   );
   log(
-    `Node ${process.version}, ${cpus().length} CPU(s); one process: local API Gateway, handlers, local Step Functions (hold 1 s, heartbeat 120 s, reconciler off), workers; DynamoDB Local in memory behind the counting proxy`,
+    `Node ${process.version}, ${cpus().length} CPU(s); one process: local API Gateway, handlers, local Step Functions (hold 1 s, heartbeat 120 s, reconciler off); (b)'s worker loops in a child process (workers on other machines); DynamoDB Local in memory behind the counting proxy (a child process too: the bench's meter)`,
   );
   const stack = await startBenchStack({ waitSeconds: 1, tablePrefix: 'bench-orch', logWrites: true });
   let problems: string[] = [];
@@ -68,7 +69,8 @@ export async function runOrchestrationBench(): Promise<boolean> {
     log(`(b) done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
 
     const replayStarted = performance.now();
-    const replay = await replayWriteUnits(stack.dynamo, stack.proxy.writeLog(), 'bench-orch');
+    const writeLog = await stack.proxy.writeLog();
+    const replay = await replayWriteUnits(stack.dynamo, writeLog, 'bench-orch');
     const replayMs = performance.now() - replayStarted;
 
     printOrchestrationReport({
@@ -77,7 +79,7 @@ export async function runOrchestrationBench(): Promise<boolean> {
       problems,
       replay,
       replayMs,
-      loggedWrites: stack.proxy.writeLog().length,
+      loggedWrites: writeLog.length,
     });
     if (replay.check.different > 0) {
       problems.push(`the write replay rebuilt ${replay.check.different} item(s) differently`);

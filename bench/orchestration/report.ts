@@ -1,4 +1,4 @@
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { CLAIMS_FUNCTION_MEMORY_MB } from '../../lib/function-memory.js';
 import type { DynamoCall } from '../dynamo-proxy.js';
 import type { Invocation } from '../lambdas.js';
@@ -17,7 +17,7 @@ import {
   THROUGHPUT_WAIT_SECONDS,
   WORKER_LOOPS,
 } from './settings.js';
-import type { ThroughputResult } from './throughput.js';
+import { SERVICE_PROCESSES, type ThroughputResult } from './throughput.js';
 import {
   groupBy,
   type PerStep,
@@ -199,6 +199,24 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
   const runs = stats(b.runCalls);
   log(
     `  wall time ${(b.wallMs / 1000).toFixed(1)} s (first run request → last execution finished): ${fmt(b.window.steps / (b.wallMs / 1000), 1)} steps/s, ${fmt(EXECUTIONS / (b.wallMs / 1000), 1)} executions/s`,
+  );
+  const perStep = (cpuMs: number) => trim(cpuMs / b.window.steps);
+  const processes = Object.entries(b.cpu.cpuMs);
+  const own = processes.filter(([name]) => (SERVICE_PROCESSES as readonly string[]).includes(name));
+  const bench = processes.filter(([name]) => !(SERVICE_PROCESSES as readonly string[]).includes(name));
+  const list = (entries: [string, number][]) =>
+    entries.map(([name, cpuMs]) => `${name} ${perStep(cpuMs)} ms`).join(' + ');
+  const total = (entries: [string, number][]) => sum(entries.map(([, cpuMs]) => cpuMs)) / b.window.steps;
+  // What the cores allow if nothing else ran: every process's CPU per step against all the cores.
+  const atMost = (msPerStep: number) => fmt((cpus().length * 1000) / msPerStep, 0);
+  log(
+    `  CPU per step (/proc/<pid>/stat over the run): the service, ${list(own)} = ${trim(total(own))} ms (at most ${atMost(total(own))} steps/s on ${cpus().length} idle cores);`,
+  );
+  log(
+    `    the bench's ${list(bench)} (child processes); all together ${trim(total(processes))} ms (at most ${atMost(total(processes))} steps/s)`,
+  );
+  log(
+    `  the service's event loop: utilisation ${b.cpu.eventLoopUtilisation.toFixed(2)}, delay p50 ${ms(b.cpu.delayP50Ms)} ms, p99 ${ms(b.cpu.delayP99Ms)} ms`,
   );
   log(
     `  execution queued → completed: p50 ${ms(exec.p50)} ms, p99 ${ms(exec.p99)} ms; POST /run: p50 ${ms(runs.p50)} ms, p99 ${ms(runs.p99)} ms`,

@@ -1,15 +1,24 @@
+import { type CpuWindow, cpuWindow } from '../cpu.js';
 import { sleep } from '../measure.js';
 import type { PhaseContext } from './progress.js';
 import { MIX, shapeOf } from './schedules.js';
 import { EXECUTIONS, MAX_TASKS, THROUGHPUT_WAIT_SECONDS, WORKER_LOOPS } from './settings.js';
 import type { Window } from './units.js';
-import { answeredStatus, BenchWorker, type ClaimedTask } from './worker.js';
+import { spawnLoops } from './worker-loops.js';
 
 // ---- Phase b: throughput and correctness ------------------------------------------------------------------
+
+/**
+ * The processes whose CPU is the service's own: this one (local API Gateway, handlers, local Step
+ * Functions and SQS) and DynamoDB Local. The others are the bench's: its meter and its workers.
+ */
+export const SERVICE_PROCESSES = ['Node', 'DynamoDB Local'] as const;
 
 export interface ThroughputResult {
   window: Window;
   wallMs: number;
+  /** CPU of this process and of DynamoDB Local over the run, and this process's event loop. */
+  cpu: CpuWindow;
   runCalls: number[];
   executionMs: number[];
   claimCalls: number;
@@ -29,72 +38,27 @@ export async function throughputPhase(
   const shape = shapeOf(MIX);
   const expectedSteps = EXECUTIONS * shape.steps;
   const problems: string[] = [];
-  const claimed = new Map<string, { executionId: string; stepId: string; workerId: string }>();
-  const claimedSteps = new Set<string>();
-  const accepted = new Map<string, number>();
-  const counters = { claimCalls: 0, emptyClaims: 0, claimErrors: 0, completeRetries: 0, completed: 0 };
   const executionIds = new Set<string>();
-  let stopping = false;
-  const abort = new AbortController();
+  const loops = await spawnLoops();
 
-  const complete = async (worker: BenchWorker, task: ClaimedTask) => {
-    for (let attempt = 1; ; attempt++) {
-      let status: number | undefined;
-      try {
-        const answer = await worker.complete(task.taskId);
-        if (answer.accepted) accepted.set(task.taskId, (accepted.get(task.taskId) ?? 0) + 1);
-        else problems.push(`complete of task ${task.taskId} not accepted: ${JSON.stringify(answer)}`);
-        counters.completed++;
-        return;
-      } catch (error) {
-        // Answered with an error: tried again; not reached at all: the loop ends, as before.
-        status = answeredStatus(error);
-        if (status === undefined) throw error;
-      }
-      if (attempt >= 5) {
-        problems.push(`complete of task ${task.taskId} answered ${status} ${attempt} times`);
-        return;
-      }
-      counters.completeRetries++;
-      await sleep(100 * attempt);
-    }
-  };
-
-  const loop = async (n: number) => {
-    const worker = new BenchWorker(stack.apiUrl, workerKey, `bench-worker-${String(n + 1).padStart(2, '0')}`);
-    while (!stopping) {
-      let tasks: ClaimedTask[];
-      try {
-        counters.claimCalls++;
-        tasks = await worker.claim(pool, MAX_TASKS, THROUGHPUT_WAIT_SECONDS, abort.signal);
-      } catch (error) {
-        if (stopping) return;
-        counters.claimErrors++;
-        problems.push(`claim failed: ${error instanceof Error ? error.message : String(error)}`);
-        await sleep(200);
-        continue;
-      }
-      if (tasks.length === 0) counters.emptyClaims++;
-      for (const task of tasks) {
-        if (claimed.has(task.taskId)) problems.push(`task ${task.taskId} claimed twice`);
-        const stepKey = `${task.executionId}:${task.step.id}`;
-        if (claimedSteps.has(stepKey)) problems.push(`step ${stepKey} handed out twice`);
-        claimed.set(task.taskId, {
-          executionId: task.executionId,
-          stepId: task.step.id,
-          workerId: worker.workerId,
-        });
-        claimedSteps.add(stepKey);
-      }
-      await Promise.all(tasks.map((task) => complete(worker, task)));
-    }
-  };
-
-  stack.proxy.take();
+  await stack.proxy.take();
   meter.take();
+  const cpu = cpuWindow({
+    [SERVICE_PROCESSES[0]]: process.pid,
+    [SERVICE_PROCESSES[1]]: stack.dynamoPid,
+    'worker loops': loops.pid,
+    'counting proxy': stack.proxy.pid,
+  });
   const started = performance.now();
   const { done, arm } = progress.all(executionIds);
-  const loops = Array.from({ length: WORKER_LOOPS }, (_, n) => loop(n));
+  loops.start({
+    apiUrl: stack.apiUrl,
+    workerKey,
+    pool,
+    loops: WORKER_LOOPS,
+    maxTasks: MAX_TASKS,
+    waitSeconds: THROUGHPUT_WAIT_SECONDS,
+  });
   // Runs: one lane per schedule (runs of one schedule are serialised by its version check anyway).
   const runCalls: number[] = [];
   const runAt = new Map<string, number>();
@@ -123,9 +87,10 @@ export async function throughputPhase(
   const outcome = await Promise.race([done.then(() => 'done' as const), timeout]);
   clearTimeout(timer);
   const wallMs = performance.now() - started;
+  const cpuUsed = cpu.end();
   const window: Window = {
     label: `(b) ${EXECUTIONS} executions, ${WORKER_LOOPS} workers`,
-    calls: stack.proxy.take(),
+    calls: await stack.proxy.take(),
     invocations: meter.take(),
     steps: expectedSteps,
     executions: EXECUTIONS,
@@ -136,10 +101,10 @@ export async function throughputPhase(
   if (outcome === 'timeout')
     problems.push(`not finished after 240 s: ${progress.finishedAt.size} of ${EXECUTIONS}`);
 
-  // Stop the workers: their pending long polls are abandoned (nothing is left to claim).
-  stopping = true;
-  abort.abort();
-  await Promise.allSettled(loops);
+  const seen = await loops.stop();
+  problems.push(...seen.problems);
+  const claimed = new Map(seen.claims.map((claim) => [claim.taskId, claim]));
+  const accepted = new Map(seen.accepted);
   for (let n = 0; n < 100 && meter.inFlight('claims') > 0; n++) await sleep(100);
 
   // Verification: nothing lost, nothing twice.
@@ -206,12 +171,13 @@ export async function throughputPhase(
   return {
     window,
     wallMs,
+    cpu: cpuUsed,
     runCalls,
     executionMs,
-    claimCalls: counters.claimCalls,
-    emptyClaims: counters.emptyClaims,
-    claimErrors: counters.claimErrors,
-    completeRetries: counters.completeRetries,
+    claimCalls: seen.claimCalls,
+    emptyClaims: seen.emptyClaims,
+    claimErrors: seen.claimErrors,
+    completeRetries: seen.completeRetries,
     problems,
     verified: { executions: ids.length, steps: verifiedSteps },
   };
