@@ -1,5 +1,4 @@
 import { cpus, loadavg } from 'node:os';
-import { getServices } from '../../functions/environment.js';
 import { apiCaller, createWorkerKey } from '../api.js';
 import { instrumentLambdas } from '../lambdas.js';
 import { log } from '../measure.js';
@@ -47,6 +46,9 @@ export async function runOrchestrationBench(): Promise<boolean> {
     const call = apiCaller(stack.apiUrl);
     const meter = await instrumentLambdas();
     // The handlers' own services (same module instance, built on first use): decisions are watched there.
+    // Imported only once the stack has set the functions' environment (as local/stack.ts does): the
+    // handlers' modules read it when loaded (functions/tracer.ts: no tracer, no X-Ray SDK hooks).
+    const { getServices } = await import('../../functions/environment.js');
     const progress = new Progress(meter, getServices().orchestrator);
     const workerKey = await createWorkerKey(call, stack.adminApiKey, 'bench-worker');
     const createSchedule = async (body: unknown) => {
