@@ -151,9 +151,9 @@ export const DEFAULT_CONFIG: ServiceConfig = {
   // execution (and the schedule's next runs, under the overlap policy) waiting.
   alarms: { oldestTaskAgeSeconds: 600, api5xxPercent: 5 },
   executionCellIndexes: EXECUTION_CELL_INDEXES.length,
-  // 150 of the default account limit of 1000 (at most 900 may be reserved). The worker's 50: about
-  // 40 workers long-polling at once, the rest for their heartbeats and completes. The authorizer's
-  // 100: the stage's default burst, each request of which may run it at once.
+  // 150 of the default account limit of 1000 (at most 900 may be reserved). The claims function's
+  // 50: 50 workers long-polling at once (heartbeats and completes are the worker function's). The
+  // authorizer's 100: the stage's default burst, each request of which may run it at once.
   capacity: { workerReservedConcurrency: 50, authorizerReservedConcurrency: 100 },
 };
 

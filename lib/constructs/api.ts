@@ -92,10 +92,13 @@ const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
     workflow: [WorkflowAccess.start, WorkflowAccess.stop, WorkflowAccess.taskSuccess],
   },
   // Listing reads the counters; cancelling rewrites the execution, its steps and its cell counters.
+  // A retry is a run of the schedule (ScheduleService.retry): it reads the schedule and records the
+  // run as POST /schedules/{id}/run does (the schedule's item, an idempotency key's claim), then
+  // starts the state machine (CancelOther stops the runs it supersedes).
   [HandlerGroup.executions]: {
-    readWrite: ['executions', 'executionSteps', 'counters'],
+    readWrite: ['executions', 'executionSteps', 'counters', 'schedules', 'idempotencyKeys'],
     read: [],
-    workflow: [WorkflowAccess.stop, WorkflowAccess.taskSuccess],
+    workflow: [WorkflowAccess.start, WorkflowAccess.stop, WorkflowAccess.taskSuccess],
     signsPageTokens: true,
   },
   [HandlerGroup.apiKeys]: { readWrite: ['apiKeys'], read: [], workflow: [] },
@@ -108,7 +111,7 @@ const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
     claims: true,
   },
   [HandlerGroup.worker]: {
-    // The workers table is its own: claims and heartbeats write it, GET /workers reads it. A
+    // The workers table is its own: heartbeats write it (and claims), GET /workers reads it. A
     // completion's decision moves the execution (stage, end) and its counters, as Advance does.
     readWrite: ['workerTasks', 'executionSteps', 'workers', 'executions', 'counters'],
     read: [],

@@ -206,7 +206,8 @@ export class ExecutionWorkflow extends Construct {
     this.reconcilerFunction.grantData(tables.executionSteps, 'readWrite');
     // A crash it ends fails the execution, which moves its cell counters.
     this.reconcilerFunction.grantData(tables.counters, 'readWrite');
-    this.reconcilerFunction.grantData(tables.workerTasks, 'read');
+    // Write: a task never claimed within the queue limit is abandoned (Orchestrator.timeOutIfOverdue).
+    this.reconcilerFunction.grantData(tables.workerTasks, 'readWrite');
     // SendTaskSuccess: failing an orphan ends it, which wakes a run parked behind it; and a run
     // whose wake-up was lost is woken.
     this.grant(this.reconcilerFunction, [

@@ -300,7 +300,10 @@ describe('IAM', () => {
       write: ['schedules', 'executions', 'executionSteps', 'counters', 'idempotencyKeys'],
       read: [],
     },
-    executions: { write: ['executions', 'executionSteps', 'counters'], read: [] },
+    executions: {
+      write: ['executions', 'executionSteps', 'counters', 'schedules', 'idempotencyKeys'],
+      read: [],
+    },
     'api-keys': { write: ['apiKeys'], read: [] },
     meta: { write: [], read: [] },
     claims: { write: ['workerTasks', 'executionSteps', 'workers'], read: ['executions'] },

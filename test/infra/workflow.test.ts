@@ -247,9 +247,13 @@ describe('Step Functions permissions', () => {
       ],
     ],
     [
-      'executions (cancel stops, resume and cancel wake a parked state machine)',
+      'executions (cancel stops, resume and cancel wake a parked state machine, retry starts a run)',
       api.functions[HandlerGroup.executions],
-      ['states:SendTaskSuccess on stateMachine', 'states:StopExecution on executions'],
+      [
+        'states:SendTaskSuccess on stateMachine',
+        'states:StartExecution on stateMachine',
+        'states:StopExecution on executions',
+      ],
     ],
     [
       'worker (complete, heartbeat)',
@@ -310,7 +314,7 @@ describe('ExecutionWorkflow functions', () => {
     [
       'reconciler',
       workflow.reconcilerFunction,
-      { write: ['counters', 'executionSteps', 'executions'], read: ['workerTasks'] },
+      { write: ['counters', 'executionSteps', 'executions', 'workerTasks'], read: [] },
     ],
   ] as const)('grants the %s exactly its tables', (_name, fn, { write, read }) => {
     const access = tableAccess(fn);
