@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import {
   createServer,
@@ -134,8 +135,25 @@ function refuseUnparsable(error: NodeJS.ErrnoException, socket: Duplex): void {
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
 }
 
+/**
+ * The function an in-process invocation runs as, for as long as it runs (its AWS SDK calls
+ * included): each function has its own IAM role in AWS, and the e2e tests check every call a
+ * function makes against its grants (test/helpers/sdk-calls.ts). Nothing in the service reads it.
+ */
+export const invokedFunction = new AsyncLocalStorage<string>();
+
+/** Runs a handler in-process as Lambda would invoke `functionName`. */
+export function invoke<E, R>(
+  functionName: string,
+  handler: (event: E, context: Context) => Promise<R>,
+  event: E,
+  requestId?: string,
+): Promise<R> {
+  return invokedFunction.run(functionName, () => handler(event, lambdaContext(functionName, requestId)));
+}
+
 /** A Lambda context for in-process invocations. */
-export function lambdaContext(functionName: string, requestId: string = randomUUID()): Context {
+function lambdaContext(functionName: string, requestId: string = randomUUID()): Context {
   const deadline = Date.now() + 30_000;
   return {
     callbackWaitsForEmptyEventLoop: false,
@@ -220,7 +238,7 @@ export function createLocalApi(options: LocalApiOptions): Server {
         };
         let result: APIGatewayAuthorizerResult;
         try {
-          result = await options.authorizer(event, lambdaContext('authorizer', randomUUID()));
+          result = await invoke('authorizer', options.authorizer, event);
         } catch (error) {
           const unauthorized = error instanceof Error && error.message === 'Unauthorized';
           return sendGatewayResponse(res, unauthorized ? 'UNAUTHORIZED' : 'AUTHORIZER_FAILURE', requestTime);
@@ -259,7 +277,7 @@ export function createLocalApi(options: LocalApiOptions): Server {
       };
       let result: APIGatewayProxyResult;
       try {
-        result = await options.handlers[route.group](event, lambdaContext(route.group, requestId));
+        result = await invoke(route.group, options.handlers[route.group], event, requestId);
       } catch {
         // A handler that throws is a failed integration: API Gateway answers 5xx without details.
         return sendGatewayResponse(res, 'DEFAULT_5XX', requestTime);

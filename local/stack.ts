@@ -14,7 +14,7 @@ import { DEFAULT_ORCHESTRATOR_SETTINGS } from '../core/services/orchestrator.js'
 import { RECONCILE_GRACE_MS } from '../core/services/reconciler.js';
 import { WorkerAgent } from '../worker/agent.js';
 import { loadWorkerConfig } from '../worker/config.js';
-import { createLocalApi, lambdaContext } from './api-gateway.js';
+import { createLocalApi, invoke } from './api-gateway.js';
 import { consoleSite } from './console-site.js';
 import {
   assertPortFree,
@@ -124,7 +124,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       substitutions: { OrchestratorFunctionArn: ORCHESTRATOR_ARN },
       lambdas: {
         [ORCHESTRATOR_ARN]: async (payload) =>
-          (await import('../functions/orchestrator.js')).handler(payload, lambdaContext('orchestrator')),
+          invoke('orchestrator', (await import('../functions/orchestrator.js')).handler, payload),
       },
     });
     eventBridge = await startLocalEventBridge();
@@ -205,7 +205,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       streamFollower = await followStreams({
         dynamo: dynamo.connection,
         tableNames: [tables.executions, tables.executionSteps],
-        handler: (event) => changeFeed.handler(event, lambdaContext('change-feed')),
+        handler: (event) => invoke('change-feed', changeFeed.handler, event),
       });
     }
     const adminApiKey = await provisionAdminKey(environment.getServices().apiKeys, options.adminApiKey);
@@ -228,7 +228,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // EventBridge's minute rule. Its first run at start-up also resumes executions whose state
     // machine was lost with the previous process (the local engine keeps runs in memory).
     const reconcile = () =>
-      reconciler.handler({}, lambdaContext('reconciler')).catch((error: unknown) => {
+      invoke('reconciler', reconciler.handler, {}).catch((error: unknown) => {
         console.error('Reconciler failed:', error instanceof Error ? error.message : error);
       });
     const every = options.reconcileEveryMs ?? 60_000;
@@ -244,7 +244,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       const dispatch = () =>
         Promise.all(
           ALL_DUE_PARTITIONS.map((partition) =>
-            dispatcher.handler({ partition }, lambdaContext('dispatcher')).catch((error: unknown) => {
+            invoke('dispatcher', dispatcher.handler, { partition }).catch((error: unknown) => {
               console.error('Dispatcher failed:', error instanceof Error ? error.message : error);
             }),
           ),

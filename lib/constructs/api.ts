@@ -97,7 +97,8 @@ const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
   // starts the state machine (CancelOther stops the runs it supersedes).
   [HandlerGroup.executions]: {
     readWrite: ['executions', 'executionSteps', 'counters', 'schedules', 'idempotencyKeys'],
-    read: [],
+    // GET of an execution reads its running steps' progress from their tasks (one BatchGetItem).
+    read: ['workerTasks'],
     workflow: [WorkflowAccess.start, WorkflowAccess.stop, WorkflowAccess.taskSuccess],
     signsPageTokens: true,
   },

@@ -302,7 +302,7 @@ describe('IAM', () => {
     },
     executions: {
       write: ['executions', 'executionSteps', 'counters', 'schedules', 'idempotencyKeys'],
-      read: [],
+      read: ['workerTasks'],
     },
     'api-keys': { write: ['apiKeys'], read: [] },
     meta: { write: [], read: [] },
