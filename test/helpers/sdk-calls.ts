@@ -1,4 +1,8 @@
-import { Client } from '@smithy/core/client';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, expect, inject } from 'vitest';
 import { TABLE_ENV, type TableKey } from '../../core/adapters/dynamodb/tables.js';
 import { invokedFunction } from '../../local/api-gateway.js';
@@ -73,12 +77,24 @@ function needsOf(
 }
 
 const needs = new Map<string, Need>();
-const send = Client.prototype.send;
-Client.prototype.send = function (this: Client<any, any, any, any>, command: any, ...rest: any[]) {
-  const fn = invokedFunction.getStore();
-  if (fn) for (const need of needsOf(fn, this, command)) needs.set(JSON.stringify(need), need);
-  return (send as (...args: unknown[]) => unknown).call(this, command, ...rest);
-} as typeof send;
+/**
+ * The `send` of smithy's Client, which every SDK v3 client extends: taken from the clients the
+ * functions use (not imported from `@smithy/core`, which could resolve to another copy), and
+ * patched once per copy.
+ */
+const bases = new Set(
+  [DynamoDBClient, DynamoDBDocumentClient, SFNClient, SQSClient, EventBridgeClient].map(
+    (client) => Object.getPrototypeOf(client.prototype) as { send: (...args: any[]) => unknown },
+  ),
+);
+for (const base of bases) {
+  const send = base.send;
+  base.send = function (this: object, command: any, ...rest: any[]) {
+    const fn = invokedFunction.getStore();
+    if (fn) for (const need of needsOf(fn, this, command)) needs.set(JSON.stringify(need), need);
+    return send.call(this, command, ...rest);
+  };
+}
 
 afterAll(() => {
   const grants = inject('functionGrants');
