@@ -402,21 +402,15 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   async forgetParkToken(executionId: string, taskToken: string): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tables.executions,
-          Key: { id: executionId },
-          UpdateExpression: 'REMOVE #token',
-          ConditionExpression: '#token = :token',
-          ExpressionAttributeNames: { '#token': PARK_TOKEN },
-          ExpressionAttributeValues: { ':token': taskToken },
-        }),
-      );
-    } catch (error) {
-      // Another token (a newer park) or none: nothing to forget.
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    // Another token (a newer park) or none: nothing to forget.
+    await sendIfMatches(this.client, {
+      TableName: this.tables.executions,
+      Key: { id: executionId },
+      UpdateExpression: 'REMOVE #token',
+      ConditionExpression: '#token = :token',
+      ExpressionAttributeNames: { '#token': PARK_TOKEN },
+      ExpressionAttributeValues: { ':token': taskToken },
+    });
   }
 
   private counterUpdate(id: string, delta: number) {
