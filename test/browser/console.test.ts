@@ -163,7 +163,8 @@ describe.runIf(available || required)('the operator console', () => {
     // Signing out forgets the token and leaves the keyboard on the key field, not on the gone button.
     await tab.getByRole('button', { name: 'Sign out' }).click();
     await tab.getByLabel('API key').waitFor();
-    expect(await focused(tab)).toBe('INPUT: ');
+    // Focus moves once the form has rendered: looked at until it has.
+    await expect.poll(() => focused(tab)).toBe('INPUT: ');
     expect(await tab.evaluate(() => document.activeElement?.id)).toBe('api-key');
     expect(await tab.evaluate(() => sessionStorage.getItem('console.credential'))).toBeNull();
     await tab.close();
@@ -378,13 +379,14 @@ describe.runIf(available || required)('the operator console', () => {
     await page.getByRole('checkbox', { name: 'Failed' }).check();
     await page.getByRole('button', { name: 'Apply' }).click();
     await expect.poll(() => rows().count()).toBe(1);
-    expect(await rows().first().textContent()).toMatch(/Browser flaky sync.*Failed/);
+    await expect.poll(() => rows().first().textContent()).toMatch(/Browser flaky sync.*Failed/);
 
     await page.getByRole('checkbox', { name: 'Failed' }).uncheck();
     await page.getByLabel('Schedule').selectOption({ label: 'Browser long export' });
     await page.getByRole('button', { name: 'Apply' }).click();
+    // The previous filter's list has one row too: its row is looked at until the new list replaced it.
     await expect.poll(() => rows().count()).toBe(1);
-    expect(await rows().first().textContent()).toContain('Cancelled');
+    await expect.poll(() => rows().first().textContent()).toContain('Cancelled');
 
     await page.getByLabel('Queued from').fill('2099-01-01T00:00');
     await page.getByRole('button', { name: 'Apply' }).click();
@@ -420,18 +422,23 @@ describe.runIf(available || required)('the operator console', () => {
     await page.getByRole('link', { name: 'Active' }).click();
     await page.getByText('Nothing is queued, running or paused.').waitFor();
     await page.route('**/api/v1/**', (route) => route.abort('connectionrefused'));
-
-    // The active list refreshes every 3 s: that refresh fails.
-    await expect
-      .poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 })
-      .toContain('could not be reached');
-    expect(await page.getByRole('alert').textContent()).toContain('Showing what was loaded at');
-    expect(await page.getByText('Nothing is queued, running or paused.').isVisible()).toBe(true);
-    await page.getByRole('link', { name: 'Workers' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain('could not be reached');
-    expect(await page.getByRole('alert').textContent()).not.toContain('Showing what was loaded');
-    await page.screenshot({ path: join(ARTEFACTS, 'console-unreachable.png'), fullPage: true });
-    await page.unroute('**/api/v1/**');
+    // Unrouted whatever happens, so a failure here does not fail the tests after it too.
+    try {
+      // The active list refreshes every 3 s: that refresh fails.
+      await expect
+        .poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 })
+        .toContain('could not be reached');
+      expect(await page.getByRole('alert').textContent()).toContain('Showing what was loaded at');
+      expect(await page.getByText('Nothing is queued, running or paused.').isVisible()).toBe(true);
+      await page.getByRole('link', { name: 'Workers' }).click();
+      // The Active page's alert stays until the Workers page replaces it.
+      await page.getByRole('heading', { name: 'Workers' }).waitFor();
+      await expect.poll(() => page.getByRole('alert').textContent()).toContain('could not be reached');
+      expect(await page.getByRole('alert').textContent()).not.toContain('Showing what was loaded');
+      await page.screenshot({ path: join(ARTEFACTS, 'console-unreachable.png'), fullPage: true });
+    } finally {
+      await page.unroute('**/api/v1/**');
+    }
 
     await page.getByRole('button', { name: 'Try again' }).click();
 
