@@ -204,6 +204,11 @@ export interface WorkerTask {
    * (see WorkerService.complete); a Map item's output is discarded, so RunStep's tasks never carry one.
    */
   decidesNext?: boolean | undefined;
+  /**
+   * When the RunSingleStep token times out (its backstop): kept as the token is handed on from
+   * task to task through a run of one-step stages (see Orchestrator.handOn). None for RunStep's.
+   */
+  backstopAt?: string | undefined;
   createdAt: string;
   workerId?: string | undefined;
   /** The credential that claimed the task (see `claimantOf`); only it may beat or complete it. */
@@ -237,7 +242,10 @@ export interface WorkerTaskStore {
   /** Writes the task and moves its step from one of `stepFrom` to Queued, atomically; false if the step moved. */
   enqueue(task: WorkerTask, stepFrom: readonly StepStatus[]): Promise<boolean>;
   /** Gives a live task a new callback token, and what awaits it (the state machine was restarted). */
-  replaceToken(taskId: string, taskToken: string, decidesNext: boolean): Promise<void>;
+  replaceToken(
+    taskId: string,
+    awaited: Pick<WorkerTask, 'taskToken' | 'decidesNext' | 'backstopAt'>,
+  ): Promise<void>;
   /** Task ids waiting in a pool, oldest first. */
   queuedIn(pool: string, limit: number): Promise<string[]>;
   /** Every task still waiting for a worker (all pools), oldest first. */

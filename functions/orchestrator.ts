@@ -12,8 +12,10 @@ const OrchestratorEvent = z.discriminatedUnion('action', [
     executionId: z.string(),
     ordinal: z.number(),
     taskToken: z.string(),
-    // RunSingleStep's: the completion carries the next move (a run started before it had none).
+    // RunSingleStep's: the completion carries the next move (a run started before it had none),
+    // and hands the token on until its timeout (a run started before it had no backstopSeconds).
     decidesNext: z.boolean().default(false),
+    backstopSeconds: z.number().int().positive().optional(),
   }),
   z.object({ action: z.literal('park'), executionId: z.string(), taskToken: z.string() }),
   z.object({
@@ -21,6 +23,8 @@ const OrchestratorEvent = z.discriminatedUnion('action', [
     executionId: z.string(),
     ordinal: z.number(),
     error: StateError,
+    // SingleStepFailed's: the token may have been handed on to a later step (Orchestrator.stepFailed).
+    handedOn: z.boolean().default(false),
   }),
   z.object({ action: z.literal('crash'), executionId: z.string(), error: StateError }),
 ]);
@@ -38,13 +42,14 @@ async function orchestrate(event: unknown): Promise<unknown> {
         request.ordinal,
         request.taskToken,
         request.decidesNext,
+        request.backstopSeconds,
       );
       return {};
     case 'park':
       await orchestrator.park(request.executionId, request.taskToken);
       return {};
     case 'stepFailed':
-      await orchestrator.stepFailed(request.executionId, request.ordinal, request.error);
+      await orchestrator.stepFailed(request.executionId, request.ordinal, request.error, request.handedOn);
       return {};
     case 'crash':
       logger.error('Execution crashed', { error: request.error });

@@ -152,9 +152,7 @@ export async function handoffPhase(context: PhaseContext, scheduleId: string): P
     invocations: meter.take(),
     steps: executions * steps,
     executions,
-    stages: shapeOf(SEQUENTIAL).stages,
-    parallelStages: shapeOf(SEQUENTIAL).parallelStages,
-    stepsPerExecution: steps,
+    shape: shapeOf(SEQUENTIAL),
   };
   return { ...result, window, heartbeat, idle, immediateClaims };
 }

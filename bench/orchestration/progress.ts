@@ -15,7 +15,9 @@ export interface PhaseContext {
 /**
  * Observing the state machine through the orchestrator's invocations (enqueues), and its decisions
  * (the end): an execution's end is decided by Advance or, after a stage of one step, by the step's
- * completion (WorkerService.complete), so it is watched at the decision, in the same process.
+ * completion (WorkerService.complete), so it is watched at the decision, in the same process. A
+ * completion that hands its token on queues the next step itself (Orchestrator.handOn), with no
+ * invocation: watched there too.
  */
 export class Progress {
   readonly enqueuedAt = new Map<string, number>();
@@ -23,13 +25,20 @@ export class Progress {
   private readonly waiting = new Map<string, () => void>();
   private allDone?: { ids: Set<string>; resolve: () => void; armed: boolean };
 
-  constructor(meter: LambdaMeter, orchestrator: Pick<Orchestrator, 'advance'>) {
+  constructor(meter: LambdaMeter, orchestrator: Pick<Orchestrator, 'advance' | 'handOn'>) {
     meter.onInvocation = (invocation) => this.observe(invocation);
     const advance = orchestrator.advance.bind(orchestrator);
     orchestrator.advance = async (executionId) => {
       const move = await advance(executionId);
       if (move.action === 'finished') this.finish(executionId);
       return move;
+    };
+    const handOn = orchestrator.handOn.bind(orchestrator);
+    orchestrator.handOn = async (task, move) => {
+      const handed = await handOn(task, move);
+      const [next] = move.action === 'run' ? move.steps : [];
+      if (handed && next) this.enqueuedAt.set(`${task.executionId}:${next.ordinal}`, performance.now());
+      return handed;
     };
   }
 

@@ -6,7 +6,7 @@ import { fmt, log, percentile, sum, table, trim } from '../measure.js';
 import type { replayWriteUnits, WriteUnits } from '../write-units.js';
 import type { HandoffResult } from './handoff.js';
 import { costRows, idleWorkerMonth, PRICES } from './pricing.js';
-import { MIX, SEQUENTIAL, shapeOf } from './schedules.js';
+import { enqueuedByStateMachine, MIX, SEQUENTIAL, shapeOf } from './schedules.js';
 import {
   EXECUTIONS,
   HANDOFF_WAIT_SECONDS,
@@ -187,8 +187,12 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
     "  The waiting worker long-polls (waitSeconds 20): its claim looks at the table once, then waits on its pool's wake-up",
   );
   log(
-    '  queue (SQS, the local endpoint) and claims the task a signal names; each step "runs" 20–520 ms (random).',
+    '  queue (SQS, the local endpoint) and claims the task a signal names; each step "runs" 20–520 ms (random). The completion',
   );
+  log(
+    '  queues the next step itself (it hands its token on) before it answers, so a negative figure is a step claimed before',
+  );
+  log('  the complete call returned.');
 
   // ---- b
   log();
@@ -235,7 +239,7 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
   }
   log(
     problems.length === 0
-      ? `  Verified: ${b.verified.executions} executions Completed with totalSteps ${mix.stages}; ${b.verified.steps} steps Completed once each (startedAt, completedAt, stages in order); every task claimed once and its completion accepted once; ${mix.steps} enqueues per execution`
+      ? `  Verified: ${b.verified.executions} executions Completed with totalSteps ${mix.stages}; ${b.verified.steps} steps Completed once each (startedAt, completedAt, stages in order); every task claimed once and its completion accepted once; ${enqueuedByStateMachine(mix)} enqueues by the state machine per execution, the others by a completion handing its token on`
       : `  VERIFICATION FAILED (${problems.length} problem(s)):`,
   );
   for (const problem of problems.slice(0, 20)) log(`    - ${problem}`);
@@ -256,24 +260,26 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
     `Step Functions state transitions (Standard bills every state entered, retries included; the start and end of an execution are not states):`,
   );
   log(
-    '  computed from the ASL: per execution (S stages, P of them of several steps, N steps, no wait, no failure) = Advance (P+1)',
+    '  computed from the ASL: per execution (S stages, P of them of several steps, R runs of one-step stages, N steps, no wait,',
   );
   log(
-    '    + Route (S+1) + RunStage Map (P) + RunStep or RunSingleStep (N) + Finished (1) = S + 2P + N + 3: a stage of one step goes',
+    '    no failure) = Advance (P+1) + Route (1+P+R) + RunStage Map (P) + RunStep (N-(S-P)) + RunSingleStep (R) + Finished (1)',
   );
   log(
-    '    on to Route with the decision its completion carried. A park adds 3 (Park, Advance, Route) per wake-up or timeout, a failed',
+    "    = 3 + 4P + 2R + N - S: a completion hands RunSingleStep's token on to the next one-step stage, so a run of them is one",
   );
   log(
-    '    step 1 (StepFailed, then Advance). Before (main at b865822) every stage was followed by Advance: 2S + P + N + 3',
+    '    RunSingleStep and one Route. A park adds 3 (Park, Advance, Route) per wake-up or timeout, a failed step 1 (StepFailed,',
   );
+  log('    then Advance). Before (main at b865822) every stage was followed by Advance: 2S + P + N + 3');
   const transitionRow = (label: string, shape: ReturnType<typeof shapeOf>, u: PerStep) => {
-    const before = transitionsPerExecutionBefore(shape.stages, shape.parallelStages, shape.steps);
-    const after = transitionsPerExecution(shape.stages, shape.parallelStages, shape.steps);
+    const before = transitionsPerExecutionBefore(shape);
+    const after = transitionsPerExecution(shape);
     return [
       label,
       String(shape.stages),
       String(shape.parallelStages),
+      String(shape.singleRuns),
       String(shape.steps),
       `${before} → ${after}`,
       `${trim(before / shape.steps)} → ${trim(u.transitionsComputed)}`,
@@ -281,7 +287,16 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
     ];
   };
   table(
-    ['', 'S', 'P', 'N', 'computed/execution before → now', 'computed/step before → now', 'measured/step'],
+    [
+      '',
+      'S',
+      'P',
+      'R',
+      'N',
+      'computed/execution before → now',
+      'computed/step before → now',
+      'measured/step',
+    ],
     [transitionRow(a.window.label, sequential, unitsA), transitionRow(b.window.label, mix, unitsB)],
     (c) => c > 0,
   );

@@ -33,7 +33,16 @@ export const shapeOf = (modes: string[]) => {
   const stages = countStages(steps);
   const sizes = new Map<number, number>();
   for (const step of steps) sizes.set(step.stepIndex, (sizes.get(step.stepIndex) ?? 0) + 1);
+  const ordered = [...sizes.entries()].sort(([a], [b]) => a - b).map(([, size]) => size);
   /** Stages of more than one step: only these run through the RunStage Map. */
-  const parallelStages = [...sizes.values()].filter((size) => size > 1).length;
-  return { steps: steps.length, stages, parallelStages };
+  const parallelStages = ordered.filter((size) => size > 1).length;
+  /** Runs of consecutive one-step stages: each is one RunSingleStep, its token handed on through the run. */
+  const singleRuns = ordered.filter((size, i) => size === 1 && (i === 0 || ordered[i - 1] !== 1)).length;
+  return { steps: steps.length, stages, parallelStages, singleRuns };
 };
+
+export type Shape = ReturnType<typeof shapeOf>;
+
+/** The steps the state machine queues (enqueueStep): all but those a completion queued, handing its token on. */
+export const enqueuedByStateMachine = (shape: Shape) =>
+  shape.steps - (shape.stages - shape.parallelStages - shape.singleRuns);

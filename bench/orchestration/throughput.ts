@@ -1,7 +1,7 @@
 import { type CpuWindow, cpuWindow } from '../cpu.js';
 import { sleep } from '../measure.js';
 import type { PhaseContext } from './progress.js';
-import { MIX, shapeOf } from './schedules.js';
+import { enqueuedByStateMachine, MIX, shapeOf } from './schedules.js';
 import { EXECUTIONS, MAX_TASKS, THROUGHPUT_WAIT_SECONDS, WORKER_LOOPS } from './settings.js';
 import type { Window } from './units.js';
 import { spawnLoops } from './worker-loops.js';
@@ -94,9 +94,7 @@ export async function throughputPhase(
     invocations: meter.take(),
     steps: expectedSteps,
     executions: EXECUTIONS,
-    stages: shape.stages,
-    parallelStages: shape.parallelStages,
-    stepsPerExecution: shape.steps,
+    shape,
   };
   if (outcome === 'timeout')
     problems.push(`not finished after 240 s: ${progress.finishedAt.size} of ${EXECUTIONS}`);
@@ -161,7 +159,7 @@ export async function throughputPhase(
           if (!(lastEnd <= firstStart))
             problems.push(`${where}: stage ${stage} started before stage ${stage - 1} ended`);
         }
-        if ((enqueues.get(id) ?? 0) !== shape.steps) {
+        if ((enqueues.get(id) ?? 0) !== enqueuedByStateMachine(shape)) {
           problems.push(`${where}: ${enqueues.get(id) ?? 0} steps enqueued by the state machine`);
         }
         if (e.completedAt && e.queuedAt) executionMs.push(Date.parse(e.completedAt) - Date.parse(e.queuedAt));

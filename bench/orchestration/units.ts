@@ -3,6 +3,7 @@ import type { Invocation } from '../lambdas.js';
 import { sum } from '../measure.js';
 import type { WriteUnits } from '../write-units.js';
 import type { HandoffResult } from './handoff.js';
+import type { Shape } from './schedules.js';
 import { LAMBDA_MB } from './settings.js';
 import type { ThroughputResult } from './throughput.js';
 
@@ -14,10 +15,8 @@ export interface Window {
   invocations: Invocation[];
   steps: number;
   executions: number;
-  stages: number;
-  /** Stages of more than one step (RunStage's Map); a stage of one step runs RunSingleStep instead. */
-  parallelStages: number;
-  stepsPerExecution: number;
+  /** The schedule's stages: of several steps (RunStage's Map), runs of one-step stages (RunSingleStep). */
+  shape: Shape;
 }
 
 export interface PerStep {
@@ -40,22 +39,24 @@ export interface PerStep {
 
 /**
  * State transitions from the ASL (statemachines/execution.asl.json), for a run with no wait and no
- * failure: Advance and Route at the start, the Map per stage of several steps, RunStep or
- * RunSingleStep per step, after a stage of one step Route (its completion carries the next
- * decision), after a Map Advance and Route, and Finished: (S − P) + 2P + P + N + 3.
+ * failure, of S stages, P of several steps, R runs of one-step stages, N steps: Advance (P + 1),
+ * Route (1 + P + R: at the start, after each Map's Advance, after each run), the Map (P), RunStep
+ * per step of a Map (N − (S − P)), RunSingleStep once a run (R: its token is handed on through the
+ * run), Finished (1): 3 + 4P + 2R + N − S.
  */
-export const transitionsPerExecution = (stages: number, parallelStages: number, steps: number) =>
-  stages + 2 * parallelStages + steps + 3;
+export const transitionsPerExecution = ({ stages, parallelStages, singleRuns, steps }: Shape) =>
+  3 + 4 * parallelStages + 2 * singleRuns + steps - stages;
 
 /** The same before a completion carried the next decision (main at b865822): Advance after every stage. */
-export const transitionsPerExecutionBefore = (stages: number, parallelStages: number, steps: number) =>
+export const transitionsPerExecutionBefore = ({ stages, parallelStages, steps }: Shape) =>
   2 * stages + parallelStages + steps + 3;
 
 /**
  * Transitions the counted orchestrator invocations imply: each Advance invocation is the Advance state
  * (a retry is another one), each successful one is followed by Route and by RunStage (Map, for a
  * stage of several steps), Park or Finished, or by RunSingleStep (an enqueueStep); each RunStep and
- * RunSingleStep invokes enqueueStep once; StepFailed, SingleStepFailed and Crash invoke their own
+ * RunSingleStep invokes enqueueStep once (the steps a completion queued, handing its token on, are
+ * no invocation and no state); StepFailed, SingleStepFailed and Crash invoke their own
  * action. A RunSingleStep's completion is followed by Route, and what Route took shows in the
  * execution's next invocation (see `afterSingleStep`).
  */
@@ -127,10 +128,7 @@ export function perStep(
   const claims = invocations.filter((i) => i.kind === 'claimTasks');
   return {
     transitionsMeasured: measuredTransitions(invocations) / steps,
-    transitionsComputed:
-      (window.executions *
-        transitionsPerExecution(window.stages, window.parallelStages, window.stepsPerExecution)) /
-      steps,
+    transitionsComputed: (window.executions * transitionsPerExecution(window.shape)) / steps,
     lambdaRequests: invocations.length / steps,
     lambdaGbSeconds: ((ms(invocations) / 1000) * (LAMBDA_MB / 1024)) / steps,
     claimGbSeconds: ((ms(claims) / 1000) * (LAMBDA_MB / 1024)) / steps,
@@ -179,9 +177,7 @@ export function pricedUnits(
     invocations: a.heartbeat.invocations,
     steps: 5,
     executions: 0,
-    stages: 0,
-    parallelStages: 0,
-    stepsPerExecution: 1,
+    shape: { steps: 1, stages: 0, parallelStages: 0, singleRuns: 0 },
   };
   const beat = perStep(heartbeatWindow, units, priced);
   return { immediateClaim, unitsA, unitsB, beat };

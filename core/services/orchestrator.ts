@@ -32,8 +32,10 @@ export type NextMove =
       action: 'run';
       stageIndex: number;
       /**
-       * `backstopSeconds` is RunStep's TimeoutSecondsPath (see `backstopSeconds`). One step: the
-       * state machine runs it as RunSingleStep, skipping the Map (one state transition less).
+       * `backstopSeconds` is the TimeoutSecondsPath of the task state awaiting the step (see
+       * BACKSTOP_MARGIN_SECONDS). One step: the state machine runs it as RunSingleStep, skipping the
+       * Map, and the completions hand its token on through the one-step stages after it (see
+       * `handOn`), so its backstop covers them all.
        */
       steps: { ordinal: number; backstopSeconds: number; heartbeatSeconds: number }[];
     }
@@ -66,6 +68,9 @@ export const DEFAULT_ORCHESTRATOR_SETTINGS: OrchestratorSettings = {
  * allows a few missed reconciler runs first.
  */
 export const BACKSTOP_MARGIN_SECONDS = 300;
+
+/** The largest TimeoutSeconds Step Functions accepts on a state. */
+const MAX_TIMEOUT_SECONDS = 99_999_999;
 
 export interface OrchestratorDeps {
   executions: ExecutionStore;
@@ -162,24 +167,46 @@ export class Orchestrator {
         });
         if (!moved) return undefined;
       }
-      return decided({
-        action: 'run',
-        stageIndex,
-        steps: stage
-          .filter((step) => !isTerminalStepStatus(step.status))
-          .map((step) => ({
-            ordinal: step.ordinal,
-            backstopSeconds:
-              this.settings.queueTimeoutSeconds + step.timeoutSeconds + BACKSTOP_MARGIN_SECONDS,
-            heartbeatSeconds: this.settings.heartbeatTimeoutSeconds,
-          })),
+      const open = stage.filter((step) => !isTerminalStepStatus(step.status));
+      const awaited = (step: ExecutionStepRecord, backstopSeconds: number) => ({
+        ordinal: step.ordinal,
+        backstopSeconds,
+        heartbeatSeconds: this.settings.heartbeatTimeoutSeconds,
       });
+      const [single] = open;
+      const steps =
+        open.length === 1 && single
+          ? [awaited(single, this.handedOnBackstop(stages.slice(stages.indexOf(stage))))]
+          : open.map((step) => awaited(step, this.backstopOf(step)));
+      return decided({ action: 'run', stageIndex, steps });
     }
     const completed = await this.deps.executions.transition(execution, execution.status, {
       status: EXECUTION_MOVES.complete.to,
       completedAt: this.now(),
     });
     return completed ? decided({ action: 'finished', status: EXECUTION_MOVES.complete.to }) : undefined;
+  }
+
+  /** The state machine's timeout on a task awaiting one step: past the step's queue limit and timeout. */
+  private backstopOf(step: ExecutionStepRecord): number {
+    return this.settings.queueTimeoutSeconds + step.timeoutSeconds + BACKSTOP_MARGIN_SECONDS;
+  }
+
+  /**
+   * The timeout on a RunSingleStep token, whose completions may hand it on to each one-step stage
+   * that follows (see `handOn`): the sum of the backstops of the steps it may serve, from the stage
+   * of `stages[0]` up to the first stage of several steps. Each step ends within its own backstop
+   * (the service fails it at its deadline, before), so whatever the token has served, the stages
+   * left still fit in what remains of it.
+   */
+  private handedOnBackstop(stages: readonly ExecutionStepRecord[][]): number {
+    let sum = 0;
+    for (const stage of stages) {
+      const open = stage.filter((step) => !isTerminalStepStatus(step.status));
+      if (open.length > 1) break;
+      for (const step of open) sum += this.backstopOf(step);
+    }
+    return Math.min(sum, MAX_TIMEOUT_SECONDS);
   }
 
   /** BufferOne: a buffered execution starts only once every older active execution of its schedule ended. */
@@ -236,25 +263,67 @@ export class Orchestrator {
   /**
    * Hands a step to the workers of its pool, keeping the state machine's callback token on the task,
    * and whether the state awaiting it takes its next move from the completion (`decidesNext`:
-   * RunSingleStep). A step that can no longer run (execution ended, step cancelled) is answered at
-   * once, without a move: Advance decides.
+   * RunSingleStep, whose token times out after `backstopSeconds`). A step that can no longer run
+   * (execution ended, step cancelled) is answered at once, without a move: Advance decides.
    */
   async enqueueStep(
     executionId: string,
     ordinal: number,
     taskToken: string,
     decidesNext = false,
+    backstopSeconds?: number,
   ): Promise<void> {
+    const backstopAt =
+      backstopSeconds === undefined
+        ? undefined
+        : new Date(this.clock.now().getTime() + backstopSeconds * 1000).toISOString();
+    // Already handed out (the state machine was restarted): the task keeps going with the new token.
+    await this.hand(executionId, ordinal, { taskToken, decidesNext, backstopAt }, 'replace');
+  }
+
+  /**
+   * Hands the RunSingleStep token of a completed task on to the next stage when that is one step
+   * too (`move`, just decided by `advance`), instead of answering it: the state machine stays in
+   * RunSingleStep, and a run of one-step stages costs one state transition and no Lambda
+   * invocation a step instead of two transitions and an enqueueStep. The token is handed on only
+   * while the stages it may still serve fit in its timeout (`backstopAt`); false when it is not
+   * handed on, and the caller answers it with the move. A next step handed out already (a retried
+   * report, or a restarted state machine's own RunSingleStep) keeps the token it has: this one may
+   * be spent.
+   */
+  async handOn(task: WorkerTask, move: NextMove): Promise<boolean> {
+    const [next, ...others] = move.action === 'run' ? move.steps : [];
+    if (!next || others.length > 0 || !task.decidesNext || task.backstopAt === undefined) return false;
+    if (this.clock.now().getTime() + next.backstopSeconds * 1000 > Date.parse(task.backstopAt)) return false;
+    const { taskToken, backstopAt } = task;
+    const handed = await this.hand(
+      task.executionId,
+      next.ordinal,
+      { taskToken, decidesNext: true, backstopAt },
+      'keep',
+    );
+    // The token's heartbeat clock starts again, as a new state's would; the reconciler beats for the
+    // task while it waits for a worker, its worker once claimed.
+    if (handed === 'queued') await this.deps.workflow.sendTaskHeartbeat(taskToken);
+    return true;
+  }
+
+  /** Queues the step's task awaited by `awaited`; a step handed out already gets its token when told to `replace`. */
+  private async hand(
+    executionId: string,
+    ordinal: number,
+    awaited: Pick<WorkerTask, 'taskToken' | 'decidesNext' | 'backstopAt'>,
+    handedOut: 'replace' | 'keep',
+  ): Promise<'queued' | 'handed-out' | 'skipped'> {
     const { execution, step } = await this.deps.executions.getWithStep(executionId, ordinal);
     if (!execution || !step) throw new Error(`Step ${ordinal} of execution ${executionId} does not exist.`);
     if (!isActive(execution) || isTerminalStepStatus(step.status)) {
-      await this.deps.workflow.sendTaskSuccess(taskToken, { skipped: true });
-      return;
+      await this.deps.workflow.sendTaskSuccess(awaited.taskToken, { skipped: true });
+      return 'skipped';
     }
-    // Already handed out (the state machine was restarted): the task keeps going with the new token.
     if (step.taskId && HANDED_OUT_STEP_STATUSES.includes(step.status)) {
-      await this.deps.tasks.replaceToken(step.taskId, taskToken, decidesNext);
-      return;
+      if (handedOut === 'replace') await this.deps.tasks.replaceToken(step.taskId, awaited);
+      return 'handed-out';
     }
     const task = {
       taskId: randomUUID(),
@@ -262,24 +331,48 @@ export class Orchestrator {
       ordinal,
       pool: step.workerPool,
       status: INITIAL_STATUS.task,
-      taskToken,
-      decidesNext,
+      ...awaited,
       createdAt: this.now(),
     };
-    if (await this.deps.tasks.enqueue(task, STEP_MOVES.enqueue.from)) {
-      await signalQueued(this.deps.signals ?? NO_SIGNALS, task, this.deps.onSignalFailure);
-    } else await this.enqueueStep(executionId, ordinal, taskToken, decidesNext);
+    if (!(await this.deps.tasks.enqueue(task, STEP_MOVES.enqueue.from))) {
+      return this.hand(executionId, ordinal, awaited, handedOut);
+    }
+    await signalQueued(this.deps.signals ?? NO_SIGNALS, task, this.deps.onSignalFailure);
+    return 'queued';
   }
 
-  /** The state machine gave up on a step: timeout, lost heartbeat, or an error of its own. */
+  /**
+   * The state machine gave up on a step: timeout, lost heartbeat, or an error of its own. For
+   * RunSingleStep (`handedOn`), `ordinal` is the first step its token awaited; the step it awaits
+   * now is that one's or, once a completion handed the token on, the one step of the execution
+   * handed out (see `awaitedStep`).
+   */
   async stepFailed(
     executionId: string,
     ordinal: number,
     error: { Error?: string; Cause?: string },
+    handedOn = false,
   ): Promise<void> {
-    const step = await this.deps.executions.getStep(executionId, ordinal);
+    const step = handedOn
+      ? await this.awaitedStep(executionId, ordinal)
+      : await this.deps.executions.getStep(executionId, ordinal);
     if (!step || !canMove(STEP_MOVES.fail, step.status)) return;
-    if (!(await this.failStep(executionId, step, error))) await this.stepFailed(executionId, ordinal, error);
+    if (!(await this.failStep(executionId, step, error))) {
+      await this.stepFailed(executionId, ordinal, error, handedOn);
+    }
+  }
+
+  /**
+   * The step a RunSingleStep token that started at `ordinal` awaits: while the state machine is in
+   * RunSingleStep no other step of the execution is handed out (a stage of several runs in the
+   * Map), so a later step handed out is the one the token was handed on to; none, its first.
+   */
+  private async awaitedStep(executionId: string, ordinal: number): Promise<ExecutionStepRecord | undefined> {
+    const steps = await this.deps.executions.getSteps(executionId);
+    const handedOn = steps.find(
+      (step) => step.ordinal > ordinal && HANDED_OUT_STEP_STATUSES.includes(step.status),
+    );
+    return handedOn ?? steps.find((step) => step.ordinal === ordinal);
   }
 
   /**

@@ -64,7 +64,7 @@ export interface WorkerServiceDeps {
    * Ends a step past its deadline (each heartbeat asks, since the state machine does not count from
    * the claim), and decides the next move a completion carries (see `resume`).
    */
-  orchestrator: Pick<Orchestrator, 'timeOutIfOverdue' | 'advance'>;
+  orchestrator: Pick<Orchestrator, 'timeOutIfOverdue' | 'advance' | 'handOn'>;
   clock?: Clock;
   /** Wake a waiting claim when a task is queued; without them a claim only looks at the table. */
   signals?: QueueSignals;
@@ -329,24 +329,28 @@ export class WorkerService {
 
   /**
    * Lets the state machine go on from the step's outcome, written before. When RunSingleStep awaits
-   * the task (`decidesNext`), the output is the move Advance would decide now, so Route takes it and
-   * the Advance state is skipped: one transition and one Lambda invocation less a sequential step.
-   * Safe to repeat, as Advance is: advance() reads everything from DynamoDB and never moves an
-   * execution backwards, so a retried report, or a SendTaskSuccess lost after it decided (the
-   * backstop's Advance then decides again), ends the same. A decision that fails is reported, not
-   * thrown (the outcome is written): the output then has no move, and Route sends it to Advance, as
-   * every other answer to a RunSingleStep token (skipped, timedOut).
+   * the task (`decidesNext`), the completion decides the move Advance would decide now: a next stage
+   * of one step is handed the same token (Orchestrator.handOn), so the state machine does not move
+   * at all; any other move is the token's output, which Route takes, so the Advance state is
+   * skipped. Safe to repeat, as Advance is: advance() reads everything from DynamoDB and never
+   * moves an execution backwards, so a retried report, or a SendTaskSuccess lost after it decided
+   * (the token's heartbeat timeout then fails nothing and Advance decides again), ends the same. A
+   * decision that fails is reported, not thrown (the outcome is written): the output then has no
+   * move, and Route sends it to Advance, as every other answer to a RunSingleStep token (skipped,
+   * timedOut).
    */
   private async resume(task: WorkerTask, activityStatus: ActivityStatus): Promise<void> {
-    const move = task.decidesNext ? await this.nextMove(task.executionId) : undefined;
+    const move = task.decidesNext ? await this.nextMove(task) : undefined;
+    if (move === 'handed-on') return;
     await this.deps.workflow.sendTaskSuccess(task.taskToken, move ?? { activityStatus });
   }
 
-  private async nextMove(executionId: string): Promise<NextMove | undefined> {
+  private async nextMove(task: WorkerTask): Promise<NextMove | 'handed-on' | undefined> {
     try {
-      return await this.deps.orchestrator.advance(executionId);
+      const move = await this.deps.orchestrator.advance(task.executionId);
+      return (await this.deps.orchestrator.handOn(task, move)) ? 'handed-on' : move;
     } catch (error) {
-      this.deps.onDecisionFailure?.(executionId, error);
+      this.deps.onDecisionFailure?.(task.executionId, error);
       return undefined;
     }
   }

@@ -70,8 +70,11 @@ interface HandlerAccess {
   readonly workflow: readonly WorkflowAccess[];
   /** Pages with `nextToken`, so reads the secret that signs them. */
   readonly signsPageTokens?: boolean;
-  /** Claims tasks, so waits on the pools' wake-up queues. */
-  readonly claims?: boolean;
+  /**
+   * The pools' wake-up queues: a claim waits on them (`receive`); whatever queues a task sends one
+   * (`send`: a completion handing its token on to the next step queues that step's task).
+   */
+  readonly signals?: 'send' | 'receive';
 }
 
 /**
@@ -82,7 +85,7 @@ interface HandlerAccess {
  * state machine parked on it or behind it (SendTaskSuccess on its park token); workers claim and
  * complete tasks, which moves their steps, and answer the state machine's task tokens, a single
  * step's completion with the next move (Orchestrator.advance: it moves the execution, so its cell
- * counters too); API keys touch only their own table; meta reads no data at all. Whatever changes
+ * counters too) or by queuing the next one-step stage's task under the same token; API keys touch only their own table; meta reads no data at all. Whatever changes
  * an execution's status moves its cell counters in the same transaction (cancel, a decision).
  */
 const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
@@ -109,14 +112,16 @@ const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
     readWrite: ['workerTasks', 'executionSteps', 'workers'],
     read: ['executions'],
     workflow: [],
-    claims: true,
+    signals: 'receive',
   },
   [HandlerGroup.worker]: {
     // The workers table is its own: heartbeats write it (and claims), GET /workers reads it. A
     // completion's decision moves the execution (stage, end) and its counters, as Advance does.
+    // A completion that hands its token on queues the next step's task, and signals its pool.
     readWrite: ['workerTasks', 'executionSteps', 'workers', 'executions', 'counters'],
     read: [],
     workflow: [WorkflowAccess.taskSuccess, WorkflowAccess.taskHeartbeat],
+    signals: 'send',
   },
 };
 
@@ -301,7 +306,7 @@ export class ServiceApi extends Construct {
     for (const key of access.read) fn.grantData(props.tables[key], 'read');
     if (access.workflow.length > 0) props.workflow.grant(fn, access.workflow);
     if (access.signsPageTokens) this.pageTokenKey.grantRead(fn);
-    if (access.claims) props.workflow.grantClaimSignals(fn, 'receive');
+    if (access.signals) props.workflow.grantClaimSignals(fn, access.signals);
     return fn;
   }
 

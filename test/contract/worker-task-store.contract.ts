@@ -43,12 +43,23 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       await stores.tasks.enqueue(other, ['Pending']);
       expect(await stores.tasks.queuedIn('default', 10)).toEqual([first.taskId]);
       expect((await stores.tasks.allQueued()).map((t) => t.taskId)).toEqual([first.taskId, other.taskId]);
-      await stores.tasks.replaceToken(first.taskId, 'restarted', true);
+      const backstopAt = '2026-01-02T00:00:00.000Z';
+      await stores.tasks.replaceToken(first.taskId, {
+        taskToken: 'restarted',
+        decidesNext: true,
+        backstopAt,
+      });
       expect(await stores.tasks.get(first.taskId)).toMatchObject({
         taskToken: 'restarted',
         decidesNext: true,
+        backstopAt,
       });
-      await expect(stores.tasks.replaceToken(randomUUID(), 'x', false)).rejects.toThrow();
+      // A RunStep's token has no backstop of its own to hand on: the old one must not linger.
+      await stores.tasks.replaceToken(first.taskId, { taskToken: 'again', decidesNext: false });
+      expect(await stores.tasks.get(first.taskId)).not.toHaveProperty('backstopAt');
+      await expect(
+        stores.tasks.replaceToken(randomUUID(), { taskToken: 'x', decidesNext: false }),
+      ).rejects.toThrow();
     });
 
     it('claims a task named with a pool only when it is of that pool', async () => {

@@ -319,7 +319,7 @@ describe('IAM', () => {
     },
   );
 
-  it("lets only the orchestrator and the claims function use the claims' wake-up queues, by the stack's prefix", () => {
+  it("lets only the orchestrator, the claims and the worker functions use the claims' wake-up queues, by the stack's prefix", () => {
     // Arrange
     const queues = {
       'Fn::Join': [
@@ -341,7 +341,7 @@ describe('IAM', () => {
       );
     const others = [
       ...Object.entries(stack.api.functions)
-        .filter(([group]) => group !== 'claims')
+        .filter(([group]) => group !== 'claims' && group !== 'worker')
         .map(([, fn]) => fn),
       stack.api.authorizerFunction,
       stack.workflow.reconcilerFunction,
@@ -350,6 +350,10 @@ describe('IAM', () => {
 
     // Assert
     expect(sqsStatements(stack.workflow.orchestratorFunction)).toEqual([
+      { Action: ['sqs:CreateQueue', 'sqs:SendMessage'], Effect: 'Allow', Resource: queues },
+    ]);
+    // A completion that hands its token on queues the next step, as the orchestrator does.
+    expect(sqsStatements(stack.api.functions.worker)).toEqual([
       { Action: ['sqs:CreateQueue', 'sqs:SendMessage'], Effect: 'Allow', Resource: queues },
     ]);
     expect(sqsStatements(stack.api.functions.claims)).toEqual([

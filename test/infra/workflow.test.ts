@@ -101,10 +101,13 @@ describe('ExecutionWorkflow state machine', () => {
     };
     const single = outsideMap(definition.States.RunSingleStep);
     const { Comment: _c2, Catch: mapCatch, End: _e1, ...runStep } = inMap.RunStep;
-    // The deliberate difference: its completion carries the next decision, kept as `$.next` for Route.
-    const { decidesNext, ...payload } = single.rest.Parameters.Payload;
+    // The deliberate differences: its completion carries the next decision, kept as `$.next` for
+    // Route, or hands the token on within the timeout it is told (its own TimeoutSecondsPath).
+    const { decidesNext, 'backstopSeconds.$': backstop, ...payload } = single.rest.Parameters.Payload;
     expect(decidesNext).toBe(true);
+    expect(backstop).toBe(single.rest.TimeoutSecondsPath);
     expect(inMap.RunStep.Parameters.Payload.decidesNext).toBeUndefined();
+    expect(inMap.RunStep.Parameters.Payload['backstopSeconds.$']).toBeUndefined();
     expect(single.rest.ResultPath).toBe('$.next');
     expect({
       ...single.rest,
@@ -115,7 +118,10 @@ describe('ExecutionWorkflow state machine', () => {
     expect(single.Next).toBe('Route');
     const failed = outsideMap(definition.States.SingleStepFailed);
     const { End: _e2, ...stepFailed } = inMap.StepFailed;
-    expect(failed.rest).toEqual(stepFailed);
+    // Its token may have been handed on: stepFailed finds the step it awaits now.
+    const { handedOn, ...failedParameters } = failed.rest.Parameters;
+    expect(handedOn).toBe(true);
+    expect({ ...failed.rest, Parameters: failedParameters }).toEqual(stepFailed);
     // What RunStage's own Catch does for a StepFailed that keeps failing.
     expect(failed.Catch).toEqual(definition.States.RunStage.Catch);
     expect(failed.Next).toBe('Advance');

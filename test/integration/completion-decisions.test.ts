@@ -171,6 +171,7 @@ describe('WorkerService.complete: the next move in the completion', () => {
       orchestrator: {
         timeOutIfOverdue: (...args) => fresh.services.orchestrator.timeOutIfOverdue(...args),
         advance: () => Promise.reject(broken),
+        handOn: (...args) => fresh.services.orchestrator.handOn(...args),
       },
       onDecisionFailure: (executionId, error) => failures.push([executionId, error]),
     });
@@ -187,5 +188,151 @@ describe('WorkerService.complete: the next move in the completion', () => {
     const execution = await fresh.services.executions.get(executionId);
     expect(execution).toMatchObject({ currentStepIndex: 0 });
     expect(execution.steps?.map((step) => step.status)).toEqual(['Completed', 'Pending']);
+  });
+});
+
+describe('WorkerService.complete: handing the RunSingleStep token on to the next one-step stage', () => {
+  let fresh: FreshServices;
+
+  beforeEach(async () => {
+    fresh = await servicesOnFreshTables(new Date());
+  });
+
+  /** A step's own backstop: what the state machine allows past its queue limit and timeout (1 h). */
+  const OWN_BACKSTOP = DEFAULT_ORCHESTRATOR_SETTINGS.queueTimeoutSeconds + 3600 + BACKSTOP_MARGIN_SECONDS;
+  const TOKEN = 'token-run';
+
+  let made = 0;
+  /**
+   * A new run of `modes` (a step each), started by Advance, its first stage queued as RunSingleStep
+   * queues it: with the token and the backstop Advance decided (or `backstopSeconds`).
+   */
+  async function startRun(modes: string[], backstopSeconds?: number) {
+    made += 1;
+    const executionId = await runOfNewSchedule(
+      fresh.services,
+      `Hand-on ${made}`,
+      modes.map((executionMode, i) => ({
+        name: `Step ${i}`,
+        stepType: 'Executable',
+        executablePath: '/bin/true',
+        executionMode,
+      })),
+    );
+    const move = await fresh.services.orchestrator.advance(executionId);
+    if (move.action !== 'run' || !move.steps[0]) throw new Error(`expected a run, got ${move.action}`);
+    const decided = move.steps[0].backstopSeconds;
+    await fresh.services.orchestrator.enqueueStep(executionId, 0, TOKEN, true, backstopSeconds ?? decided);
+    return { executionId, decided };
+  }
+
+  async function claimOne() {
+    const [task] = await fresh.services.workers.claim(
+      { workerId: worker.workerId, pools: ['default'], maxTasks: 1, waitSeconds: 0 },
+      key,
+    );
+    if (!task) throw new Error('claimed nothing');
+    return task;
+  }
+
+  const complete = (taskId: string) =>
+    fresh.services.workers.complete(taskId, worker, { activityStatus: 'Complete' });
+  const answers = (method: 'sendTaskSuccess' | 'sendTaskHeartbeat') =>
+    fresh.workflow.calledWith(method).filter(([token]) => token === TOKEN);
+  const stepStatuses = async (executionId: string) =>
+    (await fresh.services.executions.get(executionId)).steps?.map((step) => step.status);
+  const taskOf = async (executionId: string, ordinal: number) => {
+    const step = await fresh.stores.executions.getStep(executionId, ordinal);
+    return step?.taskId ? fresh.stores.tasks.get(step.taskId) : undefined;
+  };
+
+  it('keeps one token through a run of one-step stages and answers it only with the end', async () => {
+    // Arrange: three sequential steps; the first one's timeout covers all three.
+    const { executionId, decided } = await startRun(['Sequential', 'Sequential', 'Sequential']);
+    const first = await taskOf(executionId, 0);
+
+    // Act
+    for (let i = 0; i < 3; i++)
+      expect(await complete((await claimOne()).taskId)).toMatchObject({ accepted: true });
+
+    // Assert: no answer until the end; each step after the first got the token, its deadline and a
+    // fresh heartbeat clock; the execution ended as Advance would have ended it.
+    expect(decided).toBe(3 * OWN_BACKSTOP);
+    expect(answers('sendTaskSuccess')).toEqual([[TOKEN, { action: 'finished', status: 'Completed' }]]);
+    expect(answers('sendTaskHeartbeat')).toHaveLength(2);
+    for (const ordinal of [1, 2]) {
+      expect(await taskOf(executionId, ordinal)).toMatchObject({
+        taskToken: TOKEN,
+        decidesNext: true,
+        backstopAt: first?.backstopAt,
+        status: 'Completed',
+      });
+    }
+    expect(await stepStatuses(executionId)).toEqual(['Completed', 'Completed', 'Completed']);
+    expect(await fresh.services.executions.get(executionId)).toMatchObject({ status: 'Completed' });
+  });
+
+  it('answers with the move when the stages left would not fit in what remains of the timeout', async () => {
+    // Arrange: a token whose timeout is a second short of what the step after the first needs.
+    const { executionId } = await startRun(['Sequential', 'Sequential'], OWN_BACKSTOP - 1);
+
+    // Act
+    await complete((await claimOne()).taskId);
+
+    // Assert: RunSingleStep ends; Route will run step 1 with a token (and timeout) of its own.
+    const [[, move] = []] = answers('sendTaskSuccess');
+    expect(move).toMatchObject({
+      action: 'run',
+      stageIndex: 1,
+      steps: [{ ordinal: 1, backstopSeconds: OWN_BACKSTOP }],
+    });
+    expect(await stepStatuses(executionId)).toEqual(['Completed', 'Pending']);
+  });
+
+  it('never hands the token to a stage of several steps: the Map runs those', async () => {
+    // Arrange: one step, then a stage of two; the run of one-step stages is the first alone.
+    const { executionId, decided } = await startRun(['Sequential', 'Sequential', 'ParallelWithPrevious']);
+
+    // Act
+    await complete((await claimOne()).taskId);
+
+    // Assert
+    expect(decided).toBe(OWN_BACKSTOP);
+    const [[, move] = []] = answers('sendTaskSuccess');
+    expect(move).toMatchObject({ action: 'run', stageIndex: 1, steps: [{ ordinal: 1 }, { ordinal: 2 }] });
+    expect(await stepStatuses(executionId)).toEqual(['Completed', 'Pending', 'Pending']);
+  });
+
+  it("leaves a next step's newer token alone when the report that handed the token on is retried", async () => {
+    // Arrange: step 0 handed the token on to step 1; then a restarted state machine queued step 1
+    // again with a token of its own.
+    const { executionId, decided } = await startRun(['Sequential', 'Sequential', 'Sequential']);
+    const firstTask = await claimOne();
+    await complete(firstTask.taskId);
+    await fresh.services.orchestrator.enqueueStep(executionId, 1, 'token-restarted', true, decided);
+
+    // Act
+    expect(await complete(firstTask.taskId)).toEqual({ accepted: true, stepStatus: 'Completed' });
+
+    // Assert: the spent token is not put back on step 1's task, and nothing answered it.
+    expect(await taskOf(executionId, 1)).toMatchObject({ taskToken: 'token-restarted', status: 'Queued' });
+    expect(answers('sendTaskSuccess')).toEqual([]);
+    expect(await stepStatuses(executionId)).toEqual(['Completed', 'Queued', 'Pending']);
+  });
+
+  it('fails the step the token was handed on to when the state machine gives up on the token', async () => {
+    // Arrange: step 0 handed the token on to step 1, which a worker claimed, then went silent.
+    const { executionId } = await startRun(['Sequential', 'Sequential', 'Sequential']);
+    await complete((await claimOne()).taskId);
+    await claimOne();
+
+    // Act: SingleStepFailed names the token's first step, as its state's input does.
+    await fresh.services.orchestrator.stepFailed(executionId, 0, { Error: 'States.HeartbeatTimeout' }, true);
+
+    // Assert: step 1 failed with the reason, its task abandoned so its worker stops; step 0 kept its outcome.
+    expect(await stepStatuses(executionId)).toEqual(['Completed', 'Failed', 'Pending']);
+    const execution = await fresh.services.executions.get(executionId);
+    expect(execution.steps?.[1]?.errorMessage).toMatch(/Lost heartbeat/);
+    expect(await taskOf(executionId, 1)).toMatchObject({ status: 'Abandoned' });
   });
 });

@@ -189,8 +189,9 @@ describe('startLocalStepFunctions with the product state machine', () => {
 
     // Assert: RunSingleStep says its completion may decide, RunStep does not; a Map's outputs are
     // dropped, so after the stage Advance decides (the `finished` the Map items sent is not read).
-    expect(first).toMatchObject({ ordinal: 0, decidesNext: true });
-    expect(second).toMatchObject({ ordinal: 1, decidesNext: true });
+    // It passes on its timeout, which the completions check before handing the token on.
+    expect(first).toMatchObject({ ordinal: 0, decidesNext: true, backstopSeconds: 30 });
+    expect(second).toMatchObject({ ordinal: 1, decidesNext: true, backstopSeconds: 30 });
     expect(inMap.map((call) => [call.ordinal, call.decidesNext])).toEqual([
       [2, undefined],
       [3, undefined],
@@ -238,6 +239,8 @@ describe('startLocalStepFunctions with the product state machine', () => {
       executionId,
       ordinal: 3,
       error: { Error: 'StepFailed', Cause: 'exit code 2' },
+      // RunSingleStep's token may have been handed on to a later step: stepFailed finds which.
+      handedOn: true,
     });
     expect((await finalState(executionId)).status).toBe('SUCCEEDED');
   });

@@ -91,14 +91,23 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     }
   }
 
-  async replaceToken(taskId: string, taskToken: string, decidesNext: boolean): Promise<void> {
+  async replaceToken(
+    taskId: string,
+    { taskToken, decidesNext, backstopAt }: Pick<WorkerTask, 'taskToken' | 'decidesNext' | 'backstopAt'>,
+  ): Promise<void> {
     await this.client.send(
       new UpdateCommand({
         TableName: this.tables.workerTasks,
         Key: { taskId },
-        UpdateExpression: 'SET taskToken = :token, decidesNext = :decides',
+        UpdateExpression: `SET taskToken = :token, decidesNext = :decides${
+          backstopAt === undefined ? ' REMOVE backstopAt' : ', backstopAt = :backstop'
+        }`,
         ConditionExpression: 'attribute_exists(taskId)',
-        ExpressionAttributeValues: { ':token': taskToken, ':decides': decidesNext },
+        ExpressionAttributeValues: {
+          ':token': taskToken,
+          ':decides': decidesNext ?? false,
+          ...(backstopAt === undefined ? {} : { ':backstop': backstopAt }),
+        },
       }),
     );
   }

@@ -47,11 +47,16 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
     return true;
   }
 
-  async replaceToken(taskId: string, taskToken: string, decidesNext: boolean): Promise<void> {
+  async replaceToken(
+    taskId: string,
+    { taskToken, decidesNext, backstopAt }: Pick<WorkerTask, 'taskToken' | 'decidesNext' | 'backstopAt'>,
+  ): Promise<void> {
     const task = this.db.tasks.get(taskId);
     if (!task) throw new ConditionalCheckFailed('The conditional request failed');
     task.taskToken = taskToken;
-    task.decidesNext = decidesNext;
+    task.decidesNext = decidesNext ?? false;
+    if (backstopAt === undefined) delete task.backstopAt;
+    else task.backstopAt = backstopAt;
   }
 
   async queuedIn(pool: string, limit: number): Promise<string[]> {
