@@ -1,7 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Principal } from '../../core/model.js';
 import { BACKSTOP_MARGIN_SECONDS, DEFAULT_ORCHESTRATOR_SETTINGS } from '../../core/services/orchestrator.js';
 import { WorkerService } from '../../core/services/workers.js';
+import { operator } from './fixtures.js';
 import { type FreshServices, runOfNewSchedule, servicesOnFreshTables } from './services.js';
 
 /**
@@ -318,6 +320,41 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
     expect(await taskOf(executionId, 1)).toMatchObject({ taskToken: 'token-restarted', status: 'Queued' });
     expect(answers('sendTaskSuccess')).toEqual([]);
     expect(await stepStatuses(executionId)).toEqual(['Completed', 'Queued', 'Pending']);
+  });
+
+  it('leaves nothing queued or running when a cancel races the completion handing the token on, 20 times over', async () => {
+    for (let round = 0; round < 20; round++) {
+      // Arrange: step 0 claimed; its completion will decide step 1 and hand it the token.
+      const { executionId } = await startRun(['Sequential', 'Sequential', 'Sequential']);
+      const task = await claimOne();
+
+      // Act: the cancel and the completion at once, one of them a little later each round, so that
+      // the cancel lands before, during and after the completion's decision and its hand-on.
+      const lag = (round % 10) * 3;
+      const [cancelAfter, completeAfter] = round < 10 ? [lag, 0] : [0, lag];
+      const [, answer] = await Promise.all([
+        sleep(cancelAfter).then(() => fresh.services.executions.cancelActive(executionId, operator)),
+        sleep(completeAfter).then(() => complete(task.taskId)),
+      ]);
+
+      // Assert: cancelled whichever came first; no step is left waiting for a worker or running,
+      // and a task that was queued all the same is taken off the queue by the next claim.
+      expect(answer.stepStatus).toMatch(/^(Completed|Cancelled)$/);
+      const execution = await fresh.services.executions.get(executionId);
+      expect(execution.status).toBe('Cancelled');
+      for (const step of execution.steps ?? []) expect(step.status).toMatch(/^(Completed|Cancelled)$/);
+      const claimed = await fresh.services.workers.claim(
+        { workerId: worker.workerId, pools: ['default'], maxTasks: 5, waitSeconds: 0 },
+        key,
+      );
+      expect(claimed).toEqual([]);
+      expect(await fresh.stores.tasks.queuedIn('default', 10)).toEqual([]);
+      console.log(
+        'RACE',
+        answer.stepStatus,
+        execution.steps?.map((s) => `${s.status}:${s.taskId ? 'task' : '-'}`).join(','),
+      );
+    }
   });
 
   it('fails the step the token was handed on to when the state machine gives up on the token', async () => {
