@@ -349,11 +349,6 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
       );
       expect(claimed).toEqual([]);
       expect(await fresh.stores.tasks.queuedIn('default', 10)).toEqual([]);
-      console.log(
-        'RACE',
-        answer.stepStatus,
-        execution.steps?.map((s) => `${s.status}:${s.taskId ? 'task' : '-'}`).join(','),
-      );
     }
   });
 
