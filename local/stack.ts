@@ -89,6 +89,8 @@ export interface LocalStack {
   readonly worker?: { workerId: string; pools: readonly string[] };
   /** Events published to the local EventBridge (status changes, step failures), oldest first. */
   events(): readonly PublishedEvent[];
+  /** The states the execution's state machine entered so far, in order: its billed transitions. */
+  statesEntered(executionId: string): readonly string[];
   stop(): Promise<void>;
 }
 
@@ -279,6 +281,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     return {
       apiUrl,
       events: () => bus.events(),
+      statesEntered: (executionId) => sfn.statesEntered(executionId),
       adminApiKey,
       ...(options.consoleDir ? { consoleUrl: `http://localhost:${port}/` } : {}),
       ...(workerInfo ? { worker: workerInfo } : {}),

@@ -58,6 +58,11 @@ export interface LocalStepFunctions {
   readonly endpoint: string;
   /** The one state machine this server runs. */
   readonly stateMachineArn: string;
+  /**
+   * The states an execution of this name entered so far, in order (a Map's items' too; none when
+   * there is no such execution): what Step Functions Standard bills as state transitions.
+   */
+  statesEntered(name: string): readonly string[];
   /** Aborts the running executions and closes the server. */
   stop(): Promise<void>;
 }
@@ -76,6 +81,7 @@ export async function startLocalStepFunctions(o: LocalStepFunctionsOptions): Pro
   return {
     endpoint: `http://127.0.0.1:${port}`,
     stateMachineArn: runtime.stateMachineArn,
+    statesEntered: (name) => runtime.execution(runtime.executionArn(name))?.statesEntered ?? [],
     async stop() {
       runtime.stopAll('States.Runtime', 'The local Step Functions server stopped.');
       await closeServer(server);

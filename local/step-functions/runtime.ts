@@ -57,6 +57,8 @@ export interface Execution {
   abort: () => void;
   /** Callback tasks still waiting for SendTaskSuccess/Failure. */
   waiting: Set<CallbackTask>;
+  /** The names of the states entered, in order (a Map's items' too): what Standard bills as transitions. */
+  statesEntered: string[];
 }
 
 export interface CallbackTask {
@@ -303,6 +305,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       startDate: new Date(),
       abort: () => {},
       waiting: new Set(),
+      statesEntered: [],
     };
     executions.set(executionArn, execution);
     const runOptions: RunOptions = {
@@ -327,9 +330,12 @@ export function createRuntime(o: RuntimeOptions): Runtime {
     };
     const run = machine.run(parsedInput as Parameters<StateMachine['run']>[0], runOptions);
     execution.abort = run.abort;
-    // Drain the event log, which otherwise grows for the execution's whole life.
+    // Drain the event log, which otherwise grows for the execution's whole life; keep the names of
+    // the states entered.
     void (async () => {
-      for await (const _ of run.eventLogs);
+      for await (const event of run.eventLogs) {
+        if (event.type === 'StateEntered') execution.statesEntered.push(event.state.name);
+      }
     })().catch(() => {});
     run.result.then(
       (output) => finish(execution, 'SUCCEEDED', { output: JSON.stringify(output ?? null) }),

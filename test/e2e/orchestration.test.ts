@@ -80,6 +80,14 @@ describe('running an execution', () => {
     }
     expect(order).toEqual(['a', 'b', 'c']);
     const done = await settled(executionId);
+    // One RunSingleStep for the three: each completion handed its token on to the next step.
+    expect(stack.statesEntered(executionId)).toEqual([
+      'Advance',
+      'Route',
+      'RunSingleStep',
+      'Route',
+      'Finished',
+    ]);
     expect(done).toMatchObject({
       status: 'Completed',
       currentStepIndex: 2,
@@ -118,6 +126,11 @@ describe('running an execution', () => {
     expect(sync?.step.name).toBe('sync');
     await worker.complete(sync?.taskId as string);
     expect((await settled(executionId)).status).toBe('Completed');
+    // The Map for the stage of three, then Advance; the stage of one is a RunSingleStep.
+    expect(stack.statesEntered(executionId)).toEqual([
+      ...['Advance', 'Route', 'RunStage', 'RunStep', 'RunStep', 'RunStep'],
+      ...['Advance', 'Route', 'RunSingleStep', 'Route', 'Finished'],
+    ]);
   });
 
   it('fails the execution on a failed step and cancels the later ones', async () => {
@@ -212,6 +225,27 @@ describe('timeouts and heartbeats', () => {
     const done = await settled(executionId);
     expect(done.status).toBe('Failed');
     expect(done.steps[0].errorMessage).toMatch(/heartbeat/i);
+  });
+
+  it('fails a later step of a run of one-step stages whose worker stops heartbeating, not the first', async () => {
+    // Arrange: the first step's completion hands the state machine's token on to the second.
+    const { executionId } = await run([{ name: 'first' }, { name: 'silent' }, { name: 'never' }]);
+    const [first] = await worker.claimAtLeast(1);
+    await worker.complete(first?.taskId as string);
+
+    // Act: the second is claimed, then nothing more is heard of it.
+    const [silent] = await worker.claimAtLeast(1);
+    const done = await settled(executionId);
+
+    // Assert: the token's heartbeat timeout failed the step it awaited then.
+    expect(silent?.step.name).toBe('silent');
+    expect(done.status).toBe('Failed');
+    expect(done.steps.map((step: any) => step.status)).toEqual(['Completed', 'Failed', 'Cancelled']);
+    expect(done.steps[1].errorMessage).toMatch(/heartbeat/i);
+    expect(stack.statesEntered(executionId)).toEqual([
+      ...['Advance', 'Route', 'RunSingleStep', 'SingleStepFailed'],
+      ...['Advance', 'Route', 'Finished'],
+    ]);
   });
 
   it('keeps a step alive while its worker heartbeats', async () => {
