@@ -22,6 +22,8 @@ export interface BenchStack {
   /** DynamoDB Local's JVM, for its CPU time (cpu.ts). */
   readonly dynamoPid: number | undefined;
   readonly proxy: CountingProxy;
+  /** The states an execution's state machine entered, as the local engine counted them. */
+  statesEntered(executionId: string): readonly string[];
   readonly tables: TableNames;
   stop(): Promise<void>;
 }
@@ -59,6 +61,7 @@ export async function startBenchStack(
       dynamo: dynamo.connection,
       dynamoPid: dynamo.pid,
       proxy: counting,
+      statesEntered: (executionId) => stack.statesEntered(executionId),
       tables: localTableNames(tablePrefix),
       stop: async () => {
         // Leaves DynamoDB running (it was given as an endpoint): stopped below, after the proxy.

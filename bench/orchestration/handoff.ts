@@ -6,7 +6,7 @@ import type { BenchStack } from '../stack.js';
 import type { PhaseContext } from './progress.js';
 import { SEQUENTIAL, shapeOf } from './schedules.js';
 import { HANDOFF_WAIT_SECONDS, HANDOFFS, IDLE_SECONDS } from './settings.js';
-import type { Window } from './units.js';
+import { transitionsEntered, type Window } from './units.js';
 import { BenchWorker, type ClaimedTask } from './worker.js';
 
 /**
@@ -115,9 +115,11 @@ export async function handoffPhase(context: PhaseContext, scheduleId: string): P
   await stack.proxy.take();
   meter.take();
   const nextRandom = random(7);
+  const measured: string[] = [];
   for (let e = 0; e < executions; e++) {
     const runAt = performance.now();
     const executionId = await run();
+    measured.push(executionId);
     let [task] = await running.claim(pool, 1, HANDOFF_WAIT_SECONDS);
     if (!task || task.executionId !== executionId) throw new Error('First step not handed out');
     result.firstClaims.push(performance.now() - runAt);
@@ -153,6 +155,7 @@ export async function handoffPhase(context: PhaseContext, scheduleId: string): P
     steps: executions * steps,
     executions,
     shape: shapeOf(SEQUENTIAL),
+    transitions: transitionsEntered(measured, stack),
   };
   return { ...result, window, heartbeat, idle, immediateClaims };
 }

@@ -24,8 +24,8 @@ import { throughputPhase } from './throughput.js';
  *      worker-loops.ts); every execution, step, claim and completion is checked: any loss or duplicate
  *      fails the process. CPU per step of each process (cpu.ts) says what bounds the rate.
  *   c. Per step: DynamoDB requests, RRU and WRU (AWS rules, see write-units.ts), Lambda invocations and
- *      Step Functions state transitions (computed from the ASL, cross-checked against the orchestrator
- *      invocations counted through middy, see lambdas.ts).
+ *      Step Functions state transitions (computed from the ASL, cross-checked against the states the
+ *      local engine entered, LocalStack.statesEntered).
  *   d. Cost per million steps at public on-demand prices.
  *
  * Environment: BENCH_EXECUTIONS (200), BENCH_HANDOFFS (100), BENCH_WORKERS (20 loops),

@@ -301,10 +301,7 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
     (c) => c > 0,
   );
   log(
-    '  measured = implied by the orchestrator invocations counted (Advance calls, +2 per answered Advance but +1 when it ran one step, +1 per',
-  );
-  log(
-    '  enqueueStep/stepFailed, and after a RunSingleStep +1 for Route, +1 more when it went to RunStage, Park or Finished).',
+    "  measured = the states the local engine entered for the window's executions (LocalStack.statesEntered), retries included.",
   );
   log();
   table(

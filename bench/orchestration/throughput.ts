@@ -3,7 +3,7 @@ import { sleep } from '../measure.js';
 import type { PhaseContext } from './progress.js';
 import { enqueuedByStateMachine, MIX, shapeOf } from './schedules.js';
 import { EXECUTIONS, MAX_TASKS, THROUGHPUT_WAIT_SECONDS, WORKER_LOOPS } from './settings.js';
-import type { Window } from './units.js';
+import { transitionsEntered, type Window } from './units.js';
 import { spawnLoops } from './worker-loops.js';
 
 // ---- Phase b: throughput and correctness ------------------------------------------------------------------
@@ -95,6 +95,7 @@ export async function throughputPhase(
     steps: expectedSteps,
     executions: EXECUTIONS,
     shape,
+    transitions: transitionsEntered([...executionIds], stack),
   };
   if (outcome === 'timeout')
     problems.push(`not finished after 240 s: ${progress.finishedAt.size} of ${EXECUTIONS}`);

@@ -1,6 +1,7 @@
 import type { DynamoCall } from '../dynamo-proxy.js';
 import type { Invocation } from '../lambdas.js';
 import { sum } from '../measure.js';
+import type { BenchStack } from '../stack.js';
 import type { WriteUnits } from '../write-units.js';
 import type { HandoffResult } from './handoff.js';
 import type { Shape } from './schedules.js';
@@ -17,6 +18,8 @@ export interface Window {
   executions: number;
   /** The schedule's stages: of several steps (RunStage's Map), runs of one-step stages (RunSingleStep). */
   shape: Shape;
+  /** State transitions of the window's executions, measured (`transitionsEntered`). */
+  transitions: number;
 }
 
 export interface PerStep {
@@ -51,56 +54,11 @@ export const transitionsPerExecution = ({ stages, parallelStages, singleRuns, st
 export const transitionsPerExecutionBefore = ({ stages, parallelStages, steps }: Shape) =>
   2 * stages + parallelStages + steps + 3;
 
-/**
- * Transitions the counted orchestrator invocations imply: each Advance invocation is the Advance state
- * (a retry is another one), each successful one is followed by Route and by RunStage (Map, for a
- * stage of several steps), Park or Finished, or by RunSingleStep (an enqueueStep); each RunStep and
- * RunSingleStep invokes enqueueStep once (the steps a completion queued, handing its token on, are
- * no invocation and no state); StepFailed, SingleStepFailed and Crash invoke their own
- * action. A RunSingleStep's completion is followed by Route, and what Route took shows in the
- * execution's next invocation (see `afterSingleStep`).
- */
-export function measuredTransitions(invocations: Invocation[]): number {
-  const orchestrator = invocations.filter((i) => i.fn === 'orchestrator');
-  const advances = orchestrator.filter((i) => i.kind === 'advance');
-  const routed = advances.filter((i) => i.ok);
-  const single = routed.filter(
-    (i) => i.result?.action === 'run' && (i.result.steps as unknown[]).length === 1,
-  );
-  const enqueues = orchestrator.filter((i) => i.kind === 'enqueueStep').length;
-  const stepFailed = orchestrator.filter((i) => i.kind === 'stepFailed').length;
-  const crashes = orchestrator.filter((i) => i.kind === 'crash');
-  let afterSingleSteps = 0;
-  for (const calls of groupBy(orchestrator, (i) => String(i.event.executionId)).values()) {
-    const ordered = [...calls].sort((x, y) => x.endedAt - y.endedAt);
-    ordered.forEach((call, index) => {
-      if (isSingleStep(call)) afterSingleSteps += afterSingleStep(ordered[index + 1]);
-    });
-  }
-  return (
-    advances.length +
-    routed.length * 2 - // Route + (RunStage | Park | Finished) …
-    single.length + // … or RunSingleStep, counted as its enqueueStep
-    enqueues +
-    stepFailed +
-    crashes.length +
-    crashes.filter((i) => i.ok).length + // Failed
-    afterSingleSteps
-  );
-}
-
-const isSingleStep = (i: Invocation) => i.kind === 'enqueueStep' && i.ok && i.event.decidesNext === true;
-
-/**
- * The states after a RunSingleStep that are not invocations of their own, told by the execution's
- * next orchestrator invocation: none when it failed (SingleStepFailed, Crash: counted); else Route,
- * then Advance or RunSingleStep (counted), or RunStage, Park or Finished (the run ends: no next one).
- */
-function afterSingleStep(next: Invocation | undefined): number {
-  if (next?.kind === 'stepFailed' || next?.kind === 'crash') return 0;
-  if (next?.kind === 'advance' || (next && isSingleStep(next))) return 1;
-  return 2;
-}
+/** The states the executions' state machines entered (retries and a Map's items included), as the local engine counted them. */
+export const transitionsEntered = (
+  executionIds: readonly string[],
+  stack: Pick<BenchStack, 'statesEntered'>,
+): number => sum(executionIds.map((id) => stack.statesEntered(id).length));
 
 export function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();
@@ -127,7 +85,7 @@ export function perStep(
   const ms = (list: Invocation[]) => sum(list.map((i) => i.ms));
   const claims = invocations.filter((i) => i.kind === 'claimTasks');
   return {
-    transitionsMeasured: measuredTransitions(invocations) / steps,
+    transitionsMeasured: window.transitions / steps,
     transitionsComputed: (window.executions * transitionsPerExecution(window.shape)) / steps,
     lambdaRequests: invocations.length / steps,
     lambdaGbSeconds: ((ms(invocations) / 1000) * (LAMBDA_MB / 1024)) / steps,
@@ -178,6 +136,7 @@ export function pricedUnits(
     steps: 5,
     executions: 0,
     shape: { steps: 1, stages: 0, parallelStages: 0, singleRuns: 0 },
+    transitions: 0,
   };
   const beat = perStep(heartbeatWindow, units, priced);
   return { immediateClaim, unitsA, unitsB, beat };
