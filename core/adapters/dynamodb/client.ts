@@ -91,8 +91,18 @@ export interface NamedItem<Name extends string = string> {
 }
 
 /** TransactWriteItems, retried when it only lost a race (see {@link withConflictRetry}). */
-export async function transactWrite(client: DynamoDBDocumentClient, items: TransactItems): Promise<void> {
-  await withConflictRetry(() => client.send(new TransactWriteCommand({ TransactItems: items })));
+/**
+ * Writes `items` in one transaction, retrying conflicts. With `token` (ClientRequestToken), the same
+ * transaction sent again within 10 minutes answers as the first did without writing again.
+ */
+export async function transactWrite(
+  client: DynamoDBDocumentClient,
+  items: TransactItems,
+  token?: string,
+): Promise<void> {
+  await withConflictRetry(() =>
+    client.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: token })),
+  );
 }
 
 /** {@link transactWrite} of named items, in their order; read a failure with {@link failedItems}. */

@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type NamedItem, transactWrite } from './client.js';
+import { type NamedItem, type TransactItems, transactWrite } from './client.js';
 import { COUNTER_SHARDS, counterUpdate } from './counters.js';
 
 /**
@@ -12,8 +14,11 @@ import { COUNTER_SHARDS, counterUpdate } from './counters.js';
  * arrives with nothing in flight is sent at once.
  *
  * A batch is all or nothing, so every part keeps its own conditions and its exactly-once claim: if
- * the batch fails in any way (a part's condition, its size, a conflict left after the retries), each
- * of its parts is sent again alone and succeeds or fails on its own, as it would have unbatched.
+ * the batch is refused (a part's condition, its size, a conflict left after the retries), each of
+ * its parts is sent again alone and succeeds or fails on its own, as it would have unbatched. A
+ * batch whose answer was lost (a timeout, a server error) may have been written: it is sent once
+ * more with the same ClientRequestToken, which DynamoDB answers as written if it was, before its
+ * parts go alone (which would each fail on what they themselves wrote, and be taken for stale).
  */
 
 /** One transaction to be written, possibly with others. */
@@ -28,6 +33,13 @@ export interface BatchPart {
   /** Parts with the same key never share a batch (they write the same item, e.g. one schedule). */
   key: string;
 }
+
+/** Sends of a batch with one ClientRequestToken while its outcome is unknown: the first and one more. */
+const OUTCOME_ATTEMPTS = 2;
+
+/** A request DynamoDB refused as malformed (too large, invalid): nothing was written. */
+const isClientFault = (error: unknown) =>
+  (error as { $fault?: string } | undefined)?.$fault === 'client';
 
 /** TransactWriteItems' limit. */
 const MAX_ITEMS = 100;
@@ -115,16 +127,26 @@ export class TransactionBatcher {
   }
 
   private async send(batch: readonly Waiting[], shard: number): Promise<void> {
-    if (batch.length > 1) {
+    if (batch.length > 1 && (await this.written(this.itemsOf(batch, shard)))) {
+      for (const waiting of batch) waiting.done();
+      return;
+    }
+    // Which part failed, and whether the others would have, is for each alone to find out.
+    await Promise.all(batch.map((waiting) => this.alone(waiting.part).then(waiting.done, waiting.failed)));
+  }
+
+  /** Whether the batch was written: false when it was refused, or its outcome stayed unknown. */
+  private async written(items: TransactItems): Promise<boolean> {
+    const token = randomUUID();
+    for (let attempt = 1; ; attempt++) {
       try {
-        await transactWrite(this.client, this.itemsOf(batch, shard));
-        for (const waiting of batch) waiting.done();
-        return;
-      } catch {
-        // Which part failed, and whether the others would have, is for each alone to find out.
+        await transactWrite(this.client, items, token);
+        return true;
+      } catch (error) {
+        const refused = error instanceof TransactionCanceledException || isClientFault(error);
+        if (refused || attempt >= OUTCOME_ATTEMPTS) return false;
       }
     }
-    await Promise.all(batch.map((waiting) => this.alone(waiting.part).then(waiting.done, waiting.failed)));
   }
 
   private itemsOf(batch: readonly Waiting[], shard: number) {
