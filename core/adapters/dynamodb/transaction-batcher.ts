@@ -38,8 +38,7 @@ export interface BatchPart {
 const OUTCOME_ATTEMPTS = 2;
 
 /** A request DynamoDB refused as malformed (too large, invalid): nothing was written. */
-const isClientFault = (error: unknown) =>
-  (error as { $fault?: string } | undefined)?.$fault === 'client';
+const isClientFault = (error: unknown) => (error as { $fault?: string } | undefined)?.$fault === 'client';
 
 /** TransactWriteItems' limit. */
 const MAX_ITEMS = 100;
