@@ -241,7 +241,7 @@ export interface WorkerTaskStore {
   getMany(taskIds: readonly string[]): Promise<Map<string, WorkerTask>>;
   /** Writes the task and moves its step from one of `stepFrom` to Queued, atomically; false if the step moved. */
   enqueue(task: WorkerTask, stepFrom: readonly StepStatus[]): Promise<boolean>;
-  /** Gives a live task a new callback token, and what awaits it (the state machine was restarted). */
+  /** Gives a live task a new callback token, and what awaits it (enqueueStep retried, or a new RunSingleStep). */
   replaceToken(
     taskId: string,
     awaited: Pick<WorkerTask, 'taskToken' | 'decidesNext' | 'backstopAt'>,

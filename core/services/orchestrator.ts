@@ -277,35 +277,41 @@ export class Orchestrator {
       backstopSeconds === undefined
         ? undefined
         : new Date(this.clock.now().getTime() + backstopSeconds * 1000).toISOString();
-    // Already handed out (the state machine was restarted): the task keeps going with the new token.
     await this.hand(executionId, ordinal, { taskToken, decidesNext, backstopAt }, 'replace');
   }
 
   /**
    * Hands the RunSingleStep token of a completed task on to the next stage when that is one step
    * too (`move`, just decided by `advance`), instead of answering it: the state machine stays in
-   * RunSingleStep, and a run of one-step stages costs one state transition and no Lambda
-   * invocation a step instead of two transitions and an enqueueStep. The token is handed on only
-   * while the stages it may still serve fit in its timeout (`backstopAt`); false when it is not
-   * handed on, and the caller answers it with the move. A next step handed out already (a retried
-   * report, or a restarted state machine's own RunSingleStep) keeps the token it has: this one may
-   * be spent.
+   * RunSingleStep, so a handed-on step costs no state transition and no enqueueStep invocation. The
+   * token is handed on only while the stages it may still serve fit in its timeout (`backstopAt`,
+   * counted from the enqueue: a little after Step Functions' own start, which the steps' backstop
+   * margins cover); false when it is not handed on, and the caller answers it with the move. The
+   * token is beaten first: one no longer awaited (spent by an answer racing this one, or replaced
+   * by a retried enqueueStep) is not put on a task, and there is nothing to answer. A next step
+   * handed out already (a retried report; a newer RunSingleStep's enqueue) keeps the token it has.
    */
   async handOn(task: WorkerTask, move: NextMove): Promise<boolean> {
     const [next, ...others] = move.action === 'run' ? move.steps : [];
     if (!next || others.length > 0 || !task.decidesNext || task.backstopAt === undefined) return false;
     if (this.clock.now().getTime() + next.backstopSeconds * 1000 > Date.parse(task.backstopAt)) return false;
     const { taskToken, backstopAt } = task;
-    const handed = await this.hand(
-      task.executionId,
-      next.ordinal,
-      { taskToken, decidesNext: true, backstopAt },
-      'keep',
-    );
-    // The token's heartbeat clock starts again, as a new state's would; the reconciler beats for the
-    // task while it waits for a worker, its worker once claimed.
-    if (handed === 'queued') await this.deps.workflow.sendTaskHeartbeat(taskToken);
+    // Also starts the token's heartbeat clock again, as a new state's would; the reconciler beats
+    // for the task while it waits for a worker, its worker once claimed.
+    if (!(await this.deps.workflow.sendTaskHeartbeat(taskToken))) return true;
+    await this.hand(task.executionId, next.ordinal, { taskToken, decidesNext: true, backstopAt }, 'keep');
     return true;
+  }
+
+  /**
+   * Whether the task's RunSingleStep token was handed on and is awaited for a later step now: then
+   * the state machine hears from that step, and a report of this task repeated must not answer it.
+   */
+  async handedOnFrom(task: WorkerTask): Promise<boolean> {
+    if (!task.decidesNext) return false;
+    const later = await this.laterHandedOut(task.executionId, task.ordinal);
+    const held = later?.taskId ? await this.deps.tasks.get(later.taskId) : undefined;
+    return held?.taskToken === task.taskToken;
   }
 
   /** Queues the step's task awaited by `awaited`; a step handed out already gets its token when told to `replace`. */
@@ -314,16 +320,18 @@ export class Orchestrator {
     ordinal: number,
     awaited: Pick<WorkerTask, 'taskToken' | 'decidesNext' | 'backstopAt'>,
     handedOut: 'replace' | 'keep',
-  ): Promise<'queued' | 'handed-out' | 'skipped'> {
+  ): Promise<void> {
     const { execution, step } = await this.deps.executions.getWithStep(executionId, ordinal);
     if (!execution || !step) throw new Error(`Step ${ordinal} of execution ${executionId} does not exist.`);
     if (!isActive(execution) || isTerminalStepStatus(step.status)) {
       await this.deps.workflow.sendTaskSuccess(awaited.taskToken, { skipped: true });
-      return 'skipped';
+      return;
     }
+    // Handed out already (enqueueStep retried after a Lambda error, or a new RunSingleStep after
+    // Advance): with `replace`, the task keeps going with the newer token.
     if (step.taskId && HANDED_OUT_STEP_STATUSES.includes(step.status)) {
       if (handedOut === 'replace') await this.deps.tasks.replaceToken(step.taskId, awaited);
-      return 'handed-out';
+      return;
     }
     const task = {
       taskId: randomUUID(),
@@ -338,7 +346,6 @@ export class Orchestrator {
       return this.hand(executionId, ordinal, awaited, handedOut);
     }
     await signalQueued(this.deps.signals ?? NO_SIGNALS, task, this.deps.onSignalFailure);
-    return 'queued';
   }
 
   /**
@@ -363,16 +370,27 @@ export class Orchestrator {
   }
 
   /**
-   * The step a RunSingleStep token that started at `ordinal` awaits: while the state machine is in
-   * RunSingleStep no other step of the execution is handed out (a stage of several runs in the
-   * Map), so a later step handed out is the one the token was handed on to; none, its first.
+   * The step a RunSingleStep token that started at `ordinal` awaits: the one it was handed on to
+   * (see `laterHandedOut`), else its first.
    */
   private async awaitedStep(executionId: string, ordinal: number): Promise<ExecutionStepRecord | undefined> {
-    const steps = await this.deps.executions.getSteps(executionId);
-    const handedOn = steps.find(
-      (step) => step.ordinal > ordinal && HANDED_OUT_STEP_STATUSES.includes(step.status),
+    return (
+      (await this.laterHandedOut(executionId, ordinal)) ??
+      (await this.deps.executions.getStep(executionId, ordinal))
     );
-    return handedOn ?? steps.find((step) => step.ordinal === ordinal);
+  }
+
+  /**
+   * The step after `ordinal` that is handed out, if any. While the state machine is in
+   * RunSingleStep no other step of the execution is handed out (a stage of several runs in the
+   * Map), so it is the one the RunSingleStep token that started at `ordinal` was handed on to.
+   */
+  private async laterHandedOut(
+    executionId: string,
+    ordinal: number,
+  ): Promise<ExecutionStepRecord | undefined> {
+    const steps = await this.deps.executions.getSteps(executionId);
+    return steps.find((step) => step.ordinal > ordinal && HANDED_OUT_STEP_STATUSES.includes(step.status));
   }
 
   /**

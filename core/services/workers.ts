@@ -64,7 +64,7 @@ export interface WorkerServiceDeps {
    * Ends a step past its deadline (each heartbeat asks, since the state machine does not count from
    * the claim), and decides the next move a completion carries (see `resume`).
    */
-  orchestrator: Pick<Orchestrator, 'timeOutIfOverdue' | 'advance' | 'handOn'>;
+  orchestrator: Pick<Orchestrator, 'timeOutIfOverdue' | 'advance' | 'handOn' | 'handedOnFrom'>;
   clock?: Clock;
   /** Wake a waiting claim when a task is queued; without them a claim only looks at the table. */
   signals?: QueueSignals;
@@ -298,7 +298,10 @@ export class WorkerService {
       // A retried report: make sure the state machine heard it, answer as the first time.
       const same = task.outcome?.activityStatus === report.activityStatus;
       const accepted = same && task.outcomeAccepted !== false;
-      if (accepted) await this.resume(task, report.activityStatus);
+      // Unless its token went on to a later step: the state machine awaits that one now.
+      if (accepted && !(await this.deps.orchestrator.handedOnFrom(task))) {
+        await this.resume(task, report.activityStatus);
+      }
       return { accepted, stepStatus: await this.stepStatusOf(task) };
     }
     if (task.status === WorkerTaskStatus.Abandoned)
@@ -333,11 +336,11 @@ export class WorkerService {
    * of one step is handed the same token (Orchestrator.handOn), so the state machine does not move
    * at all; any other move is the token's output, which Route takes, so the Advance state is
    * skipped. Safe to repeat, as Advance is: advance() reads everything from DynamoDB and never
-   * moves an execution backwards, so a retried report, or a SendTaskSuccess lost after it decided
-   * (the token's heartbeat timeout then fails nothing and Advance decides again), ends the same. A
-   * decision that fails is reported, not thrown (the outcome is written): the output then has no
-   * move, and Route sends it to Advance, as every other answer to a RunSingleStep token (skipped,
-   * timedOut).
+   * moves an execution backwards, so a retried report (once its token is known not to have gone on
+   * to a later step, see `complete`), or a SendTaskSuccess lost after it decided (the token's
+   * heartbeat timeout then fails nothing and Advance decides again), ends the same. A decision that
+   * fails is reported, not thrown (the outcome is written): the output then has no move, and Route
+   * sends it to Advance, as every other answer to a RunSingleStep token (skipped, timedOut).
    */
   private async resume(task: WorkerTask, activityStatus: ActivityStatus): Promise<void> {
     const move = task.decidesNext ? await this.nextMove(task) : undefined;

@@ -85,8 +85,9 @@ interface HandlerAccess {
  * state machine parked on it or behind it (SendTaskSuccess on its park token); workers claim and
  * complete tasks, which moves their steps, and answer the state machine's task tokens, a single
  * step's completion with the next move (Orchestrator.advance: it moves the execution, so its cell
- * counters too) or by queuing the next one-step stage's task under the same token; API keys touch only their own table; meta reads no data at all. Whatever changes
- * an execution's status moves its cell counters in the same transaction (cancel, a decision).
+ * counters too) or by queuing the next one-step stage's task under the same token; API keys
+ * touch only their own table; meta reads no data at all. Whatever changes an execution's status
+ * moves its cell counters in the same transaction (cancel, a decision).
  */
 const HANDLER_ACCESS: Record<HandlerGroup, HandlerAccess> = {
   [HandlerGroup.schedules]: {

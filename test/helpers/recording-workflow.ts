@@ -12,6 +12,8 @@ export class RecordingWorkflow implements Workflow {
   startError: Error | undefined;
   /** Set to make `sendTaskSuccess` fail, as when a wake-up is throttled or its sender crashes. */
   taskSuccessError: Error | undefined;
+  /** Tokens no longer awaited (answered, timed out): the callbacks on them answer false. */
+  readonly spentTokens = new Set<string>();
   /** Errors `describe` throws for these execution ids, as when DescribeExecution is throttled. */
   readonly describeErrors = new Map<string, Error>();
 
@@ -34,11 +36,11 @@ export class RecordingWorkflow implements Workflow {
   async sendTaskSuccess(taskToken: string, output: unknown) {
     this.calls.push({ method: 'sendTaskSuccess', args: [taskToken, output] });
     if (this.taskSuccessError) throw this.taskSuccessError;
-    return true;
+    return !this.spentTokens.has(taskToken);
   }
   async sendTaskHeartbeat(taskToken: string) {
     this.calls.push({ method: 'sendTaskHeartbeat', args: [taskToken] });
-    return true;
+    return !this.spentTokens.has(taskToken);
   }
 
   calledWith(method: keyof Workflow): unknown[][] {

@@ -174,6 +174,7 @@ describe('WorkerService.complete: the next move in the completion', () => {
         timeOutIfOverdue: (...args) => fresh.services.orchestrator.timeOutIfOverdue(...args),
         advance: () => Promise.reject(broken),
         handOn: (...args) => fresh.services.orchestrator.handOn(...args),
+        handedOnFrom: (...args) => fresh.services.orchestrator.handedOnFrom(...args),
       },
       onDecisionFailure: (executionId, error) => failures.push([executionId, error]),
     });
@@ -306,18 +307,18 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
   });
 
   it("leaves a next step's newer token alone when the report that handed the token on is retried", async () => {
-    // Arrange: step 0 handed the token on to step 1; then a restarted state machine queued step 1
+    // Arrange: step 0 handed the token on to step 1; then a newer RunSingleStep (after Advance) queued step 1
     // again with a token of its own.
     const { executionId, decided } = await startRun(['Sequential', 'Sequential', 'Sequential']);
     const firstTask = await claimOne();
     await complete(firstTask.taskId);
-    await fresh.services.orchestrator.enqueueStep(executionId, 1, 'token-restarted', true, decided);
+    await fresh.services.orchestrator.enqueueStep(executionId, 1, 'token-newer', true, decided);
 
     // Act
     expect(await complete(firstTask.taskId)).toEqual({ accepted: true, stepStatus: 'Completed' });
 
     // Assert: the spent token is not put back on step 1's task, and nothing answered it.
-    expect(await taskOf(executionId, 1)).toMatchObject({ taskToken: 'token-restarted', status: 'Queued' });
+    expect(await taskOf(executionId, 1)).toMatchObject({ taskToken: 'token-newer', status: 'Queued' });
     expect(answers('sendTaskSuccess')).toEqual([]);
     expect(await stepStatuses(executionId)).toEqual(['Completed', 'Queued', 'Pending']);
   });
@@ -350,6 +351,39 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
       expect(claimed).toEqual([]);
       expect(await fresh.stores.tasks.queuedIn('default', 10)).toEqual([]);
     }
+  });
+
+  it('answers nothing to a report repeated after its token went on to a running step, even paused', async () => {
+    // Arrange: step 0 handed the token on to step 1, which a worker runs; then a pause, and step
+    // 0's report again (its first answer was lost).
+    const { executionId } = await startRun(['Sequential', 'Sequential', 'Sequential']);
+    const firstTask = await claimOne();
+    await complete(firstTask.taskId);
+    await claimOne();
+    await fresh.services.executions.pause(executionId);
+
+    // Act
+    expect(await complete(firstTask.taskId)).toEqual({ accepted: true, stepStatus: 'Completed' });
+
+    // Assert: the token still awaits step 1 (a `wait` would have spent it under a running step).
+    expect(answers('sendTaskSuccess')).toEqual([]);
+    expect(await taskOf(executionId, 1)).toMatchObject({ taskToken: TOKEN, status: 'Claimed' });
+    expect(await stepStatuses(executionId)).toEqual(['Completed', 'Processing', 'Pending']);
+  });
+
+  it('does not hand on a token no longer awaited, nor answer it', async () => {
+    // Arrange: step 0 claimed; meanwhile its token was spent (answered by a racing report, or
+    // replaced by a retried enqueueStep).
+    const { executionId } = await startRun(['Sequential', 'Sequential']);
+    const task = await claimOne();
+    fresh.workflow.spentTokens.add(TOKEN);
+
+    // Act
+    expect(await complete(task.taskId)).toEqual({ accepted: true, stepStatus: 'Completed' });
+
+    // Assert: step 1 is not queued under a dead token; whoever holds the live one decides.
+    expect(answers('sendTaskSuccess')).toEqual([]);
+    expect(await stepStatuses(executionId)).toEqual(['Completed', 'Pending']);
   });
 
   it('fails the step the token was handed on to when the state machine gives up on the token', async () => {
