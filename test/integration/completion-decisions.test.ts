@@ -307,8 +307,8 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
   });
 
   it("leaves a next step's newer token alone when the report that handed the token on is retried", async () => {
-    // Arrange: step 0 handed the token on to step 1; then a newer RunSingleStep (after Advance) queued step 1
-    // again with a token of its own.
+    // Arrange: step 0 handed the token on to step 1; then a newer RunSingleStep (after Advance)
+    // queued step 1 again with a token of its own.
     const { executionId, decided } = await startRun(['Sequential', 'Sequential', 'Sequential']);
     const firstTask = await claimOne();
     await complete(firstTask.taskId);
