@@ -230,6 +230,12 @@ export interface TaskClaimant {
   workerId?: string | undefined;
 }
 
+/** How many tasks a claim takes at most (all it names when absent), and of which pool only. */
+export interface ClaimLimits {
+  max?: number;
+  pool?: string;
+}
+
 export interface WorkerTaskStore {
   get(taskId: string): Promise<WorkerTask | undefined>;
   /** The tasks of these ids that exist, by id (one batch read; eventually consistent). */
@@ -243,17 +249,19 @@ export interface WorkerTaskStore {
   /** Every task still waiting for a worker (all pools), oldest first. */
   allQueued(): Promise<WorkerTask[]>;
   /**
-   * Queued → Claimed by `claimant` in claim `claimId`, its step Queued → Processing, and the task on
-   * the claim's receipt, atomically; undefined if someone else won, or if `pool` is given and the
-   * task is not of that pool (a signal names a task id only: the pool is what the claimant may serve).
+   * Tries the tasks in the order given until `max` are claimed, yielding each as it is claimed (so a
+   * failure part way leaves the caller knowing what it holds): Queued → Claimed by `claimant` in
+   * claim `claimId`, its step Queued → Processing, and the task on the claim's receipt, atomically.
+   * A task is passed over when someone else won it, or when `pool` is given and it is not of that
+   * pool (a signal names a task id only: the pool is what the claimant may serve).
    */
   claim(
-    taskId: string,
+    taskIds: readonly string[],
     claimant: Required<TaskClaimant>,
     claimId: string,
     now: string,
-    pool?: string,
-  ): Promise<WorkerTask | undefined>;
+    limits?: ClaimLimits,
+  ): AsyncIterable<WorkerTask>;
   /** The tasks claim `claimId` of `claimant` took that it still holds (a retried claim's answer). */
   claimedIn(claimant: Required<TaskClaimant>, claimId: string): Promise<WorkerTask[]>;
   /**

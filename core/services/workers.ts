@@ -191,11 +191,12 @@ export class WorkerService {
     claimed: WorkerTask[],
   ): Promise<void> {
     for (const pool of request.pools) {
-      for (const taskId of shuffled(await this.deps.tasks.queuedIn(pool, CLAIM_PAGE))) {
-        const task = await this.deps.tasks.claim(taskId, claimant, claimId, this.now());
-        if (task) claimed.push(task);
-        if (claimed.length >= request.maxTasks) return;
+      const queued = shuffled(await this.deps.tasks.queuedIn(pool, CLAIM_PAGE));
+      const max = request.maxTasks - claimed.length;
+      for await (const task of this.deps.tasks.claim(queued, claimant, claimId, this.now(), { max })) {
+        claimed.push(task);
       }
+      if (claimed.length >= request.maxTasks) return;
     }
   }
 
@@ -221,10 +222,12 @@ export class WorkerService {
     claimed: WorkerTask[],
   ): Promise<void> {
     if (signals.length === 0) return;
-    for (const { taskId, pool } of signals) {
+    for (const pool of new Set(signals.map((signal) => signal.pool))) {
+      const taskIds = signals.filter((signal) => signal.pool === pool).map((signal) => signal.taskId);
       // Of the signal's pool only: whatever a queue holds, a claim takes only what it may serve.
-      const task = await this.deps.tasks.claim(taskId, claimant, claimId, this.now(), pool);
-      if (task) claimed.push(task);
+      for await (const task of this.deps.tasks.claim(taskIds, claimant, claimId, this.now(), { pool })) {
+        claimed.push(task);
+      }
     }
     // Not dropped, a signal only comes again (and finds its task taken): no reason to fail the claim.
     await this.signals.done(signals).catch((error: unknown) => this.deps.onSignalFailure?.(error));
