@@ -104,6 +104,18 @@ export interface ExecutionPage {
   cursor?: Record<string, unknown> | undefined;
 }
 
+/** Which step: of which execution, at which ordinal. */
+export interface StepKey {
+  executionId: string;
+  ordinal: number;
+}
+
+/** An execution and one of its steps, as read together; either is undefined when missing. */
+export interface ExecutionWithStep {
+  execution: Execution | undefined;
+  step: ExecutionStepRecord | undefined;
+}
+
 export interface ExecutionStore {
   get(id: string): Promise<Execution | undefined>;
   getMany(ids: readonly string[]): Promise<Map<string, Execution>>;
@@ -156,10 +168,9 @@ export interface ExecutionStore {
    * The execution and one of its steps, read consistently together (one BatchGetItem, where
    * `get` and `getStep` would take a request each); either is undefined when missing.
    */
-  getWithStep(
-    executionId: string,
-    ordinal: number,
-  ): Promise<{ execution: Execution | undefined; step: ExecutionStepRecord | undefined }>;
+  getWithStep(executionId: string, ordinal: number): Promise<ExecutionWithStep>;
+  /** `getWithStep` of several steps, in the order given, with as few BatchGetItems as hold them. */
+  getWithSteps(keys: readonly StepKey[]): Promise<ExecutionWithStep[]>;
   /**
    * What follows an execution's removal (retention): its steps are deleted and it leaves the
    * counters behind `totalCount`, its cell's too when `inCell` (its last image was counted in its

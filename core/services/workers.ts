@@ -143,7 +143,7 @@ export class WorkerService {
       if (request.requestId !== undefined)
         claimed.push(...(await this.deps.tasks.claimedIn(claimant, claimId)));
       if (claimed.length === 0) await this.claimQueued(request, claimant, claimId, claimed);
-      return await Promise.all(claimed.map((task) => this.describe(task)));
+      return await this.describe(claimed);
     } catch (error) {
       // The worker will not hear of these tasks; a release that fails too leaves one to its heartbeat.
       await Promise.allSettled(
@@ -233,17 +233,22 @@ export class WorkerService {
     await this.signals.done(signals).catch((error: unknown) => this.deps.onSignalFailure?.(error));
   }
 
-  private async describe(task: WorkerTask): Promise<ClaimedTask> {
-    const { execution, step } = await this.deps.executions.getWithStep(task.executionId, task.ordinal);
-    if (!execution || !step) throw new Error(`Task ${task.taskId} points at a missing execution step.`);
-    return {
-      taskId: task.taskId,
-      executionId: task.executionId,
-      scheduleName: execution.scheduleName,
-      step: step.definition,
-      timeoutSeconds: step.timeoutSeconds,
-      heartbeatIntervalSeconds: Math.max(1, Math.floor(this.deps.heartbeatTimeoutSeconds / 3)),
-    };
+  /** What the worker is told of the tasks it claimed: their executions and steps, read together. */
+  private async describe(tasks: readonly WorkerTask[]): Promise<ClaimedTask[]> {
+    if (tasks.length === 0) return [];
+    const found = await this.deps.executions.getWithSteps(tasks);
+    return tasks.map((task, i) => {
+      const { execution, step } = found[i] ?? {};
+      if (!execution || !step) throw new Error(`Task ${task.taskId} points at a missing execution step.`);
+      return {
+        taskId: task.taskId,
+        executionId: task.executionId,
+        scheduleName: execution.scheduleName,
+        step: step.definition,
+        timeoutSeconds: step.timeoutSeconds,
+        heartbeatIntervalSeconds: Math.max(1, Math.floor(this.deps.heartbeatTimeoutSeconds / 3)),
+      };
+    });
   }
 
   /**

@@ -215,6 +215,24 @@ export function executionStoreContract(name: string, makeStores: StoresFactory) 
       expect(both.step?.status).toBe('Queued');
       expect(noStep).toEqual({ execution: both.execution, step: undefined });
       expect(neither).toEqual({ execution: undefined, step: undefined });
+      const other = await recordRun(stores, schedule, 2);
+      expect(
+        await stores.executions.getWithSteps([
+          { executionId: execution.id, ordinal: 1 },
+          { executionId: 'no-such-execution', ordinal: 0 },
+          { executionId: other.id, ordinal: 0 },
+          { executionId: execution.id, ordinal: 9 },
+        ]),
+      ).toEqual([
+        both,
+        neither,
+        {
+          execution: await stores.executions.get(other.id),
+          step: await stores.executions.getStep(other.id, 0),
+        },
+        noStep,
+      ]);
+      expect(await stores.executions.getWithSteps([])).toEqual([]);
     });
 
     it.each(ACTIVE_EXECUTION_STATUSES)(

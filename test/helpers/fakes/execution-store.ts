@@ -12,6 +12,7 @@ import type {
   ExecutionPageRequest,
   ExecutionStepRecord,
   ExecutionStore,
+  StepKey,
 } from '../../../core/ports.js';
 import { StaleVersionError } from '../../../core/ports.js';
 import type { Execution } from '../../../core/schemas/execution.js';
@@ -86,6 +87,10 @@ export class MemoryExecutionStore implements ExecutionStore {
 
   async getWithStep(executionId: string, ordinal: number) {
     return { execution: await this.get(executionId), step: await this.getStep(executionId, ordinal) };
+  }
+
+  async getWithSteps(keys: readonly StepKey[]) {
+    return Promise.all(keys.map(({ executionId, ordinal }) => this.getWithStep(executionId, ordinal)));
   }
 
   async count(filter: ExecutionFilter): Promise<number> {
