@@ -126,6 +126,11 @@ export interface ExecutionStore {
   /** Queued, InProgress and Paused executions, oldest first. */
   listActive(scheduleId?: string): Promise<Execution[]>;
   /**
+   * Ids of the schedule's Queued executions, oldest first, from the by-status index: eventually
+   * consistent, a hint (as a wake-up is), read without the items themselves.
+   */
+  queuedIds(scheduleId: string): Promise<string[]>;
+  /**
    * Writes the execution and its steps (Queued and Pending, or a retry's carried over as they
    * ended) and the schedule's side of the run; `schedule` null: none (a retry of a deleted
    * schedule's execution), true. A retry (`retryOfExecutionId`) also sets the original's

@@ -2,7 +2,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ClaimedResponse, IdempotencyClaim } from '../../idempotency.js';
-import type { ExecutionStatus, StepStatus } from '../../model.js';
+import { ExecutionStatus, type StepStatus } from '../../model.js';
 import { olderFirst } from '../../overlap.js';
 import type {
   ExecutionFilter,
@@ -196,6 +196,16 @@ export class DynamoExecutionStore implements ExecutionStore {
       .flatMap((key) => found.get(key.id as string) ?? [])
       .filter((e) => isActiveExecutionStatus(e.status))
       .sort(olderFirst);
+  }
+
+  async queuedIds(scheduleId: string): Promise<string[]> {
+    const keys = await queryAll(this.client, {
+      TableName: this.tables.executions,
+      IndexName: ExecutionIndex.scheduleByStatus,
+      KeyConditionExpression: 'scheduleId = :pk AND begins_with(kStatus, :queued)',
+      ExpressionAttributeValues: { ':pk': scheduleId, ':queued': `${ExecutionStatus.Queued}#` },
+    });
+    return keys.map((key) => key.id as string);
   }
 
   async create(

@@ -157,6 +157,12 @@ export class MemoryExecutionStore implements ExecutionStore {
       .sort(olderFirst);
   }
 
+  async queuedIds(scheduleId: string): Promise<string[]> {
+    return (await this.listActive(scheduleId))
+      .filter((e) => e.status === ExecutionStatus.Queued)
+      .map((e) => e.id);
+  }
+
   async create(...[execution, steps, run, claim]: Parameters<ExecutionStore['create']>): Promise<boolean> {
     const schedule = this.db.schedules.get(execution.scheduleId);
     const claimed =
