@@ -269,13 +269,14 @@ export interface WorkerTaskStore {
    * failure part way leaves the caller knowing what it holds): Queued → Claimed by `claimant` in
    * claim `claimId`, its step Queued → Processing, and the task on the claim's receipt, atomically.
    * A task is passed over when someone else won it, or when `pool` is given and it is not of that
-   * pool (a signal names a task id only: the pool is what the claimant may serve).
+   * pool (a signal names a task id only: the pool is what the claimant may serve). `now` is asked
+   * at each claim: a step's timeout counts from its claimedAt.
    */
   claim(
     taskIds: readonly string[],
     claimant: Required<TaskClaimant>,
     claimId: string,
-    now: string,
+    now: () => string,
     limits?: ClaimLimits,
   ): AsyncIterable<WorkerTask>;
   /** The tasks claim `claimId` of `claimant` took that it still holds (a retried claim's answer). */

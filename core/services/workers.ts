@@ -193,7 +193,7 @@ export class WorkerService {
     for (const pool of request.pools) {
       const queued = shuffled(await this.deps.tasks.queuedIn(pool, CLAIM_PAGE));
       const max = request.maxTasks - claimed.length;
-      for await (const task of this.deps.tasks.claim(queued, claimant, claimId, this.now(), { max })) {
+      for await (const task of this.deps.tasks.claim(queued, claimant, claimId, this.now, { max })) {
         claimed.push(task);
       }
       if (claimed.length >= request.maxTasks) return;
@@ -225,7 +225,7 @@ export class WorkerService {
     for (const pool of new Set(signals.map((signal) => signal.pool))) {
       const taskIds = signals.filter((signal) => signal.pool === pool).map((signal) => signal.taskId);
       // Of the signal's pool only: whatever a queue holds, a claim takes only what it may serve.
-      for await (const task of this.deps.tasks.claim(taskIds, claimant, claimId, this.now(), { pool })) {
+      for await (const task of this.deps.tasks.claim(taskIds, claimant, claimId, this.now, { pool })) {
         claimed.push(task);
       }
     }

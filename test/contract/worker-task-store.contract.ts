@@ -42,7 +42,7 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       claimId: string,
       now: string,
       pool?: string,
-    ) => (await claimAll([taskId], claimant, claimId, now, pool === undefined ? {} : { pool }))[0];
+    ) => (await claimAll([taskId], claimant, claimId, () => now, pool === undefined ? {} : { pool }))[0];
 
     it('enqueues a task with its step, only from the statuses given, once', async () => {
       const first = task(0);
@@ -80,12 +80,17 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       const [a, b, c, d] = tasks.map((queued) => queued.taskId) as [string, string, string, string];
       await claimOne(b, { claimedBy: 'key-2', workerId: 'w-2' }, 'c-0', NOW);
       const order = [b, randomUUID(), c, d, a];
-      const claimed = await claimAll(order, worker, 'c-1', NOW, { max: 1, pool: 'default' });
+      const claimed = await claimAll(order, worker, 'c-1', () => NOW, { max: 1, pool: 'default' });
       expect(claimed.map((t) => t.taskId)).toEqual([d]);
       expect((await stores.tasks.claimedIn(worker, 'c-1')).map((t) => t.taskId)).toEqual([d]);
       expect(await stores.tasks.queuedIn('default', 10)).toEqual([a]);
-      // Without max, every one it can.
-      expect((await claimAll([c, a], worker, 'c-2', NOW)).map((t) => t.taskId)).toEqual([c, a]);
+      // Without max, every one it can, each at the time of its own claim.
+      let tick = 0;
+      const clock = () => `2026-04-05T07:00:0${++tick}.000Z`;
+      expect((await claimAll([c, a], worker, 'c-2', clock)).map((t) => [t.taskId, t.claimedAt])).toEqual([
+        [c, '2026-04-05T07:00:01.000Z'],
+        [a, '2026-04-05T07:00:02.000Z'],
+      ]);
     });
 
     it('claims a queued task once, with its step, and finds it again by its claim', async () => {

@@ -130,7 +130,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     taskIds: readonly string[],
     claimant: Required<TaskClaimant>,
     claimId: string,
-    now: string,
+    now: () => string,
     { max = taskIds.length, pool }: ClaimLimits = {},
   ): AsyncGenerator<WorkerTask> {
     let claimed = 0;
@@ -148,7 +148,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
         if (!task || !canMove(TASK_MOVES.claim, task.status)) continue;
         // A task's pool never changes, so the read decides it.
         if (pool !== undefined && task.pool !== pool) continue;
-        const taken = await this.claimRead(task, claimant, claimId, now);
+        const taken = await this.claimRead(task, claimant, claimId, now());
         if (!taken) continue;
         claimed++;
         yield taken;

@@ -69,7 +69,7 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
     let claimed = 0;
     for (const taskId of taskIds) {
       if (claimed >= (limits?.max ?? taskIds.length)) return;
-      const task = await this.claimOne(taskId, claimant, claimId, now, limits?.pool);
+      const task = await this.claimOne(taskId, claimant, claimId, now(), limits?.pool);
       if (!task) continue;
       claimed++;
       yield task;
