@@ -104,6 +104,18 @@ export interface ExecutionPage {
   cursor?: Record<string, unknown> | undefined;
 }
 
+/** Which step: of which execution, at which ordinal. */
+export interface StepKey {
+  executionId: string;
+  ordinal: number;
+}
+
+/** An execution and one of its steps, as read together; either is undefined when missing. */
+export interface ExecutionWithStep {
+  execution: Execution | undefined;
+  step: ExecutionStepRecord | undefined;
+}
+
 export interface ExecutionStore {
   get(id: string): Promise<Execution | undefined>;
   getMany(ids: readonly string[]): Promise<Map<string, Execution>>;
@@ -113,6 +125,11 @@ export interface ExecutionStore {
   page(request: ExecutionPageRequest): Promise<ExecutionPage>;
   /** Queued, InProgress and Paused executions, oldest first. */
   listActive(scheduleId?: string): Promise<Execution[]>;
+  /**
+   * Ids of the schedule's Queued executions, oldest first, from the by-status index: eventually
+   * consistent, a hint (as a wake-up is), read without the items themselves.
+   */
+  queuedIds(scheduleId: string): Promise<string[]>;
   /**
    * Writes the execution and its steps (Queued and Pending, or a retry's carried over as they
    * ended) and the schedule's side of the run; `schedule` null: none (a retry of a deleted
@@ -156,10 +173,9 @@ export interface ExecutionStore {
    * The execution and one of its steps, read consistently together (one BatchGetItem, where
    * `get` and `getStep` would take a request each); either is undefined when missing.
    */
-  getWithStep(
-    executionId: string,
-    ordinal: number,
-  ): Promise<{ execution: Execution | undefined; step: ExecutionStepRecord | undefined }>;
+  getWithStep(executionId: string, ordinal: number): Promise<ExecutionWithStep>;
+  /** `getWithStep` of several steps, in the order given, with as few BatchGetItems as hold them. */
+  getWithSteps(keys: readonly StepKey[]): Promise<ExecutionWithStep[]>;
   /**
    * What follows an execution's removal (retention): its steps are deleted and it leaves the
    * counters behind `totalCount`, its cell's too when `inCell` (its last image was counted in its
@@ -235,6 +251,12 @@ export interface TaskClaimant {
   workerId?: string | undefined;
 }
 
+/** How many tasks a claim takes at most (all it names when absent), and of which pool only. */
+export interface ClaimLimits {
+  max?: number;
+  pool?: string;
+}
+
 export interface WorkerTaskStore {
   get(taskId: string): Promise<WorkerTask | undefined>;
   /** The tasks of these ids that exist, by id (one batch read; eventually consistent). */
@@ -251,17 +273,20 @@ export interface WorkerTaskStore {
   /** Every task still waiting for a worker (all pools), oldest first. */
   allQueued(): Promise<WorkerTask[]>;
   /**
-   * Queued → Claimed by `claimant` in claim `claimId`, its step Queued → Processing, and the task on
-   * the claim's receipt, atomically; undefined if someone else won, or if `pool` is given and the
-   * task is not of that pool (a signal names a task id only: the pool is what the claimant may serve).
+   * Tries the tasks in the order given until `max` are claimed, yielding each as it is claimed (so a
+   * failure part way leaves the caller knowing what it holds): Queued → Claimed by `claimant` in
+   * claim `claimId`, its step Queued → Processing, and the task on the claim's receipt, atomically.
+   * A task is passed over when someone else won it, or when `pool` is given and it is not of that
+   * pool (a signal names a task id only: the pool is what the claimant may serve). `now` is asked
+   * at each claim: a step's timeout counts from its claimedAt.
    */
   claim(
-    taskId: string,
+    taskIds: readonly string[],
     claimant: Required<TaskClaimant>,
     claimId: string,
-    now: string,
-    pool?: string,
-  ): Promise<WorkerTask | undefined>;
+    now: () => string,
+    limits?: ClaimLimits,
+  ): AsyncIterable<WorkerTask>;
   /** The tasks claim `claimId` of `claimant` took that it still holds (a retried claim's answer). */
   claimedIn(claimant: Required<TaskClaimant>, claimId: string): Promise<WorkerTask[]>;
   /**

@@ -1,4 +1,3 @@
-import { ExecutionStatus } from '../model.js';
 import type { ExecutionStore, Workflow } from '../ports.js';
 import type { Execution } from '../schemas/execution.js';
 
@@ -21,9 +20,8 @@ export class WakeUps {
 
   /** An execution ended: the runs of its schedule buffered behind it look again at once. */
   async afterEnd(ended: Pick<Execution, 'scheduleId'>): Promise<void> {
-    const active = await this.deps.executions.listActive(ended.scheduleId);
-    for (const execution of active.filter((e) => e.status === ExecutionStatus.Queued)) {
-      await this.wake(execution.id);
+    for (const executionId of await this.deps.executions.queuedIds(ended.scheduleId)) {
+      await this.wake(executionId);
     }
   }
 }

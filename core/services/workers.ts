@@ -143,7 +143,7 @@ export class WorkerService {
       if (request.requestId !== undefined)
         claimed.push(...(await this.deps.tasks.claimedIn(claimant, claimId)));
       if (claimed.length === 0) await this.claimQueued(request, claimant, claimId, claimed);
-      return await Promise.all(claimed.map((task) => this.describe(task)));
+      return await this.describe(claimed);
     } catch (error) {
       // The worker will not hear of these tasks; a release that fails too leaves one to its heartbeat.
       await Promise.allSettled(
@@ -191,11 +191,12 @@ export class WorkerService {
     claimed: WorkerTask[],
   ): Promise<void> {
     for (const pool of request.pools) {
-      for (const taskId of shuffled(await this.deps.tasks.queuedIn(pool, CLAIM_PAGE))) {
-        const task = await this.deps.tasks.claim(taskId, claimant, claimId, this.now());
-        if (task) claimed.push(task);
-        if (claimed.length >= request.maxTasks) return;
+      const queued = shuffled(await this.deps.tasks.queuedIn(pool, CLAIM_PAGE));
+      const max = request.maxTasks - claimed.length;
+      for await (const task of this.deps.tasks.claim(queued, claimant, claimId, this.now, { max })) {
+        claimed.push(task);
       }
+      if (claimed.length >= request.maxTasks) return;
     }
   }
 
@@ -221,26 +222,33 @@ export class WorkerService {
     claimed: WorkerTask[],
   ): Promise<void> {
     if (signals.length === 0) return;
-    for (const { taskId, pool } of signals) {
+    for (const pool of new Set(signals.map((signal) => signal.pool))) {
+      const taskIds = signals.filter((signal) => signal.pool === pool).map((signal) => signal.taskId);
       // Of the signal's pool only: whatever a queue holds, a claim takes only what it may serve.
-      const task = await this.deps.tasks.claim(taskId, claimant, claimId, this.now(), pool);
-      if (task) claimed.push(task);
+      for await (const task of this.deps.tasks.claim(taskIds, claimant, claimId, this.now, { pool })) {
+        claimed.push(task);
+      }
     }
     // Not dropped, a signal only comes again (and finds its task taken): no reason to fail the claim.
     await this.signals.done(signals).catch((error: unknown) => this.deps.onSignalFailure?.(error));
   }
 
-  private async describe(task: WorkerTask): Promise<ClaimedTask> {
-    const { execution, step } = await this.deps.executions.getWithStep(task.executionId, task.ordinal);
-    if (!execution || !step) throw new Error(`Task ${task.taskId} points at a missing execution step.`);
-    return {
-      taskId: task.taskId,
-      executionId: task.executionId,
-      scheduleName: execution.scheduleName,
-      step: step.definition,
-      timeoutSeconds: step.timeoutSeconds,
-      heartbeatIntervalSeconds: Math.max(1, Math.floor(this.deps.heartbeatTimeoutSeconds / 3)),
-    };
+  /** What the worker is told of the tasks it claimed: their executions and steps, read together. */
+  private async describe(tasks: readonly WorkerTask[]): Promise<ClaimedTask[]> {
+    if (tasks.length === 0) return [];
+    const found = await this.deps.executions.getWithSteps(tasks);
+    return tasks.map((task, i) => {
+      const { execution, step } = found[i] ?? {};
+      if (!execution || !step) throw new Error(`Task ${task.taskId} points at a missing execution step.`);
+      return {
+        taskId: task.taskId,
+        executionId: task.executionId,
+        scheduleName: execution.scheduleName,
+        step: step.definition,
+        timeoutSeconds: step.timeoutSeconds,
+        heartbeatIntervalSeconds: Math.max(1, Math.floor(this.deps.heartbeatTimeoutSeconds / 3)),
+      };
+    });
   }
 
   /**

@@ -215,6 +215,24 @@ export function executionStoreContract(name: string, makeStores: StoresFactory) 
       expect(both.step?.status).toBe('Queued');
       expect(noStep).toEqual({ execution: both.execution, step: undefined });
       expect(neither).toEqual({ execution: undefined, step: undefined });
+      const other = await recordRun(stores, schedule, 2);
+      expect(
+        await stores.executions.getWithSteps([
+          { executionId: execution.id, ordinal: 1 },
+          { executionId: 'no-such-execution', ordinal: 0 },
+          { executionId: other.id, ordinal: 0 },
+          { executionId: execution.id, ordinal: 9 },
+        ]),
+      ).toEqual([
+        both,
+        neither,
+        {
+          execution: await stores.executions.get(other.id),
+          step: await stores.executions.getStep(other.id, 0),
+        },
+        noStep,
+      ]);
+      expect(await stores.executions.getWithSteps([])).toEqual([]);
     });
 
     it.each(ACTIVE_EXECUTION_STATUSES)(
@@ -337,7 +355,7 @@ export function executionStoreContract(name: string, makeStores: StoresFactory) 
       );
     });
 
-    it('lists the active executions oldest first, of one schedule or all; getMany finds the known ids', async () => {
+    it('lists the active executions oldest first, of one schedule or all, and the Queued ids of one; getMany finds the known ids', async () => {
       const other = scheduleRecord();
       await stores.schedules.create(other);
       const b = await recordRun(stores, schedule, 2);
@@ -346,6 +364,7 @@ export function executionStoreContract(name: string, makeStores: StoresFactory) 
       const c = await recordRun(stores, other, 0);
       expect(ids(await stores.executions.listActive(schedule.id))).toEqual([a.id, b.id]);
       expect(ids(await stores.executions.listActive())).toEqual(expect.arrayContaining([c.id, a.id, b.id]));
+      expect(await stores.executions.queuedIds(schedule.id)).toEqual([b.id]);
       const found = await stores.executions.getMany([a.id, a.id, randomUUID()]);
       expect([...found.keys()]).toEqual([a.id]);
     });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { WorkerTask } from '../../core/ports.js';
+import type { TaskClaimant, WorkerTask } from '../../core/ports.js';
 import type { Execution } from '../../core/schemas/execution.js';
 import type { Stores } from '../../core/services/index.js';
 import { recordRun, type StoresFactory, storedSchedule } from './records.js';
@@ -30,6 +30,19 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       ...fields,
     });
     const step = async (ordinal: number) => (await stores.executions.getStep(execution.id, ordinal))?.status;
+    const claimAll = async (...args: Parameters<Stores['tasks']['claim']>) => {
+      const claimed: WorkerTask[] = [];
+      for await (const claimedTask of stores.tasks.claim(...args)) claimed.push(claimedTask);
+      return claimed;
+    };
+    /** One task's claim: the task claimed, or undefined. */
+    const claimOne = async (
+      taskId: string,
+      claimant: Required<TaskClaimant>,
+      claimId: string,
+      now: string,
+      pool?: string,
+    ) => (await claimAll([taskId], claimant, claimId, () => now, pool === undefined ? {} : { pool }))[0];
 
     it('enqueues a task with its step, only from the statuses given, once', async () => {
       const first = task(0);
@@ -65,17 +78,36 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
     it('claims a task named with a pool only when it is of that pool', async () => {
       const queued = task(0, { pool: 'sql' });
       await stores.tasks.enqueue(queued, ['Pending']);
-      expect(await stores.tasks.claim(queued.taskId, worker, 'c-1', NOW, 'default')).toBeUndefined();
-      expect(await stores.tasks.claim(queued.taskId, worker, 'c-1', NOW, 'sql')).toMatchObject({
+      expect(await claimOne(queued.taskId, worker, 'c-1', NOW, 'default')).toBeUndefined();
+      expect(await claimOne(queued.taskId, worker, 'c-1', NOW, 'sql')).toMatchObject({
         status: 'Claimed',
         pool: 'sql',
       });
     });
 
+    it('claims tasks in the order given, up to max, passing over the taken, the missing and other pools', async () => {
+      const tasks = [task(0), task(1), task(2, { pool: 'sql' }), task(3)];
+      for (const queued of tasks) await stores.tasks.enqueue(queued, ['Pending']);
+      const [a, b, c, d] = tasks.map((queued) => queued.taskId) as [string, string, string, string];
+      await claimOne(b, { claimedBy: 'key-2', workerId: 'w-2' }, 'c-0', NOW);
+      const order = [b, randomUUID(), c, d, a];
+      const claimed = await claimAll(order, worker, 'c-1', () => NOW, { max: 1, pool: 'default' });
+      expect(claimed.map((t) => t.taskId)).toEqual([d]);
+      expect((await stores.tasks.claimedIn(worker, 'c-1')).map((t) => t.taskId)).toEqual([d]);
+      expect(await stores.tasks.queuedIn('default', 10)).toEqual([a]);
+      // Without max, every one it can, each at the time of its own claim.
+      let tick = 0;
+      const clock = () => `2026-04-05T07:00:0${++tick}.000Z`;
+      expect((await claimAll([c, a], worker, 'c-2', clock)).map((t) => [t.taskId, t.claimedAt])).toEqual([
+        [c, '2026-04-05T07:00:01.000Z'],
+        [a, '2026-04-05T07:00:02.000Z'],
+      ]);
+    });
+
     it('claims a queued task once, with its step, and finds it again by its claim', async () => {
       const queued = task(0);
       await stores.tasks.enqueue(queued, ['Pending']);
-      const claimed = await stores.tasks.claim(queued.taskId, worker, 'c-1', NOW);
+      const claimed = await claimOne(queued.taskId, worker, 'c-1', NOW);
       expect(claimed).toMatchObject({
         status: 'Claimed',
         ...worker,
@@ -90,7 +122,7 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
         workerId: 'w-1',
       });
       expect(
-        await stores.tasks.claim(queued.taskId, { claimedBy: 'key-2', workerId: 'w-2' }, 'c-2', NOW),
+        await claimOne(queued.taskId, { claimedBy: 'key-2', workerId: 'w-2' }, 'c-2', NOW),
       ).toBeUndefined();
       expect(await stores.tasks.queuedIn('default', 10)).toEqual([]);
       expect((await stores.tasks.claimedIn(worker, 'c-1')).map((t) => t.taskId)).toEqual([queued.taskId]);
@@ -101,14 +133,14 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       const queued = task(0);
       await stores.tasks.enqueue(queued, ['Pending']);
       await stores.executions.transition(execution, 'Queued', { status: 'Cancelled', completedAt: NOW });
-      expect(await stores.tasks.claim(queued.taskId, worker, 'c-1', NOW)).toBeUndefined();
+      expect(await claimOne(queued.taskId, worker, 'c-1', NOW)).toBeUndefined();
       expect((await stores.tasks.get(queued.taskId))?.status).toBe('Abandoned');
     });
 
     it('releases a claim back to the queue, only for the claim that holds it', async () => {
       const queued = task(0);
       await stores.tasks.enqueue(queued, ['Pending']);
-      const claimed = (await stores.tasks.claim(queued.taskId, worker, 'c-1', NOW)) as WorkerTask;
+      const claimed = (await claimOne(queued.taskId, worker, 'c-1', NOW)) as WorkerTask;
       await stores.tasks.release(claimed, 'c-other');
       expect((await stores.tasks.get(queued.taskId))?.status).toBe('Claimed');
       await stores.tasks.release(claimed, 'c-1');
@@ -125,7 +157,7 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
     it("keeps a heartbeat's output (newest 16 KB of UTF-8) until a beat brings another; reads tasks in a batch", async () => {
       const queued = task(0);
       await stores.tasks.enqueue(queued, ['Pending']);
-      await stores.tasks.claim(queued.taskId, worker, 'c-1', NOW);
+      await claimOne(queued.taskId, worker, 'c-1', NOW);
       await stores.tasks.touch(queued.taskId, worker, NOW, 'one', 'line 1\n');
       expect(await stores.tasks.get(queued.taskId)).toMatchObject({
         heartbeatMessage: 'one',
@@ -151,7 +183,7 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
     it('takes heartbeats and outcomes only from the claimant; late once the step ended without it', async () => {
       const queued = task(0);
       await stores.tasks.enqueue(queued, ['Pending']);
-      const claimed = (await stores.tasks.claim(queued.taskId, worker, 'c-1', NOW)) as WorkerTask;
+      const claimed = (await claimOne(queued.taskId, worker, 'c-1', NOW)) as WorkerTask;
       expect(await stores.tasks.touch(queued.taskId, { claimedBy: 'key-2' }, NOW, 'hi')).toBe(false);
       expect(
         await stores.tasks.touch(queued.taskId, { claimedBy: 'key-1', workerId: 'w-9' }, NOW, 'hi'),
@@ -182,7 +214,7 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       // The step fails without the worker (a timeout): its report comes late, kept on the task only.
       const second = task(1);
       await stores.tasks.enqueue(second, ['Pending']);
-      const claimedSecond = (await stores.tasks.claim(second.taskId, worker, 'c-2', NOW)) as WorkerTask;
+      const claimedSecond = (await claimOne(second.taskId, worker, 'c-2', NOW)) as WorkerTask;
       await stores.executions.updateStep(execution.id, 1, ['Processing'], { status: 'Failed' });
       expect(await stores.tasks.complete(claimedSecond, worker, done, NOW, { status: 'Completed' })).toBe(
         'late',
@@ -202,7 +234,7 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       expect(await stores.tasks.queuedIn('default', 10)).toEqual([]);
       const second = task(1);
       await stores.tasks.enqueue(second, ['Pending']);
-      const claimed = (await stores.tasks.claim(second.taskId, worker, 'c-1', NOW)) as WorkerTask;
+      const claimed = (await claimOne(second.taskId, worker, 'c-1', NOW)) as WorkerTask;
       await stores.tasks.complete(claimed, worker, done, NOW, { status: 'Completed' });
       await stores.tasks.abandon(second.taskId);
       expect((await stores.tasks.get(second.taskId))?.status).toBe('Completed');
@@ -213,10 +245,10 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       const tasks = [task(0), task(1), task(2), task(3)];
       for (const queued of tasks) await stores.tasks.enqueue(queued, ['Pending']);
       const [a, b, c, d] = tasks.map((queued) => queued.taskId) as [string, string, string, string];
-      await stores.tasks.claim(b, worker, 'c-1', '2026-04-05T07:00:01.000Z');
-      await stores.tasks.claim(a, worker, 'c-2', '2026-04-05T07:00:02.000Z');
-      await stores.tasks.claim(c, worker, 'c-3', '2026-04-05T07:00:03.000Z');
-      await stores.tasks.claim(d, { ...worker, workerId: 'w-2' }, 'c-4', NOW);
+      await claimOne(b, worker, 'c-1', '2026-04-05T07:00:01.000Z');
+      await claimOne(a, worker, 'c-2', '2026-04-05T07:00:02.000Z');
+      await claimOne(c, worker, 'c-3', '2026-04-05T07:00:03.000Z');
+      await claimOne(d, { ...worker, workerId: 'w-2' }, 'c-4', NOW);
       const held = async (claimant = worker, limit = 10) =>
         (await stores.tasks.heldBy(claimant, limit)).map((t) => t.taskId);
       expect(await held()).toEqual([b, a, c]);

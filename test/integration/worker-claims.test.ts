@@ -50,13 +50,13 @@ describe('WorkerService claims on DynamoDB Local', () => {
   function withStepReadsFailing(times: number) {
     let left = times;
     const flaky = Object.create(stores.executions, {
-      // Describing a claimed task reads its step with its execution.
-      getWithStep: {
-        value: (...args: Parameters<TestStores['executions']['getWithStep']>) => {
+      // Describing the claimed tasks reads their steps with their executions.
+      getWithSteps: {
+        value: (...args: Parameters<TestStores['executions']['getWithSteps']>) => {
           left -= 1;
           return left >= 0
             ? Promise.reject(new Error('injected: step read failed'))
-            : stores.executions.getWithStep(...args);
+            : stores.executions.getWithSteps(...args);
         },
       },
     }) as TestStores['executions'];

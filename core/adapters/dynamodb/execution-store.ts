@@ -2,7 +2,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ClaimedResponse, IdempotencyClaim } from '../../idempotency.js';
-import type { ExecutionStatus, StepStatus } from '../../model.js';
+import { ExecutionStatus, type StepStatus } from '../../model.js';
 import { olderFirst } from '../../overlap.js';
 import type {
   ExecutionFilter,
@@ -10,7 +10,9 @@ import type {
   ExecutionPageRequest,
   ExecutionStepRecord,
   ExecutionStore,
+  ExecutionWithStep,
   ScheduleRunUpdate,
+  StepKey,
 } from '../../ports.js';
 import { StaleVersionError } from '../../ports.js';
 import type { Execution, ExecutionStep } from '../../schemas/execution.js';
@@ -26,6 +28,7 @@ import {
   batchDelete,
   batchGet,
   batchGetTables,
+  chunk,
   failedItems,
   getConsistent,
   type NamedItem,
@@ -67,6 +70,9 @@ import { type BatchPart, TransactionBatcher } from './transaction-batcher.js';
 
 /** The state machine's callback token while it is parked on the execution; not part of `Execution`. */
 const PARK_TOKEN = 'parkToken';
+
+/** A step's key as one string, to find it among those a batch read brings. */
+const stepKey = (executionId: string, ordinal: number) => `${executionId}|${ordinal}`;
 
 /**
  * A transaction whose condition failed wrote on something changed since it was read (`named`'s
@@ -190,6 +196,16 @@ export class DynamoExecutionStore implements ExecutionStore {
       .flatMap((key) => found.get(key.id as string) ?? [])
       .filter((e) => isActiveExecutionStatus(e.status))
       .sort(olderFirst);
+  }
+
+  async queuedIds(scheduleId: string): Promise<string[]> {
+    const keys = await queryAll(this.client, {
+      TableName: this.tables.executions,
+      IndexName: ExecutionIndex.scheduleByStatus,
+      KeyConditionExpression: 'scheduleId = :pk AND begins_with(kStatus, :queued)',
+      ExpressionAttributeValues: { ':pk': scheduleId, ':queued': `${ExecutionStatus.Queued}#` },
+    });
+    return keys.map((key) => key.id as string);
   }
 
   async create(
@@ -430,19 +446,35 @@ export class DynamoExecutionStore implements ExecutionStore {
     return item ? toStepRecord(item) : undefined;
   }
 
-  async getWithStep(executionId: string, ordinal: number) {
+  async getWithStep(executionId: string, ordinal: number): Promise<ExecutionWithStep> {
+    const [found] = await this.getWithSteps([{ executionId, ordinal }]);
+    return found ?? { execution: undefined, step: undefined };
+  }
+
+  async getWithSteps(keys: readonly StepKey[]): Promise<ExecutionWithStep[]> {
     const { executions, executionSteps } = this.tables;
-    const found = await batchGetTables(
-      this.client,
-      { [executions]: [{ id: executionId }], [executionSteps]: [{ executionId, ordinal }] },
-      true,
-    );
-    const [execution] = found[executions] ?? [];
-    const [step] = found[executionSteps] ?? [];
-    return {
-      execution: execution && toExecution(execution),
-      step: step && toStepRecord(step),
-    };
+    const executionsById = new Map<string, Execution>();
+    const stepsByKey = new Map<string, ExecutionStepRecord>();
+    // 50 steps and at most as many executions: within the 100 keys of one BatchGetItem.
+    for (const part of chunk(keys, 50)) {
+      const found = await batchGetTables(
+        this.client,
+        {
+          [executions]: [...new Set(part.map((key) => key.executionId))].map((id) => ({ id })),
+          [executionSteps]: part.map(({ executionId, ordinal }) => ({ executionId, ordinal })),
+        },
+        true,
+      );
+      for (const item of found[executions] ?? []) executionsById.set(item.id as string, toExecution(item));
+      for (const item of found[executionSteps] ?? []) {
+        const step = toStepRecord(item);
+        stepsByKey.set(stepKey(item.executionId as string, step.ordinal), step);
+      }
+    }
+    return keys.map(({ executionId, ordinal }) => ({
+      execution: executionsById.get(executionId),
+      step: stepsByKey.get(stepKey(executionId, ordinal)),
+    }));
   }
 
   async updateStep(

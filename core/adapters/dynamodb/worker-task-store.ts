@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ActivityStatus, type StepStatus, WorkerTaskStatus } from '../../model.js';
-import type { ActivityReport, TaskClaimant, WorkerTask, WorkerTaskStore } from '../../ports.js';
+import type { ActivityReport, ClaimLimits, TaskClaimant, WorkerTask, WorkerTaskStore } from '../../ports.js';
 import type { ExecutionStep } from '../../schemas/execution.js';
 import { keepNewestBytes } from '../../step-output.js';
 import { canMove, STEP_MOVES, TASK_MOVES } from '../../transitions.js';
@@ -135,18 +135,59 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     return items.map(toTask);
   }
 
-  async claim(
-    taskId: string,
+  async *claim(
+    taskIds: readonly string[],
+    claimant: Required<TaskClaimant>,
+    claimId: string,
+    now: () => string,
+    { max = taskIds.length, pool }: ClaimLimits = {},
+  ): AsyncGenerator<WorkerTask> {
+    let claimed = 0;
+    let next = 0;
+    while (claimed < max && next < taskIds.length) {
+      // As many as are still wanted, in one request where a GetItem each took as many. Not more:
+      // the longer a read waits for its transaction, the likelier another claim took the task
+      // meanwhile (measured in the bench's (b): reading twice as many saved 0.4 BatchGetItem a
+      // step, but cancelled 0.4 claim transactions a step instead of 0.27).
+      const candidates = taskIds.slice(next, next + (max - claimed));
+      next += candidates.length;
+      const read = await this.readConsistently(candidates);
+      for (const taskId of candidates) {
+        const task = read.get(taskId);
+        if (!task || !canMove(TASK_MOVES.claim, task.status)) continue;
+        // A task's pool never changes, so the read decides it.
+        if (pool !== undefined && task.pool !== pool) continue;
+        const taken = await this.claimRead(task, claimant, claimId, now());
+        if (!taken) continue;
+        claimed++;
+        yield taken;
+      }
+    }
+  }
+
+  /** The tasks of these ids that exist, by id, read consistently (BatchGetItem). */
+  private async readConsistently(taskIds: readonly string[]): Promise<Map<string, WorkerTask>> {
+    const items = await batchGet(
+      this.client,
+      this.tables.workerTasks,
+      taskIds.map((taskId) => ({ taskId })),
+      true,
+    );
+    return new Map(items.map((item) => [item.taskId as string, toTask(item)]));
+  }
+
+  /**
+   * Claims a task read Queued: the read only picks it, the transaction's conditions decide, so of
+   * claims racing for it exactly one wins.
+   */
+  private async claimRead(
+    task: WorkerTask,
     claimant: Required<TaskClaimant>,
     claimId: string,
     now: string,
-    pool?: string,
   ): Promise<WorkerTask | undefined> {
+    const { taskId } = task;
     const { claimedBy, workerId } = claimant;
-    const task = await this.get(taskId);
-    if (!task || !canMove(TASK_MOVES.claim, task.status)) return undefined;
-    // A task's pool never changes, so the read decides it.
-    if (pool !== undefined && task.pool !== pool) return undefined;
     const claimed = {
       status: TASK_MOVES.claim.to,
       workerId,

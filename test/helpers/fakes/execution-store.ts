@@ -12,6 +12,7 @@ import type {
   ExecutionPageRequest,
   ExecutionStepRecord,
   ExecutionStore,
+  StepKey,
 } from '../../../core/ports.js';
 import { StaleVersionError } from '../../../core/ports.js';
 import type { Execution } from '../../../core/schemas/execution.js';
@@ -88,6 +89,10 @@ export class MemoryExecutionStore implements ExecutionStore {
     return { execution: await this.get(executionId), step: await this.getStep(executionId, ordinal) };
   }
 
+  async getWithSteps(keys: readonly StepKey[]) {
+    return Promise.all(keys.map(({ executionId, ordinal }) => this.getWithStep(executionId, ordinal)));
+  }
+
   async count(filter: ExecutionFilter): Promise<number> {
     if (ranged(filter)) {
       const total = this.matching(filter).length;
@@ -150,6 +155,12 @@ export class MemoryExecutionStore implements ExecutionStore {
       )
       .map(toExecution)
       .sort(olderFirst);
+  }
+
+  async queuedIds(scheduleId: string): Promise<string[]> {
+    return (await this.listActive(scheduleId))
+      .filter((e) => e.status === ExecutionStatus.Queued)
+      .map((e) => e.id);
   }
 
   async create(...[execution, steps, run, claim]: Parameters<ExecutionStore['create']>): Promise<boolean> {

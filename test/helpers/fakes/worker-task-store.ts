@@ -70,7 +70,24 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
     return this.queued().map(copy);
   }
 
-  async claim(...[taskId, claimant, claimId, now, pool]: Parameters<WorkerTaskStore['claim']>) {
+  async *claim(...[taskIds, claimant, claimId, now, limits]: Parameters<WorkerTaskStore['claim']>) {
+    let claimed = 0;
+    for (const taskId of taskIds) {
+      if (claimed >= (limits?.max ?? taskIds.length)) return;
+      const task = await this.claimOne(taskId, claimant, claimId, now(), limits?.pool);
+      if (!task) continue;
+      claimed++;
+      yield task;
+    }
+  }
+
+  private async claimOne(
+    taskId: string,
+    claimant: Required<TaskClaimant>,
+    claimId: string,
+    now: string,
+    pool: string | undefined,
+  ): Promise<WorkerTask | undefined> {
     const task = this.db.tasks.get(taskId);
     if (!task || task.status !== WorkerTaskStatus.Queued) return undefined;
     if (pool !== undefined && task.pool !== pool) return undefined;
