@@ -15,6 +15,16 @@ import { type FreshServices, runOfNewSchedule, servicesOnFreshTables } from './s
 const key: Principal = { type: 'ApiKey', id: 'key-a', name: 'worker key', roles: ['Worker'] };
 const worker = { principal: key, workerId: 'host-a' };
 
+/** Claims the one task of the default pool, as `worker`. */
+async function claimOne(fresh: FreshServices) {
+  const [task] = await fresh.services.workers.claim(
+    { workerId: worker.workerId, pools: ['default'], maxTasks: 1, waitSeconds: 0 },
+    key,
+  );
+  if (!task) throw new Error('claimed nothing');
+  return task;
+}
+
 describe('WorkerService.complete: the next move in the completion', () => {
   let fresh: FreshServices;
 
@@ -34,15 +44,6 @@ describe('WorkerService.complete: the next move in the completion', () => {
     await fresh.services.orchestrator.advance(executionId);
     await fresh.services.orchestrator.enqueueStep(executionId, 0, token, decidesNext);
     return executionId;
-  }
-
-  async function claimOne() {
-    const [task] = await fresh.services.workers.claim(
-      { workerId: worker.workerId, pools: ['default'], maxTasks: 1, waitSeconds: 0 },
-      key,
-    );
-    if (!task) throw new Error('claimed nothing');
-    return task;
   }
 
   const complete = (taskId: string, workers = fresh.services.workers) =>
@@ -69,7 +70,7 @@ describe('WorkerService.complete: the next move in the completion', () => {
   it('sends the next stage for RunSingleStep, having moved the execution to it as Advance would', async () => {
     // Arrange
     const executionId = await runOfTwoSteps('token-first', true);
-    const task = await claimOne();
+    const task = await claimOne(fresh);
 
     // Act
     const answer = await complete(task.taskId);
@@ -85,11 +86,11 @@ describe('WorkerService.complete: the next move in the completion', () => {
   it('sends finished after the last step, the execution Completed', async () => {
     // Arrange
     const executionId = await runOfTwoSteps('token-first', true);
-    await complete((await claimOne()).taskId);
+    await complete((await claimOne(fresh)).taskId);
     await fresh.services.orchestrator.enqueueStep(executionId, 1, 'token-second', true);
 
     // Act
-    await complete((await claimOne()).taskId);
+    await complete((await claimOne(fresh)).taskId);
 
     // Assert
     expect(sentTo('token-second')).toEqual([{ action: 'finished', status: 'Completed' }]);
@@ -99,7 +100,7 @@ describe('WorkerService.complete: the next move in the completion', () => {
   it('sends wait when the execution was paused meanwhile, the next stage held', async () => {
     // Arrange
     const executionId = await runOfTwoSteps('token-first', true);
-    const task = await claimOne();
+    const task = await claimOne(fresh);
     await fresh.services.executions.pause(executionId);
 
     // Act
@@ -116,7 +117,7 @@ describe('WorkerService.complete: the next move in the completion', () => {
   it('decides nothing for a task a Map item awaits: Advance does, after the stage', async () => {
     // Arrange
     const executionId = await runOfTwoSteps('token-in-map', false);
-    const task = await claimOne();
+    const task = await claimOne(fresh);
 
     // Act
     await complete(task.taskId);
@@ -129,7 +130,7 @@ describe('WorkerService.complete: the next move in the completion', () => {
   it('decides for the state awaiting the newest token when a restarted state machine enqueues again', async () => {
     // Arrange: first awaited in a Map, then (after a restart) by RunSingleStep, and the reverse.
     await runOfTwoSteps('token-old', false);
-    const task = await claimOne();
+    const task = await claimOne(fresh);
     const executionId = task.executionId;
     await fresh.services.orchestrator.enqueueStep(executionId, 0, 'token-new', true);
 
@@ -145,7 +146,7 @@ describe('WorkerService.complete: the next move in the completion', () => {
   it('sends the same decision again for a retried report, moving nothing further', async () => {
     // Arrange: the first answer was lost after the state machine had heard it and queued step 2.
     const executionId = await runOfTwoSteps('token-first', true);
-    const task = await claimOne();
+    const task = await claimOne(fresh);
     await complete(task.taskId);
     await fresh.services.orchestrator.enqueueStep(executionId, 1, 'token-second', true);
 
@@ -179,7 +180,7 @@ describe('WorkerService.complete: the next move in the completion', () => {
       onDecisionFailure: (executionId, error) => failures.push([executionId, error]),
     });
     const executionId = await runOfTwoSteps('token-first', true);
-    const task = await claimOne();
+    const task = await claimOne(fresh);
 
     // Act
     const answer = await complete(task.taskId, workers);
@@ -229,15 +230,6 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
     return { executionId, decided };
   }
 
-  async function claimOne() {
-    const [task] = await fresh.services.workers.claim(
-      { workerId: worker.workerId, pools: ['default'], maxTasks: 1, waitSeconds: 0 },
-      key,
-    );
-    if (!task) throw new Error('claimed nothing');
-    return task;
-  }
-
   const complete = (taskId: string) =>
     fresh.services.workers.complete(taskId, worker, { activityStatus: 'Complete' });
   const answers = (method: 'sendTaskSuccess' | 'sendTaskHeartbeat') =>
@@ -256,7 +248,7 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
 
     // Act
     for (let i = 0; i < 3; i++)
-      expect(await complete((await claimOne()).taskId)).toMatchObject({ accepted: true });
+      expect(await complete((await claimOne(fresh)).taskId)).toMatchObject({ accepted: true });
 
     // Assert: no answer until the end; each step after the first got the token, its deadline and a
     // fresh heartbeat clock; the execution ended as Advance would have ended it.
@@ -280,7 +272,7 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
     const { executionId } = await startRun(['Sequential', 'Sequential'], OWN_BACKSTOP - 1);
 
     // Act
-    await complete((await claimOne()).taskId);
+    await complete((await claimOne(fresh)).taskId);
 
     // Assert: RunSingleStep ends; Route will run step 1 with a token (and timeout) of its own.
     const [[, move] = []] = answers('sendTaskSuccess');
@@ -297,7 +289,7 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
     const { executionId, decided } = await startRun(['Sequential', 'Sequential', 'ParallelWithPrevious']);
 
     // Act
-    await complete((await claimOne()).taskId);
+    await complete((await claimOne(fresh)).taskId);
 
     // Assert
     expect(decided).toBe(OWN_BACKSTOP);
@@ -310,7 +302,7 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
     // Arrange: step 0 handed the token on to step 1; then a newer RunSingleStep (after Advance)
     // queued step 1 again with a token of its own.
     const { executionId, decided } = await startRun(['Sequential', 'Sequential', 'Sequential']);
-    const firstTask = await claimOne();
+    const firstTask = await claimOne(fresh);
     await complete(firstTask.taskId);
     await fresh.services.orchestrator.enqueueStep(executionId, 1, 'token-newer', true, decided);
 
@@ -327,7 +319,7 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
     for (let round = 0; round < 20; round++) {
       // Arrange: step 0 claimed; its completion will decide step 1 and hand it the token.
       const { executionId } = await startRun(['Sequential', 'Sequential', 'Sequential']);
-      const task = await claimOne();
+      const task = await claimOne(fresh);
 
       // Act: the cancel and the completion at once, one of them a little later each round, so that
       // the cancel lands before, during and after the completion's decision and its hand-on.
@@ -357,9 +349,9 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
     // Arrange: step 0 handed the token on to step 1, which a worker runs; then a pause, and step
     // 0's report again (its first answer was lost).
     const { executionId } = await startRun(['Sequential', 'Sequential', 'Sequential']);
-    const firstTask = await claimOne();
+    const firstTask = await claimOne(fresh);
     await complete(firstTask.taskId);
-    await claimOne();
+    await claimOne(fresh);
     await fresh.services.executions.pause(executionId);
 
     // Act
@@ -375,7 +367,7 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
     // Arrange: step 0 claimed; meanwhile its token was spent (answered by a racing report, or
     // replaced by a retried enqueueStep).
     const { executionId } = await startRun(['Sequential', 'Sequential']);
-    const task = await claimOne();
+    const task = await claimOne(fresh);
     fresh.workflow.spentTokens.add(TOKEN);
 
     // Act
@@ -389,8 +381,8 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
   it('fails the step the token was handed on to when the state machine gives up on the token', async () => {
     // Arrange: step 0 handed the token on to step 1, which a worker claimed, then went silent.
     const { executionId } = await startRun(['Sequential', 'Sequential', 'Sequential']);
-    await complete((await claimOne()).taskId);
-    await claimOne();
+    await complete((await claimOne(fresh)).taskId);
+    await claimOne(fresh);
 
     // Act: SingleStepFailed names the token's first step, as its state's input does.
     await fresh.services.orchestrator.stepFailed(executionId, 0, { Error: 'States.HeartbeatTimeout' }, true);
