@@ -27,7 +27,11 @@ interface Bundle {
 
 interface LambdaResource {
   Type: string;
-  Properties: { Code?: { S3Key?: unknown }; Environment?: { Variables?: Record<string, unknown> } };
+  Properties: {
+    Code?: { S3Key?: unknown };
+    Runtime?: unknown;
+    Environment?: { Variables?: Record<string, unknown> };
+  };
 }
 
 function synth(): string {
@@ -67,6 +71,8 @@ async function measure(cdkOut: string): Promise<Map<string, Bundle>> {
   for (const [id, resource] of Object.entries(template.Resources)) {
     const key = resource.Properties.Code?.S3Key;
     if (resource.Type !== 'AWS::Lambda::Function' || typeof key !== 'string') continue;
+    // The service's functions: not aws-cdk-lib's own (BucketDeployment's handler is Python).
+    if (!String(resource.Properties.Runtime ?? '').startsWith('nodejs')) continue;
     const dir = join(cdkOut, `asset.${key.replace(/\.zip$/, '')}`);
     const files = readdirSync(dir).map((f) => join(dir, f));
     const env = Object.fromEntries(
