@@ -25,7 +25,7 @@ export class Progress {
   private readonly waiting = new Map<string, () => void>();
   private allDone?: { ids: Set<string>; resolve: () => void; armed: boolean };
 
-  constructor(meter: LambdaMeter, orchestrator: Pick<Orchestrator, 'advance' | 'handOn'>) {
+  constructor(meter: LambdaMeter, orchestrator: Pick<Orchestrator, 'advance' | 'decideAfter'>) {
     meter.onInvocation = (invocation) => this.observe(invocation);
     const advance = orchestrator.advance.bind(orchestrator);
     orchestrator.advance = async (executionId) => {
@@ -33,12 +33,14 @@ export class Progress {
       if (move.action === 'finished') this.finish(executionId);
       return move;
     };
-    const handOn = orchestrator.handOn.bind(orchestrator);
-    orchestrator.handOn = async (task, move) => {
-      const handed = await handOn(task, move);
-      const [next] = move.action === 'run' ? move.steps : [];
-      if (handed && next) this.enqueuedAt.set(`${task.executionId}:${next.ordinal}`, performance.now());
-      return handed;
+    const decideAfter = orchestrator.decideAfter.bind(orchestrator);
+    orchestrator.decideAfter = async (task) => {
+      const move = await decideAfter(task);
+      // Handed on from a stage of one step to the next stage, of one step too: the next ordinal.
+      if (move === 'handed-on')
+        this.enqueuedAt.set(`${task.executionId}:${task.ordinal + 1}`, performance.now());
+      else if (move.action === 'finished') this.finish(task.executionId);
+      return move;
     };
   }
 

@@ -84,6 +84,13 @@ export interface OrchestratorDeps {
   onSignalFailure?: SignalFailure;
 }
 
+/** A move, the execution it was decided on, and the step of a stage of one step it runs, as read. */
+interface Decision {
+  move: NextMove;
+  execution: Execution;
+  single?: ExecutionStepRecord | undefined;
+}
+
 /** How many times a decision is re-made when a concurrent change (cancel, pause) beat its write. */
 const MAX_ROUNDS = 10;
 
@@ -105,12 +112,25 @@ export class Orchestrator {
 
   /** Starts, waits, runs the next stage, or finishes the execution. */
   async advance(executionId: string): Promise<NextMove> {
+    return (await this.decide(executionId)).move;
+  }
+
+  /**
+   * What a completion of a task RunSingleStep awaits does: decides the next move as Advance would,
+   * and hands the task's token on when the move allows (see `handOn`).
+   */
+  async decideAfter(task: WorkerTask): Promise<NextMove | 'handed-on'> {
+    const { move, single } = await this.decide(task.executionId);
+    return single && (await this.handOn(task, move, single)) ? 'handed-on' : move;
+  }
+
+  private async decide(executionId: string): Promise<Decision> {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const decided = await this.tryAdvance(executionId);
       if (!decided) continue;
       // Also when it had ended before (a retried Advance): a failed wake-up is then sent again.
       if (decided.move.action === 'finished') await this.deps.wakeUps.afterEnd(decided.execution);
-      return decided.move;
+      return decided;
     }
     throw new Error(`Execution ${executionId} kept changing while the orchestrator decided its next move.`);
   }
@@ -119,12 +139,10 @@ export class Orchestrator {
    * One decision, with the execution it was made on; undefined when a conditional write lost to a
    * concurrent change (decide again).
    */
-  private async tryAdvance(
-    executionId: string,
-  ): Promise<{ move: NextMove; execution: Execution } | undefined> {
+  private async tryAdvance(executionId: string): Promise<Decision | undefined> {
     const execution = await this.deps.executions.get(executionId);
     if (!execution) throw new Error(`Execution ${executionId} does not exist.`);
-    const decided = (move: NextMove) => ({ move, execution });
+    const decided = (move: NextMove, single?: ExecutionStepRecord) => ({ move, execution, single });
     if (!isActive(execution)) return decided({ action: 'finished', status: execution.status });
     const wait = decided({ action: 'wait', waitSeconds: this.settings.waitSeconds });
 
@@ -178,7 +196,7 @@ export class Orchestrator {
         open.length === 1 && single
           ? [awaited(single, this.handedOnBackstop(stages.slice(stages.indexOf(stage))))]
           : open.map((step) => awaited(step, this.backstopOf(step)));
-      return decided({ action: 'run', stageIndex, steps });
+      return decided({ action: 'run', stageIndex, steps }, open.length === 1 ? single : undefined);
     }
     const completed = await this.deps.executions.transition(execution, execution.status, {
       status: EXECUTION_MOVES.complete.to,
@@ -291,7 +309,7 @@ export class Orchestrator {
    * by a retried enqueueStep) is not put on a task, and there is nothing to answer. A next step
    * handed out already (a retried report; a newer RunSingleStep's enqueue) keeps the token it has.
    */
-  async handOn(task: WorkerTask, move: NextMove): Promise<boolean> {
+  private async handOn(task: WorkerTask, move: NextMove, step: ExecutionStepRecord): Promise<boolean> {
     const [next, ...others] = move.action === 'run' ? move.steps : [];
     if (!next || others.length > 0 || !task.decidesNext || task.backstopAt === undefined) return false;
     if (this.clock.now().getTime() + next.backstopSeconds * 1000 > Date.parse(task.backstopAt)) return false;
@@ -299,7 +317,9 @@ export class Orchestrator {
     // Also starts the token's heartbeat clock again, as a new state's would; the reconciler beats
     // for the task while it waits for a worker, its worker once claimed.
     if (!(await this.deps.workflow.sendTaskHeartbeat(taskToken))) return true;
-    await this.hand(task.executionId, next.ordinal, { taskToken, decidesNext: true, backstopAt }, 'keep');
+    const awaited = { taskToken, decidesNext: true, backstopAt };
+    // The step as the decision read it: the execution was active and the step not ended then.
+    await this.hand(task.executionId, next.ordinal, awaited, 'keep', step);
     return true;
   }
 
@@ -314,19 +334,20 @@ export class Orchestrator {
     return held?.taskToken === task.taskToken;
   }
 
-  /** Queues the step's task awaited by `awaited`; a step handed out already gets its token when told to `replace`. */
+  /**
+   * Queues the step's task awaited by `awaited`; a step handed out already gets its token when told
+   * to `replace`. `known` is the step as just read with its execution active (a decision's): not
+   * read again, and read if the enqueue finds it moved since.
+   */
   private async hand(
     executionId: string,
     ordinal: number,
     awaited: Pick<WorkerTask, 'taskToken' | 'decidesNext' | 'backstopAt'>,
     handedOut: 'replace' | 'keep',
+    known?: ExecutionStepRecord,
   ): Promise<void> {
-    const { execution, step } = await this.deps.executions.getWithStep(executionId, ordinal);
-    if (!execution || !step) throw new Error(`Step ${ordinal} of execution ${executionId} does not exist.`);
-    if (!isActive(execution) || isTerminalStepStatus(step.status)) {
-      await this.deps.workflow.sendTaskSuccess(awaited.taskToken, { skipped: true });
-      return;
-    }
+    const step = known ?? (await this.activeStep(executionId, ordinal, awaited.taskToken));
+    if (!step) return;
     // Handed out already (enqueueStep retried after a Lambda error, or a new RunSingleStep after
     // Advance): with `replace`, the task keeps going with the newer token.
     if (step.taskId && HANDED_OUT_STEP_STATUSES.includes(step.status)) {
@@ -346,6 +367,22 @@ export class Orchestrator {
       return this.hand(executionId, ordinal, awaited, handedOut);
     }
     await signalQueued(this.deps.signals ?? NO_SIGNALS, task, this.deps.onSignalFailure);
+  }
+
+  /**
+   * The step, read with its execution; undefined when it can no longer run (execution ended, step
+   * cancelled), its token then answered at once, without a move: Advance decides.
+   */
+  private async activeStep(
+    executionId: string,
+    ordinal: number,
+    taskToken: string,
+  ): Promise<ExecutionStepRecord | undefined> {
+    const { execution, step } = await this.deps.executions.getWithStep(executionId, ordinal);
+    if (!execution || !step) throw new Error(`Step ${ordinal} of execution ${executionId} does not exist.`);
+    if (isActive(execution) && !isTerminalStepStatus(step.status)) return step;
+    await this.deps.workflow.sendTaskSuccess(taskToken, { skipped: true });
+    return undefined;
   }
 
   /**

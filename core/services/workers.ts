@@ -64,7 +64,7 @@ export interface WorkerServiceDeps {
    * Ends a step past its deadline (each heartbeat asks, since the state machine does not count from
    * the claim), and decides the next move a completion carries (see `resume`).
    */
-  orchestrator: Pick<Orchestrator, 'timeOutIfOverdue' | 'advance' | 'handOn' | 'handedOnFrom'>;
+  orchestrator: Pick<Orchestrator, 'timeOutIfOverdue' | 'decideAfter' | 'handedOnFrom'>;
   clock?: Clock;
   /** Wake a waiting claim when a task is queued; without them a claim only looks at the table. */
   signals?: QueueSignals;
@@ -358,8 +358,7 @@ export class WorkerService {
 
   private async nextMove(task: WorkerTask): Promise<NextMove | 'handed-on' | undefined> {
     try {
-      const move = await this.deps.orchestrator.advance(task.executionId);
-      return (await this.deps.orchestrator.handOn(task, move)) ? 'handed-on' : move;
+      return await this.deps.orchestrator.decideAfter(task);
     } catch (error) {
       this.deps.onDecisionFailure?.(task.executionId, error);
       return undefined;

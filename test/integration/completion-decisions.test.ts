@@ -173,8 +173,7 @@ describe('WorkerService.complete: the next move in the completion', () => {
       heartbeatTimeoutSeconds: DEFAULT_ORCHESTRATOR_SETTINGS.heartbeatTimeoutSeconds,
       orchestrator: {
         timeOutIfOverdue: (...args) => fresh.services.orchestrator.timeOutIfOverdue(...args),
-        advance: () => Promise.reject(broken),
-        handOn: (...args) => fresh.services.orchestrator.handOn(...args),
+        decideAfter: () => Promise.reject(broken),
         handedOnFrom: (...args) => fresh.services.orchestrator.handedOnFrom(...args),
       },
       onDecisionFailure: (executionId, error) => failures.push([executionId, error]),
