@@ -139,8 +139,9 @@ export class Orchestrator {
    * One decision, with the execution it was made on; undefined when a conditional write lost to a
    * concurrent change (decide again).
    */
-  private async tryAdvance(executionId: string): Promise<Decision | undefined> {
-    const execution = await this.deps.executions.get(executionId);
+  private async tryAdvance(executionId: string, known?: Execution): Promise<Decision | undefined> {
+    // `known`: as the start transition just wrote it, not read again.
+    const execution = known ?? (await this.deps.executions.get(executionId));
     if (!execution) throw new Error(`Execution ${executionId} does not exist.`);
     const decided = (move: NextMove, single?: ExecutionStepRecord) => ({ move, execution, single });
     if (!isActive(execution)) return decided({ action: 'finished', status: execution.status });
@@ -152,7 +153,7 @@ export class Orchestrator {
         status: EXECUTION_MOVES.start.to,
         startedAt: this.now(),
       });
-      return started ? this.tryAdvance(executionId) : undefined;
+      return started ? this.tryAdvance(executionId, started) : undefined;
     }
 
     const stages = stagesOf(await this.deps.executions.getSteps(executionId));
@@ -191,12 +192,11 @@ export class Orchestrator {
         backstopSeconds,
         heartbeatSeconds: this.settings.heartbeatTimeoutSeconds,
       });
-      const [single] = open;
-      const steps =
-        open.length === 1 && single
-          ? [awaited(single, this.handedOnBackstop(stages.slice(stages.indexOf(stage))))]
-          : open.map((step) => awaited(step, this.backstopOf(step)));
-      return decided({ action: 'run', stageIndex, steps }, open.length === 1 ? single : undefined);
+      const single = open.length === 1 ? open[0] : undefined;
+      const steps = single
+        ? [awaited(single, this.handedOnBackstop(stages.slice(stages.indexOf(stage))))]
+        : open.map((step) => awaited(step, this.backstopOf(step)));
+      return decided({ action: 'run', stageIndex, steps }, single);
     }
     const completed = await this.deps.executions.transition(execution, execution.status, {
       status: EXECUTION_MOVES.complete.to,
@@ -310,8 +310,8 @@ export class Orchestrator {
    * handed out already (a retried report; a newer RunSingleStep's enqueue) keeps the token it has.
    */
   private async handOn(task: WorkerTask, move: NextMove, step: ExecutionStepRecord): Promise<boolean> {
-    const [next, ...others] = move.action === 'run' ? move.steps : [];
-    if (!next || others.length > 0 || !task.decidesNext || task.backstopAt === undefined) return false;
+    const next = move.action === 'run' ? move.steps[0] : undefined;
+    if (!next || !task.decidesNext || task.backstopAt === undefined) return false;
     if (this.clock.now().getTime() + next.backstopSeconds * 1000 > Date.parse(task.backstopAt)) return false;
     const { taskToken, backstopAt } = task;
     // Also starts the token's heartbeat clock again, as a new state's would; the reconciler beats
