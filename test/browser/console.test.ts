@@ -115,7 +115,7 @@ describe.runIf(available || required)('the operator console', () => {
   });
 
   it("lands on the new page's heading and invites the first schedule when there are none", async () => {
-    expect(await focused()).toBe('H1: Schedules');
+    await expect.poll(() => focused()).toBe('H1: Schedules');
     await page.getByText('No schedules yet').waitFor();
     expect(await page.locator('table').count()).toBe(0);
     mkdirSync(ARTEFACTS, { recursive: true });
@@ -124,7 +124,8 @@ describe.runIf(available || required)('the operator console', () => {
     await page.getByRole('link', { name: 'Create schedule' }).click();
 
     await page.getByRole('heading', { name: 'New schedule' }).waitFor();
-    expect(await focused()).toBe('H1: New schedule');
+    // The console moves focus to the new page's heading just after it renders.
+    await expect.poll(() => focused()).toBe('H1: New schedule');
     await page.goto(`${consoleUrl}#/schedules`);
   });
 
@@ -140,7 +141,7 @@ describe.runIf(available || required)('the operator console', () => {
     const box = await page.getByRole('button', { name: 'Skip to content' }).boundingBox();
     expect(box?.x).toBeGreaterThanOrEqual(0);
     await page.keyboard.press('Enter');
-    expect(await focused()).toBe('H1: Schedules');
+    await expect.poll(() => focused()).toBe('H1: Schedules');
     expect(page.url()).toBe(before);
   });
 
