@@ -242,6 +242,9 @@ export interface WorkerTask {
   completedAt?: string | undefined;
 }
 
+/** A queued task as the pool's index lists it: enough to pick which to try, not to claim it. */
+export type QueuedTaskRef = Pick<WorkerTask, 'taskId' | 'createdAt'>;
+
 /**
  * Who reports on a claimed task: the credential that claimed it (`claimedBy`) and, when the caller
  * names one, the `workerId` it claimed as. Stores make it a condition of the write itself.
@@ -268,8 +271,8 @@ export interface WorkerTaskStore {
     taskId: string,
     awaited: Pick<WorkerTask, 'taskToken' | 'decidesNext' | 'backstopAt'>,
   ): Promise<void>;
-  /** Task ids waiting in a pool, oldest first. */
-  queuedIn(pool: string, limit: number): Promise<string[]>;
+  /** The tasks waiting in a pool, oldest first: their ids and when each was queued. */
+  queuedIn(pool: string, limit: number): Promise<QueuedTaskRef[]>;
   /** Every task still waiting for a worker (all pools), oldest first. */
   allQueued(): Promise<WorkerTask[]>;
   /**
@@ -362,6 +365,11 @@ export interface QueuedSignal {
  * checks the task named before it takes it. Each signal is received by one waiting claim only.
  */
 export interface QueueSignals {
+  /**
+   * How long a signal lasts once sent (received or not): a task queued longer ago has no signal
+   * left, and only a look at the table finds it.
+   */
+  readonly lifetimeMs: number;
   /** Tells one waiting claim of `pool` that `taskId` was queued. */
   queued(pool: string, taskId: string): Promise<void>;
   /**
@@ -370,6 +378,8 @@ export interface QueueSignals {
    * visibility lapses (then it is, unless `done` dropped it).
    */
   next(pools: readonly string[], waitMs: number, max: number): Promise<QueuedSignal[]>;
+  /** The signals of `pools` there are now (at most `max`), without waiting; received as by `next`. */
+  waiting(pools: readonly string[], max: number): Promise<QueuedSignal[]>;
   /** Drops signals dealt with: their task was claimed, or is no longer there to claim. */
   done(signals: readonly QueuedSignal[]): Promise<void>;
 }

@@ -16,6 +16,8 @@ const OrchestratorEvent = z.discriminatedUnion('action', [
     // and hands the token on until its timeout (a run started before it had no backstopSeconds).
     decidesNext: z.boolean().default(false),
     backstopSeconds: z.number().int().positive().optional(),
+    // The step's pool, from the move (a run started before it had none: the step is read for it).
+    pool: z.string().optional(),
   }),
   z.object({ action: z.literal('park'), executionId: z.string(), taskToken: z.string() }),
   z.object({
@@ -37,13 +39,11 @@ async function orchestrate(event: unknown): Promise<unknown> {
     case 'advance':
       return orchestrator.advance(request.executionId);
     case 'enqueueStep':
-      await orchestrator.enqueueStep(
-        request.executionId,
-        request.ordinal,
-        request.taskToken,
-        request.decidesNext,
-        request.backstopSeconds,
-      );
+      await orchestrator.enqueueStep(request.executionId, request.ordinal, request.taskToken, {
+        decidesNext: request.decidesNext,
+        backstopSeconds: request.backstopSeconds,
+        pool: request.pool,
+      });
       return {};
     case 'park':
       await orchestrator.park(request.executionId, request.taskToken);

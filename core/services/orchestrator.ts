@@ -35,9 +35,10 @@ export type NextMove =
        * `backstopSeconds` is the TimeoutSecondsPath of the task state awaiting the step (see
        * BACKSTOP_MARGIN_SECONDS). One step: the state machine runs it as RunSingleStep, skipping the
        * Map, and the completions hand its token on through the one-step stages after it (see
-       * `handOn`), so its backstop covers them all.
+       * `handOn`), so its backstop covers them all. `pool` is the step's worker pool, passed back to
+       * enqueueStep so that it queues the task without reading the step first.
        */
-      steps: { ordinal: number; backstopSeconds: number; heartbeatSeconds: number }[];
+      steps: { ordinal: number; pool: string; backstopSeconds: number; heartbeatSeconds: number }[];
     }
   | { action: 'wait'; waitSeconds: number }
   | { action: 'finished'; status: ExecutionStatus };
@@ -84,6 +85,13 @@ export interface OrchestratorDeps {
   onSignalFailure?: SignalFailure;
 }
 
+/** What enqueueStep is told besides the step: see `Orchestrator.enqueueStep`. */
+export interface EnqueueOptions {
+  decidesNext?: boolean;
+  backstopSeconds?: number | undefined;
+  pool?: string | undefined;
+}
+
 /** A move, the execution it was decided on, and the step of a stage of one step it runs, as read. */
 interface Decision {
   move: NextMove;
@@ -121,7 +129,7 @@ export class Orchestrator {
    */
   async decideAfter(task: WorkerTask): Promise<NextMove | 'handed-on'> {
     const { move, single } = await this.decide(task.executionId);
-    return single && (await this.handOn(task, move, single)) ? 'handed-on' : move;
+    return single && (await this.handOn(task, move)) ? 'handed-on' : move;
   }
 
   private async decide(executionId: string): Promise<Decision> {
@@ -189,6 +197,7 @@ export class Orchestrator {
       const open = stage.filter((step) => !isTerminalStepStatus(step.status));
       const awaited = (step: ExecutionStepRecord, backstopSeconds: number) => ({
         ordinal: step.ordinal,
+        pool: step.workerPool,
         backstopSeconds,
         heartbeatSeconds: this.settings.heartbeatTimeoutSeconds,
       });
@@ -282,20 +291,20 @@ export class Orchestrator {
    * Hands a step to the workers of its pool, keeping the state machine's callback token on the task,
    * and whether the state awaiting it takes its next move from the completion (`decidesNext`:
    * RunSingleStep, whose token times out after `backstopSeconds`). A step that can no longer run
-   * (execution ended, step cancelled) is answered at once, without a move: Advance decides.
+   * (execution ended, step cancelled) is answered at once, without a move: Advance decides. `pool`,
+   * the step's as Advance's move named it, lets the task be queued without reading the step first.
    */
   async enqueueStep(
     executionId: string,
     ordinal: number,
     taskToken: string,
-    decidesNext = false,
-    backstopSeconds?: number,
+    { decidesNext = false, backstopSeconds, pool }: EnqueueOptions = {},
   ): Promise<void> {
     const backstopAt =
       backstopSeconds === undefined
         ? undefined
         : new Date(this.clock.now().getTime() + backstopSeconds * 1000).toISOString();
-    await this.hand(executionId, ordinal, { taskToken, decidesNext, backstopAt }, 'replace');
+    await this.hand(executionId, ordinal, { taskToken, decidesNext, backstopAt }, 'replace', pool);
   }
 
   /**
@@ -309,7 +318,7 @@ export class Orchestrator {
    * by a retried enqueueStep) is not put on a task, and there is nothing to answer. A next step
    * handed out already (a retried report; a newer RunSingleStep's enqueue) keeps the token it has.
    */
-  private async handOn(task: WorkerTask, move: NextMove, step: ExecutionStepRecord): Promise<boolean> {
+  private async handOn(task: WorkerTask, move: NextMove): Promise<boolean> {
     const next = move.action === 'run' ? move.steps[0] : undefined;
     if (!next || !task.decidesNext || task.backstopAt === undefined) return false;
     if (this.clock.now().getTime() + next.backstopSeconds * 1000 > Date.parse(task.backstopAt)) return false;
@@ -318,8 +327,7 @@ export class Orchestrator {
     // for the task while it waits for a worker, its worker once claimed.
     if (!(await this.deps.workflow.sendTaskHeartbeat(taskToken))) return true;
     const awaited = { taskToken, decidesNext: true, backstopAt };
-    // The step as the decision read it: the execution was active and the step not ended then.
-    await this.hand(task.executionId, next.ordinal, awaited, 'keep', step);
+    await this.hand(task.executionId, next.ordinal, awaited, 'keep', next.pool);
     return true;
   }
 
@@ -336,17 +344,20 @@ export class Orchestrator {
 
   /**
    * Queues the step's task awaited by `awaited`; a step handed out already gets its token when told
-   * to `replace`. `known` is the step as just read with its execution active (a decision's): not
-   * read again, and read if the enqueue finds it moved since.
+   * to `replace`. Given the step's `pool`, the enqueue is tried first, unread: its condition on the
+   * step's status decides, as it would after a read (an execution that ended cancelled its steps in
+   * the same transaction, so an ended execution's step cannot be queued), and the step is read only
+   * when the enqueue was refused, to tell why (handed out already, or ended).
    */
   private async hand(
     executionId: string,
     ordinal: number,
     awaited: Pick<WorkerTask, 'taskToken' | 'decidesNext' | 'backstopAt'>,
     handedOut: 'replace' | 'keep',
-    known?: ExecutionStepRecord,
+    pool?: string,
   ): Promise<void> {
-    const step = known ?? (await this.activeStep(executionId, ordinal, awaited.taskToken));
+    if (pool !== undefined && (await this.enqueue(executionId, ordinal, pool, awaited))) return;
+    const step = await this.activeStep(executionId, ordinal, awaited.taskToken);
     if (!step) return;
     // Handed out already (enqueueStep retried after a Lambda error, or a new RunSingleStep after
     // Advance): with `replace`, the task keeps going with the newer token.
@@ -354,19 +365,30 @@ export class Orchestrator {
       if (handedOut === 'replace') await this.deps.tasks.replaceToken(step.taskId, awaited);
       return;
     }
+    if (!(await this.enqueue(executionId, ordinal, step.workerPool, awaited))) {
+      return this.hand(executionId, ordinal, awaited, handedOut);
+    }
+  }
+
+  /** A new task for the step, queued if the step is still waiting to be (else false), and signalled. */
+  private async enqueue(
+    executionId: string,
+    ordinal: number,
+    pool: string,
+    awaited: Pick<WorkerTask, 'taskToken' | 'decidesNext' | 'backstopAt'>,
+  ): Promise<boolean> {
     const task = {
       taskId: randomUUID(),
       executionId,
       ordinal,
-      pool: step.workerPool,
+      pool,
       status: INITIAL_STATUS.task,
       ...awaited,
       createdAt: this.now(),
     };
-    if (!(await this.deps.tasks.enqueue(task, STEP_MOVES.enqueue.from))) {
-      return this.hand(executionId, ordinal, awaited, handedOut);
-    }
+    if (!(await this.deps.tasks.enqueue(task, STEP_MOVES.enqueue.from))) return false;
     await signalQueued(this.deps.signals ?? NO_SIGNALS, task, this.deps.onSignalFailure);
+    return true;
   }
 
   /**

@@ -9,7 +9,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** No wake-ups: a waiting claim sleeps out its wait (it found its tasks in the table, or none). */
 export const NO_SIGNALS: QueueSignals = {
+  // Every task is one whose signal is gone: claims look at the table for all of them.
+  lifetimeMs: 0,
   queued: async () => undefined,
+  waiting: async () => [],
   next: async (_pools, waitMs) => {
     await sleep(waitMs);
     return [];

@@ -6,6 +6,7 @@ import type {
   Clock,
   ExecutionStore,
   QueuedSignal,
+  QueuedTaskRef,
   QueueSignals,
   TaskClaimant,
   WorkerRecord,
@@ -106,6 +107,8 @@ const shuffled = <T>(ids: readonly T[]): T[] => {
   return order;
 };
 
+const ids = (tasks: readonly QueuedTaskRef[]) => tasks.map((task) => task.taskId);
+
 /**
  * The worker endpoints: claim (long poll), heartbeat, complete (idempotent). A claimed task belongs
  * to the credential that claimed it and the workerId it claimed as: anyone else gets 403 FORBIDDEN,
@@ -165,10 +168,18 @@ export class WorkerService {
   }
 
   /**
-   * Long poll: adds to `claimed` as it goes, so a failure part way still knows what it holds. The
-   * claim looks at the table once, when it starts; then it waits for signals and tries the very
-   * tasks they name, so a task queued meanwhile is claimed as soon as its signal comes, with no poll
-   * interval. A lost signal costs at most the rest of this wait (≤ 20 s): the next claim looks first.
+   * Long poll: adds to `claimed` as it goes, so a failure part way still knows what it holds. First
+   * what is there now, in this order: the queued tasks whose signal is gone (queued longer ago than
+   * a signal lasts, so only the table finds them); the signals waiting; and, when neither gave a
+   * task, the rest of the table's page (a signal lost, or received by a claim that has not taken
+   * its task yet). Then it waits for signals and tries the very tasks they name, so a task queued
+   * meanwhile is claimed as soon as its signal comes, with no poll interval. A lost signal costs at
+   * most the rest of this wait (≤ 20 s): the next claim looks at the table first.
+   *
+   * Signals before the table because SQS hands each signal to one claim: claims taking signals
+   * never race for a task, while claims picking from the table all see the same oldest tasks, and
+   * a task taken meanwhile costs a read or a cancelled transaction. Oldest first holds as far as
+   * SQS keeps order, and the tasks whose signal is gone go first.
    */
   private async claimQueued(
     request: ClaimRequest,
@@ -177,26 +188,57 @@ export class WorkerService {
     claimed: WorkerTask[],
   ): Promise<void> {
     const deadline = Date.now() + request.waitSeconds * 1000;
-    await this.claimFromTable(request, claimant, claimId, claimed);
+    const signalledSince = this.clock.now().getTime() - this.signals.lifetimeMs;
+    const pages = await Promise.all(
+      request.pools.map(async (pool) => {
+        const queued = await this.deps.tasks.queuedIn(pool, CLAIM_PAGE);
+        const unsignalled = queued.filter((task) => Date.parse(task.createdAt) < signalledSince);
+        const signalled = queued.filter((task) => !unsignalled.includes(task));
+        return { unsignalled: ids(unsignalled), signalled: ids(signalled) };
+      }),
+    );
+    const take = (pick: 'unsignalled' | 'signalled') =>
+      this.claimFromTable(
+        pages.map((page) => page[pick]),
+        request.maxTasks,
+        claimant,
+        claimId,
+        claimed,
+      );
+    await take('unsignalled');
+    const room = request.maxTasks - claimed.length;
+    if (room > 0)
+      await this.claimSignalled(await this.waitingSignals(request, room), claimant, claimId, claimed);
+    if (claimed.length === 0) await take('signalled');
     while (claimed.length === 0 && Date.now() < deadline) {
       await this.claimSignalled(await this.nextSignals(request, deadline), claimant, claimId, claimed);
     }
   }
 
-  /** Tries the queued tasks of each pool's page in a random order; a lost race moves on to the next. */
+  /** Tries the ids of each pool's page in a random order until `maxTasks` are claimed; a lost race moves on. */
   private async claimFromTable(
-    request: ClaimRequest,
+    pages: readonly string[][],
+    maxTasks: number,
     claimant: Required<TaskClaimant>,
     claimId: string,
     claimed: WorkerTask[],
   ): Promise<void> {
-    for (const pool of request.pools) {
-      const queued = shuffled(await this.deps.tasks.queuedIn(pool, CLAIM_PAGE));
-      const max = request.maxTasks - claimed.length;
-      for await (const task of this.deps.tasks.claim(queued, claimant, claimId, this.now, { max })) {
+    for (const page of pages) {
+      if (claimed.length >= maxTasks) return;
+      const max = maxTasks - claimed.length;
+      for await (const task of this.deps.tasks.claim(shuffled(page), claimant, claimId, this.now, { max })) {
         claimed.push(task);
       }
-      if (claimed.length >= request.maxTasks) return;
+    }
+  }
+
+  /** The signals waiting now, at most `max`; none when they cannot be had. */
+  private async waitingSignals(request: ClaimRequest, max: number): Promise<QueuedSignal[]> {
+    try {
+      return await this.signals.waiting(request.pools, max);
+    } catch (error) {
+      this.deps.onSignalFailure?.(error);
+      return [];
     }
   }
 

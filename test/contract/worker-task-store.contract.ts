@@ -54,7 +54,7 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       expect(await step(1)).toBe('Pending');
       const other = task(1, { pool: 'sql' });
       await stores.tasks.enqueue(other, ['Pending']);
-      expect(await stores.tasks.queuedIn('default', 10)).toEqual([first.taskId]);
+      expect((await stores.tasks.queuedIn('default', 10)).map((task) => task.taskId)).toEqual([first.taskId]);
       expect((await stores.tasks.allQueued()).map((t) => t.taskId)).toEqual([first.taskId, other.taskId]);
       const backstopAt = '2026-01-02T00:00:00.000Z';
       await stores.tasks.replaceToken(first.taskId, {
@@ -94,7 +94,7 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       const claimed = await claimAll(order, worker, 'c-1', () => NOW, { max: 1, pool: 'default' });
       expect(claimed.map((t) => t.taskId)).toEqual([d]);
       expect((await stores.tasks.claimedIn(worker, 'c-1')).map((t) => t.taskId)).toEqual([d]);
-      expect(await stores.tasks.queuedIn('default', 10)).toEqual([a]);
+      expect((await stores.tasks.queuedIn('default', 10)).map((task) => task.taskId)).toEqual([a]);
       // Without max, every one it can, each at the time of its own claim.
       let tick = 0;
       const clock = () => `2026-04-05T07:00:0${++tick}.000Z`;
@@ -124,7 +124,7 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       expect(
         await claimOne(queued.taskId, { claimedBy: 'key-2', workerId: 'w-2' }, 'c-2', NOW),
       ).toBeUndefined();
-      expect(await stores.tasks.queuedIn('default', 10)).toEqual([]);
+      expect((await stores.tasks.queuedIn('default', 10)).map((task) => task.taskId)).toEqual([]);
       expect((await stores.tasks.claimedIn(worker, 'c-1')).map((t) => t.taskId)).toEqual([queued.taskId]);
       expect(await stores.tasks.claimedIn({ ...worker, claimedBy: 'key-2' }, 'c-1')).toEqual([]);
     });
@@ -151,7 +151,9 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       expect(stepRow?.status).toBe('Queued');
       expect(stepRow?.startedAt ?? null).toBeNull();
       expect(stepRow?.workerId ?? null).toBeNull();
-      expect(await stores.tasks.queuedIn('default', 10)).toEqual([queued.taskId]);
+      expect((await stores.tasks.queuedIn('default', 10)).map((task) => task.taskId)).toEqual([
+        queued.taskId,
+      ]);
     });
 
     it("keeps a heartbeat's output (newest 16 KB of UTF-8) until a beat brings another; reads tasks in a batch", async () => {
@@ -231,7 +233,7 @@ export function workerTaskStoreContract(name: string, makeStores: StoresFactory)
       await stores.tasks.enqueue(queued, ['Pending']);
       await stores.tasks.abandon(queued.taskId);
       expect((await stores.tasks.get(queued.taskId))?.status).toBe('Abandoned');
-      expect(await stores.tasks.queuedIn('default', 10)).toEqual([]);
+      expect((await stores.tasks.queuedIn('default', 10)).map((task) => task.taskId)).toEqual([]);
       const second = task(1);
       await stores.tasks.enqueue(second, ['Pending']);
       const claimed = (await claimOne(second.taskId, worker, 'c-1', NOW)) as WorkerTask;

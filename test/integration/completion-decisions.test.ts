@@ -42,7 +42,7 @@ describe('WorkerService.complete: the next move in the completion', () => {
       { name: 'Second', stepType: 'Executable', executablePath: '/bin/true' },
     ]);
     await fresh.services.orchestrator.advance(executionId);
-    await fresh.services.orchestrator.enqueueStep(executionId, 0, token, decidesNext);
+    await fresh.services.orchestrator.enqueueStep(executionId, 0, token, { decidesNext });
     return executionId;
   }
 
@@ -61,6 +61,7 @@ describe('WorkerService.complete: the next move in the completion', () => {
     steps: [
       {
         ordinal,
+        pool: 'default',
         backstopSeconds: DEFAULT_ORCHESTRATOR_SETTINGS.queueTimeoutSeconds + 3600 + BACKSTOP_MARGIN_SECONDS,
         heartbeatSeconds: DEFAULT_ORCHESTRATOR_SETTINGS.heartbeatTimeoutSeconds,
       },
@@ -87,7 +88,7 @@ describe('WorkerService.complete: the next move in the completion', () => {
     // Arrange
     const executionId = await runOfTwoSteps('token-first', true);
     await complete((await claimOne(fresh)).taskId);
-    await fresh.services.orchestrator.enqueueStep(executionId, 1, 'token-second', true);
+    await fresh.services.orchestrator.enqueueStep(executionId, 1, 'token-second', { decidesNext: true });
 
     // Act
     await complete((await claimOne(fresh)).taskId);
@@ -132,7 +133,7 @@ describe('WorkerService.complete: the next move in the completion', () => {
     await runOfTwoSteps('token-old', false);
     const task = await claimOne(fresh);
     const executionId = task.executionId;
-    await fresh.services.orchestrator.enqueueStep(executionId, 0, 'token-new', true);
+    await fresh.services.orchestrator.enqueueStep(executionId, 0, 'token-new', { decidesNext: true });
 
     // Act
     await complete(task.taskId);
@@ -148,7 +149,7 @@ describe('WorkerService.complete: the next move in the completion', () => {
     const executionId = await runOfTwoSteps('token-first', true);
     const task = await claimOne(fresh);
     await complete(task.taskId);
-    await fresh.services.orchestrator.enqueueStep(executionId, 1, 'token-second', true);
+    await fresh.services.orchestrator.enqueueStep(executionId, 1, 'token-second', { decidesNext: true });
 
     // Act
     const again = await complete(task.taskId);
@@ -225,7 +226,10 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
     const move = await fresh.services.orchestrator.advance(executionId);
     if (move.action !== 'run' || !move.steps[0]) throw new Error(`expected a run, got ${move.action}`);
     const decided = move.steps[0].backstopSeconds;
-    await fresh.services.orchestrator.enqueueStep(executionId, 0, TOKEN, true, backstopSeconds ?? decided);
+    await fresh.services.orchestrator.enqueueStep(executionId, 0, TOKEN, {
+      decidesNext: true,
+      backstopSeconds: backstopSeconds ?? decided,
+    });
     return { executionId, decided };
   }
 
@@ -303,7 +307,10 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
     const { executionId, decided } = await startRun(['Sequential', 'Sequential', 'Sequential']);
     const firstTask = await claimOne(fresh);
     await complete(firstTask.taskId);
-    await fresh.services.orchestrator.enqueueStep(executionId, 1, 'token-newer', true, decided);
+    await fresh.services.orchestrator.enqueueStep(executionId, 1, 'token-newer', {
+      decidesNext: true,
+      backstopSeconds: decided,
+    });
 
     // Act
     expect(await complete(firstTask.taskId)).toEqual({ accepted: true, stepStatus: 'Completed' });
@@ -340,7 +347,7 @@ describe('WorkerService.complete: handing the RunSingleStep token on to the next
         key,
       );
       expect(claimed).toEqual([]);
-      expect(await fresh.stores.tasks.queuedIn('default', 10)).toEqual([]);
+      expect((await fresh.stores.tasks.queuedIn('default', 10)).map((task) => task.taskId)).toEqual([]);
     }
   });
 

@@ -63,6 +63,7 @@ const ended = (description: DescribeExecutionCommandOutput) => description.statu
 // The Map item the orchestrator's `run` answer gives each step (NextMove).
 const step = (ordinal: number, backstopSeconds = 30, heartbeatSeconds = 5) => ({
   ordinal,
+  pool: 'default',
   backstopSeconds,
   heartbeatSeconds,
 });
@@ -163,6 +164,7 @@ describe('startLocalStepFunctions with the product state machine', () => {
         action: 'enqueueStep',
         executionId,
         ordinal: call.ordinal,
+        pool: 'default',
         taskToken: expect.any(String),
       });
       expect(call.taskToken).toMatch(/^[A-Za-z0-9+/]{100,}={0,2}$/);
@@ -190,11 +192,12 @@ describe('startLocalStepFunctions with the product state machine', () => {
     // Assert: RunSingleStep says its completion may decide, RunStep does not; a Map's outputs are
     // dropped, so after the stage Advance decides (the `finished` the Map items sent is not read).
     // It passes on its timeout, which the completions check before handing the token on.
-    expect(first).toMatchObject({ ordinal: 0, decidesNext: true, backstopSeconds: 30 });
-    expect(second).toMatchObject({ ordinal: 1, decidesNext: true, backstopSeconds: 30 });
-    expect(inMap.map((call) => [call.ordinal, call.decidesNext])).toEqual([
-      [2, undefined],
-      [3, undefined],
+    // Both pass on the step's pool, so the task is queued without reading the step.
+    expect(first).toMatchObject({ ordinal: 0, pool: 'default', decidesNext: true, backstopSeconds: 30 });
+    expect(second).toMatchObject({ ordinal: 1, pool: 'default', decidesNext: true, backstopSeconds: 30 });
+    expect(inMap.map((call) => [call.ordinal, call.pool, call.decidesNext])).toEqual([
+      [2, 'default', undefined],
+      [3, 'default', undefined],
     ]);
     expect(orchestrator.callsOf(executionId, 'advance')).toHaveLength(2);
     expect(description.status).toBe('SUCCEEDED');

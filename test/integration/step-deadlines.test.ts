@@ -65,6 +65,7 @@ describe('step deadlines', () => {
       steps: [
         {
           ordinal: 0,
+          pool: 'default',
           backstopSeconds: QUEUE_TIMEOUT_SECONDS + TIMEOUT_SECONDS + BACKSTOP_MARGIN_SECONDS,
           heartbeatSeconds: 120,
         },

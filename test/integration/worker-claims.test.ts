@@ -8,6 +8,7 @@ import { WakeUps } from '../../core/services/wake-ups.js';
 import { type ClaimRequest, WorkerService } from '../../core/services/workers.js';
 import type { RecordingWorkflow } from '../helpers/recording-workflow.js';
 import { type LocalSqsClient, startSqsClient } from '../helpers/sqs.js';
+import type { TestClock } from './fixtures.js';
 import { queuedSteps, servicesOnFreshTables, type TestStores } from './services.js';
 
 /**
@@ -211,6 +212,7 @@ describe('WorkerService claims woken by the wake-up queues (DynamoDB Local, loca
   let sqs: LocalSqsClient;
   let services: Services;
   let signals: SqsQueueSignals;
+  let clock: TestClock;
   let made = 0;
 
   beforeAll(async () => {
@@ -221,11 +223,13 @@ describe('WorkerService claims woken by the wake-up queues (DynamoDB Local, loca
   beforeEach(async () => {
     made += 1;
     signals = new SqsQueueSignals(sqs.client, `claims-${made}-`);
-    ({ services } = await servicesOnFreshTables(new Date(), { signals }));
+    ({ services, clock } = await servicesOnFreshTables(new Date(), { signals }));
   });
 
   /** Queues `count` parallel steps of a new execution on `pool`. */
-  const queueSteps = (count: number, pool = 'east') => queuedSteps(services, `Woken ${made}`, count, pool);
+  let runs = 0;
+  const queueSteps = (count: number, pool = 'east') =>
+    queuedSteps(services, `Woken ${made}.${++runs}`, count, pool);
 
   it('hands a task queued during the wait to the waiting claim, which looked at the table only when it began', async () => {
     // Arrange: a 15 s claim looks at the table at its start and then only after 20 s.
@@ -274,5 +278,54 @@ describe('WorkerService claims woken by the wake-up queues (DynamoDB Local, loca
     expect(taken).toHaveLength(3);
     expect(new Set(taken).size).toBe(3);
     expect(answers.map((answer) => answer.length).sort()).toEqual([0, 0, 1, 1, 1]);
+  });
+
+  const stepsOf = async (executionId: string) =>
+    ((await services.executions.get(executionId)).steps ?? []).map((step) => step.status);
+
+  /** The signals waiting in `pool`'s queue now, received (hidden from claims until their visibility lapses). */
+  const receiveSignals = (pool = 'east') => signals.next([pool], 0, 10);
+
+  it('takes the task a waiting signal names before the older ones the table lists', async () => {
+    // Arrange: nine tasks whose signals another claim holds, then one whose signal waits.
+    const held = await queueSteps(9);
+    expect(await receiveSignals()).toHaveLength(9);
+    clock.advance(1000);
+    const signalled = await queueSteps(1);
+
+    // Act
+    const [task] = await services.workers.claim(claimOf(['east'], { maxTasks: 1 }), everyPool);
+
+    // Assert: SQS gave the signal to this claim alone; the table's nine are left to their holder.
+    expect(task?.executionId).toBe(signalled);
+    expect(await stepsOf(held)).toEqual(Array(9).fill('Queued'));
+  });
+
+  it('takes a task queued longer ago than a signal lasts before any task a signal names', async () => {
+    // Arrange: a task whose signal is gone, queued a signal's lifetime before four signalled ones.
+    const unsignalled = await queueSteps(1);
+    await signals.done(await receiveSignals());
+    clock.advance(signals.lifetimeMs + 1000);
+    const signalled = await queueSteps(4);
+
+    // Act
+    const first = await services.workers.claim(claimOf(['east'], { maxTasks: 1 }), everyPool);
+    const rest = await services.workers.claim(claimOf(['east']), everyPool);
+
+    // Assert: only the table can find it, so it goes first; the signalled ones follow.
+    expect(first.map((task) => task.executionId)).toEqual([unsignalled]);
+    expect(rest.map((task) => task.executionId)).toEqual(Array(4).fill(signalled));
+  });
+
+  it('takes a task from the table when no signal waits for it (its signal lost)', async () => {
+    // Arrange
+    const lost = await queueSteps(1);
+    await signals.done(await receiveSignals());
+
+    // Act
+    const claimed = await services.workers.claim(claimOf(['east']), everyPool);
+
+    // Assert
+    expect(claimed.map((task) => task.executionId)).toEqual([lost]);
   });
 });

@@ -1,7 +1,14 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ActivityStatus, type StepStatus, WorkerTaskStatus } from '../../model.js';
-import type { ActivityReport, ClaimLimits, TaskClaimant, WorkerTask, WorkerTaskStore } from '../../ports.js';
+import type {
+  ActivityReport,
+  ClaimLimits,
+  QueuedTaskRef,
+  TaskClaimant,
+  WorkerTask,
+  WorkerTaskStore,
+} from '../../ports.js';
 import type { ExecutionStep } from '../../schemas/execution.js';
 import { keepNewestBytes } from '../../step-output.js';
 import { canMove, STEP_MOVES, TASK_MOVES } from '../../transitions.js';
@@ -112,7 +119,7 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
     );
   }
 
-  async queuedIn(pool: string, limit: number): Promise<string[]> {
+  async queuedIn(pool: string, limit: number): Promise<QueuedTaskRef[]> {
     const { Items } = await this.client.send(
       new QueryCommand({
         TableName: this.tables.workerTasks,
@@ -122,7 +129,11 @@ export class DynamoWorkerTaskStore implements WorkerTaskStore {
         Limit: limit,
       }),
     );
-    return (Items ?? []).map((item) => item.taskId as string);
+    // KEYS_ONLY: the table's key and the index's, so createdAt comes without reading the tasks.
+    return (Items ?? []).map((item) => ({
+      taskId: item.taskId as string,
+      createdAt: item.createdAt as string,
+    }));
   }
 
   async allQueued(): Promise<WorkerTask[]> {

@@ -45,6 +45,7 @@ export function signalQueueName(prefix: string, pool: string): string {
  */
 export class SqsQueueSignals implements QueueSignals {
   private readonly urls = new Map<string, Promise<string>>();
+  readonly lifetimeMs = Number(SIGNAL_QUEUE_ATTRIBUTES.MessageRetentionPeriod) * 1000;
 
   constructor(
     private readonly client: SQSClient,
@@ -60,26 +61,22 @@ export class SqsQueueSignals implements QueueSignals {
     await this.client.send(new SendMessageCommand({ QueueUrl: await this.urlOf(pool), MessageBody: taskId }));
   }
 
+  async waiting(pools: readonly string[], max: number): Promise<QueuedSignal[]> {
+    // One pool after the other, each asked for what is still wanted: received together, the
+    // signals past `max` would stay hidden from every claim until their visibility lapsed.
+    const found: QueuedSignal[] = [];
+    for (const pool of pools) {
+      if (found.length >= max) break;
+      found.push(...(await this.receive(pool, 0, max - found.length)));
+    }
+    return found;
+  }
+
   async next(pools: readonly string[], waitMs: number, max: number): Promise<QueuedSignal[]> {
     // Whole seconds, rounded up: a claim may answer up to a second past its wait, never miss a signal.
     const waitSeconds = Math.min(MAX_RECEIVE_SECONDS, Math.max(0, Math.ceil(waitMs / 1000)));
-    const urls = await Promise.all(pools.map((pool) => this.urlOf(pool)));
     const stop = new AbortController();
-    const receives = urls.map(async (url, i) => {
-      const { Messages } = await this.client.send(
-        new ReceiveMessageCommand({
-          QueueUrl: url,
-          MaxNumberOfMessages: Math.min(MAX_RECEIVE_MESSAGES, Math.max(1, max)),
-          WaitTimeSeconds: waitSeconds,
-        }),
-        { abortSignal: stop.signal },
-      );
-      return (Messages ?? []).flatMap((message) =>
-        message.Body && message.ReceiptHandle
-          ? [{ pool: pools[i] as string, taskId: message.Body, receipt: message.ReceiptHandle }]
-          : [],
-      );
-    });
+    const receives = pools.map((pool) => this.receive(pool, waitSeconds, max, stop.signal));
     // The first pool with signals answers; the other receives are stopped (what they had taken
     // comes again after the visibility timeout).
     return new Promise((resolve, reject) => {
@@ -103,6 +100,27 @@ export class SqsQueueSignals implements QueueSignals {
         );
       }
     });
+  }
+
+  private async receive(
+    pool: string,
+    waitSeconds: number,
+    max: number,
+    abortSignal?: AbortSignal,
+  ): Promise<QueuedSignal[]> {
+    const { Messages } = await this.client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: await this.urlOf(pool),
+        MaxNumberOfMessages: Math.min(MAX_RECEIVE_MESSAGES, Math.max(1, max)),
+        WaitTimeSeconds: waitSeconds,
+      }),
+      { abortSignal },
+    );
+    return (Messages ?? []).flatMap((message) =>
+      message.Body && message.ReceiptHandle
+        ? [{ pool, taskId: message.Body, receipt: message.ReceiptHandle }]
+        : [],
+    );
   }
 
   async done(signals: readonly QueuedSignal[]): Promise<void> {

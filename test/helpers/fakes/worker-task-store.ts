@@ -1,5 +1,11 @@
 import { ActivityStatus, StepStatus, WorkerTaskStatus } from '../../../core/model.js';
-import type { ExecutionStepRecord, TaskClaimant, WorkerTask, WorkerTaskStore } from '../../../core/ports.js';
+import type {
+  ExecutionStepRecord,
+  QueuedTaskRef,
+  TaskClaimant,
+  WorkerTask,
+  WorkerTaskStore,
+} from '../../../core/ports.js';
 import type { ExecutionStep } from '../../../core/schemas/execution.js';
 import { keepNewestBytes } from '../../../core/step-output.js';
 import { applyPatch, ConditionalCheckFailed, copy, type MemoryTables, readMany } from './tables.js';
@@ -59,11 +65,11 @@ export class MemoryWorkerTaskStore implements WorkerTaskStore {
     else task.backstopAt = backstopAt;
   }
 
-  async queuedIn(pool: string, limit: number): Promise<string[]> {
+  async queuedIn(pool: string, limit: number): Promise<QueuedTaskRef[]> {
     return this.queued()
       .filter((task) => task.pool === pool)
       .slice(0, limit)
-      .map((task) => task.taskId);
+      .map(({ taskId, createdAt }) => ({ taskId, createdAt }));
   }
 
   async allQueued(): Promise<WorkerTask[]> {
