@@ -162,11 +162,15 @@ export interface ExecutionStore {
   /**
    * Applies `patch` if the execution is still in `from`; moving to a terminal status also ends every
    * unfinished step as Cancelled, in the same transaction. Undefined when the status had moved.
+   * `steps`: the execution's steps as the caller has just read them consistently, so that an
+   * ending move does not read them again (the transaction's conditions on their statuses still
+   * refuse it if one moved since).
    */
   transition(
     execution: Execution,
     from: ExecutionStatus,
     patch: Partial<Execution>,
+    steps?: readonly ExecutionStepRecord[],
   ): Promise<Execution | undefined>;
   getStep(executionId: string, ordinal: number): Promise<ExecutionStepRecord | undefined>;
   /**

@@ -164,7 +164,9 @@ export class Orchestrator {
       return started ? this.tryAdvance(executionId, started) : undefined;
     }
 
-    const stages = stagesOf(await this.deps.executions.getSteps(executionId));
+    // Read once: also what an ending move cancels, so `transition` need not read them again.
+    const records = await this.deps.executions.getSteps(executionId);
+    const stages = stagesOf(records);
     for (const stage of stages) {
       const stageIndex = stage[0]?.stepIndex ?? 0;
       // A retry's stages before the one it started at: they ran in the original, whatever their outcome.
@@ -172,11 +174,16 @@ export class Orchestrator {
       if (isStageFinished(stage)) {
         const failures = blockingFailures(stage);
         if (failures.length === 0) continue;
-        const failed = await this.deps.executions.transition(execution, execution.status, {
-          status: EXECUTION_MOVES.fail.to,
-          completedAt: this.now(),
-          errorMessage: stageFailureMessage(failures),
-        });
+        const failed = await this.deps.executions.transition(
+          execution,
+          execution.status,
+          {
+            status: EXECUTION_MOVES.fail.to,
+            completedAt: this.now(),
+            errorMessage: stageFailureMessage(failures),
+          },
+          records,
+        );
         return failed ? decided({ action: 'finished', status: EXECUTION_MOVES.fail.to }) : undefined;
       }
       if (execution.status === ExecutionStatus.Paused) {
@@ -207,10 +214,15 @@ export class Orchestrator {
         : open.map((step) => awaited(step, this.backstopOf(step)));
       return decided({ action: 'run', stageIndex, steps }, single);
     }
-    const completed = await this.deps.executions.transition(execution, execution.status, {
-      status: EXECUTION_MOVES.complete.to,
-      completedAt: this.now(),
-    });
+    const completed = await this.deps.executions.transition(
+      execution,
+      execution.status,
+      {
+        status: EXECUTION_MOVES.complete.to,
+        completedAt: this.now(),
+      },
+      records,
+    );
     return completed ? decided({ action: 'finished', status: EXECUTION_MOVES.complete.to }) : undefined;
   }
 

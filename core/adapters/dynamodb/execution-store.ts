@@ -308,12 +308,15 @@ export class DynamoExecutionStore implements ExecutionStore {
     execution: Execution,
     from: ExecutionStatus,
     patch: Partial<Execution>,
+    steps?: readonly ExecutionStepRecord[],
   ): Promise<Execution | undefined> {
     const next: Execution = { ...execution, ...patch };
     // The table says whether the move is allowed, and what it carries when it ends the execution.
     const ending = executionMove(from, next.status).ends;
     const unfinished = ending
-      ? (await this.getSteps(execution.id)).filter((step) => canMove(STEP_MOVES.cancel, step.status))
+      ? (steps ?? (await this.getSteps(execution.id))).filter((step) =>
+          canMove(STEP_MOVES.cancel, step.status),
+        )
       : [];
     const { activePk: _activePk, ...keys } = indexAttributes(next);
     const expiry = ending ? { [EXPIRES_AT]: expiresAt(next.completedAt, this.retentionSeconds) } : {};
