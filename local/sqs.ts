@@ -5,7 +5,7 @@ import { closeServer, listenOnLoopback, readBody } from './http.js';
 /**
  * SQS, locally: the subset of its JSON protocol (`AmazonSQS.<Operation>`, awsJson1_0) the claims'
  * wake-up queues use — CreateQueue, SendMessage, ReceiveMessage (long poll, visibility timeout),
- * DeleteMessage — so the same adapter and `@aws-sdk/client-sqs` run here and in AWS, through
+ * DeleteMessage, DeleteMessageBatch — so the same adapter and `@aws-sdk/client-sqs` run here and in AWS, through
  * `AWS_ENDPOINT_URL_SQS`. Standard-queue semantics as far as the service can tell: each message
  * goes to one receiver at a time, comes again when its visibility lapses, and is dropped after the
  * retention period. Kept in memory (signals are worthless after a restart).
@@ -63,6 +63,15 @@ function wholeIn(value: unknown, min: number, max: number, fallback: number, nam
     throw invalid(`${name} must be a whole number from ${min} to ${max}.`);
   }
   return value;
+}
+
+/** As in SQS, an old receipt of a message still deletes it, and a deleted message is no error. */
+function deleteByReceipt(queue: Queue, receipt: unknown): void {
+  if (typeof receipt !== 'string' || !receipt.includes('.')) {
+    throw new SqsError('ReceiptHandleIsInvalid', 'ReceiptHandleIsInvalid;Sender', 'Bad receipt handle.');
+  }
+  const id = receipt.slice(0, receipt.indexOf('.'));
+  queue.messages = queue.messages.filter((m) => m.id !== id);
 }
 
 export async function startLocalSqs(): Promise<LocalSqs> {
@@ -195,14 +204,46 @@ export async function startLocalSqs(): Promise<LocalSqs> {
       });
     },
     DeleteMessage: ({ QueueUrl, ReceiptHandle }) => {
-      const queue = queueOf(QueueUrl);
-      if (typeof ReceiptHandle !== 'string' || !ReceiptHandle.includes('.')) {
-        throw new SqsError('ReceiptHandleIsInvalid', 'ReceiptHandleIsInvalid;Sender', 'Bad receipt handle.');
-      }
-      // As in SQS, an old receipt of a message still deletes it, and a deleted message is no error.
-      const id = ReceiptHandle.slice(0, ReceiptHandle.indexOf('.'));
-      queue.messages = queue.messages.filter((m) => m.id !== id);
+      deleteByReceipt(queueOf(QueueUrl), ReceiptHandle);
       return {};
+    },
+    DeleteMessageBatch: ({ QueueUrl, Entries }) => {
+      const queue = queueOf(QueueUrl);
+      if (!Array.isArray(Entries) || Entries.length === 0) {
+        throw new SqsError(
+          'EmptyBatchRequest',
+          'AWS.SimpleQueueService.EmptyBatchRequest;Sender',
+          'There should be at least one entry in the request.',
+        );
+      }
+      if (Entries.length > 10) {
+        throw new SqsError(
+          'TooManyEntriesInBatchRequest',
+          'AWS.SimpleQueueService.TooManyEntriesInBatchRequest;Sender',
+          'Maximum number of entries per request are 10.',
+        );
+      }
+      const ids = Entries.map((entry: { Id?: unknown }) => entry.Id);
+      if (new Set(ids).size !== ids.length) {
+        throw new SqsError(
+          'BatchEntryIdsNotDistinct',
+          'AWS.SimpleQueueService.BatchEntryIdsNotDistinct;Sender',
+          'Two or more batch entries in the request have the same Id.',
+        );
+      }
+      // Each entry succeeds or fails on its own, in a 200 answer, as in SQS.
+      const Successful: { Id: string }[] = [];
+      const Failed: { Id: string; Code: string; Message: string; SenderFault: boolean }[] = [];
+      for (const { Id, ReceiptHandle } of Entries as { Id: string; ReceiptHandle?: unknown }[]) {
+        try {
+          deleteByReceipt(queue, ReceiptHandle);
+          Successful.push({ Id });
+        } catch (error) {
+          if (!(error instanceof SqsError)) throw error;
+          Failed.push({ Id, Code: error.type, Message: error.message, SenderFault: true });
+        }
+      }
+      return { Successful, Failed };
     },
   };
 

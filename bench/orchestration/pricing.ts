@@ -24,10 +24,12 @@ export const PRICES = {
 };
 
 /**
- * The wake-up of one task, computed from the design (the local SQS endpoint is not metered): its
- * SendMessage, the ReceiveMessage that delivers it and the DeleteMessage that drops it.
+ * The wake-up of one task, computed from the design (the local SQS endpoint is not metered), at
+ * most: its SendMessage; the claim's ReceiveMessage at once, for signals already waiting; the long
+ * poll's ReceiveMessage that delivers it; the DeleteMessageBatch that drops it. A claim of n tasks
+ * from waiting signals shares its two receives-and-delete: 1 + 2/n a step.
  */
-export const SQS_REQUESTS_PER_STEP = 3;
+export const SQS_REQUESTS_PER_STEP = 4;
 
 /** Cost of one step, by service: name, USD, and the units priced. */
 export function costRows(units: PerStep, heartbeat: PerStep | undefined) {

@@ -39,6 +39,12 @@ const TRANSACT_ACTIONS: Record<string, string> = {
   ConditionCheck: 'ConditionCheckItem',
   Get: 'GetItem',
 };
+/** SQS's batch actions have no IAM action of their own: the single action's authorises them. */
+const SQS_BATCH_ACTIONS: Record<string, string> = {
+  SendMessageBatch: 'SendMessage',
+  DeleteMessageBatch: 'DeleteMessage',
+  ChangeMessageVisibilityBatch: 'ChangeMessageVisibility',
+};
 const SERVICE_OF_CLIENT: Record<string, string> = {
   DynamoDBDocumentClient: 'dynamodb',
   DynamoDBClient: 'dynamodb',
@@ -59,6 +65,7 @@ function needsOf(
   const service = SERVICE_OF_CLIENT[client.constructor.name] ?? client.constructor.name;
   const name = command.constructor.name.replace(/Command$/, '');
   const input = command.input ?? {};
+  if (service === 'sqs') return [{ fn, action: `sqs:${SQS_BATCH_ACTIONS[name] ?? name}` }];
   if (service !== 'dynamodb') return [{ fn, action: `${service}:${name}` }];
   const on = (action: string, table: string, index = false): Need => ({
     fn,

@@ -1,4 +1,9 @@
-import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   SIGNAL_QUEUE_ATTRIBUTES,
@@ -57,7 +62,7 @@ describe('signalQueueName', () => {
 });
 
 describe('SqsQueueSignals on the local SQS endpoint', () => {
-  it('sends the exact requests: one CreateQueue per pool, then SendMessage, ReceiveMessage, DeleteMessage', async () => {
+  it('sends the exact requests: one CreateQueue per pool, then SendMessage, ReceiveMessage, DeleteMessageBatch', async () => {
     // Arrange
     const signals = fresh();
     sent.length = 0;
@@ -82,10 +87,13 @@ describe('SqsQueueSignals on the local SQS endpoint', () => {
         operation: 'ReceiveMessageCommand',
         input: { QueueUrl: url, MaxNumberOfMessages: 5, WaitTimeSeconds: 3 },
       },
-      ...received.map((signal) => ({
-        operation: 'DeleteMessageCommand',
-        input: { QueueUrl: url, ReceiptHandle: signal.receipt },
-      })),
+      {
+        operation: 'DeleteMessageBatchCommand',
+        input: {
+          QueueUrl: url,
+          Entries: received.map((signal, i) => ({ Id: String(i), ReceiptHandle: signal.receipt })),
+        },
+      },
     ]);
     expect(received.map((signal) => [signal.pool, signal.taskId])).toEqual([
       ['east', 'task-1'],
@@ -142,6 +150,60 @@ describe('SqsQueueSignals on the local SQS endpoint', () => {
     expect(await signals.next(['east'], 0, 1)).toEqual([]);
     expect(await signals.next(['east'], 1000, 1)).toEqual([]);
   });
+
+  it('answers the signals waiting now without waiting, pool after pool, at most as many as asked', async () => {
+    // Arrange
+    const signals = fresh();
+    await signals.queued('east', 'e-1');
+    await signals.queued('west', 'w-1');
+    await signals.queued('west', 'w-2');
+
+    // Act
+    const started = Date.now();
+    const waiting = await signals.waiting(['east', 'west'], 2);
+    const rest = await signals.waiting(['east', 'west'], 10);
+
+    // Assert: none left hidden past what was asked for.
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(waiting.map((signal) => signal.taskId)).toEqual(['e-1', 'w-1']);
+    expect(rest.map((signal) => signal.taskId)).toEqual(['w-2']);
+  });
+
+  it('fails a drop whose batch answered entries failed, naming their codes (the signals come again)', async () => {
+    // Arrange
+    const signals = fresh();
+    await signals.queued('east', 'task-1');
+    const [received] = await signals.waiting(['east'], 1);
+    if (!received) throw new Error('no signal');
+
+    // Act
+    const dropped = signals.done([received, { ...received, receipt: 'nonsense' }]);
+
+    // Assert
+    await expect(dropped).rejects.toThrow('1 signal(s) not dropped: ReceiptHandleIsInvalid.');
+  });
+
+  it('drops a claim of more than ten signals in batches of ten, and they do not come again', async () => {
+    // Arrange
+    const signals = fresh();
+    for (let n = 0; n < 12; n++) await signals.queued('east', `task-${n}`);
+    const received = [...(await signals.waiting(['east'], 10)), ...(await signals.waiting(['east'], 10))];
+    sent.length = 0;
+
+    // Act
+    await signals.done(received);
+
+    // Assert
+    expect(received).toHaveLength(12);
+    const batches = sent.filter((request) => request.operation === 'DeleteMessageBatchCommand');
+    expect(batches.map((request) => (request.input.Entries as unknown[]).length)).toEqual([10, 2]);
+    const queueName = signalQueueName(`test-${made}-`, 'east');
+    const QueueUrl = `${sqs.endpoint}/000000000000/${queueName}`;
+    const again = await client.send(
+      new ReceiveMessageCommand({ QueueUrl, VisibilityTimeout: 0, MaxNumberOfMessages: 10 }),
+    );
+    expect(again.Messages ?? []).toEqual([]);
+  });
 });
 
 describe('the local SQS endpoint', () => {
@@ -162,6 +224,46 @@ describe('the local SQS endpoint', () => {
     expect(first.Messages?.map((m) => m.Body)).toEqual(['kept']);
     expect(hidden.Messages ?? []).toEqual([]);
     expect(again.Messages?.map((m) => m.Body)).toEqual(['kept']);
+  });
+
+  it('deletes each entry of a DeleteMessageBatch on its own, answering a bad receipt as failed in a 200', async () => {
+    // Arrange
+    await fresh().queued('east', 'warm-up');
+    const queueName = signalQueueName(`test-${made}-`, 'east');
+    const QueueUrl = `${sqs.endpoint}/000000000000/${queueName}`;
+    const { Messages } = await client.send(new ReceiveMessageCommand({ QueueUrl }));
+
+    // Act
+    const answer = await client.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl,
+        Entries: [
+          { Id: 'good', ReceiptHandle: Messages?.[0]?.ReceiptHandle },
+          { Id: 'bad', ReceiptHandle: 'nonsense' },
+        ],
+      }),
+    );
+
+    // Assert
+    expect(answer.Successful).toEqual([{ Id: 'good' }]);
+    expect(answer.Failed).toEqual([
+      { Id: 'bad', Code: 'ReceiptHandleIsInvalid', Message: 'Bad receipt handle.', SenderFault: true },
+    ]);
+    const again = await client.send(new ReceiveMessageCommand({ QueueUrl, VisibilityTimeout: 0 }));
+    expect(again.Messages ?? []).toEqual([]);
+  });
+
+  it('refuses a DeleteMessageBatch without entries, with more than ten, or with an Id twice', async () => {
+    await fresh().queued('east', 'warm-up');
+    const QueueUrl = `${sqs.endpoint}/000000000000/${signalQueueName(`test-${made}-`, 'east')}`;
+    const entry = (Id: string) => ({ Id, ReceiptHandle: 'a.b' });
+    const batch = (Entries: { Id: string; ReceiptHandle: string }[]) =>
+      client.send(new DeleteMessageBatchCommand({ QueueUrl, Entries }));
+
+    await expect(batch([])).rejects.toMatchObject({ name: 'EmptyBatchRequest' });
+    const eleven = Array.from({ length: 11 }, (_, n) => entry(String(n)));
+    await expect(batch(eleven)).rejects.toMatchObject({ name: 'TooManyEntriesInBatchRequest' });
+    await expect(batch([entry('x'), entry('x')])).rejects.toMatchObject({ name: 'BatchEntryIdsNotDistinct' });
   });
 
   it('refuses an unknown queue as SQS does (QueueDoesNotExist)', async () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   CreateQueueCommand,
-  DeleteMessageCommand,
+  DeleteMessageBatchCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   type SQSClient,
@@ -17,6 +17,8 @@ export const MAX_QUEUE_PREFIX = MAX_QUEUE_NAME - HASH_CHARS - 1 - 20;
 /** ReceiveMessage waits at most 20 s and answers at most 10 messages. */
 const MAX_RECEIVE_SECONDS = 20;
 const MAX_RECEIVE_MESSAGES = 10;
+/** A batch request carries at most 10 entries. */
+const MAX_BATCH_ENTRIES = 10;
 
 /**
  * Every queue is made with these (CreateQueue answers the existing queue when they match). A signal
@@ -124,13 +126,30 @@ export class SqsQueueSignals implements QueueSignals {
   }
 
   async done(signals: readonly QueuedSignal[]): Promise<void> {
-    await Promise.all(
-      signals.map(async ({ pool, receipt }) =>
-        this.client.send(
-          new DeleteMessageCommand({ QueueUrl: await this.urlOf(pool), ReceiptHandle: receipt }),
-        ),
-      ),
+    // A claim's signals in one request per pool and ten (DeleteMessageBatch, which IAM authorises
+    // as sqs:DeleteMessage), where a DeleteMessage each took as many.
+    const byPool = new Map<string, QueuedSignal[]>();
+    for (const signal of signals) byPool.set(signal.pool, [...(byPool.get(signal.pool) ?? []), signal]);
+    const batches = [...byPool].flatMap(([pool, ofPool]) =>
+      Array.from({ length: Math.ceil(ofPool.length / MAX_BATCH_ENTRIES) }, (_, n) => ({
+        pool,
+        signals: ofPool.slice(n * MAX_BATCH_ENTRIES, (n + 1) * MAX_BATCH_ENTRIES),
+      })),
     );
+    const failed = await Promise.all(
+      batches.map(async ({ pool, signals: batch }) => {
+        const { Failed } = await this.client.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: await this.urlOf(pool),
+            Entries: batch.map(({ receipt }, i) => ({ Id: String(i), ReceiptHandle: receipt })),
+          }),
+        );
+        return Failed ?? [];
+      }),
+    );
+    // Answered 200 with entries failed: those signals come again; the caller reports it.
+    const codes = failed.flat().map((entry) => entry.Code ?? 'unknown');
+    if (codes.length > 0) throw new Error(`${codes.length} signal(s) not dropped: ${codes.join(', ')}.`);
   }
 
   /** The pool's queue URL, its queue created on first use (once per process and pool; idempotent). */
