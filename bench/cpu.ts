@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
@@ -63,4 +64,27 @@ export function cpuWindow(pids: Record<string, number | undefined>): { end(): Cp
       };
     },
   };
+}
+
+/**
+ * CPU ms this process takes for a fixed piece of work (JSON and SHA-256, as a request's handling
+ * has), the best of three: how fast this machine is right now. The same code's CPU per step moves
+ * with it run to run (the host's other tenants), so the bench prints it beside the rates.
+ */
+export function referenceWorkMs(): number {
+  const payload = {
+    TableName: 'WorkerTasks',
+    Key: { taskId: 'a'.repeat(36) },
+    Items: Array(20).fill({ n: 1 }),
+  };
+  const block = Buffer.alloc(1 << 20, 7);
+  let best = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < 3; round++) {
+    const before = process.cpuUsage();
+    for (let i = 0; i < 20_000; i++) JSON.parse(JSON.stringify(payload));
+    for (let i = 0; i < 64; i++) createHash('sha256').update(block).digest();
+    const used = process.cpuUsage(before);
+    best = Math.min(best, (used.user + used.system) / 1000);
+  }
+  return best;
 }

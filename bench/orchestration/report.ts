@@ -220,6 +220,12 @@ export function printOrchestrationReport(r: OrchestrationReport): void {
     `    the bench's ${list(bench)} (child processes); all together ${trim(total(processes))} ms (at most ${atMost(total(processes))} steps/s)`,
   );
   log(
+    `  this machine's speed: a fixed piece of work (JSON, SHA-256) took ${b.referenceMs.map((v) => v.toFixed(0)).join(' / ')} ms of CPU before / after the run`,
+  );
+  log(
+    '    (the same code takes more CPU a step when this takes more: compare runs with it, not the rate alone)',
+  );
+  log(
     `  the service's event loop: utilisation ${b.cpu.eventLoopUtilisation.toFixed(2)}, delay p50 ${ms(b.cpu.delayP50Ms)} ms, p99 ${ms(b.cpu.delayP99Ms)} ms`,
   );
   log(
@@ -439,7 +445,7 @@ function printTargets(a: HandoffResult, b: ThroughputResult, idleTotal: number):
   const cancelled = cancelledClaims(b.window.calls) / b.window.steps;
   log();
   log(
-    `Issue #13: before (main, the issue's figures) and this run, load average (1 min) ${loadavg()[0]?.toFixed(2)} now`,
+    `Issue #13: before (main, the issue's figures) and this run, load average (1 min) ${loadavg()[0]?.toFixed(2)} now, reference work ${b.referenceMs.map((v) => v.toFixed(0)).join(' / ')} ms`,
   );
   table(
     ['', 'before', 'now', 'target'],

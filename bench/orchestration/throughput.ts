@@ -1,4 +1,4 @@
-import { type CpuWindow, cpuWindow } from '../cpu.js';
+import { type CpuWindow, cpuWindow, referenceWorkMs } from '../cpu.js';
 import { sleep } from '../measure.js';
 import type { PhaseContext } from './progress.js';
 import { enqueuedByStateMachine, MIX, shapeOf } from './schedules.js';
@@ -19,6 +19,8 @@ export interface ThroughputResult {
   wallMs: number;
   /** CPU of this process and of DynamoDB Local over the run, and this process's event loop. */
   cpu: CpuWindow;
+  /** The machine's speed just before and after the run (cpu.ts `referenceWorkMs`). */
+  referenceMs: [number, number];
   runCalls: number[];
   executionMs: number[];
   claimCalls: number;
@@ -41,6 +43,7 @@ export async function throughputPhase(
   const executionIds = new Set<string>();
   const loops = await spawnLoops();
 
+  const referenceBefore = referenceWorkMs();
   await stack.proxy.take();
   meter.take();
   const cpu = cpuWindow({
@@ -88,6 +91,7 @@ export async function throughputPhase(
   clearTimeout(timer);
   const wallMs = performance.now() - started;
   const cpuUsed = cpu.end();
+  const referenceMs: [number, number] = [referenceBefore, referenceWorkMs()];
   const window: Window = {
     label: `(b) ${EXECUTIONS} executions, ${WORKER_LOOPS} workers`,
     calls: await stack.proxy.take(),
@@ -171,6 +175,7 @@ export async function throughputPhase(
     window,
     wallMs,
     cpu: cpuUsed,
+    referenceMs,
     runCalls,
     executionMs,
     claimCalls: seen.claimCalls,
