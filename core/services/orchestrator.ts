@@ -92,11 +92,11 @@ export interface EnqueueOptions {
   pool?: string | undefined;
 }
 
-/** A move, the execution it was decided on, and the step of a stage of one step it runs, as read. */
+/** A move, the execution it was decided on, and whether it runs a stage of one step (see `handOn`). */
 interface Decision {
   move: NextMove;
   execution: Execution;
-  single?: ExecutionStepRecord | undefined;
+  oneStep?: boolean;
 }
 
 /** How many times a decision is re-made when a concurrent change (cancel, pause) beat its write. */
@@ -128,8 +128,8 @@ export class Orchestrator {
    * and hands the task's token on when the move allows (see `handOn`).
    */
   async decideAfter(task: WorkerTask): Promise<NextMove | 'handed-on'> {
-    const { move, single } = await this.decide(task.executionId);
-    return single && (await this.handOn(task, move)) ? 'handed-on' : move;
+    const { move, oneStep } = await this.decide(task.executionId);
+    return oneStep && (await this.handOn(task, move)) ? 'handed-on' : move;
   }
 
   private async decide(executionId: string): Promise<Decision> {
@@ -151,7 +151,7 @@ export class Orchestrator {
     // `known`: as the start transition just wrote it, not read again.
     const execution = known ?? (await this.deps.executions.get(executionId));
     if (!execution) throw new Error(`Execution ${executionId} does not exist.`);
-    const decided = (move: NextMove, single?: ExecutionStepRecord) => ({ move, execution, single });
+    const decided = (move: NextMove, oneStep = false) => ({ move, execution, oneStep });
     if (!isActive(execution)) return decided({ action: 'finished', status: execution.status });
     const wait = decided({ action: 'wait', waitSeconds: this.settings.waitSeconds });
 
@@ -212,7 +212,7 @@ export class Orchestrator {
       const steps = single
         ? [awaited(single, this.handedOnBackstop(stages.slice(stages.indexOf(stage))))]
         : open.map((step) => awaited(step, this.backstopOf(step)));
-      return decided({ action: 'run', stageIndex, steps }, single);
+      return decided({ action: 'run', stageIndex, steps }, single !== undefined);
     }
     const completed = await this.deps.executions.transition(
       execution,

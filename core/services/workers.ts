@@ -6,7 +6,6 @@ import type {
   Clock,
   ExecutionStore,
   QueuedSignal,
-  QueuedTaskRef,
   QueueSignals,
   TaskClaimant,
   WorkerRecord,
@@ -107,8 +106,6 @@ const shuffled = <T>(ids: readonly T[]): T[] => {
   return order;
 };
 
-const ids = (tasks: readonly QueuedTaskRef[]) => tasks.map((task) => task.taskId);
-
 /**
  * The worker endpoints: claim (long poll), heartbeat, complete (idempotent). A claimed task belongs
  * to the credential that claimed it and the workerId it claimed as: anyone else gets 403 FORBIDDEN,
@@ -191,10 +188,11 @@ export class WorkerService {
     const signalledSince = this.clock.now().getTime() - this.signals.lifetimeMs;
     const pages = await Promise.all(
       request.pools.map(async (pool) => {
-        const queued = await this.deps.tasks.queuedIn(pool, CLAIM_PAGE);
-        const unsignalled = queued.filter((task) => Date.parse(task.createdAt) < signalledSince);
-        const signalled = queued.filter((task) => !unsignalled.includes(task));
-        return { unsignalled: ids(unsignalled), signalled: ids(signalled) };
+        const page = { unsignalled: [] as string[], signalled: [] as string[] };
+        for (const { taskId, createdAt } of await this.deps.tasks.queuedIn(pool, CLAIM_PAGE)) {
+          page[Date.parse(createdAt) < signalledSince ? 'unsignalled' : 'signalled'].push(taskId);
+        }
+        return page;
       }),
     );
     const take = (pick: 'unsignalled' | 'signalled') =>
